@@ -1,0 +1,56 @@
+"""Configuration, read once from the environment or `.env` (SPEC §4)."""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Every knob of tablechat; each has a default that works on a fresh machine."""
+
+    model_config = SettingsConfigDict(env_file=ROOT / ".env", extra="ignore", populate_by_name=True)
+
+    database_url: str | None = Field(default=None, alias="DATABASE_URL")
+    redis_url: str | None = Field(default=None, alias="REDIS_URL")
+    anthropic_api_key: str | None = Field(default=None, alias="ANTHROPIC_API_KEY")
+    anthropic_base_url: str | None = Field(default=None, alias="ANTHROPIC_BASE_URL")
+    llm: Literal["anthropic", "offline"] | None = Field(default=None, alias="TABLECHAT_LLM")
+    chat_model: str = Field(default="claude-sonnet-4-5", alias="TABLECHAT_CHAT_MODEL")
+    cell_model: str = Field(default="claude-haiku-4-5", alias="TABLECHAT_CELL_MODEL")
+    max_concurrency: int = Field(default=8, ge=1, le=512, alias="TABLECHAT_MAX_CONCURRENCY")
+    rows_per_call: int = Field(default=10, ge=1, le=100, alias="TABLECHAT_ROWS_PER_CALL")
+    max_job_cost_usd: float = Field(default=5.0, gt=0, alias="TABLECHAT_MAX_JOB_COST_USD")
+    data_dir: Path = Field(default=ROOT / ".data", alias="TABLECHAT_DATA_DIR")
+    port: int = Field(default=8000, alias="PORT")
+    chainlit_auth_secret: str | None = Field(default=None, alias="CHAINLIT_AUTH_SECRET")
+
+    @property
+    def llm_kind(self) -> str:
+        """`anthropic` when a key is set (unless forced offline), else `offline`."""
+        if self.llm:
+            return self.llm
+        return "anthropic" if self.anthropic_api_key else "offline"
+
+    def auth_secret(self) -> str:
+        """CHAINLIT_AUTH_SECRET, generated once into `.data/` when absent."""
+        if self.chainlit_auth_secret:
+            return self.chainlit_auth_secret
+        path = self.data_dir / "auth_secret"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

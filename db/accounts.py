@@ -1,0 +1,136 @@
+"""Accounts, API tokens and workspaces. Lookups here run before anyone is known, so callers use a
+system transaction; everything after uses the account's own (row-level security)."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from core.names import three_word_name
+from db.errors import Conflict, Invalid
+
+_hasher = PasswordHasher()
+TOKEN_PREFIX = "tc_"
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def create_account(conn: AsyncConnection, *, name: str, password: str) -> uuid.UUID:
+    """A new login; the name is unique."""
+    name = name.strip()
+    if not name or len(name) > 64:
+        raise Invalid("A user name is 1–64 characters", name=name)
+    if len(password) < 4:
+        raise Invalid("A password has at least 4 characters")
+    try:
+        async with conn.begin_nested():
+            row = await conn.execute(
+                text("INSERT INTO accounts (name, password_hash) VALUES (:n, :h) RETURNING id"),
+                {"n": name, "h": _hasher.hash(password)},
+            )
+    except IntegrityError:
+        raise Conflict(f'User "{name}" already exists', name=name) from None
+    return row.scalar_one()
+
+
+async def set_password(conn: AsyncConnection, *, name: str, password: str) -> bool:
+    res = await conn.execute(
+        text("UPDATE accounts SET password_hash = :h WHERE name = :n"),
+        {"n": name, "h": _hasher.hash(password)},
+    )
+    return res.rowcount == 1
+
+
+async def account_by_name(conn: AsyncConnection, name: str) -> dict[str, Any] | None:
+    row = await conn.execute(text("SELECT id, name FROM accounts WHERE name = :n"), {"n": name})
+    m = row.mappings().first()
+    return dict(m) if m else None
+
+
+async def authenticate(conn: AsyncConnection, *, name: str, password: str) -> dict[str, Any] | None:
+    """The account when the password matches, else None."""
+    row = await conn.execute(
+        text("SELECT id, name, password_hash FROM accounts WHERE name = :n"), {"n": name}
+    )
+    m = row.mappings().first()
+    if m is None:
+        _hasher.hash(password)  # same work either way: no timing hint that the name exists
+        return None
+    try:
+        _hasher.verify(m["password_hash"], password)
+    except (VerificationError, InvalidHashError):
+        return None
+    return {"id": m["id"], "name": m["name"]}
+
+
+async def count_accounts(conn: AsyncConnection) -> int:
+    return (await conn.execute(text("SELECT count(*) FROM accounts"))).scalar_one()
+
+
+async def create_token(conn: AsyncConnection, *, account_id: uuid.UUID, name: str = "api") -> str:
+    """A new API token for the account; only its hash is stored, so this is the one chance to see it."""
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    await conn.execute(
+        text("INSERT INTO api_tokens (account_id, name, token_hash) VALUES (:a, :n, :h)"),
+        {"a": account_id, "n": name[:100], "h": hash_token(token)},
+    )
+    return token
+
+
+async def account_for_token(conn: AsyncConnection, token: str) -> dict[str, Any] | None:
+    row = await conn.execute(
+        text(
+            "UPDATE api_tokens t SET last_used_at = now() FROM accounts a "
+            "WHERE t.token_hash = :h AND a.id = t.account_id RETURNING a.id, a.name"
+        ),
+        {"h": hash_token(token)},
+    )
+    m = row.mappings().first()
+    return dict(m) if m else None
+
+
+async def create_workspace(conn: AsyncConnection, *, owner_id: uuid.UUID) -> dict[str, Any]:
+    """A workspace with a fresh three-word name, owned by (and shared with) `owner_id`."""
+    for _ in range(20):
+        try:
+            async with conn.begin_nested():
+                row = await conn.execute(
+                    text("INSERT INTO workspaces (name, owner_id) VALUES (:n, :o) RETURNING id, name"),
+                    {"n": three_word_name(), "o": owner_id},
+                )
+                ws = dict(row.mappings().one())
+                await conn.execute(
+                    text("INSERT INTO memberships (workspace_id, account_id) VALUES (:w, :a)"),
+                    {"w": ws["id"], "a": owner_id},
+                )
+            return ws
+        except IntegrityError:
+            continue
+    raise Conflict("Could not find a free workspace name; try again")
+
+
+async def workspaces_of(conn: AsyncConnection, account_id: uuid.UUID) -> list[dict[str, Any]]:
+    rows = await conn.execute(
+        text(
+            "SELECT w.id, w.name, w.created_at FROM workspaces w JOIN memberships m "
+            "ON m.workspace_id = w.id WHERE m.account_id = :a ORDER BY w.created_at"
+        ),
+        {"a": account_id},
+    )
+    return [dict(m) for m in rows.mappings()]
+
+
+async def default_workspace(conn: AsyncConnection, account_id: uuid.UUID) -> dict[str, Any]:
+    """The account's first workspace, created when it has none (system transaction)."""
+    found = await workspaces_of(conn, account_id)
+    return found[0] if found else await create_workspace(conn, owner_id=account_id)

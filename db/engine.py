@@ -1,0 +1,68 @@
+"""Engines and transactions. Every transaction on behalf of a person runs as the role that row-level
+security applies to, with the account set for that transaction only; `system` transactions (workers,
+login, migrations) run as the owner."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+APP_ROLE = "tablechat_app"
+
+_engines: dict[tuple[str, int], AsyncEngine] = {}
+
+
+def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    """A pooled asyncpg engine; JSON is decoded by asyncpg's codec through SQLAlchemy."""
+    kwargs.setdefault("pool_size", 10)
+    kwargs.setdefault("max_overflow", 20)
+    kwargs.setdefault("pool_pre_ping", False)
+    return create_async_engine(url, **kwargs)
+
+
+def get_engine(url: str | None = None) -> AsyncEngine:
+    """The process-wide engine for `url` (default: the configured database), one per event loop."""
+    import asyncio
+
+    if url is None:
+        from core.settings import get_settings
+
+        url = get_settings().database_url
+        if not url:
+            raise RuntimeError("DATABASE_URL is not set (run through `tablechat run` or set it)")
+    key = (url, id(asyncio.get_running_loop()))
+    engine = _engines.get(key)
+    if engine is None:
+        engine = _engines[key] = make_engine(url)
+    return engine
+
+
+async def dispose_engines() -> None:
+    for engine in list(_engines.values()):
+        await engine.dispose()
+    _engines.clear()
+
+
+async def act_as(conn: AsyncConnection, account_id: uuid.UUID | str) -> None:
+    """Make the rest of this transaction subject to row-level security for `account_id`."""
+    await conn.execute(
+        text("SELECT set_config('role', :role, true), set_config('app.account_id', :acc, true)"),
+        {"role": APP_ROLE, "acc": str(account_id)},
+    )
+
+
+@asynccontextmanager
+async def transaction(
+    account_id: uuid.UUID | str | None, *, engine: AsyncEngine | None = None
+) -> AsyncIterator[AsyncConnection]:
+    """One transaction; as `account_id` under row-level security, or as the system when None."""
+    engine = engine or get_engine()
+    async with engine.begin() as conn:
+        if account_id is not None:
+            await act_as(conn, account_id)
+        yield conn

@@ -1,0 +1,301 @@
+"""Records (rows) and cells. Values are coerced per column type; cell writes use optimistic locking."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Literal
+
+from pydantic import BaseModel
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from db.coerce import coerce
+from db.errors import Conflict, Invalid, NotFound
+from db.schemas import CellPublic, ColumnPublic, RecordPage, RecordPublic, TablePublic
+from db.tables import as_uuid, get_table
+
+MAX_PAGE = 1000
+
+
+class Filter(BaseModel):
+    column: str
+    op: Literal["eq", "ne", "contains", "gt", "gte", "lt", "lte", "empty", "not_empty"] = "eq"
+    value: Any = None
+
+
+class Sort(BaseModel):
+    column: str
+    direction: Literal["asc", "desc"] = "asc"
+
+
+class ColumnIndex:
+    """Resolve a column by id or by name (names are matched case-insensitively)."""
+
+    def __init__(self, columns: Sequence[ColumnPublic]):
+        self.columns = list(columns)
+        self.by_id = {str(c.id): c for c in columns}
+        self.by_name = {c.name.casefold(): c for c in columns}
+
+    def get(self, key: str) -> ColumnPublic:
+        col = self.by_id.get(str(key)) or self.by_name.get(str(key).strip().casefold())
+        if col is None:
+            raise Invalid(f'Unknown column "{key}"', column=key, known=[c.name for c in self.columns])
+        return col
+
+    def coerce_values(self, values: Mapping[str, Any], *, partial: bool) -> dict[str, Any]:
+        """Stored values keyed by column id; every required column present unless `partial`."""
+        out: dict[str, Any] = {}
+        for key, value in values.items():
+            col = self.get(key)
+            if col.ai is not None and value is None:
+                continue
+            out[str(col.id)] = coerce(col.model_dump(), value)
+        if not partial:
+            for col in self.columns:
+                if col.required and col.ai is None and out.get(str(col.id)) is None:
+                    raise Invalid(f'Column "{col.name}" is required', column=col.name)
+        return {k: v for k, v in out.items() if v is not None or partial}
+
+
+def cell_of(data: Mapping[str, Any], meta: Mapping[str, Any], col_id: str) -> CellPublic:
+    m = meta.get(col_id) or {}
+    return CellPublic(
+        value=data.get(col_id), version=m.get("v", 0), status=m.get("s", "idle"), error=m.get("e"),
+        pinned=bool(m.get("p", False)),
+    )
+
+
+def record_of(row: Mapping[str, Any], columns: Iterable[ColumnPublic]) -> RecordPublic:
+    data, meta = row["data"] or {}, row["meta"] or {}
+    return RecordPublic(id=row["id"], cells={str(c.id): cell_of(data, meta, str(c.id)) for c in columns})
+
+
+def _ai_meta(columns: Sequence[ColumnPublic], given: Mapping[str, Any]) -> dict[str, Any]:
+    """New rows: AI cells without a given value start `pending`; given ones are pinned."""
+    meta: dict[str, Any] = {}
+    for c in columns:
+        if c.ai is not None:
+            meta[str(c.id)] = {"p": True, "s": "completed"} if str(c.id) in given else {"s": "pending"}
+    return meta
+
+
+async def create_records(
+    conn: AsyncConnection, table: TablePublic, rows: Sequence[Mapping[str, Any]], *, coerced: bool = False
+) -> list[int]:
+    """Insert many rows in one statement; values keyed by column name or id. Returns the new ids in order."""
+    idx = ColumnIndex(table.columns)
+    docs = []
+    for n, values in enumerate(rows):
+        try:
+            data = dict(values) if coerced else idx.coerce_values(values, partial=False)
+        except Invalid as exc:
+            if len(rows) > 1:
+                raise Invalid(f"Row {n + 1}: {exc.message}", row=n + 1, **exc.details) from None
+            raise
+        docs.append({"d": data, "m": _ai_meta(table.columns, data)})
+    if not docs:
+        return []
+    res = await conn.execute(
+        text(
+            "INSERT INTO records (table_id, workspace_id, data, meta) "
+            "SELECT :t, :w, e.value -> 'd', e.value -> 'm' "
+            "FROM jsonb_array_elements(CAST(:docs AS jsonb)) WITH ORDINALITY AS e(value, n) ORDER BY e.n "
+            "RETURNING id"
+        ),
+        {"t": table.id, "w": table.workspace_id, "docs": json.dumps(docs)},
+    )
+    return sorted(res.scalars().all())
+
+
+async def get_records(conn: AsyncConnection, table: TablePublic, ids: Sequence[int]) -> list[RecordPublic]:
+    rows = await conn.execute(
+        text("SELECT id, data, meta FROM records WHERE table_id = :t AND id = ANY(:ids) ORDER BY id"),
+        {"t": table.id, "ids": list(ids)},
+    )
+    return [record_of(m, table.columns) for m in rows.mappings()]
+
+
+async def get_record(conn: AsyncConnection, table: TablePublic, record_id: int) -> RecordPublic:
+    found = await get_records(conn, table, [record_id])
+    if not found:
+        raise NotFound(f"No row {record_id} in this table", row_id=record_id)
+    return found[0]
+
+
+def _filter_sql(idx: ColumnIndex, filters: Sequence[Filter], params: dict[str, Any]) -> str:
+    parts = []
+    for n, f in enumerate(filters):
+        col = idx.get(f.column)
+        k, v = f"k{n}", f"v{n}"
+        params[k] = str(col.id)
+        cell = f"(r.data -> :{k})"
+        if f.op in ("empty", "not_empty"):
+            cond = f"({cell} IS NULL OR {cell} IN ('null', '\"\"', '[]'))"
+            parts.append(cond if f.op == "empty" else f"NOT {cond}")
+            continue
+        if f.op == "contains":
+            needle = str(f.value).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            params[v] = f"%{needle}%"
+            parts.append(f"(r.data ->> :{k}) ILIKE :{v}")
+            continue
+        value = coerce(col.model_dump(), f.value, check_required=False)
+        params[v] = json.dumps(value)
+        sql_op = {"eq": "=", "ne": "IS DISTINCT FROM", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}[f.op]
+        if col.type == "multi_select" and f.op == "eq" and isinstance(value, list):
+            parts.append(f"{cell} @> CAST(:{v} AS jsonb)")
+        else:
+            parts.append(f"{cell} {sql_op} CAST(:{v} AS jsonb)")
+    return " AND ".join(parts)
+
+
+async def list_records(
+    conn: AsyncConnection,
+    table: TablePublic,
+    *,
+    limit: int = 100,
+    offset: int = 0,
+    filters: Sequence[Filter] = (),
+    sort: Sequence[Sort] = (),
+) -> RecordPage:
+    """One page of rows in insertion order (or `sort`), with the total matching the filters."""
+    if not 1 <= limit <= MAX_PAGE:
+        raise Invalid(f"limit must be between 1 and {MAX_PAGE}", limit=limit)
+    if offset < 0:
+        raise Invalid("offset must not be negative", offset=offset)
+    idx = ColumnIndex(table.columns)
+    params: dict[str, Any] = {"t": table.id, "lim": limit, "off": offset}
+    where = "r.table_id = :t"
+    if filters:
+        where += " AND " + _filter_sql(idx, filters, params)
+    order = []
+    for n, s in enumerate(sort):
+        params[f"s{n}"] = str(idx.get(s.column).id)
+        order.append(f"r.data -> :s{n} {s.direction.upper()} NULLS LAST")
+    order.append("r.id")
+    rows = await conn.execute(
+        text(f"SELECT r.id, r.data, r.meta FROM records r WHERE {where} ORDER BY {', '.join(order)} "
+             "LIMIT :lim OFFSET :off"),
+        params,
+    )
+    items = [record_of(m, table.columns) for m in rows.mappings()]
+    if offset == 0 and len(items) < limit:
+        total = len(items)
+    else:
+        total = (await conn.execute(text(f"SELECT count(*) FROM records r WHERE {where}"),
+                                    {k: v for k, v in params.items() if k not in ("lim", "off")})).scalar_one()
+    return RecordPage(items=items, total=total, limit=limit, offset=offset)
+
+
+async def update_record(
+    conn: AsyncConnection, table: TablePublic, record_id: int, values: Mapping[str, Any],
+    *, account_id: uuid.UUID | None = None, source: str = "manual",
+) -> RecordPublic:
+    """Set several cells of one row (no version check: last write wins, each cell's version bumps)."""
+    idx = ColumnIndex(table.columns)
+    coerced = idx.coerce_values(values, partial=True)
+    for key, value in coerced.items():
+        col = idx.by_id[key]
+        if value is None and col.required:
+            raise Invalid(f'Column "{col.name}" is required', column=col.name)
+    await _write_cells(conn, table, record_id, coerced, account_id=account_id, source=source)
+    return await get_record(conn, table, record_id)
+
+
+async def _write_cells(
+    conn: AsyncConnection, table: TablePublic, record_id: int, values: Mapping[str, Any],
+    *, account_id: uuid.UUID | None, source: str, expect_version: tuple[str, int] | None = None,
+) -> Mapping[str, Any]:
+    """Write coerced values into one row, bump each cell's version, pin AI cells, audit old → new."""
+    row = await conn.execute(
+        text("SELECT data, meta FROM records WHERE id = :r AND table_id = :t FOR UPDATE"),
+        {"r": record_id, "t": table.id},
+    )
+    current = row.mappings().first()
+    if current is None:
+        raise NotFound(f"No row {record_id} in this table", row_id=record_id)
+    data, meta = dict(current["data"]), dict(current["meta"])
+    if expect_version is not None:
+        key, version = expect_version
+        have = (meta.get(key) or {}).get("v", 0)
+        if have != version:
+            raise Conflict(
+                f"The cell changed since version {version} (now {have}); reload and try again",
+                current=cell_of(data, meta, key).model_dump(),
+            )
+    ai_cols = {str(c.id) for c in table.columns if c.ai is not None}
+    edits = []
+    for key, value in values.items():
+        old = data.get(key)
+        cell = dict(meta.get(key) or {})
+        cell["v"] = cell.get("v", 0) + 1
+        if key in ai_cols:
+            cell.update(p=True, s="completed", e=None)
+        meta[key] = cell
+        if value is None:
+            data.pop(key, None)
+        else:
+            data[key] = value
+        edits.append({"c": key, "o": old, "n": value})
+    await conn.execute(
+        text("UPDATE records SET data = CAST(:d AS jsonb), meta = CAST(:m AS jsonb), updated_at = now() "
+             "WHERE id = :r"),
+        {"r": record_id, "d": json.dumps(data), "m": json.dumps(meta)},
+    )
+    if edits:
+        await conn.execute(
+            text(
+                "INSERT INTO cell_edits (workspace_id, table_id, record_id, column_id, account_id, "
+                "old_value, new_value, source) SELECT :w, :t, :r, CAST(e ->> 'c' AS uuid), :a, e -> 'o', "
+                "e -> 'n', :s FROM jsonb_array_elements(CAST(:edits AS jsonb)) e"
+            ),
+            {"w": table.workspace_id, "t": table.id, "r": record_id, "a": account_id, "s": source,
+             "edits": json.dumps(edits)},
+        )
+    return {"data": data, "meta": meta}
+
+
+async def update_cell(
+    conn: AsyncConnection, table_id: Any, record_id: int, column_id: Any, *, value: Any, version: int,
+    account_id: uuid.UUID | None = None,
+) -> CellPublic:
+    """Set one cell if its version is still `version`; else Conflict carrying the current cell."""
+    table = await get_table(conn, table_id)
+    col = ColumnIndex(table.columns).get(str(column_id))
+    stored = coerce(col.model_dump(), value)
+    key = str(col.id)
+    after = await _write_cells(conn, table, record_id, {key: stored}, account_id=account_id,
+                               source="manual", expect_version=(key, version))
+    return cell_of(after["data"], after["meta"], key)
+
+
+async def list_cells(conn: AsyncConnection, table_id: Any, column_id: Any, *, limit: int = 1000,
+                     offset: int = 0) -> list[dict[str, Any]]:
+    """One column's cells, row by row: `{record_id, value, version, status, error}`."""
+    table = await get_table(conn, table_id)
+    col = ColumnIndex(table.columns).get(str(column_id))
+    if not 1 <= limit <= 10_000:
+        raise Invalid("limit must be between 1 and 10000", limit=limit)
+    rows = await conn.execute(
+        text("SELECT id, data, meta FROM records WHERE table_id = :t ORDER BY id LIMIT :l OFFSET :o"),
+        {"t": table.id, "l": limit, "o": max(0, offset)},
+    )
+    key = str(col.id)
+    return [{"record_id": m["id"], **cell_of(m["data"], m["meta"], key).model_dump()} for m in rows.mappings()]
+
+
+async def delete_records(conn: AsyncConnection, table_id: Any, record_ids: Sequence[int]) -> int:
+    """Delete rows; NotFound when none of them exists."""
+    tid = as_uuid(table_id, "table")
+    res = await conn.execute(
+        text("DELETE FROM records WHERE table_id = :t AND id = ANY(:ids)"), {"t": tid, "ids": list(record_ids)}
+    )
+    if res.rowcount == 0:
+        raise NotFound(f"No row {', '.join(map(str, record_ids))} in this table", row_ids=list(record_ids))
+    return res.rowcount
+
+
+async def count_records(conn: AsyncConnection, table_id: uuid.UUID) -> int:
+    return (await conn.execute(text("SELECT count(*) FROM records WHERE table_id = :t"), {"t": table_id})).scalar_one()
+
