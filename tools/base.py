@@ -1,0 +1,109 @@
+"""What every agent tool shares: its context, its result, the events it sends to the UI, and `Tool`."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from db.engine import transaction
+
+
+async def _ignore(_event: object) -> None:
+    return None
+
+
+WorkspaceRef = uuid.UUID | Callable[[], Awaitable[uuid.UUID]] | None
+
+
+@dataclass
+class ToolContext:
+    """Who is asking and where: the tools read and write only through this."""
+
+    account_id: uuid.UUID
+    workspace_id: WorkspaceRef = None
+    thread_id: str | None = None
+    active_table_id: uuid.UUID | None = None
+    engine: AsyncEngine | None = None
+    emit: Callable[[object], Awaitable[None]] = _ignore
+    _workspace: uuid.UUID | None = field(default=None, init=False, repr=False)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncConnection]:
+        """A transaction as this account, under row-level security."""
+        async with transaction(self.account_id, engine=self.engine) as conn:
+            yield conn
+
+    async def workspace(self) -> uuid.UUID | None:
+        """The thread's workspace; it may be given as a coroutine function because it is created lazily."""
+        if self._workspace is None and self.workspace_id is not None:
+            ref = self.workspace_id
+            self._workspace = ref if isinstance(ref, uuid.UUID) else await ref()
+        return self._workspace
+
+
+@dataclass(frozen=True)
+class ToolResult:
+    """What goes back to the model as a tool_result; `ends_turn` when a proposal awaits the user."""
+
+    content: str | dict[str, Any]
+    is_error: bool = False
+    ends_turn: bool = False
+
+    def text(self) -> str:
+        """The content as the text of a tool_result block."""
+        if isinstance(self.content, str):
+            return self.content
+        return json.dumps(self.content, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def error(message: str) -> ToolResult:
+    return ToolResult(f"Error: {message}", is_error=True)
+
+
+@dataclass(frozen=True)
+class ProposalEvent:
+    """A new proposal to render inline in the conversation (and the ones it superseded)."""
+
+    proposal_id: uuid.UUID
+    kind: str  # schema_create | schema_update | data
+    table_id: uuid.UUID | None
+    payload: dict[str, Any]
+    preview: Any = None
+    superseded: tuple[uuid.UUID, ...] = ()
+
+
+ToolFn = Callable[[ToolContext, Any], Awaitable[ToolResult]]
+
+
+@dataclass(frozen=True)
+class Tool:
+    """A name, a description written for the model, a pydantic input model, and one async function."""
+
+    name: str
+    description: str
+    input_model: type[BaseModel]
+    fn: ToolFn
+
+    def definition(self) -> dict[str, Any]:
+        """The Anthropic tool definition; the schema comes from the input model."""
+        schema = self.input_model.model_json_schema(by_alias=True)
+        schema.pop("title", None)
+        schema.pop("description", None)
+        return {"name": self.name, "description": self.description, "input_schema": schema}
+
+
+def tool(input_model: type[BaseModel], *, name: str | None = None) -> Callable[[ToolFn], Tool]:
+    """Make a `Tool` of an async function; its docstring is the description the model reads."""
+
+    def wrap(fn: ToolFn) -> Tool:
+        return Tool(name or fn.__name__, inspect.cleandoc(fn.__doc__ or ""), input_model, fn)
+
+    return wrap
