@@ -65,7 +65,12 @@ class ToolResult:
 
 
 def error(message: str) -> ToolResult:
+    """An is_error result the model can read and act on."""
     return ToolResult(f"Error: {message}", is_error=True)
+
+
+class ToolError(Exception):
+    """Raised inside a tool for a problem the model can fix; `run_tool` turns it into an error result."""
 
 
 @dataclass(frozen=True)

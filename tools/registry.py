@@ -1,0 +1,87 @@
+"""The tools the agent may call, their definitions for the model, and `run_tool`, which never raises."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from pydantic import ValidationError
+
+from db.errors import ServiceError
+from tools import tables
+from tools.base import Tool, ToolContext, ToolError, ToolResult, error
+
+log = logging.getLogger(__name__)
+
+TOOLS: dict[str, Tool] = {
+    t.name: t
+    for t in (
+        tables.list_tables,
+        tables.get_table,
+        tables.query_rows,
+    )
+}
+
+MAX_PROBLEMS = 20
+
+
+def tool_definitions() -> list[dict[str, Any]]:
+    """Every tool as `{"name", "description", "input_schema"}` for the Messages API."""
+    return [t.definition() for t in TOOLS.values()]
+
+
+def _where(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "input"
+
+
+def _got(value: Any) -> str:
+    shown = repr(value)
+    return shown if len(shown) <= 60 else shown[:57] + "..."
+
+
+def describe_validation(exc: ValidationError, tool_name: str) -> str:
+    """One line per problem, naming where it is and what was given, so the model can fix its call."""
+    lines = []
+    for e in exc.errors(include_url=False)[:MAX_PROBLEMS]:
+        line = f"- {_where(e['loc'])}: {e['msg']}"
+        if e["type"] not in ("missing",) and "input" in e and not isinstance(e["input"], (dict, list)):
+            line += f" (got {_got(e['input'])})"
+        lines.append(line)
+    more = exc.error_count() - len(lines)
+    if more > 0:
+        lines.append(f"- … and {more} more")
+    return f"Invalid input for {tool_name} ({exc.error_count()} problem(s)); fix and call again:\n" + "\n".join(lines)
+
+
+def describe_service_error(exc: ServiceError) -> str:
+    message = exc.message
+    known = exc.details.get("known")
+    if known:
+        message += f" (columns: {', '.join(map(str, known[:50]))})"
+    return message
+
+
+async def run_tool(ctx: ToolContext, name: str, raw_input: Any) -> ToolResult:
+    """Validate the input and run the tool; every failure comes back as an is_error result."""
+    found = TOOLS.get(name)
+    if found is None:
+        return error(f"Unknown tool {name!r}; the tools are: {', '.join(TOOLS)}.")
+    try:
+        args = found.input_model.model_validate(raw_input if raw_input is not None else {})
+    except ValidationError as exc:
+        return error(describe_validation(exc, name))
+    try:
+        return await found.fn(ctx, args)
+    except ToolError as exc:
+        return error(str(exc))
+    except ServiceError as exc:
+        return error(describe_service_error(exc))
+    except Exception as exc:  # a tool bug must not end the conversation: the model can try another way
+        log.exception("tool %s failed", name)
+        return error(f"{name} failed unexpectedly ({type(exc).__name__}); try a different request.")
