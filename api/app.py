@@ -1,0 +1,39 @@
+"""The REST API (SPEC §11): a standalone FastAPI app meant to be mounted at /api/v1."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from api import errors
+from api.common import COMMON
+from api.limits import BodyLimit
+from api.routes_records import router as records_router
+from api.routes_tables import router as tables_router
+
+PREFIX = "/api/v1"
+MAX_BODY = 50 * 1024 * 1024
+
+
+def create_api(engine: AsyncEngine | None = None) -> FastAPI:
+    """The API app; its paths and its OpenAPI document are relative to where it is mounted (PREFIX).
+    Without `engine` each request uses the configured database's engine for its event loop."""
+    app = FastAPI(
+        title="tablechat",
+        version="1",
+        summary="Tables, columns, records, cells and their change feed.",
+        description="Authenticate with `Authorization: Bearer <token>` (`tablechat token create NAME`). "
+        "Errors are `{error: {code, message, details}}`.",
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+        servers=[{"url": PREFIX}],
+        root_path_in_servers=False,
+        generate_unique_id_function=lambda route: route.name,
+    )
+    app.state.engine = engine
+    errors.install(app)
+    app.add_middleware(BodyLimit, max_bytes=MAX_BODY)
+    app.include_router(tables_router, responses=COMMON)
+    app.include_router(records_router, responses=COMMON)
+    return app

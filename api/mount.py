@@ -1,0 +1,20 @@
+"""Serve the REST API from the Chainlit process, on the same port as the UI."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.routing import Mount
+
+from api.app import PREFIX, create_api
+
+
+def mount_api(fastapi_app: FastAPI, engine: AsyncEngine | None = None) -> FastAPI:
+    """Mount the API at /api/v1 ahead of every other route (Chainlit ends with a catch-all that
+    would otherwise answer with its HTML page); returns the API app. Mounting twice is a no-op."""
+    for route in fastapi_app.router.routes:
+        if isinstance(route, Mount) and route.path == PREFIX:
+            return route.app  # type: ignore[return-value]
+    api = create_api(engine)
+    fastapi_app.router.routes.insert(0, Mount(PREFIX, app=api, name="api"))
+    return api

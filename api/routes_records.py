@@ -1,0 +1,155 @@
+"""Records, cells and the change feed of one table."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Response
+from fastapi.exceptions import RequestValidationError
+from pydantic import TypeAdapter, ValidationError
+
+from api.auth import CallerDep
+from api.common import ColumnKey, RecordId, TableId, column_of, errors, parse_record_id
+from api.schemas import CellItem, CellList, RecordsBulkCreate, RecordsCreated
+from db import changes, records, tables
+from db.records import MAX_PAGE, Filter, Sort
+from db.schemas import (
+    CellPublic,
+    CellUpdate,
+    ChangePage,
+    RecordCreate,
+    RecordPage,
+    RecordPublic,
+    RecordUpdate,
+)
+
+router = APIRouter(tags=["records"])
+MAX_OFFSET = 10**15
+MAX_CURSOR = 2**63 - 1
+_filters = TypeAdapter(list[Filter])
+_sorts = TypeAdapter(list[Sort])
+
+FILTER_HELP = ('JSON list of conditions, all of which must hold, e.g. '
+               '`[{"column":"Status","op":"eq","value":"Open"}]`; ops: eq ne contains gt gte lt lte empty not_empty')
+SORT_HELP = 'JSON list of sort keys, e.g. `[{"column":"Points","direction":"desc"}]`'
+
+
+def _json_param(name: str, raw: str | None, adapter: TypeAdapter[Any]) -> list[Any]:
+    """A filter/sort query parameter parsed from JSON (one object is taken as a list of one)."""
+    if raw is None or not raw.strip():
+        return []
+    try:
+        value = json.loads(raw)
+    except ValueError as exc:
+        raise RequestValidationError([{"loc": ("query", name), "msg": f"not valid JSON: {exc}",
+                                       "type": "json_invalid"}]) from None
+    if isinstance(value, dict):
+        value = [value]
+    try:
+        return adapter.validate_python(value)
+    except ValidationError as exc:
+        raise RequestValidationError([{**e, "loc": ("query", name, *e["loc"])} for e in exc.errors()]) from None
+
+
+@router.post("/tables/{table_id}/records", status_code=201, response_model=RecordPublic | RecordsCreated)
+async def create_records(caller: CallerDep, table_id: TableId,
+                         body: RecordCreate | RecordsBulkCreate) -> RecordPublic | RecordsCreated:
+    """One row `{values: {column: value}}` → the record, or up to 10,000 `{rows: [{column: value}]}` in one
+    statement → their ids. Columns are named by name or id."""
+    async with caller.tx() as conn:
+        table = await tables.get_table(conn, table_id)
+        if isinstance(body, RecordsBulkCreate):
+            ids = await records.create_records(conn, table, body.rows)
+            return RecordsCreated(ids=ids, count=len(ids))
+        (rid,) = await records.create_records(conn, table, [body.values])
+        return await records.get_record(conn, table, rid)
+
+
+@router.get("/tables/{table_id}/records", response_model=RecordPage)
+async def list_records(
+    caller: CallerDep,
+    table_id: TableId,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+    filter: Annotated[str | None, Query(max_length=100_000, description=FILTER_HELP)] = None,
+    sort: Annotated[str | None, Query(max_length=10_000, description=SORT_HELP)] = None,
+) -> RecordPage:
+    """One page of rows (insertion order unless sorted) and the total that match the filter."""
+    filters = _json_param("filter", filter, _filters)
+    sorts = _json_param("sort", sort, _sorts)
+    async with caller.tx() as conn:
+        table = await tables.get_table(conn, table_id)
+        return await records.list_records(conn, table, limit=limit, offset=offset, filters=filters, sort=sorts)
+
+
+@router.get("/tables/{table_id}/records/{record_id}", response_model=RecordPublic)
+async def get_record(caller: CallerDep, table_id: TableId, record_id: RecordId) -> RecordPublic:
+    """One row with all its cells."""
+    rid = parse_record_id(record_id)
+    async with caller.tx() as conn:
+        table = await tables.get_table(conn, table_id)
+        return await records.get_record(conn, table, rid)
+
+
+@router.patch("/tables/{table_id}/records/{record_id}", response_model=RecordPublic)
+async def update_record(caller: CallerDep, table_id: TableId, record_id: RecordId, body: RecordUpdate) -> RecordPublic:
+    """Set several cells of one row without a version check (each cell's version still goes up)."""
+    rid = parse_record_id(record_id)
+    async with caller.tx() as conn:
+        table = await tables.get_table(conn, table_id)
+        return await records.update_record(conn, table, rid, body.values, account_id=caller.account_id)
+
+
+@router.delete("/tables/{table_id}/records/{record_id}", status_code=204, response_class=Response)
+async def delete_record(caller: CallerDep, table_id: TableId, record_id: RecordId) -> Response:
+    """Delete one row."""
+    rid = parse_record_id(record_id)
+    async with caller.tx() as conn:
+        table = await tables.get_table(conn, table_id)
+        await records.delete_records(conn, table.id, [rid])
+    return Response(status_code=204)
+
+
+@router.patch("/tables/{table_id}/records/{record_id}/cells/{column_id}", response_model=CellPublic,
+              tags=["cells"], responses=errors(409))
+async def update_cell(caller: CallerDep, table_id: TableId, record_id: RecordId, column_id: ColumnKey,
+                      body: CellUpdate) -> CellPublic:
+    """Set one cell if its version is still `version`; else 409 with the current cell in
+    `error.details.current`."""
+    rid = parse_record_id(record_id)
+    async with caller.tx() as conn:
+        table = await tables.get_table(conn, table_id)
+        col = column_of(table, column_id)
+        return await records.update_cell(conn, table.id, rid, str(col.id), value=body.value,
+                                         version=body.version, account_id=caller.account_id)
+
+
+@router.get("/tables/{table_id}/columns/{column_id}/cells", response_model=CellList, tags=["cells"])
+async def list_cells(
+    caller: CallerDep,
+    table_id: TableId,
+    column_id: ColumnKey,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+) -> CellList:
+    """One column's cells, row by row in insertion order."""
+    async with caller.tx() as conn:
+        table = await tables.get_table(conn, table_id)
+        col = column_of(table, column_id)
+        found = await records.list_cells(conn, table.id, str(col.id), limit=limit, offset=offset)
+    return CellList(items=[CellItem(**c) for c in found], limit=limit, offset=offset)
+
+
+@router.get("/tables/{table_id}/updates", response_model=ChangePage, tags=["changes"])
+async def updates(
+    caller: CallerDep,
+    table_id: TableId,
+    cursor: Annotated[int, Query(ge=0, le=MAX_CURSOR)] = 0,
+    limit: Annotated[int, Query(ge=1, le=changes.MAX_CHANGES)] = 500,
+) -> ChangePage:
+    """Every change after `cursor` in order (deletions included) and the cursor to send next time;
+    `more` says another call would return more."""
+    async with caller.tx() as conn:
+        table = await tables.get_table(conn, table_id)
+        return await changes.read_changes(conn, table, cursor=cursor, limit=limit)

@@ -1,0 +1,113 @@
+"""Workspaces, tables and columns."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, Response
+
+from api.auth import CallerDep
+from api.common import ColumnKey, TableId, column_of, errors
+from api.schemas import ColumnList, Me, TableCreateIn, TableList, WorkspaceList, WorkspacePublic
+from db import accounts, tables
+from db.errors import Forbidden
+from db.schemas import ColumnCreate, ColumnPublic, ColumnUpdate, TablePublic, TableUpdate
+
+router = APIRouter()
+
+
+@router.get("/me", response_model=Me, tags=["account"])
+async def me(caller: CallerDep) -> Me:
+    """The caller's account and workspaces."""
+    async with caller.tx() as conn:
+        found = await accounts.workspaces_of(conn, caller.account_id)
+    return Me(id=caller.account_id, name=caller.name, workspaces=[WorkspacePublic(**w) for w in found])
+
+
+@router.get("/workspaces", response_model=WorkspaceList, tags=["account"])
+async def list_workspaces(caller: CallerDep) -> WorkspaceList:
+    """The workspaces the caller belongs to, oldest first."""
+    async with caller.tx() as conn:
+        found = await accounts.workspaces_of(conn, caller.account_id)
+    return WorkspaceList(items=[WorkspacePublic(**w) for w in found])
+
+
+@router.get("/tables", response_model=TableList, tags=["tables"])
+async def list_tables(caller: CallerDep, workspace_id: uuid.UUID | None = None) -> TableList:
+    """The caller's tables (optionally of one workspace), newest first, with row counts."""
+    async with caller.tx() as conn:
+        return TableList(items=await tables.list_tables(conn, workspace_id=workspace_id))
+
+
+@router.post("/tables", status_code=201, response_model=TablePublic, tags=["tables"],
+             responses=errors(403, 409))
+async def create_table(caller: CallerDep, body: TableCreateIn) -> TablePublic:
+    """A new table (with optional first columns) in one of the caller's workspaces."""
+    workspace_id = body.workspace_id
+    if workspace_id is None:
+        # the first table of a new account also brings its first workspace
+        async with caller.system_tx() as conn:
+            workspace_id = (await accounts.default_workspace(conn, caller.account_id))["id"]
+    async with caller.tx() as conn:
+        mine = {w["id"] for w in await accounts.workspaces_of(conn, caller.account_id)}
+        if workspace_id not in mine:
+            raise Forbidden("That workspace is not one of yours", workspace_id=str(workspace_id))
+        return await tables.create_table(conn, workspace_id=workspace_id, name=body.name,
+                                         description=body.description, columns=body.columns)
+
+
+@router.get("/tables/{table_id}", response_model=TablePublic, tags=["tables"])
+async def get_table(caller: CallerDep, table_id: TableId) -> TablePublic:
+    """The table with its columns in order."""
+    async with caller.tx() as conn:
+        return await tables.get_table(conn, table_id)
+
+
+@router.patch("/tables/{table_id}", response_model=TablePublic, tags=["tables"])
+async def update_table(caller: CallerDep, table_id: TableId, body: TableUpdate) -> TablePublic:
+    """Rename the table or change its description."""
+    async with caller.tx() as conn:
+        return await tables.update_table(conn, table_id, name=body.name, description=body.description)
+
+
+@router.delete("/tables/{table_id}", status_code=204, response_class=Response, tags=["tables"])
+async def delete_table(caller: CallerDep, table_id: TableId) -> Response:
+    """Delete the table with all its rows."""
+    async with caller.tx() as conn:
+        await tables.delete_table(conn, table_id)
+    return Response(status_code=204)
+
+
+@router.get("/tables/{table_id}/columns", response_model=ColumnList, tags=["columns"])
+async def list_columns(caller: CallerDep, table_id: TableId) -> ColumnList:
+    """The table's columns in order."""
+    async with caller.tx() as conn:
+        return ColumnList(items=(await tables.get_table(conn, table_id)).columns)
+
+
+@router.post("/tables/{table_id}/columns", status_code=201, response_model=ColumnPublic, tags=["columns"],
+             responses=errors(409))
+async def create_column(caller: CallerDep, table_id: TableId, body: ColumnCreate) -> ColumnPublic:
+    """A new column (default: last). An AI column's cells start `pending`."""
+    async with caller.tx() as conn:
+        return await tables.create_column(conn, table_id, body)
+
+
+@router.patch("/tables/{table_id}/columns/{column_id}", response_model=ColumnPublic, tags=["columns"],
+              responses=errors(409))
+async def update_column(caller: CallerDep, table_id: TableId, column_id: ColumnKey, body: ColumnUpdate) -> ColumnPublic:
+    """Rename, retype, (un)require, change options, AI config or position; `column_id` may be a name."""
+    async with caller.tx() as conn:
+        table = await tables.get_table(conn, table_id)
+        col = column_of(table, column_id)
+        return await tables.update_column(conn, table.id, col.id, body)
+
+
+@router.delete("/tables/{table_id}/columns/{column_id}", status_code=204, response_class=Response,
+               tags=["columns"], responses=errors(409))
+async def delete_column(caller: CallerDep, table_id: TableId, column_id: ColumnKey) -> Response:
+    """Drop the column; refused while an AI column depends on it."""
+    async with caller.tx() as conn:
+        table = await tables.get_table(conn, table_id)
+        await tables.delete_column(conn, table.id, column_of(table, column_id).id)
+    return Response(status_code=204)

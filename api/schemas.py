@@ -1,0 +1,77 @@
+"""Request and response shapes that only the REST API has (the shared ones live in db.schemas)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from db.schemas import CellPublic, ColumnPublic, TableCreate, TableSummary
+
+MAX_BULK_ROWS = 10_000
+
+
+class ErrorBody(BaseModel):
+    code: str = Field(examples=["not_found"])
+    message: str
+    details: Any = None
+
+
+class ErrorResponse(BaseModel):
+    """Every error: a stable code, a message for people, and details for programs."""
+
+    error: ErrorBody
+
+
+class WorkspacePublic(BaseModel):
+    id: uuid.UUID
+    name: str
+    created_at: dt.datetime | None = None
+
+
+class WorkspaceList(BaseModel):
+    items: list[WorkspacePublic]
+
+
+class Me(BaseModel):
+    id: uuid.UUID
+    name: str
+    workspaces: list[WorkspacePublic]
+
+
+class TableCreateIn(TableCreate):
+    """A new table, in `workspace_id` (default: the caller's first workspace)."""
+
+    workspace_id: uuid.UUID | None = None
+
+
+class TableList(BaseModel):
+    items: list[TableSummary]
+
+
+class ColumnList(BaseModel):
+    items: list[ColumnPublic]
+
+
+class RecordsBulkCreate(BaseModel):
+    """Many rows in one statement: each row maps column name or id to value."""
+
+    model_config = ConfigDict(extra="forbid")
+    rows: list[dict[str, Any]] = Field(min_length=1, max_length=MAX_BULK_ROWS)
+
+
+class RecordsCreated(BaseModel):
+    ids: list[int]
+    count: int
+
+
+class CellItem(CellPublic):
+    record_id: int
+
+
+class CellList(BaseModel):
+    items: list[CellItem]
+    limit: int
+    offset: int
