@@ -1,0 +1,21 @@
+"""Fixtures for the agent tests: a fake Anthropic server (real SSE) shared by the module, reset per test."""
+
+from __future__ import annotations
+
+import pytest
+
+from fakes.anthropic_server import Behaviour, FakeAnthropic
+
+
+@pytest.fixture(scope="session")
+def anthropic_server():
+    with FakeAnthropic() as server:
+        yield server
+
+
+@pytest.fixture
+def fake_anthropic(anthropic_server):
+    """The fake server with an empty script and a prompt cache that caches any prefix."""
+    anthropic_server.reset(Behaviour(min_cache_tokens=0))
+    yield anthropic_server
+    anthropic_server.reset()

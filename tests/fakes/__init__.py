@@ -1,0 +1,1 @@
+"""Fakes of outside services (only Claude is faked) for the tests."""
