@@ -1,0 +1,178 @@
+"""Chat history in our PostgreSQL (Chainlit's SQLAlchemy data layer with the fixes it needs) and the
+workspace each chat thread works in."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from chainlit.data.sql_alchemy import SQLAlchemyDataLayer
+from chainlit.data.storage_clients.base import BaseStorageClient
+from chainlit.data.utils import queue_until_user_message
+from chainlit.element import ElementDict
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from db import accounts
+from db.engine import transaction
+
+if TYPE_CHECKING:
+    from chainlit.element import Element
+
+log = logging.getLogger(__name__)
+
+WORKSPACE_KEYS = ("workspace_id", "workspace_name")  # in the thread's metadata and the user session
+
+
+class NoFiles(BaseStorageClient):
+    """Keeps no file contents: custom elements live on as props, others only by an outside URL."""
+
+    async def upload_file(self, object_key: str, data: bytes | str, mime: str = "", overwrite: bool = True,
+                          content_disposition: str | None = None) -> dict[str, Any]:
+        return {"object_key": None, "url": None}
+
+    async def delete_file(self, object_key: str) -> bool:
+        return True
+
+    async def get_read_url(self, object_key: str) -> str:
+        return ""
+
+    async def close(self) -> None:
+        return None
+
+
+class ChatHistory(SQLAlchemyDataLayer):
+    """Chainlit's SQLAlchemy data layer over tablechat's database (tables from migration 0003)."""
+
+    def __init__(self, url: str, **kwargs: Any):
+        super().__init__(conninfo=url, storage_provider=NoFiles(), **kwargs)
+
+    async def execute_sql(self, query: str, parameters: dict) -> list[dict[str, Any]] | int | None:
+        # asyncpg takes JSONB as text through SQLAlchemy; Chainlit passes a few dicts (modes, playerConfig).
+        params = {k: json.dumps(v) if isinstance(v, dict) else v for k, v in parameters.items()}
+        return await super().execute_sql(query, params)
+
+    async def update_thread(self, thread_id: str, name: str | None = None, user_id: str | None = None,
+                            metadata: dict | None = None, tags: list[str] | None = None) -> None:
+        """Create or update a thread in one statement, merging metadata inside PostgreSQL."""
+        # Chainlit's version reads the metadata, merges in Python and writes it all back, so two
+        # concurrent calls (first message + our workspace note) lose one side's keys.
+        metadata = metadata or {}
+        keep = {k: v for k, v in metadata.items() if v is not None}
+        drop = [k for k, v in metadata.items() if v is None]
+        if name is None:
+            name = keep.get("name")
+        if not (keep or drop or name or user_id or tags):
+            await self.execute_sql(
+                'INSERT INTO threads (id, "createdAt", metadata) VALUES (:id, :at, \'{}\') '
+                "ON CONFLICT (id) DO NOTHING",
+                {"id": thread_id, "at": await self.get_current_timestamp()},
+            )
+            return
+        identifier = await self._get_user_identifer_by_id(user_id) if user_id else None
+        await self.execute_sql(
+            """
+            INSERT INTO threads (id, "createdAt", name, "userId", "userIdentifier", tags, metadata)
+            VALUES (:id, :at, :name, :user_id, :identifier, :tags, :keep)
+            ON CONFLICT (id) DO UPDATE SET
+              name = COALESCE(EXCLUDED.name, threads.name),
+              "userId" = COALESCE(EXCLUDED."userId", threads."userId"),
+              "userIdentifier" = COALESCE(EXCLUDED."userIdentifier", threads."userIdentifier"),
+              tags = COALESCE(EXCLUDED.tags, threads.tags),
+              metadata = (COALESCE(threads.metadata, '{}') - CAST(:drop AS text[])) || EXCLUDED.metadata
+            """,
+            {"id": thread_id, "at": await self.get_current_timestamp(), "name": name, "user_id": user_id,
+             "identifier": identifier, "tags": tags, "keep": json.dumps(keep), "drop": drop},
+        )
+
+    @queue_until_user_message()
+    async def create_element(self, element: Element) -> None:
+        """Save an element row; custom elements keep their props, file contents are not stored."""
+        if not element.for_id:
+            return
+        if element.type != "custom" and not element.url:
+            log.debug("element %s (%s) has no outside URL; not kept in history", element.id, element.type)
+            return
+        # The first element of a new thread can arrive before the thread row (foreign key).
+        await self.update_thread(element.thread_id)
+        row = {k: v for k, v in element.to_dict().items() if v is not None}
+        columns = ", ".join(f'"{k}"' for k in row)
+        values = ", ".join(f":{k}" for k in row)
+        updates = ", ".join(f'"{k}" = EXCLUDED."{k}"' for k in row if k != "id")
+        await self.execute_sql(
+            f"INSERT INTO elements ({columns}) VALUES ({values}) ON CONFLICT (id) DO UPDATE SET {updates}", row
+        )
+
+    async def get_element(self, thread_id: str, element_id: str) -> ElementDict | None:
+        """One element; props come back from JSONB already decoded (Chainlit expects a string)."""
+        rows = await self.execute_sql(
+            'SELECT * FROM elements WHERE "threadId" = :thread_id AND id = :element_id',
+            {"thread_id": thread_id, "element_id": element_id},
+        )
+        if not isinstance(rows, list) or not rows:
+            return None
+        row = rows[0]
+        props = row.get("props")
+        return ElementDict(
+            id=row["id"], threadId=row.get("threadId"), type=row["type"], chainlitKey=row.get("chainlitKey"),
+            url=row.get("url"), objectKey=row.get("objectKey"), name=row["name"], display=row["display"],
+            props=json.loads(props) if isinstance(props, str) else (props or {}), size=row.get("size"),
+            language=row.get("language"), page=row.get("page"), autoPlay=row.get("autoPlay"),
+            playerConfig=row.get("playerConfig"), forId=row.get("forId"), mime=row.get("mime"),
+        )
+
+
+async def workspace_for_chat(
+    conn: AsyncConnection, account_id: uuid.UUID | str, *, prefer: uuid.UUID | str | None = None
+) -> dict[str, Any]:
+    """The workspace a chat works in: `prefer` while the account belongs to it, else the account's
+    oldest workspace that no chat thread has claimed yet, else a new one (system transaction)."""
+    if prefer_id := _as_uuid(prefer):
+        row = await conn.execute(
+            text("SELECT w.id, w.name FROM workspaces w JOIN memberships m ON m.workspace_id = w.id "
+                 "WHERE w.id = :w AND m.account_id = :a"),
+            {"w": prefer_id, "a": account_id},
+        )
+        if found := row.mappings().first():
+            return dict(found)
+    # Reusing an unclaimed workspace means that chats opened and left without a message do not leave
+    # a trail of empty workspaces, and a new login's first chat uses the workspace made with it.
+    row = await conn.execute(
+        text("SELECT w.id, w.name FROM workspaces w WHERE w.owner_id = :a AND NOT EXISTS "
+             "(SELECT 1 FROM threads t WHERE t.metadata ->> 'workspace_id' = w.id::text) "
+             "ORDER BY w.created_at, w.id LIMIT 1"),
+        {"a": account_id},
+    )
+    if found := row.mappings().first():
+        return dict(found)
+    return await accounts.create_workspace(conn, owner_id=account_id)
+
+
+def _as_uuid(value: uuid.UUID | str | None) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value)) if value else None
+    except ValueError:
+        return None
+
+
+async def open_workspace(
+    account_id: uuid.UUID | str, *, prefer: uuid.UUID | str | None = None, attempts: int = 4,
+    first_delay: float = 0.5, engine: AsyncEngine | None = None,
+) -> dict[str, Any]:
+    """`workspace_for_chat` in its own system transaction, retried with exponential backoff."""
+    delay = first_delay
+    for attempt in range(1, attempts + 1):
+        try:
+            async with transaction(None, engine=engine) as conn:
+                return await workspace_for_chat(conn, account_id, prefer=prefer)
+        except Exception as exc:  # the database may be restarting: any failure is worth another try
+            if attempt == attempts:
+                raise
+            log.warning("workspace for account %s, attempt %d of %d failed (%s); retrying in %.1f s",
+                        account_id, attempt, attempts, exc, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 8.0)
+    raise AssertionError("unreachable")

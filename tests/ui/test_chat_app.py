@@ -1,0 +1,161 @@
+"""The Chainlit handlers of app.py, driven through a real Chainlit session whose socket is a recorder."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+
+import psycopg
+import pytest
+from sqlalchemy import text
+
+from db import accounts
+from db.engine import transaction
+from db.migrate import sync_url
+
+
+@pytest.fixture(scope="module")
+def app(engine):
+    """The entry module, imported once the test database is configured (its data layer reads it)."""
+    import importlib
+
+    return importlib.import_module("app")
+
+
+class Chat:
+    """One browser tab as the server sees it: a websocket session whose events are recorded."""
+
+    def __init__(self, account_id, name: str, thread_id: str | None = None):
+        from chainlit.context import init_ws_context
+        from chainlit.session import WebsocketSession
+        from chainlit.user import PersistedUser
+
+        self.events: list[tuple[str, dict]] = []
+
+        async def emit(event, data):
+            self.events.append((event, data))
+
+        user = PersistedUser(id=str(uuid.uuid4()), createdAt="", identifier=name,
+                             metadata={"account_id": str(account_id)})
+        self.session = WebsocketSession(
+            id=str(uuid.uuid4()), socket_id=str(uuid.uuid4()), emit=emit, emit_call=emit, user_env={},
+            client_type="webapp", user=user, thread_id=thread_id or str(uuid.uuid4()))
+        init_ws_context(self.session)
+
+    def texts(self, event: str) -> list[str]:
+        return [data.get("output", "") for kind, data in self.events if kind == event]
+
+    async def wait_for(self, event: str, needle: str, timeout: float = 10.0) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for output in self.texts(event):
+                if needle in output:
+                    return output
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"no {event} with {needle!r} in {self.events}")
+
+
+async def _account(engine, unique, *, workspace: bool = False):
+    async with transaction(None, engine=engine) as conn:
+        acc = await accounts.create_account(conn, name=f"c{unique}", password="pw12345")
+        ws = await accounts.create_workspace(conn, owner_id=acc) if workspace else None
+    return acc, ws
+
+
+async def _workspaces(engine, account_id) -> list[dict]:
+    async with transaction(None, engine=engine) as conn:
+        return await accounts.workspaces_of(conn, account_id)
+
+
+async def test_login_checks_the_password(app, engine, unique):
+    acc, _ = await _account(engine, unique)
+    user = await app.login(f"c{unique}", "pw12345")
+    assert user.identifier == f"c{unique}" and user.metadata == {"account_id": str(acc)}
+    assert await app.login(f"c{unique}", "wrong") is None
+    assert await app.login(f"nobody{unique}", "pw12345") is None
+
+
+async def test_first_reply_does_not_wait_for_the_workspace(app, engine, database_url, unique):
+    acc, _ = await _account(engine, unique)
+    chat = Chat(acc, f"c{unique}")
+    # Another transaction holds the workspaces table, so creating one has to wait for it.
+    with psycopg.connect(sync_url(database_url).replace("+psycopg", "")) as blocker:
+        blocker.execute("LOCK TABLE workspaces IN SHARE MODE")
+        started = time.monotonic()
+        await asyncio.wait_for(app.start(), 2)
+        assert time.monotonic() - started < 1.0
+        assert "Preparing your workspace" in chat.texts("new_message")[0]
+        await asyncio.sleep(0.3)
+        assert await _workspaces(engine, acc) == [] and chat.texts("update_message") == []
+    shown = await chat.wait_for("update_message", "Workspace: **")
+    (ws,) = await _workspaces(engine, acc)
+    assert f"Workspace: **{ws['name']}**" in shown
+
+
+async def test_reply_names_the_workspace_and_the_thread_keeps_it(app, engine, unique):
+    acc, ws = await _account(engine, unique, workspace=True)
+    chat = Chat(acc, f"c{unique}")
+    await app.start()
+    await chat.wait_for("update_message", ws["name"])
+    chat.session.has_first_interaction = True  # what Chainlit sets when the first message arrives
+    await app.on_message(_message("a table of my books"))
+    reply = await chat.wait_for("new_message", "not connected yet")
+    assert f"**{ws['name']}**" in reply
+    async with transaction(None, engine=engine) as conn:
+        meta = (await conn.execute(text("SELECT metadata FROM threads WHERE id = :t"),
+                                   {"t": chat.session.thread_id})).scalar_one()
+    assert meta == {"workspace_id": str(ws["id"]), "workspace_name": ws["name"]}
+
+
+async def test_failed_workspace_is_said_and_retried_with_the_next_message(app, engine, unique):
+    from core.chat_history import open_workspace
+
+    assert open_workspace.__kwdefaults__["attempts"] == 4  # 0.5 + 1 + 2 s of backoff before giving up
+    account_id = uuid.uuid4()  # no such account yet: every attempt fails
+    chat = Chat(account_id, f"late{unique}")
+    await app.start()
+    await chat.wait_for("update_message", "could not be prepared", timeout=15)
+    async with transaction(None, engine=engine) as conn:
+        await conn.execute(text("INSERT INTO accounts (id, name, password_hash) VALUES (:i, :n, 'x')"),
+                           {"i": account_id, "n": f"late{unique}"})
+    chat.session.has_first_interaction = True
+    await app.on_message(_message("hello"))
+    (ws,) = await _workspaces(engine, account_id)
+    assert f"**{ws['name']}**" in await chat.wait_for("new_message", "not connected yet")
+    assert f"Workspace: **{ws['name']}**" in await chat.wait_for("update_message", ws["name"])
+
+
+async def test_resume_keeps_the_threads_workspace(app, engine, unique):
+    acc, ws = await _account(engine, unique, workspace=True)
+    thread_id = str(uuid.uuid4())
+    chat = Chat(acc, f"c{unique}", thread_id=thread_id)
+    chat.session.has_first_interaction = True
+    await app.resume({"id": thread_id, "metadata": {"workspace_id": str(ws["id"]), "workspace_name": ws["name"]},
+                      "steps": [], "elements": []})
+    await app.on_message(_message("still there?"))
+    assert f"**{ws['name']}**" in await chat.wait_for("new_message", "not connected yet")
+    assert len(await _workspaces(engine, acc)) == 1
+
+
+async def test_resume_moves_off_a_workspace_that_is_not_the_accounts(app, engine, unique):
+    from chainlit.user_session import user_sessions
+
+    acc, _ = await _account(engine, unique)
+    other, theirs = await _account(engine, "o" + unique, workspace=True)
+    chat = Chat(acc, f"c{unique}")
+    chat.session.has_first_interaction = True
+    metadata = {"workspace_id": str(theirs["id"]), "workspace_name": theirs["name"]}
+    user_sessions[chat.session.id] = dict(metadata)  # Chainlit restores the metadata before the handler
+    await app.resume({"id": chat.session.thread_id, "steps": [], "elements": [], "metadata": metadata})
+    notice = await chat.wait_for("new_message", "no longer yours")
+    (mine,) = await _workspaces(engine, acc)
+    assert mine["name"] in notice and theirs["name"] not in notice
+    await app.on_message(_message("which workspace?"))
+    assert f"**{mine['name']}**" in await chat.wait_for("new_message", "not connected yet")
+
+
+def _message(content: str):
+    import chainlit as cl
+
+    return cl.Message(content=content, author="user", type="user_message")
