@@ -99,10 +99,22 @@ class Tool:
 
     def definition(self) -> dict[str, Any]:
         """The Anthropic tool definition; the schema comes from the input model."""
-        schema = self.input_model.model_json_schema(by_alias=True)
-        schema.pop("title", None)
+        schema = _lean(self.input_model.model_json_schema(by_alias=True))
         schema.pop("description", None)
         return {"name": self.name, "description": self.description, "input_schema": schema}
+
+
+def _lean(node: Any, *, names: bool = False) -> Any:
+    """The schema without generated titles and pydantic's `discriminator` hint: tokens the model pays
+    for on every call without learning anything (the union's `const` tags already say it)."""
+    if isinstance(node, list):
+        return [_lean(n) for n in node]
+    if not isinstance(node, dict):
+        return node
+    if names:  # keys of `properties` / `$defs` are names, not keywords
+        return {k: _lean(v) for k, v in node.items()}
+    return {k: _lean(v, names=k in ("properties", "$defs")) for k, v in node.items()
+            if k != "discriminator" and not (k == "title" and isinstance(v, str))}
 
 
 def tool(input_model: type[BaseModel], *, name: str | None = None) -> Callable[[ToolFn], Tool]:

@@ -8,7 +8,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from db.errors import ServiceError
-from tools import tables
+from proposals.validate import ACTIONS
+from tools import proposals, tables
 from tools.base import Tool, ToolContext, ToolError, ToolResult, error
 
 log = logging.getLogger(__name__)
@@ -19,6 +20,8 @@ TOOLS: dict[str, Tool] = {
         tables.list_tables,
         tables.get_table,
         tables.query_rows,
+        proposals.propose_schema,
+        proposals.propose_data,
     )
 }
 
@@ -32,11 +35,13 @@ def tool_definitions() -> list[dict[str, Any]]:
 
 def _where(loc: tuple[Any, ...]) -> str:
     out = ""
+    prev: Any = None
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
-        else:
+        elif not (isinstance(prev, int) and part in ACTIONS):  # a union's tag adds nothing to the path
             out += ("." if out else "") + str(part)
+        prev = part
     return out or "input"
 
 

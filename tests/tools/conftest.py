@@ -21,7 +21,7 @@ BUG_COLUMNS = [
 
 
 def _bug_row(n: int) -> dict:
-    """A deterministic bug; every fifth has no points, notes are long."""
+    """A deterministic bug; every fifth has no points; every 50th (from the first) has long notes."""
     return {
         "Title": f"Bug {n}",
         "Status": ["Open", "In progress", "Resolved"][n % 3],
@@ -29,7 +29,7 @@ def _bug_row(n: int) -> dict:
         "Points": None if n % 5 == 0 else n % 13,
         "Tags": [["ui"], ["api", "db"], []][n % 3],
         "Due": f"2026-0{1 + n % 9}-1{n % 10}",
-        "Notes": "x" * 5000,
+        "Notes": "x" * 5000 if n % 50 == 1 else f"Notes on bug {n}",
     }
 
 

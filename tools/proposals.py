@@ -1,0 +1,84 @@
+"""The proposing tools: check a schema or data proposal against the table, store it (superseding the
+thread's pending one), show it to the user, and end the turn until they decide."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Literal
+
+from proposals import service
+from proposals.payloads import DataProposal, SchemaProposal, to_json
+from proposals.validate import ProposalInvalid
+from tools.base import ProposalEvent, ToolContext, ToolError, ToolResult, error, tool
+
+log = logging.getLogger(__name__)
+
+BUTTONS = {"schema_create": "Create Table / Dismiss", "schema_update": "Apply / Dismiss", "data": "Apply / Dismiss"}
+
+
+async def _propose(ctx: ToolContext, what: Literal["schema", "data"], payload: dict[str, Any]) -> ToolResult:
+    workspace = await ctx.workspace()
+    if workspace is None:
+        raise ToolError("This conversation has no workspace yet, so nothing can be proposed.")
+    try:
+        async with ctx.transaction() as conn:
+            made = await service.propose(
+                conn, what=what, payload=payload, workspace_id=workspace, account_id=ctx.account_id,
+                thread_id=ctx.thread_id, active_table_id=ctx.active_table_id,
+            )
+    except ProposalInvalid as exc:
+        return error(exc.message)
+    stored, preview = made.stored, made.preview
+    event = ProposalEvent(proposal_id=stored.id, kind=stored.kind, table_id=stored.table_id,
+                          payload=stored.payload, preview=preview, superseded=tuple(stored.superseded))
+    try:
+        await ctx.emit(event)
+    except Exception:  # stored but not on screen: the model must not tell the user to press buttons
+        log.exception("showing proposal %s failed", stored.id)
+        return error(f"Proposal {stored.id} was saved but could not be shown to the user; tell them to reload.")
+    out: dict[str, Any] = {
+        "proposal_id": str(stored.id),
+        "status": "shown to the user",
+        "summary": preview.summary,
+        "buttons": BUTTONS[stored.kind],
+        "next": "Wait for the user's decision: tell them what you proposed, where to look and which buttons to "
+                "press; do not ask for permission.",
+    }
+    if stored.superseded:
+        out["superseded"] = [str(p) for p in stored.superseded]
+    return ToolResult(out, ends_turn=True)
+
+
+@tool(SchemaProposal)
+async def propose_schema(ctx: ToolContext, args: SchemaProposal) -> ToolResult:
+    """Propose a new table (mode "create") or changes to a table's columns (mode "update"). Nothing
+    changes until the user clicks Create Table / Apply in the preview shown in the conversation; Dismiss
+    discards it. A new proposal replaces the conversation's pending one.
+
+    mode "create": table_name, table_description, reasoning, operations made only of
+    {"action": "add", "column": {name, type, required?, options? (select/multi_select only),
+    filterDisplay?: "tab", ai?: {prompt, depends_on, auto_update}}}, and sample_rows: 3+ example rows as
+    {ColumnName: value} that the user may include.
+    mode "update": table_id (the active table when left out), reasoning, operations on existing columns
+    by id (from get_table): {"action": "add", "column": {...}, "after_column_id"?},
+    {"action": "modify", "column_id", "changes": {name?, type?, required?, options?, filterDisplay?, ai?}},
+    {"action": "remove", "column_id"}, {"action": "reorder", "column_id", "after_column_id" (null = first)}.
+    Column types: text long_text number boolean date select multi_select url email json. An AI column's
+    prompt names other columns of the row as {Column Name}.
+    If the result is an error, fix each listed problem and call again. On success the user decides: end
+    your reply by saying what you proposed, where to look, and to click **Create Table** (new table) or
+    **Apply**, or **Dismiss**; never ask for permission."""
+    return await _propose(ctx, "schema", to_json(args))
+
+
+@tool(DataProposal)
+async def propose_data(ctx: ToolContext, args: DataProposal) -> ToolResult:
+    """Propose rows to add, update or delete in one table (table_id: the active table when left out).
+    operations: {"action": "add", "data": {ColumnName: value}}, {"action": "update", "row_id", "changes":
+    {ColumnName: value}}, {"action": "delete", "row_id"}; row ids come from get_table or query_rows.
+    Values must fit the column types (select values from the column's options). reasoning says why;
+    research_log optionally lists the sources or steps behind the values. Nothing changes until the user
+    clicks Apply in the preview (they may uncheck rows); Dismiss discards it. If the result is an error,
+    fix each listed problem and call again. On success say what you proposed, where to look, and to click
+    **Apply** or **Dismiss**; never ask for permission."""
+    return await _propose(ctx, "data", to_json(args))
