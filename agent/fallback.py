@@ -87,7 +87,7 @@ def _tidy(text: str) -> str:
     """Close the gap a removed block leaves: no runs of blank lines, no dangling space."""
     text = re.sub(r"[ \t]+\n", "\n", text)
     text = re.sub(r"\n{3,}", "\n\n", text)
-    return text.strip()
+    return re.sub(r"(?<=\S)[ \t]{2,}(?=\S)", " ", text).strip()
 
 
 class StreamFilter:

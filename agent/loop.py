@@ -7,13 +7,20 @@ store it with the thread and a resumed thread goes on where it stopped.
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
 
 from agent import fallback, guidance
 from agent.model import MessageDone, Model, ModelError, ModelRequest, TextDelta, ToolUseStart
@@ -61,10 +68,12 @@ async def _default_runner(ctx: Any, name: str, raw_input: dict) -> Any:
     return await run_tool(ctx, name, raw_input)
 
 
-def _default_tools() -> list[dict]:
+@functools.cache
+def _default_tools() -> tuple[dict, ...]:
+    # building the JSON schemas takes ~40 ms: once per process, not once per message
     from tools.registry import tool_definitions
 
-    return tool_definitions()
+    return tuple(tool_definitions())
 
 
 def _result_text(result: Any) -> str:
@@ -393,7 +402,7 @@ async def run_turn(
     turn = _Turn(
         model, ctx, history, sink,
         tool_runner=tool_runner or _default_runner,
-        tools=_default_tools() if tools is None else tools,
+        tools=list(_default_tools()) if tools is None else tools,
         system=system or system_prompt(),
         max_turns=max_turns, max_tokens=max_tokens, retry=retry,
     )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from fakes.anthropic_server import Behaviour, FakeAnthropic
 
 
@@ -19,3 +18,9 @@ def fake_anthropic(anthropic_server):
     anthropic_server.reset(Behaviour(min_cache_tokens=0))
     yield anthropic_server
     anthropic_server.reset()
+
+
+@pytest.fixture(scope="session")
+def sdk_client(anthropic_server):
+    """One real `AsyncAnthropic` pointed at the fake (making one costs ~0.1 s), strict about what it gets."""
+    return anthropic_server.client()

@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from fakes.agent_kit import ScriptedModel, Sleeps, Tools, assert_valid_history, text, tool_use, turn
 
 from agent.loop import RetryPolicy, TurnResult, repair, run_turn
 from agent.model import ModelError, TextDelta
 from agent.sink import CollectingSink
-from fakes.agent_kit import ScriptedModel, Sleeps, Tools, assert_valid_history, text, tool_use, turn
 from tools.base import ToolResult
 
 TOOLS = [{"name": "list_tables", "description": "d", "input_schema": {"type": "object"}}]
@@ -109,7 +109,7 @@ async def test_max_tokens_inside_a_tool_call_drops_it_and_asks_for_a_smaller_one
     model = ScriptedModel(turn(text("Adding 500 rows."), cut, stop="max_tokens"),
                           turn(small), turn(text("Proposed 10 rows.")))
     tools = Tools()
-    result, sink = await ask(model, [], "add 500 rows", tools)
+    result, _sink = await ask(model, [], "add 500 rows", tools)
     assert tools.calls == [("propose_data", {"operations": []})]  # the cut call never ran
     retry_note = model.requests[1].messages[-1]["content"][-1]
     assert retry_note["type"] == "text" and "cut off" in retry_note["text"] and "smaller" in retry_note["text"]
@@ -177,7 +177,7 @@ async def test_when_retries_run_out_the_user_is_told_and_the_history_can_go_on()
 async def test_errors_that_cannot_succeed_are_not_retried():
     model = ScriptedModel(ModelError("invalid x-api-key", retryable=False, status=401, kind="authentication_error"))
     sleeps = Sleeps()
-    result, sink = await ask(model, [], "hi", retry=RetryPolicy(sleep=sleeps))
+    _result, sink = await ask(model, [], "hi", retry=RetryPolicy(sleep=sleeps))
     assert sleeps.delays == [] and len(model.requests) == 1
     assert "API key was rejected" in sink.of("error")[0]
 
@@ -185,7 +185,7 @@ async def test_errors_that_cannot_succeed_are_not_retried():
 async def test_a_retry_after_longer_than_the_limit_is_not_waited_for():
     model = ScriptedModel(ModelError("rate", retryable=True, retry_after=90, status=429, kind="rate_limit_error"))
     sleeps = Sleeps()
-    result, sink = await ask(model, [], "hi", retry=RetryPolicy(sleep=sleeps, max_delay=20))
+    _result, sink = await ask(model, [], "hi", retry=RetryPolicy(sleep=sleeps, max_delay=20))
     assert sleeps.delays == [] and sink.of("error") == [
         "Claude's rate limit was reached; please try again in 2 minutes."]
 
@@ -209,7 +209,7 @@ async def test_a_broken_data_proposal_block_goes_back_to_the_model_as_an_error()
     model = ScriptedModel(turn(text('Rows: DATA_PROPOSAL: {"operations": [1, 2,]}')),
                           turn(text("Sorry, fixed below.")))
     tools = Tools()
-    result, sink = await ask(model, [], "rows", tools)
+    _result, sink = await ask(model, [], "rows", tools)
     assert tools.calls == []
     answer = model.requests[1].messages[-1]["content"][0]
     assert answer["is_error"] is True and "not valid JSON" in answer["content"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import itertools
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -83,7 +84,7 @@ class Sleeps:
 def assert_valid_history(history: list[dict]) -> None:
     """Roles alternate from a user turn, and every tool_use is answered in the very next user turn."""
     assert history and history[0]["role"] == "user"
-    for before, after in zip(history, history[1:]):
+    for before, after in itertools.pairwise(history):
         assert before["role"] != after["role"], history
     for i, message in enumerate(history):
         if message["role"] != "assistant" or isinstance(message["content"], str):

@@ -23,8 +23,8 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Self
 
 import uvicorn
 from starlette.applications import Starlette
@@ -281,7 +281,7 @@ class FakeAnthropic:
             self._thread.join(timeout=10)
             self._server = None
 
-    def __enter__(self) -> FakeAnthropic:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
