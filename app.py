@@ -10,6 +10,7 @@ from typing import Any
 
 import chainlit as cl
 from chainlit.data import get_data_layer
+from chainlit.input_widget import TextInput
 from chainlit.server import app as server
 from chainlit.types import ThreadDict
 
@@ -122,6 +123,9 @@ async def _settle_workspace(prefer: str | None) -> dict[str, Any] | None:
     workspace = {"workspace_id": str(ws["id"]), "workspace_name": ws["name"]}
     for key, value in workspace.items():
         cl.user_session.set(key, value)
+    # The settings panel (gear in the composer) keeps the name in reach once the greeting scrolls away.
+    await cl.ChatSettings([TextInput(id="workspace", label="Workspace", initial=ws["name"], disabled=True,
+                                     description="Every table of this chat lives in this workspace.")]).send()
     if welcome is not None:
         welcome.content = _welcome(ws["name"])
         await welcome.update()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import uuid
 from typing import TYPE_CHECKING, Any
 
@@ -13,6 +14,7 @@ from chainlit.data.sql_alchemy import SQLAlchemyDataLayer
 from chainlit.data.storage_clients.base import BaseStorageClient
 from chainlit.data.utils import queue_until_user_message
 from chainlit.element import ElementDict
+from chainlit.types import PageInfo, PaginatedResponse, Pagination, ThreadDict, ThreadFilter
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -86,6 +88,50 @@ class ChatHistory(SQLAlchemyDataLayer):
             """,
             {"id": thread_id, "at": await self.get_current_timestamp(), "name": name, "user_id": user_id,
              "identifier": identifier, "tags": tags, "keep": json.dumps(keep), "drop": drop},
+        )
+
+    async def list_threads(self, pagination: Pagination, filters: ThreadFilter) -> PaginatedResponse:
+        """One page of the user's threads, latest activity first, without their steps and elements."""
+        # Chainlit's version loads every step and element of up to 1,000 threads to show 20 names.
+        if not filters.userId:
+            raise ValueError("userId is required")
+        where, params = ['t."userId" = :user_id'], {"user_id": filters.userId, "limit": pagination.first + 1}
+        if filters.search:
+            params["search"] = "%" + re.sub(r"([\\%_])", r"\\\1", filters.search) + "%"
+            where.append('(t.name ILIKE :search OR EXISTS (SELECT 1 FROM steps s WHERE s."threadId" = t.id '
+                         "AND s.output ILIKE :search))")
+        if filters.feedback is not None:
+            params["feedback"] = int(filters.feedback)
+            where.append('EXISTS (SELECT 1 FROM feedbacks f JOIN steps s ON s.id = f."forId" '
+                         'WHERE s."threadId" = t.id AND f.value = :feedback)')
+        after = ""
+        if pagination.cursor:
+            params["cursor"] = pagination.cursor
+            after = 'WHERE ("updatedAt", id) < (SELECT "updatedAt", id FROM page WHERE id = :cursor)'
+        rows = await self.execute_sql(
+            f"""
+            WITH page AS (
+              SELECT t.id, t.name, t."userId", t."userIdentifier", t.tags, t.metadata,
+                     COALESCE((SELECT max(s."createdAt") FROM steps s WHERE s."threadId" = t.id),
+                              t."createdAt", '') AS "updatedAt"
+              FROM threads t WHERE {" AND ".join(where)}
+            )
+            SELECT * FROM page {after} ORDER BY "updatedAt" DESC, id DESC LIMIT :limit
+            """,
+            params,
+        )
+        rows = rows if isinstance(rows, list) else []
+        threads = [
+            ThreadDict(id=r["id"], createdAt=r["updatedAt"], name=r["name"], userId=r["userId"],
+                       userIdentifier=r["userIdentifier"], tags=r["tags"], metadata=r["metadata"] or {},
+                       steps=[], elements=[])
+            for r in rows[: pagination.first]
+        ]
+        return PaginatedResponse(
+            pageInfo=PageInfo(hasNextPage=len(rows) > pagination.first,
+                              startCursor=threads[0]["id"] if threads else None,
+                              endCursor=threads[-1]["id"] if threads else None),
+            data=threads,
         )
 
     @queue_until_user_message()

@@ -142,7 +142,7 @@ async def test_resume_moves_off_a_workspace_that_is_not_the_accounts(app, engine
     from chainlit.user_session import user_sessions
 
     acc, _ = await _account(engine, unique)
-    other, theirs = await _account(engine, "o" + unique, workspace=True)
+    _, theirs = await _account(engine, "o" + unique, workspace=True)
     chat = Chat(acc, f"c{unique}")
     chat.session.has_first_interaction = True
     metadata = {"workspace_id": str(theirs["id"]), "workspace_name": theirs["name"]}

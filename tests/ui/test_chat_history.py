@@ -101,16 +101,41 @@ async def test_concurrent_thread_updates_keep_every_key(history, unique):
     assert (await history.get_thread(ids[0]))["metadata"] == {"workspace_id": "w", "chat_profile": "x"}
 
 
-def _page():
+async def test_history_list_pages_by_latest_activity_and_searches(history, unique):
+    user = await _user(history, unique)
+    other = await _user(history, "x" + unique)
+    ids = [str(uuid.uuid4()) for _ in range(5)]
+    for n, tid in enumerate(ids):
+        await history.update_thread(tid, name=f"chat {n}", user_id=user.id)
+        # the oldest thread had the latest message, so it leads the list
+        minute = 59 if n == 0 else 10 + n
+        _http_context()
+        await history.create_step(_step(tid, f"reply {n}" + (" costs 50% less" if n == 3 else ""),
+                                        createdAt=f"2026-11-21T10:{minute}:00.000Z"))
+    await history.update_thread(str(uuid.uuid4()), name="not mine", user_id=other.id)
+
+    first = await history.list_threads(_page(2), _filter(user.id))
+    assert [t["name"] for t in first.data] == ["chat 0", "chat 4"] and first.pageInfo.hasNextPage
+    assert all(t["steps"] == [] and t["elements"] == [] for t in first.data)
+    rest = await history.list_threads(_page(10, cursor=first.pageInfo.endCursor), _filter(user.id))
+    assert [t["name"] for t in rest.data] == ["chat 3", "chat 2", "chat 1"] and not rest.pageInfo.hasNextPage
+    found = await history.list_threads(_page(10), _filter(user.id, search="50%"))
+    assert [t["name"] for t in found.data] == ["chat 3"]
+    assert (await history.list_threads(_page(10), _filter(user.id, search="50_"))).data == []
+    assert [t["name"] for t in (await history.list_threads(_page(10), _filter(user.id, search="CHAT 2"))).data] == [
+        "chat 2"]
+
+
+def _page(first: int = 20, cursor: str | None = None):
     from chainlit.types import Pagination
 
-    return Pagination(first=20)
+    return Pagination(first=first, cursor=cursor)
 
 
-def _filter(user_id):
+def _filter(user_id, search: str | None = None):
     from chainlit.types import ThreadFilter
 
-    return ThreadFilter(userId=user_id)
+    return ThreadFilter(userId=user_id, search=search)
 
 
 async def _claim(engine, workspace_id, user_identifier="someone"):

@@ -81,7 +81,8 @@ def upgrade() -> None:
         sa.Column("autoCollapse", sa.Boolean()),
         sa.PrimaryKeyConstraint("id", name="pk_steps"),
     )
-    op.create_index("ix_steps_threadId", "steps", ["threadId"])
+    # serves a thread's steps and its last activity (the order of the history list)
+    op.create_index("ix_steps_threadId_createdAt", "steps", ["threadId", "createdAt"])
     op.create_table(
         "elements",
         sa.Column("id", UUID(), nullable=False),
