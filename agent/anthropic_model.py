@@ -86,6 +86,8 @@ class AnthropicModel:
             raise _status_error(exc) from exc
         except anthropic.APIConnectionError as exc:
             raise ModelError(f"Could not reach Claude: {exc}", retryable=True, kind="connection") from exc
+        except ValueError as exc:  # a garbled stream (e.g. tool input that is not JSON): worth another try
+            raise ModelError(f"Claude's reply could not be read: {exc}", retryable=True, kind="malformed") from exc
         usage = message.usage.model_dump()
         yield MessageDone(
             content=[_block(b) for b in message.content],

@@ -154,6 +154,14 @@ async def test_an_error_event_maps_to_a_retryable_model_error(fake_anthropic, cl
     assert error.retryable and error.status == 200 and error.kind == "overloaded_error"
 
 
+async def test_a_garbled_tool_input_is_retried(fake_anthropic, claude):
+    fake_anthropic.script(Reply([ToolUse("get_table", {}, raw='{"table_id": nope}')]), Reply("Fine now."))
+    tools = Tools()
+    result, sink = await ask(claude, [], "hi", tools)
+    assert tools.calls == [] and sink.text == "Fine now." and len(fake_anthropic.calls) == 2
+    assert_valid_history(result.history)
+
+
 async def test_overload_that_never_ends_is_told_plainly(fake_anthropic, claude):
     fake_anthropic.script(*[HttpError(529)] * 4)
     history: list[dict] = []

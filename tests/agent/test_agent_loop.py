@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 from fakes.agent_kit import ScriptedModel, Sleeps, Tools, assert_valid_history, text, tool_use, turn
@@ -93,6 +94,22 @@ async def test_the_next_message_after_a_proposal_continues_the_same_history():
     assert [b["type"] for b in last_user["content"]] == ["tool_result", "text"]
     assert sink.text == "Added." and result.proposal is None
     assert_valid_history(history)
+
+
+async def test_a_resumed_thread_goes_on_from_its_stored_history():
+    call = tool_use("get_table", {"table_id": "t1"}, "toolu_look")
+    model = ScriptedModel(turn(text("Looking."), call), turn(text("It has 3 rows.")), turn(text("Still 3.")))
+    tools = Tools(get_table=lambda _: {"rows": 3})
+    history: list[dict] = []
+    await ask(model, history, "how big is t1?", tools)
+    stored = json.dumps(history)  # what the app keeps with the thread
+    resumed = json.loads(stored)
+    result, sink = await ask(model, resumed, "and now?", tools)
+    sent = model.requests[2].messages
+    assert sent[:-1] == json.loads(stored) and sent[-1] == {"role": "user", "content": [text("and now?")]}
+    assert {"type": "tool_result", "tool_use_id": "toolu_look", "content": '{"rows":3}'} in sent[2]["content"]
+    assert sink.text == "Still 3."
+    assert_valid_history(result.history)
 
 
 async def test_the_loop_stops_after_max_turns_with_a_plain_notice():

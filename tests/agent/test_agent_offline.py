@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from fakes.agent_kit import assert_valid_history
 
 from agent.factory import make_model
@@ -42,6 +44,7 @@ async def test_the_offline_model_designs_a_table_through_the_loop(engine, unique
     assert not any(asks_permission(s) for s in sink.text.split(". "))
     assert sink.of("tool_start")[-1][1] == "propose_schema"
     assert_valid_history(history)
+    assert json.loads(json.dumps(history)) == history  # it can be stored with the thread as it is
 
 
 async def test_the_offline_model_looks_before_it_proposes_a_column(engine, unique):

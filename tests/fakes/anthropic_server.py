@@ -51,6 +51,7 @@ class ToolUse:
     name: str
     input: dict[str, Any]
     id: str | None = None
+    raw: str | None = None  # streamed as the input JSON instead of `input` (to send broken JSON)
 
 
 @dataclass
@@ -354,7 +355,7 @@ class FakeAnthropic:
                 output += tokens(block.text)
                 continue
             tool_id = block.id or f"toolu_fake{call.index:04d}{i:02d}{next(self._ids):06d}"
-            raw = json.dumps(block.input)
+            raw = json.dumps(block.input) if block.raw is None else block.raw
             given = block.input
             if reply.cut_input_at is not None and i == len(blocks) - 1:
                 raw = raw[: reply.cut_input_at]
