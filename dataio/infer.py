@@ -208,7 +208,7 @@ def _to_dates(vals: list[str]) -> tuple[list[str], None] | None:
 def _is_select(vals: list[str]) -> bool:
     distinct = pd.Series(vals).nunique()
     return (len(vals) >= SELECT_MIN_ROWS and distinct <= SELECT_MAX_OPTIONS and distinct * 2 <= len(vals)
-            and max(map(len, vals)) <= SELECT_MAX_LEN)
+            and max(map(len, vals)) <= SELECT_MAX_LEN and not any("\n" in v for v in vals))
 
 
 Rule = tuple[str, Callable[[list[str]], bool], Callable[[list[str]], "tuple[list[Any], Any] | None"]]
