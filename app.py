@@ -34,11 +34,6 @@ def _mount_api() -> None:
             raise
         return
     mount_api(server)
-    # Chainlit answers every unknown GET with its page: that route must stay behind the API's.
-    routes = server.router.routes
-    for route in [r for r in routes if getattr(r, "path", None) == "/{full_path:path}"]:
-        routes.remove(route)
-        routes.append(route)
 
 
 _mount_api()

@@ -72,5 +72,9 @@ async def test_login_workspace_reply_then_resume_after_restart(app_server, page,
     await expect(page.locator(".step").filter(has_text="not connected yet").last).to_contain_text(ws["name"])
     await screenshot(page, "chat_resumed")
 
+    for path, expected in (("/health", '"ok"'), ("/api/v1/openapi.json", '"openapi"')):
+        resp = await page.request.get(app_server.url + path)  # one port serves the UI, health and API
+        assert resp.status == 200 and expected in await resp.text()
+
     log = app_server.log()
     assert "An error occurred" not in log and "Traceback" not in log, log[-3000:]
