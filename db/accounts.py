@@ -3,6 +3,7 @@ system transaction; everything after uses the account's own (row-level security)
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import secrets
 import uuid
@@ -36,7 +37,7 @@ async def create_account(conn: AsyncConnection, *, name: str, password: str) -> 
         async with conn.begin_nested():
             row = await conn.execute(
                 text("INSERT INTO accounts (name, password_hash) VALUES (:n, :h) RETURNING id"),
-                {"n": name, "h": _hasher.hash(password)},
+                {"n": name, "h": await asyncio.to_thread(_hasher.hash, password)},
             )
     except IntegrityError:
         raise Conflict(f'User "{name}" already exists', name=name) from None
@@ -46,7 +47,7 @@ async def create_account(conn: AsyncConnection, *, name: str, password: str) -> 
 async def set_password(conn: AsyncConnection, *, name: str, password: str) -> bool:
     res = await conn.execute(
         text("UPDATE accounts SET password_hash = :h WHERE name = :n"),
-        {"n": name, "h": _hasher.hash(password)},
+        {"n": name, "h": await asyncio.to_thread(_hasher.hash, password)},
     )
     return res.rowcount == 1
 
@@ -64,10 +65,12 @@ async def authenticate(conn: AsyncConnection, *, name: str, password: str) -> di
     )
     m = row.mappings().first()
     if m is None:
-        _hasher.hash(password)  # same work either way: no timing hint that the name exists
+        # same work either way: no timing hint that the name exists
+        await asyncio.to_thread(_hasher.hash, password)
         return None
     try:
-        _hasher.verify(m["password_hash"], password)
+        # argon2 takes a few hundred ms: off the event loop, so other chats keep flowing
+        await asyncio.to_thread(_hasher.verify, m["password_hash"], password)
     except (VerificationError, InvalidHashError):
         return None
     return {"id": m["id"], "name": m["name"]}

@@ -12,7 +12,15 @@ url = config.get_main_option("sqlalchemy.url")
 def run() -> None:
     engine = create_engine(url, poolclass=pool.NullPool)
     with engine.connect() as connection:
-        context.configure(connection=connection, target_metadata=Base.metadata, compare_type=True)
+        context.configure(
+            connection=connection,
+            target_metadata=Base.metadata,
+            compare_type=True,
+            # tables without a model (Chainlit's chat history) are managed by hand in their migration
+            include_object=lambda obj, name, type_, reflected, compare_to: not (
+                type_ == "table" and reflected and compare_to is None
+            ),
+        )
         with context.begin_transaction():
             context.run_migrations()
 
