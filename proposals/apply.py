@@ -1,0 +1,249 @@
+"""Applying a proposal in the caller's transaction: only the selected operations, each checked
+against what changed since the proposal was made (proposals/plan.py), results recorded per operation.
+The proposal row is locked first, so a second Apply (or a double click) waits, then gets the stored
+results and changes nothing."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from db import bulk_ops
+from db import records as db_records
+from db import tables as db_tables
+from db.errors import Invalid, NotFound, ServiceError
+from db.schemas import AiConfig, ColumnPublic, ColumnUpdate, TablePublic
+from proposals import store
+from proposals.conflicts import changes_since
+from proposals.payloads import DataProposal, SchemaProposal
+from proposals.plan import (
+    OpResult,
+    data_refs,
+    failed,
+    final_order,
+    ok,
+    plan_create,
+    plan_data,
+    plan_schema,
+    schema_refs,
+    selection,
+)
+from proposals.store import Status, StoredProposal
+
+SOURCE = "proposal"
+GONE = "The table no longer exists"
+
+
+class ApplyResult(BaseModel):
+    """The outcome the UI shows: per-operation results (selected ones only) and a one-line message."""
+
+    proposal_id: uuid.UUID
+    status: Status
+    table_id: uuid.UUID | None = None
+    results: list[OpResult]
+    applied: int
+    failed: int
+    message: str
+    already_decided: bool = False
+    sample_rows: int = 0
+
+
+def _message(status: str, results: Sequence[OpResult], created: str | None = None) -> str:
+    done = sum(r.ok for r in results)
+    if status == "dismissed":
+        return "This proposal was dismissed; nothing changed"
+    if status == "superseded":
+        return "This proposal was replaced by a newer one; nothing changed"
+    if status == "stale" and not done:
+        return "Nothing applied: the table changed since this proposal was made"
+    if created is not None and done:
+        return f'Created table "{created}" with {done} column{"s" if done != 1 else ""}'
+    if done == len(results):
+        return f"All {done} change{'s' if done != 1 else ''} applied"
+    return f"Applied {done} of {len(results)} — {len(results) - done} failed"
+
+
+def _outcome(row: StoredProposal, status: str, results: list[OpResult], *, already: bool = False,
+             table_id: uuid.UUID | None = None, created: str | None = None, samples: int = 0) -> ApplyResult:
+    return ApplyResult(
+        proposal_id=row.id, status=status, table_id=table_id or row.table_id, results=results,
+        applied=sum(r.ok for r in results), failed=sum(not r.ok for r in results),
+        message=_message(status, results, created), already_decided=already, sample_rows=samples,
+    )
+
+
+async def apply(
+    conn: AsyncConnection, proposal: StoredProposal | uuid.UUID, selected: Sequence[int] | None = None,
+    account_id: uuid.UUID | None = None, *, include_sample_rows: bool = True,
+) -> ApplyResult:
+    """Apply the `selected` operations (None: all) of a pending proposal and record the outcome; a
+    proposal that is no longer pending returns what was recorded. Fetch `proposal` with the scoped
+    `store.get` first: this function trusts it."""
+    row = await store.lock(conn, proposal)
+    if row.status != "pending":
+        return _outcome(row, row.status, [OpResult(**r) for r in row.results or []], already=True)
+    p = row.proposal()
+    chosen = selection(selected, len(p.operations))
+    created, samples = None, 0
+    if isinstance(p, DataProposal):
+        table_id, results = await _apply_data(conn, row, p, chosen, account_id)
+    elif p.mode == "create":
+        table_id, results, samples = await _apply_create(conn, row, p, chosen, include_sample_rows)
+        created = p.table_name if table_id else None
+    else:
+        table_id, results = await _apply_schema(conn, row, p, chosen)
+    if any(r.ok for r in results):
+        status: Status = "applied"
+    else:
+        status = "stale" if all(r.conflict for r in results) else "failed"
+    await store.finish(conn, row.id, status=status, table_id=table_id,
+                       results=[r.model_dump(exclude_defaults=True) for r in results])
+    return _outcome(row, status, results, table_id=table_id, created=created, samples=samples)
+
+
+async def _table(conn: AsyncConnection, table_id: uuid.UUID | None) -> TablePublic | None:
+    if table_id is None:
+        return None
+    try:
+        return await db_tables.get_table(conn, table_id)
+    except NotFound:
+        return None
+
+
+async def _apply_data(
+    conn: AsyncConnection, row: StoredProposal, p: DataProposal, chosen: list[int], account_id: uuid.UUID | None
+) -> tuple[uuid.UUID | None, list[OpResult]]:
+    table = await _table(conn, row.table_id)
+    if table is None:
+        return None, [failed(i, GONE, conflict=True) for i in chosen]
+    row_ids, keys = data_refs(p, chosen)
+    since = await changes_since(conn, table.id, row.base_seq, row_ids=row_ids, columns=table.columns,
+                                column_ids=keys)
+    plan = plan_data(p, table, chosen, since)
+    results = plan.results
+    async with bulk_ops.without_jit(conn):
+        deleted = await bulk_ops.delete_rows(conn, table.id, list(plan.deletes))
+        written = await bulk_ops.write_cells(conn, table, {rid: v for rid, (_, v) in plan.updates.items()},
+                                             account_id=account_id, source=SOURCE)
+        new_ids = await db_records.create_records(conn, table, [v for _, v in plan.adds], coerced=True)
+    for rid, i in plan.deletes.items():
+        results[i] = ok(i, row_id=rid) if rid in deleted else failed(i, f"Row {rid} does not exist", row_id=rid)
+    for rid, (i, _) in plan.updates.items():
+        results[i] = ok(i, row_id=rid) if rid in written else failed(i, f"Row {rid} does not exist", row_id=rid)
+    for (i, _), rid in zip(plan.adds, new_ids, strict=True):
+        results[i] = ok(i, row_id=rid)
+    return table.id, [results[i] for i in chosen]
+
+
+async def _apply_create(
+    conn: AsyncConnection, row: StoredProposal, p: SchemaProposal, chosen: list[int], with_samples: bool
+) -> tuple[uuid.UUID | None, list[OpResult], int]:
+    plan = plan_create(p, chosen, include_sample_rows=with_samples)
+    results = plan.results
+    try:
+        async with conn.begin_nested():
+            table = await db_tables.create_table(
+                conn, workspace_id=row.workspace_id, name=p.table_name or "Untitled",
+                description=p.table_description or "", columns=[c for _, c in plan.columns],
+            )
+    except ServiceError as exc:
+        return None, [results.get(i) or failed(i, exc.message) for i in chosen], 0
+    by_name = {c.name: str(c.id) for c in table.columns}
+    for i, c in plan.columns:
+        results[i] = ok(i, column_id=by_name.get(c.name))
+    samples = await _insert_samples(conn, table, plan.sample_rows) if plan.sample_rows else 0
+    return table.id, [results[i] for i in chosen], samples
+
+
+async def _insert_samples(conn: AsyncConnection, table: TablePublic, rows: list[dict[str, Any]]) -> int:
+    """All sample rows at once; if one does not fit, every one that does (a sample is not worth failing for)."""
+    try:
+        async with conn.begin_nested():
+            return len(await db_records.create_records(conn, table, rows))
+    except Invalid:
+        pass
+    count = 0
+    for r in rows:
+        try:
+            async with conn.begin_nested():
+                count += len(await db_records.create_records(conn, table, [r]))
+        except Invalid:
+            continue
+    return count
+
+
+async def _apply_schema(
+    conn: AsyncConnection, row: StoredProposal, p: SchemaProposal, chosen: list[int]
+) -> tuple[uuid.UUID | None, list[OpResult]]:
+    table = await _table(conn, row.table_id)
+    if table is None:
+        return None, [failed(i, GONE, conflict=True) for i in chosen]
+    since = await changes_since(conn, table.id, row.base_seq, columns=table.columns,
+                                column_ids=schema_refs(p, chosen))
+    plan = plan_schema(p, table, chosen, since)
+    results = plan.results
+    await _removes(conn, table, plan.removes, results)
+    for i, col, changes in plan.modifies:
+        results[i] = await _modify(conn, table.id, i, col, changes)
+    created: dict[int, uuid.UUID] = {}
+    for i, spec in plan.adds:
+        try:
+            async with conn.begin_nested():
+                col = await db_tables.create_column(conn, table.id, spec)
+            created[i] = col.id
+            results[i] = ok(i, column_id=str(col.id))
+        except ServiceError as exc:
+            results[i] = failed(i, exc.message)
+    for i, col in plan.reorders:
+        results[i] = ok(i, column_id=str(col.id))
+    if created or plan.reorders:
+        done = [i for i in chosen if results[i].ok]
+        await bulk_ops.set_column_order(conn, table.id, final_order(p, table, done, created))
+    if any(r.ok for r in results.values()) and (p.table_name is not None or p.table_description is not None):
+        await db_tables.update_table(conn, table.id, name=p.table_name, description=p.table_description)
+    return table.id, [results[i] for i in chosen]
+
+
+async def _removes(conn: AsyncConnection, table: TablePublic, removes: list[tuple[int, ColumnPublic]],
+                   results: dict[int, OpResult]) -> None:
+    """Remove columns, AI columns before the columns they read, whatever order they were proposed in."""
+    pending = removes
+    while pending:
+        left = []
+        for i, col in pending:
+            try:
+                async with conn.begin_nested():
+                    await db_tables.delete_column(conn, table.id, col.id)
+                results[i] = ok(i, column_id=str(col.id))
+            except ServiceError as exc:
+                left.append((i, col))
+                results[i] = failed(i, exc.message, column_id=str(col.id))
+        if len(left) == len(pending):
+            return
+        pending = left
+
+
+async def _modify(conn: AsyncConnection, table_id: uuid.UUID, i: int, col: ColumnPublic,
+                  changes: dict[str, Any]) -> OpResult:
+    try:
+        async with conn.begin_nested():
+            new = await db_tables.update_column(conn, table_id, col.id, ColumnUpdate(**changes))
+            if new.name != col.name:
+                await _follow_rename(conn, table_id, col.name, new.name)
+    except ServiceError as exc:
+        return failed(i, exc.message, column_id=str(col.id))
+    return ok(i, column_id=str(col.id))
+
+
+async def _follow_rename(conn: AsyncConnection, table_id: uuid.UUID, old: str, new: str) -> None:
+    """AI columns that read a renamed column keep reading it under its new name."""
+    for c in (await db_tables.get_table(conn, table_id)).columns:
+        if c.ai and old in c.ai.get("depends_on", []):
+            ai = dict(c.ai)
+            ai["depends_on"] = [new if d == old else d for d in ai["depends_on"]]
+            ai["prompt"] = ai["prompt"].replace("{" + old + "}", "{" + new + "}")
+            await db_tables.update_column(conn, table_id, c.id, ColumnUpdate(ai=AiConfig(**ai)))

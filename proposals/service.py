@@ -1,0 +1,78 @@
+"""The proposal flow as the agent tools and the UI use it: check and store a payload, render a page,
+apply, dismiss. Each call runs in the caller's transaction."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, Literal
+
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from db.errors import NotFound
+from proposals import store
+from proposals.payloads import DataProposal, DeleteRow, Proposal, UpdateRow
+from proposals.preview import PAGE_SIZE, Preview, diff, page_ops, page_row_ids
+from proposals.snapshot import TableSnapshot, load_snapshot
+from proposals.store import StoredProposal
+from proposals.validate import ProposalInvalid, normalize, parse, validate
+
+
+class Proposed(BaseModel):
+    stored: StoredProposal
+    preview: Preview
+
+
+def _needs_table(p: Proposal) -> bool:
+    return isinstance(p, DataProposal) or p.mode == "update"
+
+
+async def _snapshot_for(conn: AsyncConnection, p: Proposal, table_ref: Any, workspace_id: uuid.UUID) -> TableSnapshot:
+    if table_ref is None:
+        raise ProposalInvalid(["table_id: no table given and no table is active; name the table to change"])
+    rows = [op.row_id for op in p.operations if isinstance(op, (UpdateRow, DeleteRow))]
+    try:
+        snap = await load_snapshot(conn, table_ref, row_ids=rows)
+    except NotFound:
+        raise ProposalInvalid([f"table_id: there is no table {table_ref}; use list_tables to find it"]) from None
+    if snap.table.workspace_id != workspace_id:
+        raise ProposalInvalid([f"table_id: table {table_ref} is not in this conversation's workspace"])
+    return snap
+
+
+async def propose(
+    conn: AsyncConnection, *, what: Literal["schema", "data"], payload: Any, workspace_id: uuid.UUID,
+    account_id: uuid.UUID | None, thread_id: str | None, active_table_id: Any = None,
+) -> Proposed:
+    """Parse, check and store a proposal (superseding the thread's pending one) and render its first
+    page. Raises ProposalInvalid, listing every problem, for the model to fix."""
+    p = parse(payload, what)
+    snap = None
+    if _needs_table(p):
+        snap = await _snapshot_for(conn, p, p.table_id or active_table_id, workspace_id)
+    problems = validate(p, snap)
+    if problems:
+        raise ProposalInvalid(problems)
+    p = normalize(p, snap)
+    stored = await store.create(conn, workspace_id=workspace_id, proposal=p, thread_id=thread_id,
+                                table_id=snap.table.id if snap else None, account_id=account_id)
+    preview = diff(snap, p)
+    return Proposed(stored=stored, preview=_with_state(preview, stored))
+
+
+def _with_state(preview: Preview, stored: StoredProposal) -> Preview:
+    p = stored.proposal()
+    shown = set(page_ops(p, preview.page, preview.page_size)) if isinstance(p, DataProposal) else None
+    results = [r for r in stored.results or [] if shown is None or r["index"] in shown]
+    return preview.model_copy(update={"proposal_id": str(stored.id), "status": stored.status, "results": results})
+
+
+async def render(conn: AsyncConnection, stored: StoredProposal, *, page: int = 0, page_size: int = PAGE_SIZE) -> Preview:
+    """Page `page` of a stored proposal against the table as it is now, with its status and the
+    results of the operations on that page. NotFound when its table is gone."""
+    p = stored.proposal()
+    snap = None
+    if _needs_table(p):
+        rows = page_row_ids(p, page, page_size) if isinstance(p, DataProposal) else []
+        snap = await load_snapshot(conn, stored.table_id, row_ids=rows)
+    return _with_state(diff(snap, p, page=page, page_size=page_size), stored)
