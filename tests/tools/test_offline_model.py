@@ -295,8 +295,8 @@ async def test_fill_without_the_fill_tool_says_so(ctx, bugs):
 
 
 async def test_fill_calls_the_fill_tool_when_offered(ctx, bugs):
-    from db.schemas import ColumnCreate
     from db import tables
+    from db.schemas import ColumnCreate
 
     async with transaction(ctx.account_id, engine=ctx.engine) as conn:
         col = await tables.create_column(conn, bugs.id, ColumnCreate(

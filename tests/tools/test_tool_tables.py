@@ -133,3 +133,20 @@ async def test_results_do_not_grow_with_the_table(ctx, make_bugs):
     widest = json.loads((await run_tool(ctx, "query_rows", {"table_id": str(big.id), "limit": 200})).text())
     notes = [r["Notes"] for r in widest["rows"]]
     assert len(notes) == 200 and max(len(n) for n in notes) == 200  # 5,000-character notes, shortened
+
+
+async def test_big_tables_get_exact_counts_and_sampled_details(ctx, make_bugs, engine):
+    from db.engine import transaction
+    from tools.tables import column_stats
+
+    t = await make_bugs(1000)
+    async with transaction(ctx.account_id, engine=engine) as conn:
+        total, looked_at, stats = await column_stats(conn, t, sample=100)
+        _, everything, exact = await column_stats(conn, t)
+    assert total == everything == 1000 and 90 <= looked_at <= 110
+    by_name = {c.name: str(c.id) for c in t.columns}
+    points, status = by_name["Points"], by_name["Status"]
+    assert stats[points]["filled"] == exact[points]["filled"] == 800  # exact either way
+    assert stats[by_name["Title"]]["distinct"] == looked_at and exact[by_name["Title"]]["distinct"] == 1000
+    assert sum(stats[status]["top"].values()) == looked_at and sum(exact[status]["top"].values()) == 1000
+    assert exact[points]["min"] <= stats[points]["min"] <= stats[points]["max"] <= exact[points]["max"]
