@@ -52,10 +52,8 @@ async def _insert(conn: AsyncConnection, table: TablePublic, docs: Iterator[dict
                   progress: Progress | None) -> int:
     """Insert stored-form rows (column id → value) in order, reporting progress as they stream."""
     async def counted() -> Any:
-        done = 0
-        for doc in docs:
+        for done, doc in enumerate(docs, start=1):
             yield doc
-            done += 1
             if done % PROGRESS_EVERY == 0 and done < total:
                 await _report(progress, done, total)
 

@@ -236,20 +236,24 @@ def _check_width(width: int, filename: str, max_columns: int) -> None:
 
 
 def _read_xlsx(data: bytes, filename: str, max_columns: int) -> ParsedTable:
-    from openpyxl import load_workbook
+    from xml.etree.ElementTree import ParseError
 
+    from openpyxl import load_workbook
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    # what openpyxl raises, while opening or while streaming rows, for a zip that is not a sound workbook
+    broken = (zipfile.BadZipFile, InvalidFileException, ParseError, KeyError, ValueError, TypeError,
+              IndexError, AttributeError, OSError)
     try:
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError, TypeError) as exc:
+    except broken as exc:
         raise BadFile(f'"{filename}" is a zip archive but not an Excel workbook (.xlsx) that can be read '
                       f"({type(exc).__name__}). {HELP}") from None
-    except Exception as exc:  # openpyxl's InvalidFileException and friends for other Office formats
-        raise BadFile(f'"{filename}" could not be read as an Excel workbook: {exc}. {HELP}') from None
     try:
         sheets = book.worksheets
         if not sheets:
             raise BadFile(f'"{filename}" has no worksheet. {HELP}')
-        sheet = book.active if book.active is not None else sheets[0]
+        sheet = book.active if book.active in sheets else sheets[0]
         notes = [f'Read the sheet "{sheet.title}"; {len(sheets) - 1} other sheet(s) were not imported.'
                  ] if len(sheets) > 1 else []
         raw: list[list[Any]] = []
@@ -263,6 +267,8 @@ def _read_xlsx(data: bytes, filename: str, max_columns: int) -> ParsedTable:
             width = max(width, len(row))
             _check_width(width, filename, max_columns)
             raw.append(row)
+    except broken as exc:
+        raise BadFile(f'"{filename}" is a damaged Excel workbook ({type(exc).__name__}: {exc}). {HELP}') from None
     finally:
         book.close()
     if not raw:

@@ -2,27 +2,17 @@
 
 import io
 import os
-import struct
 import zipfile
-import zlib
 
 import pytest
 from openpyxl import Workbook
+from samples_dataio import png_bytes
 
 from dataio.read import MAX_BYTES, BadFile, FileTooLarge, read_table_file
 
 PEOPLE = "Name,City,Note\nJosé,Zürich,crème brûlée\nZoë,Montréal,naïve façade\nFrançois,Besançon,€ 5\n"
 PEOPLE_ROWS = [["José", "Zürich", "crème brûlée"], ["Zoë", "Montréal", "naïve façade"],
                ["François", "Besançon", "€ 5"]]
-
-
-def png_bytes() -> bytes:
-    """A real 4×4 PNG image."""
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 4, 4, 8, 2, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(b"\x00" * 52)) + chunk(b"IEND", b""))
 
 
 def test_utf8_plain():
@@ -199,3 +189,15 @@ def test_old_xls_is_refused_with_advice():
     with pytest.raises(BadFile) as err:
         read_table_file(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + os.urandom(1024), "old.xls")
     assert ".xls" in err.value.message and "CSV" in err.value.message
+
+
+def test_damaged_workbook_is_refused():
+    whole = zipfile.ZipFile(io.BytesIO(xlsx_bytes([["a", "b"], [1, 2]])))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        for name in whole.namelist():
+            data = whole.read(name)
+            z.writestr(name, data[: len(data) // 2] if name == "xl/worksheets/sheet1.xml" else data)
+    with pytest.raises(BadFile) as err:
+        read_table_file(out.getvalue(), "cut.xlsx")
+    assert "damaged Excel workbook" in err.value.message

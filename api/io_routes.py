@@ -1,0 +1,116 @@
+"""Import (CSV/XLSX upload → a new table, or rows into a table) and export (CSV/XLSX download)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Annotated, Literal
+from urllib.parse import quote
+
+from fastapi import APIRouter, File, Form, Query, Response, UploadFile
+from pydantic import BaseModel
+
+from api.auth import CallerDep
+from api.common import TableId, errors
+from dataio.export import CSV_MIME, XLSX_MIME, export_csv, export_filename, export_xlsx
+from dataio.importer import default_name, import_into_table, import_new_table
+from dataio.infer import plan_import
+from dataio.read import MAX_BYTES, FileTooLarge, ParsedTable, read_table_file
+from db import accounts, tables
+from db.errors import Forbidden
+from db.schemas import TablePublic
+
+router = APIRouter(tags=["import and export"])
+
+Upload = Annotated[UploadFile, File(description="A CSV (comma, semicolon or tab separated) or .xlsx file, "
+                                                "at most 200 MB; the format is told by the content")]
+
+
+class ImportedTable(TablePublic):
+    """The new table, how many rows it received, and what was adjusted on the way (renamed headers…)."""
+
+    row_count: int
+    notes: list[str]
+
+
+class ImportReport(BaseModel):
+    """What an import into an existing table did."""
+
+    added: int
+    updated: int
+    unchanged: int
+    row_count: int
+    notes: list[str]
+
+
+async def _parse(upload: UploadFile) -> ParsedTable:
+    """The uploaded file read as a table, off the event loop (parsing 100,000 rows takes a second)."""
+    if upload.size is not None and upload.size > MAX_BYTES:
+        raise FileTooLarge(f"The file is {upload.size / 1024 / 1024:,.0f} MB; the most tablechat imports is "
+                           f"{MAX_BYTES // (1024 * 1024)} MB. Split it into smaller files.",
+                           size=upload.size, limit=MAX_BYTES)
+    data = await upload.read()
+    return await asyncio.to_thread(read_table_file, data, upload.filename or "upload")
+
+
+@router.post("/tables/import", status_code=201, response_model=ImportedTable, responses=errors(403))
+async def import_table(
+    caller: CallerDep,
+    file: Upload,
+    name: Annotated[str | None, Form(max_length=200, description="Table name (default: from the file name)")] = None,
+    description: Annotated[str, Form(max_length=10_000)] = "",
+    workspace_id: Annotated[uuid.UUID | None, Form(description="Default: the caller's first workspace")] = None,
+) -> ImportedTable:
+    """Create a table from a CSV or XLSX file: column types are inferred from the values and every row
+    is imported, all in one transaction (a bad file leaves nothing behind)."""
+    parsed = await _parse(file)
+    plan = await asyncio.to_thread(plan_import, parsed)
+    if workspace_id is None:
+        async with caller.system_tx() as conn:
+            workspace_id = (await accounts.default_workspace(conn, caller.account_id))["id"]
+    async with caller.tx() as conn:
+        mine = {w["id"] for w in await accounts.workspaces_of(conn, caller.account_id)}
+        if workspace_id not in mine:
+            raise Forbidden("That workspace is not one of yours", workspace_id=str(workspace_id))
+        result = await import_new_table(conn, workspace_id, parsed, (name or "").strip() or default_name(
+            parsed.filename), description=description, plan=plan)
+    return ImportedTable(**result.table.model_dump(), row_count=result.added, notes=result.notes)
+
+
+@router.post("/tables/{table_id}/import", response_model=ImportReport, responses=errors(409))
+async def import_rows(
+    caller: CallerDep,
+    table_id: TableId,
+    file: Upload,
+    key_column: Annotated[str | None, Form(description="Update the rows whose value in this column matches "
+                                                       "the file's (adding the others); default: add all")] = None,
+) -> ImportReport:
+    """Add a file's rows to the table, or update rows matched on `key_column`. File columns are matched
+    to the table's by name; an empty cell leaves the stored value as it is. All or nothing."""
+    parsed = await _parse(file)
+    async with caller.tx() as conn:
+        table = await tables.get_table(conn, table_id)
+        result = await import_into_table(conn, table, parsed, key_column or None, account_id=caller.account_id)
+    return ImportReport(added=result.added, updated=result.updated, unchanged=result.unchanged,
+                        row_count=result.row_count, notes=result.notes)
+
+
+@router.get("/tables/{table_id}/export", response_class=Response,
+            responses={200: {"description": "The table as a file",
+                             "content": {CSV_MIME: {}, XLSX_MIME: {}}}})
+async def export_table(
+    caller: CallerDep,
+    table_id: TableId,
+    format: Annotated[Literal["csv", "xlsx"], Query(description="File format")] = "csv",
+) -> Response:
+    """Download the table as CSV (formula-looking text neutralised with a leading ') or XLSX."""
+    async with caller.tx() as conn:
+        table = await tables.get_table(conn, table_id)
+        body = await (export_csv(conn, table) if format == "csv" else export_xlsx(conn, table))
+    filename = export_filename(table, format)
+    ascii_name = filename.encode("ascii", "replace").decode().replace("?", "_").replace('"', "_")
+    return Response(
+        content=body, media_type=CSV_MIME if format == "csv" else XLSX_MIME,
+        headers={"Content-Disposition": f"attachment; filename=\"{ascii_name}\"; "
+                                        f"filename*=UTF-8''{quote(filename)}"},
+    )
