@@ -24,13 +24,15 @@ PAGE = 200
 
 # ---------------------------------------------------------------------------------------------- reading
 
+# fmt: off
 TYPE_WORDS = {
     "text": "text", "string": "text", "short text": "text", "single line text": "text",
     "long text": "long_text", "long_text": "long_text", "longtext": "long_text", "paragraph": "long_text",
     "multiline text": "long_text", "rich text": "long_text",
     "number": "number", "numeric": "number", "integer": "number", "int": "number", "float": "number",
     "decimal": "number", "currency": "number", "numbers": "number",
-    "boolean": "boolean", "bool": "boolean", "checkbox": "boolean", "yes/no": "boolean", "true/false": "boolean",
+    "boolean": "boolean", "bool": "boolean", "checkbox": "boolean", "yes/no": "boolean",
+    "true/false": "boolean",
     "date": "date", "datetime": "date", "day": "date",
     "select": "select", "single select": "select", "single-select": "select", "dropdown": "select",
     "choice": "select", "single choice": "select", "status": "select",
@@ -69,6 +71,7 @@ OPS = [  # phrase in a condition → query_rows filter op (longest phrases first
     ("!=", "ne"), ("==", "eq"), ("=", "eq"), (">", "gt"), ("<", "lt"),
 ]
 QUOTES = "\"'“”‘’`"
+# fmt: on
 
 
 def _clean(text: str) -> str:
@@ -118,8 +121,17 @@ class Cond:
         return out
 
     def describe(self) -> str:
-        words = {"eq": "is", "ne": "is not", "contains": "contains", "gt": ">", "gte": "≥", "lt": "<", "lte": "≤",
-                 "empty": "is empty", "not_empty": "is not empty"}[self.op]
+        words = {
+            "eq": "is",
+            "ne": "is not",
+            "contains": "contains",
+            "gt": ">",
+            "gte": "≥",
+            "lt": "<",
+            "lte": "≤",
+            "empty": "is empty",
+            "not_empty": "is not empty",
+        }[self.op]
         return f"{self.column} {words}" + ("" if self.op in ("empty", "not_empty") else f" {self.value}")
 
 
@@ -134,7 +146,7 @@ def parse_cond(text: str) -> Cond | None:
             if m is not None:
                 return None  # "does not contain" has no filter op
             continue
-        column, value = _clean(text[: m.start()]), _clean(text[m.end():])
+        column, value = _clean(text[: m.start()]), _clean(text[m.end() :])
         column = re.sub(r"^(?:the|its|their)\s+", "", column, flags=re.IGNORECASE)
         if not column:
             return None
@@ -185,30 +197,58 @@ def parse_intent(text: str) -> Intent:
     if re.fullmatch(r"(help|\?|what can you do|what do you understand|commands)", low):
         return Intent("help")
 
-    m = re.match(r"^(?:create|make|build|start|set up|setup|design|generate|new)\s+(?:me\s+|us\s+)?"
-                 r"(?:a\s+|an\s+|the\s+|my\s+)?(?:new\s+)?(?:table|list|tracker|database|spreadsheet|sheet)\b"
-                 r"(?:\s+(?:of|for|to track|tracking|with|about|listing|called|named|on|to keep track of))?\s*(.*)$",
-                 t, re.IGNORECASE)
+    m = re.match(
+        r"^(?:create|make|build|start|set up|setup|design|generate|new)\s+(?:me\s+|us\s+)?"
+        r"(?:a\s+|an\s+|the\s+|my\s+)?(?:new\s+)?(?:table|list|tracker|database|spreadsheet|sheet)\b"
+        r"(?:\s+(?:of|for|to track|tracking|with|about|listing|called|named|on|to keep track of))?\s*(.*)$",
+        t,
+        re.IGNORECASE,
+    )
     if m or (m := re.match(r"^(?:track|keep track of)\s+(.+)$", t, re.IGNORECASE)):
         return Intent("create", {"topic": _clean(m.group(1))})
 
-    m = re.match(r"^(?:delete|remove|drop)\s+(?:all\s+)?(?:of\s+)?(?:the\s+)?(?:rows?|records?|entries|items)\s+"
-                 r"(?:where|with|whose|that have|which have|in which|for which|if)\s+(.+)$", t, re.IGNORECASE)
+    m = re.match(
+        r"^(?:delete|remove|drop)\s+(?:all\s+)?(?:of\s+)?(?:the\s+)?(?:rows?|records?|entries|items)\s+"
+        r"(?:where|with|whose|that have|which have|in which|for which|if)\s+(.+)$",
+        t,
+        re.IGNORECASE,
+    )
     if m:
         cond = parse_cond(m.group(1))
         return Intent("delete_rows", {"cond": cond}) if cond else Intent("help", {"why": "condition"})
-    m = re.match(r"^(?:delete|remove|drop)\s+(?:the\s+)?(?:rows?|records?)\s+(?:#|ids?\s+)?"
-                 r"(\d+(?:\s*(?:,|and|&)\s*#?\d+)*)$", t, re.IGNORECASE)
+    m = re.match(
+        r"^(?:delete|remove|drop)\s+(?:the\s+)?(?:rows?|records?)\s+(?:#|ids?\s+)?"
+        r"(\d+(?:\s*(?:,|and|&)\s*#?\d+)*)$",
+        t,
+        re.IGNORECASE,
+    )
     if m:
         return Intent("delete_rows", {"ids": [int(x) for x in re.findall(r"\d+", m.group(1))]})
 
-    m = re.match(r"^(?:set|change|update|mark)\s+(?:the\s+)?(?:value\s+of\s+)?(.+?)\s+(?:to|=|as)\s+(.+?)"
-                 r"(?:\s+(?:where|for rows where|for all rows where|for the rows where|when|if|whenever)\s+(.+))?$",
-                 t, re.IGNORECASE)
-    if m and not (re.match(r"^(?:change|make)\b", t, re.IGNORECASE) and _type_word(m.group(2)) and not m.group(3)):
+    m = re.match(
+        r"^(?:make|mark|set)\s+(?:the\s+)?(?:column\s+)?(.+?)(?:\s+column)?\s+(?:as\s+)?(required|mandatory|"
+        r"optional|not required|non-required)$",
+        t,
+        re.IGNORECASE,
+    )
+    if m:
+        required = m.group(2).lower() in ("required", "mandatory")
+        return Intent("modify", {"name": _clean(m.group(1)), "changes": {"required": required}})
+
+    m = re.match(
+        r"^(?:set|change|update|mark)\s+(?:the\s+)?(?:value\s+of\s+)?(.+?)\s+(?:to|=|as)\s+(.+?)"
+        r"(?:\s+(?:where|for rows where|for all rows where|for the rows where|when|if|whenever)\s+(.+))?$",
+        t,
+        re.IGNORECASE,
+    )
+    if m and not (
+        re.match(r"^(?:change|make)\b", t, re.IGNORECASE) and _type_word(m.group(2)) and not m.group(3)
+    ):
         column = re.sub(r"^(?:the\s+|all\s+)", "", _clean(m.group(1)), flags=re.IGNORECASE)
         value = m.group(2)
-        everywhere = re.search(r"\s+(?:for|in|on)\s+(?:all|every|each)\s+(?:the\s+)?(?:rows?|records?)$", value, re.IGNORECASE)
+        everywhere = re.search(
+            r"\s+(?:for|in|on)\s+(?:all|every|each)\s+(?:the\s+)?(?:rows?|records?)$", value, re.IGNORECASE
+        )
         if everywhere:
             value = value[: everywhere.start()]
         cond = parse_cond(m.group(3)) if m.group(3) else None
@@ -216,13 +256,21 @@ def parse_intent(text: str) -> Intent:
             return Intent("help", {"why": "condition"})
         return Intent("set", {"column": column, "value": _value(value), "cond": cond})
 
-    m = re.match(r"^(?:add|insert|create|generate)\s+(\d+|an?|one|two|three|four|five|six|seven|eight|nine|ten|"
-                 r"a few|some|several|a couple(?: of)?|few)\s+(?:more\s+|new\s+|sample\s+|example\s+|random\s+|"
-                 r"test\s+|fake\s+|extra\s+)*(?:rows?|records?|entries|items|lines)\b(.*)$", t, re.IGNORECASE)
+    m = re.match(
+        r"^(?:add|insert|create|generate)\s+(\d+|an?|one|two|three|four|five|six|seven|eight|nine|ten|"
+        r"a few|some|several|a couple(?: of)?|few)\s+(?:more\s+|new\s+|sample\s+|example\s+|random\s+|"
+        r"test\s+|fake\s+|extra\s+)*(?:rows?|records?|entries|items|lines)\b(.*)$",
+        t,
+        re.IGNORECASE,
+    )
     if m:
         rest = m.group(2).strip()
         values: dict[str, Any] = {}
-        kv = re.sub(r"^(?:with|where|:|having)\s*", "", rest, flags=re.IGNORECASE) if re.match(r"^(with|:|having)\b|^:", rest, re.IGNORECASE) else ""
+        kv = (
+            re.sub(r"^(?:with|where|:|having)\s*", "", rest, flags=re.IGNORECASE)
+            if re.match(r"^(with|:|having)\b|^:", rest, re.IGNORECASE)
+            else ""
+        )
         for part in re.split(r"\s*(?:,|;|\band\b)\s*", kv):
             pair = re.match(r"^(.+?)\s*(?:=|:|\bis\b|\bof\b)\s*(.+)$", part.strip())
             if pair and _clean(pair.group(1)):
@@ -233,41 +281,61 @@ def parse_intent(text: str) -> Intent:
     if m:
         return _add_column(m.group(1), m.group(2))
 
-    m = re.match(r"^(?:remove|delete|drop|get rid of)\s+(?:the\s+)?(?:column|field)\s+(.+)$", t, re.IGNORECASE) or re.match(
-        r"^(?:remove|delete|drop|get rid of)\s+(?:the\s+)?(.+?)\s+(?:column|field)$", t, re.IGNORECASE)
+    m = re.match(
+        r"^(?:remove|delete|drop|get rid of)\s+(?:the\s+)?(?:column|field)\s+(.+)$", t, re.IGNORECASE
+    ) or re.match(
+        r"^(?:remove|delete|drop|get rid of)\s+(?:the\s+)?(.+?)\s+(?:column|field)$", t, re.IGNORECASE
+    )
     if m:
         return Intent("remove_column", {"name": _clean(m.group(1))})
 
-    m = re.match(r"^rename\s+(?:the\s+)?(?:column\s+|field\s+)?(.+?)(?:\s+column|\s+field)?\s+(?:to|as|into)\s+(.+)$",
-                 t, re.IGNORECASE)
+    m = re.match(
+        r"^rename\s+(?:the\s+)?(?:column\s+|field\s+)?(.+?)(?:\s+column|\s+field)?\s+(?:to|as|into)\s+(.+)$",
+        t,
+        re.IGNORECASE,
+    )
     if m:
         return Intent("rename", {"name": _clean(m.group(1)), "new": _clean(m.group(2))})
 
-    m = re.match(r"^(?:make|mark|set)\s+(?:the\s+)?(?:column\s+)?(.+?)(?:\s+column)?\s+(?:as\s+)?(required|mandatory|"
-                 r"optional|not required|non-required)$", t, re.IGNORECASE)
-    if m:
-        required = m.group(2).lower() in ("required", "mandatory")
-        return Intent("modify", {"name": _clean(m.group(1)), "changes": {"required": required}})
-    m = re.match(r"^(?:make|change|convert|turn|switch)\s+(?:the\s+type\s+of\s+)?(?:the\s+)?(?:column\s+)?(.+?)"
-                 r"(?:\s+column)?(?:'s type)?\s+(?:into|to|a|an|into an?|to an?|to type|type)\s+(.+)$", t, re.IGNORECASE)
+    m = re.match(
+        r"^(?:make|change|convert|turn|switch)\s+(?:the\s+type\s+of\s+)?(?:the\s+)?(?:column\s+)?(.+?)"
+        r"(?:\s+column)?(?:'s type)?\s+(?:into|to|a|an|into an?|to an?|to type|type)\s+(.+)$",
+        t,
+        re.IGNORECASE,
+    )
     if m and (ctype := _type_word(m.group(2))):
         return Intent("modify", {"name": _clean(m.group(1)), "changes": {"type": ctype}})
 
-    m = re.match(r"^(fill|enrich|compute|generate|run|regenerate|refill|recompute|populate|rerun|retry)\s+"
-                 r"(?:in\s+)?(?:the\s+)?(?:ai\s+)?(?:column\s+)?(.+?)(?:\s+(?:ai\s+)?column)?"
-                 r"(?:\s+(?:for|on|in)\s+(all|empty|failed|stale|the empty|the failed|the stale|every)(?:\s+(?:rows|cells))?)?$",
-                 t, re.IGNORECASE)
+    m = re.match(
+        r"^(fill|enrich|compute|generate|run|regenerate|refill|recompute|populate|rerun|retry)\s+"
+        r"(?:in\s+)?(?:the\s+)?(?:ai\s+)?(?:column\s+)?(.+?)(?:\s+(?:ai\s+)?column)?"
+        r"(?:\s+(?:for|on|in)\s+(all|empty|failed|stale|the empty|the failed|the stale|every)"
+        r"(?:\s+(?:rows|cells))?)?$",
+        t,
+        re.IGNORECASE,
+    )
     if m:
         verb, scope = m.group(1).lower(), (m.group(3) or "").lower().replace("the ", "")
         if not scope:
-            scope = {"regenerate": "all", "recompute": "all", "rerun": "all", "retry": "failed"}.get(verb, "empty")
-        return Intent("fill", {"name": _clean(m.group(2)), "scope": "all" if scope == "every" else scope,
-                               "enrich": verb == "enrich"})
+            scope = {"regenerate": "all", "recompute": "all", "rerun": "all", "retry": "failed"}.get(
+                verb, "empty"
+            )
+        return Intent(
+            "fill",
+            {
+                "name": _clean(m.group(2)),
+                "scope": "all" if scope == "every" else scope,
+                "enrich": verb == "enrich",
+            },
+        )
 
     if re.search(r"\b(list|show|which|what)\b.*\btables\b", low) or low in ("tables", "my tables"):
         return Intent("list_tables")
-    if re.search(r"\b(describe|show|summari[sz]e|look at|what'?s in|what is in|explain)\b.*\b(table|columns|schema|data)\b",
-                 low):
+    if re.search(
+        r"\b(describe|show|summari[sz]e|look at|what'?s in|what is in|explain)\b"
+        r".*\b(table|columns|schema|data)\b",
+        low,
+    ):
         return Intent("describe")
     return Intent("help")
 
@@ -281,20 +349,30 @@ def _add_column(before: str, after: str) -> Intent:
     name = " ".join(words)
     if name and _type_word(name):
         ctype, name = _type_word(name), ""
-    elif len(words) > 1 and _type_word(words[-1]) and not re.match(r"^(?:called|named)\b", after, re.IGNORECASE):
+    elif (
+        len(words) > 1
+        and _type_word(words[-1])
+        and not re.match(r"^(?:called|named)\b", after, re.IGNORECASE)
+    ):
         ctype, name = _type_word(words[-1]), " ".join(words[:-1])
     rest = after.strip()
     prompt = None
-    pm = re.search(r"(?:\s*:\s+|\s+(?:with (?:the )?prompt|prompt|that|which|to)\s+)(.*\{.+\}.*)$", rest, re.IGNORECASE)
+    pm = re.search(
+        r"(?:\s*:\s+|\s+(?:with (?:the )?prompt|prompt|that|which|to)\s+)(.*\{.+\}.*)$", rest, re.IGNORECASE
+    )
     if pm and (ai or "{" in pm.group(1)):
         prompt, rest = pm.group(1).strip().strip(QUOTES), rest[: pm.start()]
         ai = True
     options = None
-    om = re.search(r"\s*\b(?:with\s+)?(?:the\s+)?(?:options?|values?|choices?)\s*:?\s+(.+)$", rest, re.IGNORECASE)
+    om = re.search(
+        r"\s*\b(?:with\s+)?(?:the\s+)?(?:options?|values?|choices?)\s*:?\s+(.+)$", rest, re.IGNORECASE
+    )
     if om:
         options, rest = _split_list(om.group(1)), rest[: om.start()]
     position = None
-    am = re.search(r"\s*\b(after|before)\s+(?:the\s+)?(?:column\s+)?(.+?)(?:\s+column)?$", rest, re.IGNORECASE)
+    am = re.search(
+        r"\s*\b(after|before)\s+(?:the\s+)?(?:column\s+)?(.+?)(?:\s+column)?$", rest, re.IGNORECASE
+    )
     if am:
         position, rest = (am.group(1).lower(), _clean(am.group(2))), rest[: am.start()]
     tm = re.search(r"\s*(?:\(([^)]+)\)|\b(?:of type|type|as an?|as|:)\s+(.+))$", rest, re.IGNORECASE)
@@ -312,12 +390,17 @@ def _add_column(before: str, after: str) -> Intent:
     if options and ctype in ("select", "multi_select"):
         column["options"] = options
     if prompt:
-        column["ai"] = {"prompt": prompt, "depends_on": re.findall(r"\{([^{}]+)\}", prompt), "auto_update": False}
+        column["ai"] = {
+            "prompt": prompt,
+            "depends_on": re.findall(r"\{([^{}]+)\}", prompt),
+            "auto_update": False,
+        }
     return Intent("add_column", {"column": column, "position": position})
 
 
 # ---------------------------------------------------------------------------------------- new tables
 
+# fmt: off
 SMALL_WORDS = {"a", "an", "and", "as", "at", "by", "for", "in", "of", "on", "or", "the", "to", "with", "from"}
 CITY_AREAS = {
     "chicago": ["River North", "West Loop", "Lincoln Park", "Wicker Park", "Logan Square", "Little Italy",
@@ -330,20 +413,87 @@ CITY_AREAS = {
 }
 CUISINES = ["Italian", "Mexican", "Japanese", "Chinese", "Indian", "French", "Thai", "American", "Greek",
             "Korean", "Vietnamese", "Spanish", "Lebanese", "Ethiopian"]
-CHICAGO_ITALIAN = [
-    {"Name": "RPM Italian", "Neighborhood": "River North", "Cuisine": "Italian", "Rating": 4.5,
-     "Price Range": "$$$", "Website": "https://www.rpmrestaurants.com"},
-    {"Name": "Monteverde", "Neighborhood": "West Loop", "Cuisine": "Italian", "Rating": 4.7,
-     "Price Range": "$$$", "Website": "https://www.monteverdechicago.com"},
-    {"Name": "Piccolo Sogno", "Neighborhood": "West Town", "Cuisine": "Italian", "Rating": 4.6,
-     "Price Range": "$$$", "Website": "https://www.piccolosognorestaurant.com"},
+
+# A template: the words that pick it, columns as "Name[:type][!][=option,option][@tab]" (! = required;
+# options make a select), and sample rows as tuples in column order.
+TEMPLATES: list[tuple[str, list[str], list[tuple]]] = [
+    (r"book|novel|reading",
+     ["Title!", "Author", "Genre=Fiction,Non-fiction,Science Fiction,Fantasy,Mystery,Biography,History@tab",
+      "Year Published:number", "Rating:number", "Status=To read,Reading,Finished", "Notes:long_text"],
+     [("Dune", "Frank Herbert", "Science Fiction", 1965, 4.6, "Finished"),
+      ("Pride and Prejudice", "Jane Austen", "Fiction", 1813, 4.5, "Reading"),
+      ("Sapiens", "Yuval Noah Harari", "Non-fiction", 2011, 4.3, "To read")]),
+    (r"movie|film|cinema|watchlist",
+     ["Title!", "Director", "Genre=Drama,Comedy,Action,Science Fiction,Animation,Thriller,Documentary@tab",
+      "Year:number", "Rating:number", "Watched:boolean", "Notes:long_text"],
+     [("The Godfather", "Francis Ford Coppola", "Drama", 1972, 4.8, True),
+      ("Spirited Away", "Hayao Miyazaki", "Animation", 2001, 4.7, True),
+      ("Inception", "Christopher Nolan", "Science Fiction", 2010, 4.5, False)]),
+    (r"bug|issue|defect|ticket",
+     ["Title!", "Status=Open,In progress,Resolved,Closed@tab", "Priority=P0,P1,P2,P3", "Assignee",
+      "Reported:date", "Description:long_text"],
+     [("Login times out after 30 seconds", "Open", "P1", "Alex", "2026-01-12"),
+      ("Export button misaligned on mobile", "In progress", "P2", "Sam", "2026-01-14"),
+      ("Typo on the pricing page", "Resolved", "P3", "Jo", "2026-01-09")]),
+    (r"task|to-?do|chore|project|assignment",
+     ["Task!", "Status=To do,In progress,Done@tab", "Priority=High,Medium,Low", "Due Date:date", "Owner",
+      "Notes:long_text"],
+     [("Draft the project plan", "In progress", "High", "2026-02-02", "Alex"),
+      ("Book the kickoff meeting", "To do", "Medium", "2026-02-04", "Sam"),
+      ("Collect requirements", "Done", "High", "2026-01-28", "Jo")]),
+    (r"contact|people|person|lead|customer|client|friend|network|crm",
+     ["Name!", "Email:email", "Phone", "Company", "Relationship=Client,Lead,Colleague,Friend,Family@tab",
+      "Last Contacted:date", "Notes:long_text"],
+     [("Ada Lovelace", "ada@example.com", "+1 555 0100", "Analytical Ltd", "Client", "2026-01-20"),
+      ("Grace Hopper", "grace@example.com", "+1 555 0101", "Compilers Inc", "Lead", "2026-01-18"),
+      ("Alan Turing", "alan@example.com", "+1 555 0102", "Enigma Co", "Colleague", "2026-01-05")]),
+    (r"product|inventory|stock|catalog|item|merch",
+     ["Product!", "SKU", "Category=Electronics,Home,Clothing,Books,Toys@tab", "Price:number",
+      "Quantity:number", "In Stock:boolean", "Product Page:url"],
+     [("Wireless Mouse", "EL-1001", "Electronics", 24.99, 120, True, "https://example.com/wireless-mouse"),
+      ("Ceramic Mug", "HM-2040", "Home", 12.5, 0, False, "https://example.com/ceramic-mug"),
+      ("Rain Jacket", "CL-3307", "Clothing", 89, 35, True, "https://example.com/rain-jacket")]),
+    (r"employee|staff|team|colleague|hire|hiring|candidate",
+     ["Name!", "Email:email", "Department=Engineering,Sales,Marketing,Operations,Finance@tab", "Role",
+      "Start Date:date", "Remote:boolean"],
+     [("Maya Chen", "maya.chen@example.com", "Engineering", "Backend Engineer", "2024-03-04", True),
+      ("Luis Romero", "luis.romero@example.com", "Sales", "Account Executive", "2023-09-18", False),
+      ("Priya Nair", "priya.nair@example.com", "Marketing", "Content Lead", "2025-01-13", True)]),
 ]
+RESTAURANTS = r"restaurant|diner|cafe|café|bistro|eater|pizzeria|food|dining|bars?\b|brunch"
+CHICAGO_ITALIAN = [
+    ("RPM Italian", "River North", "Italian", 4.5, "$$$", "https://www.rpmrestaurants.com"),
+    ("Monteverde", "West Loop", "Italian", 4.7, "$$$", "https://www.monteverdechicago.com"),
+    ("Piccolo Sogno", "West Town", "Italian", 4.6, "$$$", "https://www.piccolosognorestaurant.com"),
+]
+GENERIC = ["Name!", "Category=General,Work,Personal@tab", "Status=Not started,In progress,Done", "Date:date",
+           "Notes:long_text"]
+# fmt: on
+
+
+def column(spec: str) -> dict[str, Any]:
+    """A column from its template spec, e.g. "Genre=Fiction,Poetry@tab" or "Year:number"."""
+    m = re.fullmatch(r"([^:!=@]+)(?::(\w+))?(!)?(?:=([^@]+))?(@tab)?", spec)
+    assert m, spec
+    name, ctype, required, options, tab = m.groups()
+    c: dict[str, Any] = {"name": name, "type": ctype or ("select" if options else "text")}
+    if required:
+        c["required"] = True
+    if options:
+        c["options"] = options.split(",")
+    if tab:
+        c["filterDisplay"] = "tab"
+    return c
 
 
 def title(text: str) -> str:
     words = text.split()
-    return " ".join(w if (w.isupper() and len(w) > 1) else (w.lower() if i and w.lower() in SMALL_WORDS
-                    else w[:1].upper() + w[1:]) for i, w in enumerate(words))
+    return " ".join(
+        w
+        if (w.isupper() and len(w) > 1)
+        else (w.lower() if i and w.lower() in SMALL_WORDS else w[:1].upper() + w[1:])
+        for i, w in enumerate(words)
+    )
 
 
 def singular(word: str) -> str:
@@ -357,149 +507,83 @@ def singular(word: str) -> str:
     return w[:-1] if w.lower().endswith("s") else w
 
 
-def col(name: str, ctype: str = "text", *, required: bool = False, options: list[str] | None = None,
-        tab: bool = False) -> dict[str, Any]:
-    c: dict[str, Any] = {"name": name, "type": ctype}
-    if required:
-        c["required"] = True
-    if options:
-        c["options"] = options
-    if tab:
-        c["filterDisplay"] = "tab"
-    return c
-
-
-def _restaurants(topic: str) -> tuple[list[dict], list[dict]]:
-    low = topic.lower()
-    city = next((c for c in CITY_AREAS if c in low), None)
-    areas = CITY_AREAS.get(city or "", ["Downtown", "Midtown", "Old Town", "Riverside", "Harbor"])
-    cuisine = next((c for c in CUISINES if c.lower() in low), None)
-    cuisines = [cuisine, *[c for c in CUISINES if c != cuisine][:7]] if cuisine else CUISINES[:8]
-    columns = [
-        col("Name", required=True), col("Neighborhood", "select", options=areas, tab=True),
-        col("Cuisine", "select", options=cuisines), col("Rating", "number"),
-        col("Price Range", "select", options=["$", "$$", "$$$", "$$$$"]), col("Website", "url"),
-        col("Notes", "long_text"),
-    ]
-    if city == "chicago" and cuisine in (None, "Italian"):
-        return columns, [dict(r) for r in CHICAGO_ITALIAN]
-    kind = cuisine or "House"
-    names = [f"Trattoria {kind}" if kind == "Italian" else f"{kind} Kitchen", f"The {kind} Table",
-             f"Little {kind} Corner"]
-    rows = [{"Name": n, "Neighborhood": areas[i % len(areas)], "Cuisine": cuisines[0], "Rating": [4.5, 4.2, 4.7][i],
-             "Price Range": ["$$", "$$$", "$"][i], "Website": f"https://example.com/{_slug(n)}"}
-            for i, n in enumerate(names)]
-    return columns, rows
+def thing_of(name: str) -> str:
+    """The kind of thing a table holds, from its name: "Italian Restaurants in Chicago" → "Restaurant"."""
+    head = re.split(r"\s+(?:in|of|for|at|from|near|by|with|to)\s+", name.strip(), maxsplit=1)[0]
+    return title(singular(head.split()[-1])) if head.split() else "Item"
 
 
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "item"
 
 
-TEMPLATES: list[tuple[str, Any]] = [
-    (r"restaurant|diner|cafe|café|bistro|eater|pizzeria|food|dining|bars?\b|brunch", _restaurants),
-    (r"book|novel|reading", lambda topic: (
-        [col("Title", required=True), col("Author"),
-         col("Genre", "select", options=["Fiction", "Non-fiction", "Science Fiction", "Fantasy", "Mystery",
-                                           "Biography", "History"], tab=True),
-         col("Year Published", "number"), col("Rating", "number"),
-         col("Status", "select", options=["To read", "Reading", "Finished"]), col("Notes", "long_text")],
-        [{"Title": "Dune", "Author": "Frank Herbert", "Genre": "Science Fiction", "Year Published": 1965,
-          "Rating": 4.6, "Status": "Finished"},
-         {"Title": "Pride and Prejudice", "Author": "Jane Austen", "Genre": "Fiction", "Year Published": 1813,
-          "Rating": 4.5, "Status": "Reading"},
-         {"Title": "Sapiens", "Author": "Yuval Noah Harari", "Genre": "Non-fiction", "Year Published": 2011,
-          "Rating": 4.3, "Status": "To read"}])),
-    (r"movie|film|cinema|watchlist", lambda topic: (
-        [col("Title", required=True), col("Director"),
-         col("Genre", "select", options=["Drama", "Comedy", "Action", "Science Fiction", "Animation", "Thriller",
-                                           "Documentary"], tab=True),
-         col("Year", "number"), col("Rating", "number"), col("Watched", "boolean"), col("Notes", "long_text")],
-        [{"Title": "The Godfather", "Director": "Francis Ford Coppola", "Genre": "Drama", "Year": 1972,
-          "Rating": 4.8, "Watched": True},
-         {"Title": "Spirited Away", "Director": "Hayao Miyazaki", "Genre": "Animation", "Year": 2001,
-          "Rating": 4.7, "Watched": True},
-         {"Title": "Inception", "Director": "Christopher Nolan", "Genre": "Science Fiction", "Year": 2010,
-          "Rating": 4.5, "Watched": False}])),
-    (r"bug|issue|defect|ticket", lambda topic: (
-        [col("Title", required=True), col("Status", "select", options=["Open", "In progress", "Resolved", "Closed"],
-                                          tab=True),
-         col("Priority", "select", options=["P0", "P1", "P2", "P3"]), col("Assignee"), col("Reported", "date"),
-         col("Description", "long_text")],
-        [{"Title": "Login times out after 30 seconds", "Status": "Open", "Priority": "P1", "Assignee": "Alex",
-          "Reported": "2026-01-12"},
-         {"Title": "Export button misaligned on mobile", "Status": "In progress", "Priority": "P2",
-          "Assignee": "Sam", "Reported": "2026-01-14"},
-         {"Title": "Typo on the pricing page", "Status": "Resolved", "Priority": "P3", "Assignee": "Jo",
-          "Reported": "2026-01-09"}])),
-    (r"task|to-?do|chore|project|assignment", lambda topic: (
-        [col("Task", required=True), col("Status", "select", options=["To do", "In progress", "Done"], tab=True),
-         col("Priority", "select", options=["High", "Medium", "Low"]), col("Due Date", "date"), col("Owner"),
-         col("Notes", "long_text")],
-        [{"Task": "Draft the project plan", "Status": "In progress", "Priority": "High", "Due Date": "2026-02-02",
-          "Owner": "Alex"},
-         {"Task": "Book the kickoff meeting", "Status": "To do", "Priority": "Medium", "Due Date": "2026-02-04",
-          "Owner": "Sam"},
-         {"Task": "Collect requirements", "Status": "Done", "Priority": "High", "Due Date": "2026-01-28",
-          "Owner": "Jo"}])),
-    (r"contact|people|person|lead|customer|client|friend|network|crm", lambda topic: (
-        [col("Name", required=True), col("Email", "email"), col("Phone"), col("Company"),
-         col("Relationship", "select", options=["Client", "Lead", "Colleague", "Friend", "Family"], tab=True),
-         col("Last Contacted", "date"), col("Notes", "long_text")],
-        [{"Name": "Ada Lovelace", "Email": "ada@example.com", "Phone": "+1 555 0100", "Company": "Analytical Ltd",
-          "Relationship": "Client", "Last Contacted": "2026-01-20"},
-         {"Name": "Grace Hopper", "Email": "grace@example.com", "Phone": "+1 555 0101", "Company": "Compilers Inc",
-          "Relationship": "Lead", "Last Contacted": "2026-01-18"},
-         {"Name": "Alan Turing", "Email": "alan@example.com", "Phone": "+1 555 0102", "Company": "Enigma Co",
-          "Relationship": "Colleague", "Last Contacted": "2026-01-05"}])),
-    (r"product|inventory|stock|catalog|item|merch", lambda topic: (
-        [col("Product", required=True), col("SKU"),
-         col("Category", "select", options=["Electronics", "Home", "Clothing", "Books", "Toys"], tab=True),
-         col("Price", "number"), col("Quantity", "number"), col("In Stock", "boolean"), col("Product Page", "url")],
-        [{"Product": "Wireless Mouse", "SKU": "EL-1001", "Category": "Electronics", "Price": 24.99, "Quantity": 120,
-          "In Stock": True, "Product Page": "https://example.com/wireless-mouse"},
-         {"Product": "Ceramic Mug", "SKU": "HM-2040", "Category": "Home", "Price": 12.5, "Quantity": 0,
-          "In Stock": False, "Product Page": "https://example.com/ceramic-mug"},
-         {"Product": "Rain Jacket", "SKU": "CL-3307", "Category": "Clothing", "Price": 89, "Quantity": 35,
-          "In Stock": True, "Product Page": "https://example.com/rain-jacket"}])),
-    (r"employee|staff|team|colleague|hire|hiring|candidate", lambda topic: (
-        [col("Name", required=True), col("Email", "email"),
-         col("Department", "select", options=["Engineering", "Sales", "Marketing", "Operations", "Finance"],
-             tab=True),
-         col("Role"), col("Start Date", "date"), col("Remote", "boolean")],
-        [{"Name": "Maya Chen", "Email": "maya.chen@example.com", "Department": "Engineering",
-          "Role": "Backend Engineer", "Start Date": "2024-03-04", "Remote": True},
-         {"Name": "Luis Romero", "Email": "luis.romero@example.com", "Department": "Sales",
-          "Role": "Account Executive", "Start Date": "2023-09-18", "Remote": False},
-         {"Name": "Priya Nair", "Email": "priya.nair@example.com", "Department": "Marketing",
-          "Role": "Content Lead", "Start Date": "2025-01-13", "Remote": True}])),
-]
+def _restaurants(topic: str) -> tuple[list[str], list[tuple]]:
+    low = topic.lower()
+    city = next((c for c in CITY_AREAS if c in low), None)
+    areas = CITY_AREAS.get(city or "", ["Downtown", "Midtown", "Old Town", "Riverside", "Harbor"])
+    cuisine = next((c for c in CUISINES if c.lower() in low), None)
+    cuisines = [cuisine, *[c for c in CUISINES if c != cuisine][:7]] if cuisine else CUISINES[:8]
+    specs = [
+        "Name!",
+        f"Neighborhood={','.join(areas)}@tab",
+        f"Cuisine={','.join(cuisines)}",
+        "Rating:number",
+        "Price Range=$,$$,$$$,$$$$",
+        "Website:url",
+        "Notes:long_text",
+    ]
+    if city == "chicago" and cuisine in (None, "Italian"):
+        return specs, CHICAGO_ITALIAN
+    kind = cuisine or "House"
+    names = [
+        f"Trattoria {kind}" if kind == "Italian" else f"{kind} Kitchen",
+        f"The {kind} Table",
+        f"Little {kind} Corner",
+    ]
+    return specs, [
+        (
+            n,
+            areas[i % len(areas)],
+            cuisines[0],
+            [4.5, 4.2, 4.7][i],
+            ["$$", "$$$", "$"][i],
+            f"https://example.com/{_slug(n)}",
+        )
+        for i, n in enumerate(names)
+    ]
 
 
 def design_table(topic: str) -> dict[str, Any]:
     """A schema proposal (mode create) for a topic, with 3 sample rows."""
     topic = re.sub(r"^(?:my|our|all|the|some|all of my|all the)\s+", "", topic.strip(), flags=re.IGNORECASE)
     topic = re.sub(r"^(?:tracking|managing|listing|keeping)\s+", "", topic, flags=re.IGNORECASE) or "items"
-    for pattern, make in TEMPLATES:
-        if re.search(pattern, topic, re.IGNORECASE):
-            columns, rows = make(topic)
-            break
+    if re.search(RESTAURANTS, topic, re.IGNORECASE):
+        specs, rows = _restaurants(topic)
     else:
-        thing = title(singular(topic.split(" ")[0])) if topic != "items" else "Item"
-        columns = [col("Name", required=True), col("Category", "select", options=["General", "Work", "Personal"],
-                                                      tab=True),
-                   col("Status", "select", options=["Not started", "In progress", "Done"]), col("Date", "date"),
-                   col("Notes", "long_text")]
-        rows = [{"Name": f"{thing} {i + 1}", "Category": ["General", "Work", "Personal"][i],
-                 "Status": ["Not started", "In progress", "Done"][i], "Date": f"2026-01-{10 + i}"} for i in range(3)]
+        specs, rows = next(
+            ((s, r) for p, s, r in TEMPLATES if re.search(p, topic, re.IGNORECASE)), (GENERIC, [])
+        )
+    columns = [column(s) for s in specs]
+    if not rows:
+        thing = title(singular(topic.split()[0])) if topic != "items" else "Item"
+        rows = [
+            (
+                f"{thing} {i + 1}",
+                ["General", "Work", "Personal"][i],
+                ["Not started", "In progress", "Done"][i],
+                f"2026-01-{10 + i}",
+            )
+            for i in range(3)
+        ]
     name = title(topic) if topic != "items" else "New Table"
     return {
         "mode": "create",
         "table_name": name[:200],
         "table_description": f"A table of {topic}."[:10_000],
-        "reasoning": f"Columns chosen for {topic}: " + ", ".join(f"{c['name']} ({c['type']})" for c in columns) + ".",
+        "reasoning": f"Columns chosen for {topic}: "
+        + ", ".join(f"{c['name']} ({c['type']})" for c in columns),
         "operations": [{"action": "add", "column": c} for c in columns],
-        "sample_rows": rows,
+        "sample_rows": [{c["name"]: v for c, v in zip(columns, row)} for row in rows],
     }
 
 
@@ -533,7 +617,9 @@ class Done:
 def _text_of(content: Any) -> str:
     if isinstance(content, str):
         return content
-    return "".join(b.get("text", "") for b in content or [] if isinstance(b, dict) and b.get("type") == "text")
+    return "".join(
+        b.get("text", "") for b in content or [] if isinstance(b, dict) and b.get("type") == "text"
+    )
 
 
 def _asked(content: Any) -> str:
@@ -557,7 +643,7 @@ def read_conversation(messages: list[dict]) -> tuple[str, list[Done]]:
             ask_at, ask = i, words
     calls: dict[str, tuple[str, dict]] = {}
     done: list[Done] = []
-    for msg in messages[ask_at + 1:]:
+    for msg in messages[ask_at + 1 :]:
         content = msg.get("content")
         if not isinstance(content, list):
             continue
@@ -602,16 +688,20 @@ def plan(request: ModelRequest) -> Step:
     handler = HANDLERS.get(intent.kind)
     if handler is None:
         why = intent.args.get("why")
-        lead = {"condition": "I couldn't read the condition in that request. ",
-                "column name": "I couldn't tell which column you mean. "}.get(why, "")
+        lead = {
+            "condition": "I couldn't read the condition in that request. ",
+            "column name": "I couldn't tell which column you mean. ",
+        }.get(why, "")
         return Step(lead + ("I didn't understand that request. " if not lead and ask.strip() else "") + HELP)
     return handler(intent, done, tools)
 
 
 def _after_proposal(last: Done) -> Step:
     if last.is_error:
-        return Step(f"I couldn't make that change: {_error_text(last.text)}\n\nTell me what to adjust, "
-                    "or ask for something else.")
+        return Step(
+            f"I couldn't make that change: {_error_text(last.text)}\n\nTell me what to adjust, "
+            "or ask for something else."
+        )
     return Step("The proposal is shown above with its controls; nothing changes until you use them.")
 
 
@@ -621,10 +711,15 @@ def _need_table(done: list[Done]) -> tuple[dict | None, Step | None]:
     if got is None:
         return None, Step("Let me look at the table first.", [("get_table", {"sample_rows": 5})])
     if got.is_error:
-        why = ("there is no active table yet" if "no table is active" in got.text
-               else _error_text(got.text).rstrip("."))
-        return None, Step(f"I need a table to work on, but {why}. Open one of your tables, or ask me to "
-                          "“create a table of …” first.")
+        why = (
+            "there is no active table yet"
+            if "no table is active" in got.text
+            else _error_text(got.text).rstrip(".")
+        )
+        return None, Step(
+            f"I need a table to work on, but {why}. Open one of your tables, or ask me to "
+            "“create a table of …” first."
+        )
     return got.data(), None
 
 
@@ -632,7 +727,8 @@ def _column(table: dict, name: str) -> dict | None:
     key = name.strip().casefold()
     cols = table.get("columns", [])
     return next((c for c in cols if c["name"].casefold() == key or c["id"] == name.strip()), None) or next(
-        (c for c in cols if c["name"].casefold().replace(" ", "") == key.replace(" ", "")), None)
+        (c for c in cols if c["name"].casefold().replace(" ", "") == key.replace(" ", "")), None
+    )
 
 
 def _no_column(table: dict, name: str) -> Step:
@@ -640,29 +736,43 @@ def _no_column(table: dict, name: str) -> Step:
     return Step(f"“{table.get('name')}” has no column named “{name}”. Its columns are: {names}.")
 
 
-SCHEMA_GUIDE = ("You can see them highlighted in the table preview: added columns in green, removed ones in red "
-                "and struck through (their data will be lost), changed ones in amber. Click **Apply** to make the "
-                "change, or **Dismiss** to leave the table as it is.")
-DATA_GUIDE = ("You can review them in the preview: new rows at the top in green, updated cells in amber with the "
-              "old value shown, deleted rows in red. Uncheck any rows you don't want, then click **Apply** to make "
-              "the checked changes, or **Dismiss** to cancel.")
+SCHEMA_GUIDE = (
+    "You can see them highlighted in the table preview: added columns in green, removed ones in red "
+    "and struck through (their data will be lost), changed ones in amber. Click **Apply** to make the "
+    "change, or **Dismiss** to leave the table as it is."
+)
+DATA_GUIDE = (
+    "You can review them in the preview: new rows at the top in green, updated cells in amber with the "
+    "old value shown, deleted rows in red. Uncheck any rows you don't want, then click **Apply** to make "
+    "the checked changes, or **Dismiss** to cancel."
+)
 
 
 def _create(intent: Intent, done: list[Done], tools: set) -> Step:
     payload = design_table(intent.args["topic"])
     cols = [op["column"] for op in payload["operations"]]
     listing = ", ".join(f"{c['name']} ({c['type'].replace('_', ' ')})" for c in cols)
-    text = (f"I've designed a table for {payload['table_name']} with {len(cols)} columns: {listing}, and "
-            f"{len(payload['sample_rows'])} sample rows. You can see the preview with the sample data in the "
-            "conversation. Uncheck any columns you don't need and choose whether to include the sample data, "
-            "then click **Create Table** to build it, or **Dismiss** to start over.")
+    text = (
+        f"I've designed a table for {payload['table_name']} with {len(cols)} columns: {listing}, and "
+        f"{len(payload['sample_rows'])} sample rows. You can see the preview with the sample data in the "
+        "conversation. Uncheck any columns you don't need and choose whether to include the sample data, "
+        "then click **Create Table** to build it, or **Dismiss** to start over."
+    )
     return Step(text, [("propose_schema", payload)])
 
 
 def _schema_update(table: dict, ops: list[dict], summary: str, reasoning: str) -> Step:
-    payload = {"mode": "update", "table_id": table["id"], "table_name": None, "table_description": None,
-               "reasoning": reasoning, "operations": ops}
-    return Step(f"I've proposed {summary} in “{table['name']}”. {SCHEMA_GUIDE}", [("propose_schema", payload)])
+    payload = {
+        "mode": "update",
+        "table_id": table["id"],
+        "table_name": None,
+        "table_description": None,
+        "reasoning": reasoning,
+        "operations": ops,
+    }
+    return Step(
+        f"I've proposed {summary} in “{table['name']}”. {SCHEMA_GUIDE}", [("propose_schema", payload)]
+    )
 
 
 def _add_column_step(intent: Intent, done: list[Done], tools: set) -> Step:
@@ -671,8 +781,10 @@ def _add_column_step(intent: Intent, done: list[Done], tools: set) -> Step:
         return step
     column = dict(intent.args["column"])
     if _column(table, column["name"]):
-        return Step(f"“{table['name']}” already has a column named “{column['name']}”. Pick another name, or ask "
-                    f"me to change that column (e.g. “change {column['name']} to number”).")
+        return Step(
+            f"“{table['name']}” already has a column named “{column['name']}”. Pick another name, or ask "
+            f"me to change that column (e.g. “change {column['name']} to number”)."
+        )
     if column.get("ai"):
         deps = []
         for dep in column["ai"]["depends_on"]:
@@ -702,8 +814,12 @@ def _add_column_step(intent: Intent, done: list[Done], tools: set) -> Step:
         # "before the first column": add it, then move it to the front
         op.pop("after_column_id")
         ops.append({"action": "reorder", "column_id": column["name"], "after_column_id": None})
-    return _schema_update(table, ops, f"a new {kind} “{column['name']}”{extra}",
-                          f"Add {column['name']} ({column['type']}) as asked.")
+    return _schema_update(
+        table,
+        ops,
+        f"a new {kind} “{column['name']}”{extra}",
+        f"Add {column['name']} ({column['type']}) as asked.",
+    )
 
 
 def _remove_column(intent: Intent, done: list[Done], tools: set) -> Step:
@@ -715,8 +831,12 @@ def _remove_column(intent: Intent, done: list[Done], tools: set) -> Step:
         return _no_column(table, intent.args["name"])
     filled = target.get("stats", {}).get("filled", 0)
     loss = f" ({filled} filled cells would be lost)" if filled else ""
-    return _schema_update(table, [{"action": "remove", "column_id": target["id"]}],
-                          f"removing the column “{target['name']}”{loss}", f"Remove {target['name']} as asked.")
+    return _schema_update(
+        table,
+        [{"action": "remove", "column_id": target["id"]}],
+        f"removing the column “{target['name']}”{loss}",
+        f"Remove {target['name']} as asked.",
+    )
 
 
 def _rename(intent: Intent, done: list[Done], tools: set) -> Step:
@@ -727,8 +847,12 @@ def _rename(intent: Intent, done: list[Done], tools: set) -> Step:
     if target is None:
         return _no_column(table, intent.args["name"])
     new = intent.args["new"]
-    return _schema_update(table, [{"action": "modify", "column_id": target["id"], "changes": {"name": new}}],
-                          f"renaming “{target['name']}” to “{new}”", f"Rename {target['name']} to {new} as asked.")
+    return _schema_update(
+        table,
+        [{"action": "modify", "column_id": target["id"], "changes": {"name": new}}],
+        f"renaming “{target['name']}” to “{new}”",
+        f"Rename {target['name']} to {new} as asked.",
+    )
 
 
 def _modify(intent: Intent, done: list[Done], tools: set) -> Step:
@@ -745,10 +869,18 @@ def _modify(intent: Intent, done: list[Done], tools: set) -> Step:
         what = f"a {changes['type'].replace('_', ' ')} column"
         if changes["type"] in ("select", "multi_select") and not target.get("options"):
             top = list(target.get("stats", {}).get("top", {}))
-            values = [r[target["name"]] for r in table.get("sample_rows", []) if isinstance(r.get(target["name"]), str)]
+            values = [
+                r[target["name"]]
+                for r in table.get("sample_rows", [])
+                if isinstance(r.get(target["name"]), str)
+            ]
             changes["options"] = list(dict.fromkeys([*top, *values])) or ["Low", "Medium", "High"]
-    return _schema_update(table, [{"action": "modify", "column_id": target["id"], "changes": changes}],
-                          f"making “{target['name']}” {what}", f"Make {target['name']} {what} as asked.")
+    return _schema_update(
+        table,
+        [{"action": "modify", "column_id": target["id"], "changes": changes}],
+        f"making “{target['name']}” {what}",
+        f"Make {target['name']} {what} as asked.",
+    )
 
 
 def _add_rows(intent: Intent, done: list[Done], tools: set) -> Step:
@@ -766,16 +898,22 @@ def _add_rows(intent: Intent, done: list[Done], tools: set) -> Step:
         row.update({_column(table, k)["name"]: v for k, v in given.items()})
     noun = "row" if count == 1 else "rows"
     capped = f" (I keep it to {MAX_NEW_ROWS} at a time)" if intent.args["count"] > MAX_NEW_ROWS else ""
-    payload = {"table_id": table["id"], "reasoning": f"{count} new {noun} as asked{capped}.",
-               "operations": [{"action": "add", "data": r} for r in rows]}
-    return Step(f"I've proposed {count} new {noun} for “{table['name']}”{capped}, filled with example values you "
-                f"can edit later. {DATA_GUIDE}", [("propose_data", payload)])
+    payload = {
+        "table_id": table["id"],
+        "reasoning": f"{count} new {noun} as asked{capped}.",
+        "operations": [{"action": "add", "data": r} for r in rows],
+    }
+    return Step(
+        f"I've proposed {count} new {noun} for “{table['name']}”{capped}, filled with example values you "
+        f"can edit later. {DATA_GUIDE}",
+        [("propose_data", payload)],
+    )
 
 
 def sample_row(table: dict, n: int, i: int) -> dict[str, Any]:
     """An example row number `n` that fits the table's column types, using its stats where it helps."""
     row: dict[str, Any] = {}
-    thing = singular(table.get("name", "Item").split(" ")[-1]) or "Item"
+    thing = thing_of(table.get("name", "Item"))
     first_text = next((c["name"] for c in table["columns"] if c["type"] == "text"), None)
     for c in table["columns"]:
         if c.get("ai"):
@@ -814,7 +952,11 @@ def sample_row(table: dict, n: int, i: int) -> dict[str, Any]:
 
 def _matching_rows(done: list[Done], query: dict[str, Any]) -> tuple[list[dict] | None, int, Step | None]:
     """Rows matching `query`, paging through query_rows; or the next call; or the error to explain."""
-    pages = [d for d in done if d.name == "query_rows" and {k: v for k, v in d.input.items() if k != "offset"} == query]
+    pages = [
+        d
+        for d in done
+        if d.name == "query_rows" and {k: v for k, v in d.input.items() if k != "offset"} == query
+    ]
     rows: list[dict] = []
     total = 0
     for page in pages:
@@ -834,11 +976,15 @@ def _matching_rows(done: list[Done], query: dict[str, Any]) -> tuple[list[dict] 
 def _delete_rows(intent: Intent, done: list[Done], tools: set) -> Step:
     if "ids" in intent.args:
         ids = intent.args["ids"]
-        payload = {"reasoning": "Delete the rows asked for by id.",
-                   "operations": [{"action": "delete", "row_id": i} for i in ids]}
+        payload = {
+            "reasoning": "Delete the rows asked for by id.",
+            "operations": [{"action": "delete", "row_id": i} for i in ids],
+        }
         noun = "row" if len(ids) == 1 else "rows"
-        return Step(f"I've proposed deleting {noun} {', '.join(map(str, ids))}. {DATA_GUIDE}",
-                    [("propose_data", payload)])
+        return Step(
+            f"I've proposed deleting {noun} {', '.join(map(str, ids))}. {DATA_GUIDE}",
+            [("propose_data", payload)],
+        )
     cond: Cond = intent.args["cond"]
     query = {"filter": [cond.as_filter()], "limit": PAGE}
     rows, total, step = _matching_rows(done, query)
@@ -847,10 +993,15 @@ def _delete_rows(intent: Intent, done: list[Done], tools: set) -> Step:
     if not rows:
         return Step(f"No rows match “{cond.describe()}”, so there is nothing to delete.")
     more = f" (the first {len(rows)} of {total})" if total > len(rows) else ""
-    payload = {"reasoning": f"Delete the rows where {cond.describe()}.",
-               "operations": [{"action": "delete", "row_id": r["row_id"]} for r in rows]}
-    return Step(f"I've proposed deleting {len(rows)} row{'s' if len(rows) != 1 else ''} where {cond.describe()}"
-                f"{more}. {DATA_GUIDE}", [("propose_data", payload)])
+    payload = {
+        "reasoning": f"Delete the rows where {cond.describe()}.",
+        "operations": [{"action": "delete", "row_id": r["row_id"]} for r in rows],
+    }
+    return Step(
+        f"I've proposed deleting {len(rows)} row{'s' if len(rows) != 1 else ''} where {cond.describe()}"
+        f"{more}. {DATA_GUIDE}",
+        [("propose_data", payload)],
+    )
 
 
 def _set(intent: Intent, done: list[Done], tools: set) -> Step:
@@ -868,11 +1019,16 @@ def _set(intent: Intent, done: list[Done], tools: set) -> Step:
     if not changed:
         return Step(f"{key} is already {value!r} in every matching row; nothing to change.")
     more = f" (the first {len(rows)} of {total} matching rows)" if total > len(rows) else ""
-    payload = {"reasoning": f"Set {key} to {value!r}{where}.",
-               "operations": [{"action": "update", "row_id": r["row_id"], "changes": {key: value}} for r in changed]}
+    payload = {
+        "reasoning": f"Set {key} to {value!r}{where}.",
+        "operations": [{"action": "update", "row_id": r["row_id"], "changes": {key: value}} for r in changed],
+    }
     shown = "empty" if value is None else f"“{value}”"
-    return Step(f"I've proposed setting {key} to {shown} in {len(changed)} row{'s' if len(changed) != 1 else ''}"
-                f"{where}{more}. {DATA_GUIDE}", [("propose_data", payload)])
+    return Step(
+        f"I've proposed setting {key} to {shown} in {len(changed)} row{'s' if len(changed) != 1 else ''}"
+        f"{where}{more}. {DATA_GUIDE}",
+        [("propose_data", payload)],
+    )
 
 
 def _fill(intent: Intent, done: list[Done], tools: set) -> Step:
@@ -884,18 +1040,27 @@ def _fill(intent: Intent, done: list[Done], tools: set) -> Step:
         return _no_column(table, intent.args["name"])
     tool = "enrich_column" if intent.args["enrich"] else "fill_column"
     if tool not in tools:
-        return Step(f"I can't start that here: filling columns with AI needs the background workers, and the "
-                    f"{tool} tool is not available right now. Your table is unchanged.")
+        return Step(
+            f"I can't start that here: filling columns with AI needs the background workers, and the "
+            f"{tool} tool is not available right now. Your table is unchanged."
+        )
     if tool == "fill_column" and not target.get("ai"):
-        return Step(f"“{target['name']}” is not an AI column, so there is nothing to fill. Ask me to “enrich "
-                    f"column {target['name']}” to have AI research values for it, or add an AI column with a prompt.")
+        return Step(
+            f"“{target['name']}” is not an AI column, so there is nothing to fill. Ask me to “enrich "
+            f"column {target['name']}” to have AI research values for it, or add an AI column with a prompt."
+        )
     args: dict[str, Any] = {"table_id": table["id"], "column_id": target["id"], "scope": intent.args["scope"]}
     if tool == "enrich_column":
         args["sample"] = 5
-        return Step(f"I'm asking AI to research values for “{target['name']}” on a sample of 5 rows first; the "
-                    "results come back as a proposal to review before anything is written.", [(tool, args)])
-    return Step(f"Filling “{target['name']}” ({intent.args['scope']} cells) now; progress shows in the chat.",
-                [(tool, args)])
+        return Step(
+            f"I'm asking AI to research values for “{target['name']}” on a sample of 5 rows first; the "
+            "results come back as a proposal to review before anything is written.",
+            [(tool, args)],
+        )
+    return Step(
+        f"Filling “{target['name']}” ({intent.args['scope']} cells) now; progress shows in the chat.",
+        [(tool, args)],
+    )
 
 
 def _list_tables(intent: Intent, done: list[Done], tools: set) -> Step:
@@ -906,7 +1071,9 @@ def _list_tables(intent: Intent, done: list[Done], tools: set) -> Step:
     found = data.get("tables", [])
     if not found:
         return Step("There are no tables yet. Ask me to “create a table of …” to start one.")
-    lines = [f"- **{t['name']}** — {t['rows']} rows" + (" (active)" if t.get("active") else "") for t in found]
+    lines = [
+        f"- **{t['name']}** — {t['rows']} rows" + (" (active)" if t.get("active") else "") for t in found
+    ]
     return Step("Your tables:\n" + "\n".join(lines))
 
 
@@ -922,21 +1089,29 @@ def _describe(intent: Intent, done: list[Done], tools: set) -> Step:
             extra += f", from {s['min']} to {s['max']}"
         if s.get("top"):
             extra += ", mostly " + ", ".join(list(s["top"])[:3])
-        lines.append(f"- **{c['name']}** ({c['type'].replace('_', ' ')}{', AI' if c.get('ai') else ''}{extra})")
-    return Step(f"“{table['name']}” has {table['row_count']} rows and {len(lines)} columns:\n" + "\n".join(lines))
+        lines.append(
+            f"- **{c['name']}** ({c['type'].replace('_', ' ')}{', AI' if c.get('ai') else ''}{extra})"
+        )
+    return Step(
+        f"“{table['name']}” has {table['row_count']} rows and {len(lines)} columns:\n" + "\n".join(lines)
+    )
 
 
 def _accepted(intent: Intent, done: list[Done], tools: set) -> Step:
     text = intent.args["text"]
     m = re.search(r"created [\"“]([^\"”]+)[\"”]", text)
     if m:
-        return Step(f"“{m.group(1)}” is created and open beside the chat. Next you can ask me to add rows, add a "
-                    "column (e.g. “add a column Priority (select)”), or add an AI column that fills itself.")
+        return Step(
+            f"“{m.group(1)}” is created and open beside the chat. Next you can ask me to add rows, add a "
+            "column (e.g. “add a column Priority (select)”), or add an AI column that fills itself."
+        )
     if re.search(r"schema", text, re.IGNORECASE):
         return Step("The table has its new columns now. Ask for more changes whenever you like.")
     if m := re.search(r"applied (\d+) of (\d+)", text, re.IGNORECASE):
-        return Step(f"{m.group(1)} of {m.group(2)} changes are in the table; the ones that failed are marked in "
-                    "the preview with the reason.")
+        return Step(
+            f"{m.group(1)} of {m.group(2)} changes are in the table; the ones that failed are marked in "
+            "the preview with the reason."
+        )
     return Step("Done: the changes are in the table now.")
 
 
@@ -945,9 +1120,19 @@ def _dismissed(intent: Intent, done: list[Done], tools: set) -> Step:
 
 
 HANDLERS = {
-    "create": _create, "add_column": _add_column_step, "remove_column": _remove_column, "rename": _rename,
-    "modify": _modify, "add_rows": _add_rows, "delete_rows": _delete_rows, "set": _set, "fill": _fill,
-    "list_tables": _list_tables, "describe": _describe, "accepted": _accepted, "dismissed": _dismissed,
+    "create": _create,
+    "add_column": _add_column_step,
+    "remove_column": _remove_column,
+    "rename": _rename,
+    "modify": _modify,
+    "add_rows": _add_rows,
+    "delete_rows": _delete_rows,
+    "set": _set,
+    "fill": _fill,
+    "list_tables": _list_tables,
+    "describe": _describe,
+    "accepted": _accepted,
+    "dismissed": _dismissed,
 }
 
 
@@ -961,7 +1146,7 @@ def _tokens(obj: Any) -> int:
 
 def _chunks(text: str) -> list[str]:
     words = re.findall(r"\S+\s*|\s+", text)
-    return ["".join(words[i:i + CHUNK_WORDS]) for i in range(0, len(words), CHUNK_WORDS)]
+    return ["".join(words[i : i + CHUNK_WORDS]) for i in range(0, len(words), CHUNK_WORDS)]
 
 
 class OfflineModel:
@@ -972,8 +1157,13 @@ class OfflineModel:
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[ModelEvent]:
         step = plan(request)
-        used = sum(1 for m in request.messages if isinstance(m.get("content"), list)
-                   for b in m["content"] if isinstance(b, dict) and b.get("type") == "tool_use")
+        used = sum(
+            1
+            for m in request.messages
+            if isinstance(m.get("content"), list)
+            for b in m["content"]
+            if isinstance(b, dict) and b.get("type") == "tool_use"
+        )
         content: list[dict[str, Any]] = []
         if step.text:
             content.append({"type": "text", "text": step.text})
@@ -984,6 +1174,8 @@ class OfflineModel:
             block = {"type": "tool_use", "id": f"toolu_offline_{n:04d}", "name": tool, "input": args}
             content.append(block)
             yield ToolUseStart(block["id"], tool)
-        usage = {"input_tokens": _tokens([request.system, request.messages, request.tools]),
-                 "output_tokens": _tokens(content)}
+        usage = {
+            "input_tokens": _tokens([request.system, request.messages, request.tools]),
+            "output_tokens": _tokens(content),
+        }
         yield MessageDone(content, "tool_use" if step.calls else "end_turn", usage)

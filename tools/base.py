@@ -113,8 +113,11 @@ def _lean(node: Any, *, names: bool = False) -> Any:
         return node
     if names:  # keys of `properties` / `$defs` are names, not keywords
         return {k: _lean(v) for k, v in node.items()}
-    return {k: _lean(v, names=k in ("properties", "$defs")) for k, v in node.items()
-            if k != "discriminator" and not (k == "title" and isinstance(v, str))}
+    return {
+        k: _lean(v, names=k in ("properties", "$defs"))
+        for k, v in node.items()
+        if k != "discriminator" and not (k == "title" and isinstance(v, str))
+    }
 
 
 def tool(input_model: type[BaseModel], *, name: str | None = None) -> Callable[[ToolFn], Tool]:

@@ -13,7 +13,11 @@ from tools.base import ProposalEvent, ToolContext, ToolError, ToolResult, error,
 
 log = logging.getLogger(__name__)
 
-BUTTONS = {"schema_create": "Create Table / Dismiss", "schema_update": "Apply / Dismiss", "data": "Apply / Dismiss"}
+BUTTONS = {
+    "schema_create": "Create Table / Dismiss",
+    "schema_update": "Apply / Dismiss",
+    "data": "Apply / Dismiss",
+}
 
 
 async def _propose(ctx: ToolContext, what: Literal["schema", "data"], payload: dict[str, Any]) -> ToolResult:
@@ -23,26 +27,39 @@ async def _propose(ctx: ToolContext, what: Literal["schema", "data"], payload: d
     try:
         async with ctx.transaction() as conn:
             made = await service.propose(
-                conn, what=what, payload=payload, workspace_id=workspace, account_id=ctx.account_id,
-                thread_id=ctx.thread_id, active_table_id=ctx.active_table_id,
+                conn,
+                what=what,
+                payload=payload,
+                workspace_id=workspace,
+                account_id=ctx.account_id,
+                thread_id=ctx.thread_id,
+                active_table_id=ctx.active_table_id,
             )
     except ProposalInvalid as exc:
         return error(exc.message)
     stored, preview = made.stored, made.preview
-    event = ProposalEvent(proposal_id=stored.id, kind=stored.kind, table_id=stored.table_id,
-                          payload=stored.payload, preview=preview, superseded=tuple(stored.superseded))
+    event = ProposalEvent(
+        proposal_id=stored.id,
+        kind=stored.kind,
+        table_id=stored.table_id,
+        payload=stored.payload,
+        preview=preview,
+        superseded=tuple(stored.superseded),
+    )
     try:
         await ctx.emit(event)
     except Exception:  # stored but not on screen: the model must not tell the user to press buttons
         log.exception("showing proposal %s failed", stored.id)
-        return error(f"Proposal {stored.id} was saved but could not be shown to the user; tell them to reload.")
+        return error(
+            f"Proposal {stored.id} was saved but could not be shown to the user; tell them to reload."
+        )
     out: dict[str, Any] = {
         "proposal_id": str(stored.id),
         "status": "shown to the user",
         "summary": preview.summary,
         "buttons": BUTTONS[stored.kind],
-        "next": "Wait for the user's decision: tell them what you proposed, where to look and which buttons to "
-                "press; do not ask for permission.",
+        "next": "Wait for the user's decision: tell them what you proposed, where to look and which "
+        "buttons to press; do not ask for permission.",
     }
     if stored.superseded:
         out["superseded"] = [str(p) for p in stored.superseded]

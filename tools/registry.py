@@ -61,7 +61,10 @@ def describe_validation(exc: ValidationError, tool_name: str) -> str:
     more = exc.error_count() - len(lines)
     if more > 0:
         lines.append(f"- … and {more} more")
-    return f"Invalid input for {tool_name} ({exc.error_count()} problem(s)); fix and call again:\n" + "\n".join(lines)
+    return (
+        f"Invalid input for {tool_name} ({exc.error_count()} problem(s)); fix and call again:\n"
+        + "\n".join(lines)
+    )
 
 
 def describe_service_error(exc: ServiceError) -> str:

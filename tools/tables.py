@@ -77,8 +77,9 @@ def row_view(record: RecordPublic, columns: list[ColumnPublic]) -> dict[str, Any
     return row
 
 
-async def column_stats(conn: AsyncConnection, table: TablePublic, *,
-                       sample: int = STATS_ROWS) -> tuple[int, int, dict[str, dict[str, Any]]]:
+async def column_stats(
+    conn: AsyncConnection, table: TablePublic, *, sample: int = STATS_ROWS
+) -> tuple[int, int, dict[str, dict[str, Any]]]:
     """(rows, rows looked at, stats per column id). Row and filled counts are exact (one cheap scan);
     distinct counts, min/max of numbers and dates and the most common values of choice columns come from
     every row of a table of up to `sample` rows, else from an even sample of about that many."""
@@ -90,8 +91,11 @@ async def column_stats(conn: AsyncConnection, table: TablePublic, *,
         # times faster than comparing values); only JSON cells can hold an empty value
         empty = f" AND r.data -> :k{i} NOT IN ('null', '\"\"', '[]', '{{}}')" if col.type == "json" else ""
         filled.append(f"count(*) FILTER (WHERE r.data ? :k{i}{empty}) AS f{i}")
-    counts = (await conn.execute(
-        text(f"SELECT {', '.join(filled)} FROM records r WHERE r.table_id = :t"), params)).mappings().one()
+    counts = (
+        (await conn.execute(text(f"SELECT {', '.join(filled)} FROM records r WHERE r.table_id = :t"), params))
+        .mappings()
+        .one()
+    )
     total = counts["n"]
     params["step"] = max(1, -(-total // sample))  # ceil: every step-th row by id
     where = "r.table_id = :t" + (" AND r.id % :step = 0" if params["step"] > 1 else "")
@@ -104,10 +108,15 @@ async def column_stats(conn: AsyncConnection, table: TablePublic, *,
             num = f"CASE WHEN jsonb_typeof({cell}) = 'number' THEN ({cell})::numeric END"
             parts += [f"min({num}) AS lo{i}", f"max({num}) AS hi{i}"]
         elif col.type == "date":
-            parts += [f'min((r.data ->> :k{i}) COLLATE "C") AS lo{i}',
-                      f'max((r.data ->> :k{i}) COLLATE "C") AS hi{i}']
-    seen = (await conn.execute(text(f"SELECT {', '.join(parts)} FROM records r WHERE {where}"),
-                               params)).mappings().one()
+            parts += [
+                f'min((r.data ->> :k{i}) COLLATE "C") AS lo{i}',
+                f'max((r.data ->> :k{i}) COLLATE "C") AS hi{i}',
+            ]
+    seen = (
+        (await conn.execute(text(f"SELECT {', '.join(parts)} FROM records r WHERE {where}"), params))
+        .mappings()
+        .one()
+    )
     stats: dict[str, dict[str, Any]] = {}
     for i, col in enumerate(table.columns):
         s: dict[str, Any] = {"filled": counts[f"f{i}"], "distinct": seen[f"d{i}"]}
@@ -122,8 +131,9 @@ async def column_stats(conn: AsyncConnection, table: TablePublic, *,
     return total, seen["n"], stats
 
 
-async def _top_values(conn: AsyncConnection, table: TablePublic, where: str,
-                      params: dict[str, Any]) -> list[tuple[str, Any, int]]:
+async def _top_values(
+    conn: AsyncConnection, table: TablePublic, where: str, params: dict[str, Any]
+) -> list[tuple[str, Any, int]]:
     """(column id, value, rows) for the most common values of select, boolean and multi-select columns."""
     keys = {f"k{i}": c for i, c in enumerate(table.columns)}
     single = [k for k, c in keys.items() if c.type in ("select", "boolean")]
@@ -131,8 +141,10 @@ async def _top_values(conn: AsyncConnection, table: TablePublic, where: str,
     if single:
         exprs = [f"(r.data ->> :{k})" for k in single]  # one scan, one hash table per column
         result = await conn.execute(
-            text(f"SELECT {', '.join(exprs)}, GROUPING({', '.join(exprs)}) AS g, count(*) AS n FROM records r "
-                 f"WHERE {where} GROUP BY GROUPING SETS ({', '.join(exprs)})"),
+            text(
+                f"SELECT {', '.join(exprs)}, GROUPING({', '.join(exprs)}) AS g, count(*) AS n FROM records r "
+                f"WHERE {where} GROUP BY GROUPING SETS ({', '.join(exprs)})"
+            ),
             params,
         )
         counted: dict[int, list[tuple[int, str]]] = {}
@@ -146,11 +158,15 @@ async def _top_values(conn: AsyncConnection, table: TablePublic, where: str,
             found += [(str(keys[single[pos]].id), v, n) for n, v in pairs[:TOP_VALUES]]
     for k, c in keys.items():
         if c.type == "multi_select":
-            items = (f"jsonb_array_elements_text(CASE WHEN jsonb_typeof(r.data -> :{k}) = 'array' "
-                     f"THEN r.data -> :{k} ELSE '[]' END) a(v)")
+            items = (
+                f"jsonb_array_elements_text(CASE WHEN jsonb_typeof(r.data -> :{k}) = 'array' "
+                f"THEN r.data -> :{k} ELSE '[]' END) a(v)"
+            )
             result = await conn.execute(
-                text(f"SELECT a.v, count(*) AS n FROM records r CROSS JOIN LATERAL {items} WHERE {where} "
-                     f"GROUP BY a.v ORDER BY n DESC, a.v LIMIT {TOP_VALUES}"),
+                text(
+                    f"SELECT a.v, count(*) AS n FROM records r CROSS JOIN LATERAL {items} WHERE {where} "
+                    f"GROUP BY a.v ORDER BY n DESC, a.v LIMIT {TOP_VALUES}"
+                ),
                 params,
             )
             found += [(str(c.id), v, n) for v, n in result.all()]
@@ -201,13 +217,19 @@ async def get_table(ctx: ToolContext, args: GetTableInput) -> ToolResult:
             sample = [row_view(r, table.columns) for r in page.items]
     columns = [column_summary(c) | {"stats": stats[str(c.id)]} for c in table.columns]
     out = {
-        "id": str(table.id), "name": table.name, "description": short(table.description),
-        "active": table.id == ctx.active_table_id, "row_count": count, "columns": columns,
+        "id": str(table.id),
+        "name": table.name,
+        "description": short(table.description),
+        "active": table.id == ctx.active_table_id,
+        "row_count": count,
+        "columns": columns,
         "sample_rows": sample,
     }
     if looked_at < count:
-        out["stats_note"] = (f"filled counts are exact; distinct, min/max and top values come from a sample "
-                             f"of {looked_at} rows")
+        out["stats_note"] = (
+            f"filled counts are exact; distinct, min/max and top values come from a sample "
+            f"of {looked_at} rows"
+        )
     return ToolResult(out)
 
 
@@ -227,8 +249,9 @@ class SortSpec(BaseModel):
 class QueryRowsInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
     table_id: uuid.UUID | None = Field(default=None, description="The table; the active table when left out.")
-    filter: list[FilterSpec] = Field(default_factory=list, max_length=20,
-                                     description="Conditions that all must hold.")
+    filter: list[FilterSpec] = Field(
+        default_factory=list, max_length=20, description="Conditions that all must hold."
+    )
     sort: list[SortSpec] = Field(default_factory=list, max_length=5)
     limit: int = Field(default=50, ge=1, le=200)
     offset: int = Field(default=0, ge=0)
@@ -242,12 +265,20 @@ async def query_rows(ctx: ToolContext, args: QueryRowsInput) -> ToolResult:
     async with ctx.transaction() as conn:
         table = await resolve_table(ctx, conn, args.table_id)
         page = await rec.list_records(
-            conn, table, limit=args.limit, offset=args.offset,
+            conn,
+            table,
+            limit=args.limit,
+            offset=args.offset,
             filters=[rec.Filter(**f.model_dump()) for f in args.filter],
             sort=[rec.Sort(**s.model_dump()) for s in args.sort],
         )
     rows = [row_view(r, table.columns) for r in page.items]
-    out: dict[str, Any] = {"table_id": str(table.id), "total": page.total, "offset": args.offset, "rows": rows}
+    out: dict[str, Any] = {
+        "table_id": str(table.id),
+        "total": page.total,
+        "offset": args.offset,
+        "rows": rows,
+    }
     if args.offset + len(rows) < page.total:
         out["next_offset"] = args.offset + len(rows)
     return ToolResult(out)

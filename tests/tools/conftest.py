@@ -72,8 +72,9 @@ def make_bugs(engine, account):
 
     async def make(n: int, name: str = "Bugs"):
         async with transaction(acc, engine=engine) as conn:
-            t = await tables.create_table(conn, workspace_id=ws, name=name, description="Bug tracker",
-                                          columns=BUG_COLUMNS)
+            t = await tables.create_table(
+                conn, workspace_id=ws, name=name, description="Bug tracker", columns=BUG_COLUMNS
+            )
             await records.create_records(conn, t, [_bug_row(i) for i in range(1, n + 1)])
         return t
 

@@ -34,7 +34,9 @@ def sentences(text_: str) -> list[str]:
 
 def guides(text_: str, kind: str) -> bool:
     """SPEC §7: names the buttons and asks no permission."""
-    return guidance.names_buttons(text_, kind) and not any(guidance.asks_permission(s) for s in sentences(text_))
+    return guidance.names_buttons(text_, kind) and not any(
+        guidance.asks_permission(s) for s in sentences(text_)
+    )
 
 
 async def converse(ctx, text_: str, tools: list[dict] = TOOLS) -> dict:
@@ -53,8 +55,14 @@ async def converse(ctx, text_: str, tools: list[dict] = TOOLS) -> dict:
         for use in uses:
             result = await run_tool(ctx, use["name"], use["input"])
             calls.append((use["name"], use["input"], result))
-            results.append({"type": "tool_result", "tool_use_id": use["id"], "content": result.text(),
-                            **({"is_error": True} if result.is_error else {})})
+            results.append(
+                {
+                    "type": "tool_result",
+                    "tool_use_id": use["id"],
+                    "content": result.text(),
+                    **({"is_error": True} if result.is_error else {}),
+                }
+            )
             ends = ends or result.ends_turn
         history.append({"role": "user", "content": results})
         if ends:
@@ -63,6 +71,7 @@ async def converse(ctx, text_: str, tools: list[dict] = TOOLS) -> dict:
 
 
 # -- without a database -----------------------------------------------------------------------------------
+
 
 def test_it_is_a_model():
     model = OfflineModel()
@@ -95,16 +104,19 @@ async def test_create_streams_text_then_one_valid_proposal():
     assert done.usage["input_tokens"] > 0 and done.usage["output_tokens"] > 0
 
 
-@pytest.mark.parametrize(("ask", "column", "ctype"), [
-    ("create a table of books I want to read", "Author", "text"),
-    ("make a table for my movie watchlist", "Watched", "boolean"),
-    ("create a table of contacts", "Email", "email"),
-    ("make me a table for tracking bugs", "Priority", "select"),
-    ("create a tracker for tasks", "Due Date", "date"),
-    ("create a table of products", "Price", "number"),
-    ("build a table of employees", "Department", "select"),
-    ("create a table of houseplants", "Name", "text"),
-])
+@pytest.mark.parametrize(
+    ("ask", "column", "ctype"),
+    [
+        ("create a table of books I want to read", "Author", "text"),
+        ("make a table for my movie watchlist", "Watched", "boolean"),
+        ("create a table of contacts", "Email", "email"),
+        ("make me a table for tracking bugs", "Priority", "select"),
+        ("create a tracker for tasks", "Due Date", "date"),
+        ("create a table of products", "Price", "number"),
+        ("build a table of employees", "Department", "select"),
+        ("create a table of houseplants", "Name", "text"),
+    ],
+)
 async def test_topics_get_fitting_columns_and_valid_samples(ask, column, ctype):
     done = (await stream([user(ask)]))[-1]
     payload = done.content[-1]["input"]
@@ -129,24 +141,30 @@ async def test_unknown_requests_get_the_list_of_what_it_understands():
 
 
 async def test_accepted_notice_gets_a_short_follow_up_without_tools():
-    done = (await stream([user('[User accepted and created "Italian Restaurants in Chicago" with 7 columns]')]))[-1]
+    done = (
+        await stream([user('[User accepted and created "Italian Restaurants in Chicago" with 7 columns]')])
+    )[-1]
     assert done.stop_reason == "end_turn" and len(done.content) == 1
     assert "Italian Restaurants in Chicago" in done.content[0]["text"] and len(done.content[0]["text"]) < 300
 
 
-@pytest.mark.parametrize(("ask", "kind", "expected"), [
-    ("add a column Priority (select)", "add_column", {"name": "Priority", "type": "select"}),
-    ("add a Severity column with options Low, High", "add_column", {"options": ["Low", "High"]}),
-    ("add a number column called Cost after Title", "add_column", {"name": "Cost", "type": "number"}),
-    ("remove column Notes", "remove_column", {"name": "Notes"}),
-    ("rename Title to Summary", "rename", {"name": "Title", "new": "Summary"}),
-    ("make Status required", "modify", {"changes": {"required": True}}),
-    ("change Points to text", "modify", {"changes": {"type": "text"}}),
-    ("add 3 rows", "add_rows", {"count": 3}),
-    ("delete the rows where Status is Resolved", "delete_rows", {}),
-    ("set Status to Resolved where Priority is P0", "set", {"column": "Status", "value": "Resolved"}),
-    ("fill column Summary", "fill", {"name": "Summary", "scope": "empty"}),
-])
+@pytest.mark.parametrize(
+    ("ask", "kind", "expected"),
+    [
+        ("add a column Priority (select)", "add_column", {"name": "Priority", "type": "select"}),
+        ("add a Severity column with options Low, High", "add_column", {"options": ["Low", "High"]}),
+        ("add a number column called Cost after Title", "add_column", {"name": "Cost", "type": "number"}),
+        ("remove column Notes", "remove_column", {"name": "Notes"}),
+        ("rename Title to Summary", "rename", {"name": "Title", "new": "Summary"}),
+        ("make Status required", "modify", {"changes": {"required": True}}),
+        ("mark Title as optional", "modify", {"changes": {"required": False}}),
+        ("change Points to text", "modify", {"changes": {"type": "text"}}),
+        ("add 3 rows", "add_rows", {"count": 3}),
+        ("delete the rows where Status is Resolved", "delete_rows", {}),
+        ("set Status to Resolved where Priority is P0", "set", {"column": "Status", "value": "Resolved"}),
+        ("fill column Summary", "fill", {"name": "Summary", "scope": "empty"}),
+    ],
+)
 def test_requests_are_understood(ask, kind, expected):
     intent = parse_intent(ask)
     assert intent.kind == kind
@@ -157,6 +175,7 @@ def test_requests_are_understood(ask, kind, expected):
 
 # -- against real tables ----------------------------------------------------------------------------------
 
+
 @pytest.fixture
 async def bugs(ctx, make_bugs):
     t = await make_bugs(12)
@@ -166,8 +185,9 @@ async def bugs(ctx, make_bugs):
 
 async def row_ids(engine, table_id, where: str = "true") -> list[int]:
     async with transaction(None, engine=engine) as conn:
-        rows = await conn.execute(text(f"SELECT id FROM records WHERE table_id = :t AND {where} ORDER BY id"),
-                                  {"t": table_id})
+        rows = await conn.execute(
+            text(f"SELECT id FROM records WHERE table_id = :t AND {where} ORDER BY id"), {"t": table_id}
+        )
         return list(rows.scalars())
 
 
@@ -194,9 +214,11 @@ async def test_add_column_looks_at_the_table_first(ctx, events, bugs):
     (op,) = payload["operations"]
     title = next(c for c in bugs.columns if c.name == "Title")
     assert payload["mode"] == "update" and payload["table_id"] == str(bugs.id)
-    assert op == {"action": "add", "column": {"name": "Severity", "type": "select",
-                                              "options": ["Critical", "Major", "Minor"]},
-                  "after_column_id": str(title.id)}
+    assert op == {
+        "action": "add",
+        "column": {"name": "Severity", "type": "select", "options": ["Critical", "Major", "Minor"]},
+        "after_column_id": str(title.id),
+    }
     assert guides(out["text"], "update") and events[-1].kind == "schema_update"
 
 
@@ -212,10 +234,13 @@ async def test_remove_rename_and_required_use_real_column_ids(ctx, bugs):
     payload, _ = proposal(await converse(ctx, "remove column notes"))
     assert payload["operations"] == [{"action": "remove", "column_id": ids["Notes"]}]
     payload, _ = proposal(await converse(ctx, "rename Title to Summary"))
-    assert payload["operations"] == [{"action": "modify", "column_id": ids["Title"], "changes": {"name": "Summary"}}]
+    assert payload["operations"] == [
+        {"action": "modify", "column_id": ids["Title"], "changes": {"name": "Summary"}}
+    ]
     payload, _ = proposal(await converse(ctx, "make Status required"))
-    assert payload["operations"] == [{"action": "modify", "column_id": ids["Status"],
-                                      "changes": {"required": True}}]
+    assert payload["operations"] == [
+        {"action": "modify", "column_id": ids["Status"], "changes": {"required": True}}
+    ]
 
 
 async def test_a_refused_proposal_is_explained_not_shown(ctx, events, bugs):
@@ -252,8 +277,12 @@ async def test_delete_where_finds_the_rows_first(ctx, bugs, engine):
     out = await converse(ctx, "delete the rows where Status is Resolved")
     assert out["names"] == ["query_rows", "propose_data"]
     payload, _ = proposal(out)
-    resolved = await row_ids(engine, bugs.id, "data ->> (SELECT id::text FROM columns WHERE table_id = "
-                                              "records.table_id AND name = 'Status') = 'Resolved'")
+    resolved = await row_ids(
+        engine,
+        bugs.id,
+        "data ->> (SELECT id::text FROM columns WHERE table_id = "
+        "records.table_id AND name = 'Status') = 'Resolved'",
+    )
     assert len(resolved) == 4
     assert payload["operations"] == [{"action": "delete", "row_id": i} for i in resolved]
     assert "4 rows where Status is Resolved" in out["text"] and guides(out["text"], "data")
@@ -263,8 +292,11 @@ async def test_set_where_updates_only_rows_that_change(ctx, bugs, bug_row, engin
     out = await converse(ctx, "set Status to Resolved where Priority is P0")
     payload, _ = proposal(out)
     ids = await row_ids(engine, bugs.id)
-    expected = [ids[n - 1] for n in range(1, 13) if bug_row(n)["Priority"] == "P0"
-                and bug_row(n)["Status"] != "Resolved"]
+    expected = [
+        ids[n - 1]
+        for n in range(1, 13)
+        if bug_row(n)["Priority"] == "P0" and bug_row(n)["Status"] != "Resolved"
+    ]
     assert [op["row_id"] for op in payload["operations"]] == expected
     assert all(op["changes"] == {"Status": "Resolved"} for op in payload["operations"])
 
@@ -299,15 +331,26 @@ async def test_fill_calls_the_fill_tool_when_offered(ctx, bugs):
     from db.schemas import ColumnCreate
 
     async with transaction(ctx.account_id, engine=ctx.engine) as conn:
-        col = await tables.create_column(conn, bugs.id, ColumnCreate(
-            name="Summary", type="text", ai={"prompt": "Summarize {Title}", "depends_on": ["Title"]}))
+        col = await tables.create_column(
+            conn,
+            bugs.id,
+            ColumnCreate(
+                name="Summary", type="text", ai={"prompt": "Summarize {Title}", "depends_on": ["Title"]}
+            ),
+        )
     fill = {"name": "fill_column", "description": "fill", "input_schema": {"type": "object"}}
     history = [user("fill column Summary for failed rows")]
     events = await stream(history, [*TOOLS, fill])
     table = (await run_tool(ctx, "get_table", events[-1].content[-1]["input"])).text()
-    history += [{"role": "assistant", "content": events[-1].content},
-                {"role": "user", "content": [{"type": "tool_result", "tool_use_id": events[-1].content[-1]["id"],
-                                              "content": table}]}]
+    history += [
+        {"role": "assistant", "content": events[-1].content},
+        {
+            "role": "user",
+            "content": [
+                {"type": "tool_result", "tool_use_id": events[-1].content[-1]["id"], "content": table}
+            ],
+        },
+    ]
     done = (await stream(history, [*TOOLS, fill]))[-1]
     call = done.content[-1]
     assert call["name"] == "fill_column"
@@ -323,8 +366,11 @@ async def test_describe_and_list_tables_use_the_stats(ctx, bugs):
 
 async def test_usage_follows_the_prompt_size():
     small = (await stream([user("add 3 rows")]))[-1].usage["input_tokens"]
-    big_history = [user("x" * 40_000), {"role": "assistant", "content": [{"type": "text", "text": "ok"}]},
-                   user("add 3 rows")]
+    big_history = [
+        user("x" * 40_000),
+        {"role": "assistant", "content": [{"type": "text", "text": "ok"}]},
+        user("add 3 rows"),
+    ]
     big = (await stream(big_history))[-1].usage["input_tokens"]
     assert big - small >= 9_000
     json.dumps(big_history)
@@ -341,6 +387,11 @@ async def test_through_the_agent_loop(ctx, events, bugs):
     assert [name for _, name, _ in sink.of("tool_start")] == ["get_table", "propose_schema"]
     assert guides(sink.text, "update") and "Severity" in sink.text
     assert events[-1].kind == "schema_update"
-    turn = await run_turn(OfflineModel(), ctx, history, "[User accepted the schema proposal and applied changes "
-                          "to \"Bugs\".]", CollectingSink())
+    turn = await run_turn(
+        OfflineModel(),
+        ctx,
+        history,
+        '[User accepted the schema proposal and applied changes to "Bugs".]',
+        CollectingSink(),
+    )
     assert turn.stop == "done" and "new columns" in turn.text

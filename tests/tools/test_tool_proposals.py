@@ -19,19 +19,33 @@ NEW_TABLE = {
     "reasoning": "Based on your request",
     "operations": [
         {"action": "add", "column": {"name": "Name", "type": "text", "required": True}},
-        {"action": "add", "column": {"name": "Neighborhood", "type": "select",
-                                     "options": ["River North", "West Loop"], "filterDisplay": "tab"}},
+        {
+            "action": "add",
+            "column": {
+                "name": "Neighborhood",
+                "type": "select",
+                "options": ["River North", "West Loop"],
+                "filterDisplay": "tab",
+            },
+        },
         {"action": "add", "column": {"name": "Rating", "type": "number"}},
     ],
-    "sample_rows": [{"Name": "RPM Italian", "Neighborhood": "River North", "Rating": 4.5},
-                    {"Name": "Monteverde", "Neighborhood": "West Loop", "Rating": 4.7}],
+    "sample_rows": [
+        {"Name": "RPM Italian", "Neighborhood": "River North", "Rating": 4.5},
+        {"Name": "Monteverde", "Neighborhood": "West Loop", "Rating": 4.7},
+    ],
 }
 
 
 async def proposals_of(engine, ctx: ToolContext) -> list[dict]:
     async with transaction(None, engine=engine) as conn:
-        rows = await conn.execute(text("SELECT id, kind, status, table_id, payload FROM proposals "
-                                       "WHERE thread_id = :th ORDER BY created_at"), {"th": ctx.thread_id})
+        rows = await conn.execute(
+            text(
+                "SELECT id, kind, status, table_id, payload FROM proposals "
+                "WHERE thread_id = :th ORDER BY created_at"
+            ),
+            {"th": ctx.thread_id},
+        )
         return [dict(r) for r in rows.mappings()]
 
 
@@ -54,14 +68,18 @@ async def test_a_new_proposal_supersedes_the_pending_one(ctx, events, engine):
     assert second["superseded"] == [first]
     assert events[-1].superseded == (uuid.UUID(first),)
     assert [(p["id"].hex, p["status"]) for p in await proposals_of(engine, ctx)] == [
-        (uuid.UUID(first).hex, "superseded"), (uuid.UUID(second["proposal_id"]).hex, "pending")]
+        (uuid.UUID(first).hex, "superseded"),
+        (uuid.UUID(second["proposal_id"]).hex, "pending"),
+    ]
 
 
 async def test_bad_create_names_each_problem_and_stores_nothing(ctx, events, engine):
     bad = NEW_TABLE | {
-        "operations": [*NEW_TABLE["operations"],
-                       {"action": "add", "column": {"name": "Price", "type": "select"}},
-                       {"action": "add", "column": {"name": "Website", "type": "url", "options": ["a"]}}],
+        "operations": [
+            *NEW_TABLE["operations"],
+            {"action": "add", "column": {"name": "Price", "type": "select"}},
+            {"action": "add", "column": {"name": "Website", "type": "url", "options": ["a"]}},
+        ],
         "sample_rows": [{"Name": "X", "Neighborhood": "Gold Coast", "Rating": "great", "Colour": "red"}],
     }
     result = await run_tool(ctx, "propose_schema", bad)
@@ -76,9 +94,18 @@ async def test_bad_create_names_each_problem_and_stores_nothing(ctx, events, eng
 
 
 async def test_shape_errors_come_from_the_input_model(ctx, events):
-    result = await run_tool(ctx, "propose_schema", {
-        "mode": "create", "table_name": "T",
-        "operations": [{"action": "explode"}, {"action": "add", "column": {"name": "A", "type": "string"}}]})
+    result = await run_tool(
+        ctx,
+        "propose_schema",
+        {
+            "mode": "create",
+            "table_name": "T",
+            "operations": [
+                {"action": "explode"},
+                {"action": "add", "column": {"name": "A", "type": "string"}},
+            ],
+        },
+    )
     text_ = result.text()
     assert result.is_error and "Invalid input for propose_schema" in text_
     assert "operations[0]" in text_ and "explode" in text_
@@ -90,20 +117,38 @@ async def test_update_defaults_to_the_active_table_and_checks_columns(ctx, event
     t = await make_bugs(6)  # row 5 has no points
     ctx.active_table_id = t.id
     cols = {c.name: str(c.id) for c in t.columns}
-    bad = await run_tool(ctx, "propose_schema", {"mode": "update", "operations": [
-        {"action": "remove", "column_id": str(uuid.uuid4())},
-        {"action": "add", "column": {"name": "Status", "type": "text"}},
-        {"action": "modify", "column_id": cols["Points"], "changes": {"required": True}},
-    ]})
+    bad = await run_tool(
+        ctx,
+        "propose_schema",
+        {
+            "mode": "update",
+            "operations": [
+                {"action": "remove", "column_id": str(uuid.uuid4())},
+                {"action": "add", "column": {"name": "Status", "type": "text"}},
+                {"action": "modify", "column_id": cols["Points"], "changes": {"required": True}},
+            ],
+        },
+    )
     text_ = bad.text()
     assert bad.is_error and "unknown column" in text_ and "Title, Status" in text_
     assert 'a column named "Status" already exists' in text_
     assert 'column "Points" cannot be required' in text_
-    good = await run_tool(ctx, "propose_schema", {"mode": "update", "reasoning": "", "operations": [
-        {"action": "add", "column": {"name": "Severity", "type": "select", "options": ["Low", "High"]},
-         "after_column_id": cols["Title"]},
-        {"action": "remove", "column_id": cols["Notes"]},
-    ]})
+    good = await run_tool(
+        ctx,
+        "propose_schema",
+        {
+            "mode": "update",
+            "reasoning": "",
+            "operations": [
+                {
+                    "action": "add",
+                    "column": {"name": "Severity", "type": "select", "options": ["Low", "High"]},
+                    "after_column_id": cols["Title"],
+                },
+                {"action": "remove", "column_id": cols["Notes"]},
+            ],
+        },
+    )
     assert not good.is_error and good.ends_turn
     assert json.loads(good.text())["buttons"] == "Apply / Dismiss"
     (event,) = events
@@ -116,32 +161,60 @@ async def test_data_proposal_checks_values_against_the_columns(ctx, events, make
     t = await make_bugs(3)
     ctx.active_table_id = t.id
     async with transaction(None, engine=engine) as conn:
-        ids = (await conn.execute(text("SELECT id FROM records WHERE table_id = :t ORDER BY id"),
-                                  {"t": t.id})).scalars().all()
-    bad = await run_tool(ctx, "propose_data", {"operations": [
-        {"action": "add", "data": {"Title": "New", "Priority": "P9"}},
-        {"action": "add", "data": {"Status": "Open"}},
-        {"action": "update", "row_id": ids[0], "changes": {"Points": "lots"}},
-        {"action": "update", "row_id": 999_999_999, "changes": {"Title": "x"}},
-        {"action": "delete", "row_id": ids[1]},
-        {"action": "add", "data": {"Title": "Y", "Colour": "red"}},
-    ]})
+        ids = (
+            (await conn.execute(text("SELECT id FROM records WHERE table_id = :t ORDER BY id"), {"t": t.id}))
+            .scalars()
+            .all()
+        )
+    bad = await run_tool(
+        ctx,
+        "propose_data",
+        {
+            "operations": [
+                {"action": "add", "data": {"Title": "New", "Priority": "P9"}},
+                {"action": "add", "data": {"Status": "Open"}},
+                {"action": "update", "row_id": ids[0], "changes": {"Points": "lots"}},
+                {"action": "update", "row_id": 999_999_999, "changes": {"Title": "x"}},
+                {"action": "delete", "row_id": ids[1]},
+                {"action": "add", "data": {"Title": "Y", "Colour": "red"}},
+            ]
+        },
+    )
     text_ = bad.text()
     assert bad.is_error
-    for expected in ("operations[0]", "P9", "operations[1]", '"Title" is required', "operations[2]", "lots",
-                     "row 999999999 does not exist", 'Unknown column "Colour"'):
+    for expected in (
+        "operations[0]",
+        "P9",
+        "operations[1]",
+        '"Title" is required',
+        "operations[2]",
+        "lots",
+        "row 999999999 does not exist",
+        'Unknown column "Colour"',
+    ):
         assert expected in text_, expected
     assert "operations[4]" not in text_
     assert events == []
-    good = await run_tool(ctx, "propose_data", {"reasoning": "triage", "operations": [
-        {"action": "add", "data": {"title": "New bug", "priority": "p1"}},
-        {"action": "update", "row_id": ids[0], "changes": {"Status": "Resolved"}},
-        {"action": "delete", "row_id": ids[2]},
-    ], "research_log": ["looked at the tracker"]})
+    good = await run_tool(
+        ctx,
+        "propose_data",
+        {
+            "reasoning": "triage",
+            "operations": [
+                {"action": "add", "data": {"title": "New bug", "priority": "p1"}},
+                {"action": "update", "row_id": ids[0], "changes": {"Status": "Resolved"}},
+                {"action": "delete", "row_id": ids[2]},
+            ],
+            "research_log": ["looked at the tracker"],
+        },
+    )
     assert not good.is_error and good.ends_turn
     (event,) = events
     assert event.kind == "data" and event.table_id == t.id
-    assert event.preview.counts == {"add": 1, "update": 1, "delete": 1} or sum(event.preview.counts.values()) == 3
+    assert (
+        event.preview.counts == {"add": 1, "update": 1, "delete": 1}
+        or sum(event.preview.counts.values()) == 3
+    )
 
 
 async def test_proposals_need_a_table_of_this_workspace(ctx, make_bugs, engine, unique):
@@ -154,8 +227,9 @@ async def test_proposals_need_a_table_of_this_workspace(ctx, make_bugs, engine, 
         ws = await accounts.create_workspace(conn, owner_id=other)
     theirs = ToolContext(account_id=other, workspace_id=ws["id"], thread_id="x", engine=engine)
     t = await make_bugs(1)
-    result = await run_tool(theirs, "propose_data",
-                            {"table_id": str(t.id), "operations": [{"action": "delete", "row_id": 1}]})
+    result = await run_tool(
+        theirs, "propose_data", {"table_id": str(t.id), "operations": [{"action": "delete", "row_id": 1}]}
+    )
     assert result.is_error and str(t.id) in result.text()
 
 
@@ -163,10 +237,16 @@ async def test_proposal_result_stays_small_for_a_big_table(ctx, make_bugs, engin
     t = await make_bugs(5000)
     ctx.active_table_id = t.id
     async with transaction(None, engine=engine) as conn:
-        ids = (await conn.execute(text("SELECT id FROM records WHERE table_id = :t ORDER BY id"),
-                                  {"t": t.id})).scalars().all()
-    result = await run_tool(ctx, "propose_data", {"operations": [
-        {"action": "update", "row_id": i, "changes": {"Status": "Resolved"}} for i in ids]})
+        ids = (
+            (await conn.execute(text("SELECT id FROM records WHERE table_id = :t ORDER BY id"), {"t": t.id}))
+            .scalars()
+            .all()
+        )
+    result = await run_tool(
+        ctx,
+        "propose_data",
+        {"operations": [{"action": "update", "row_id": i, "changes": {"Status": "Resolved"}} for i in ids]},
+    )
     assert not result.is_error and len(result.text()) < 1000
     assert "5000" in json.loads(result.text())["summary"].replace(",", "")
 
@@ -178,3 +258,45 @@ async def test_emit_failure_is_reported_not_raised(ctx, engine):
     ctx.emit = broken
     result = await run_tool(ctx, "propose_schema", NEW_TABLE)
     assert result.is_error and "could not be shown" in result.text() and not result.ends_turn
+
+
+async def test_a_lazily_made_workspace_is_asked_for_once(ctx, events):
+    made = []
+
+    async def workspace():
+        made.append(1)
+        return ctx.workspace_id
+
+    lazy = ToolContext(
+        account_id=ctx.account_id, workspace_id=workspace, thread_id="lazy", engine=ctx.engine, emit=events
+    )
+    assert not (await run_tool(lazy, "propose_schema", NEW_TABLE)).is_error
+    assert not (await run_tool(lazy, "list_tables", {})).is_error
+    assert made == [1] and events[-1].kind == "schema_create"
+
+
+async def test_a_proposal_written_in_the_text_is_handled_like_the_tool_call(ctx, events, engine):
+    """The seeds' SCHEMA_PROPOSAL: block, through the agent loop: cut from the text, checked, stored, shown."""
+    from agent.loop import run_turn
+    from agent.model import MessageDone, TextDelta
+    from agent.sink import CollectingSink
+
+    reply = (
+        "I've designed the table. Click **Create Table** to build it or **Dismiss** to start over.\n\n"
+        f"SCHEMA_PROPOSAL: {json.dumps(NEW_TABLE)}"
+    )
+
+    class Scripted:
+        name, offline = "scripted", True
+
+        async def stream(self, request):
+            yield TextDelta(reply)
+            yield MessageDone([{"type": "text", "text": reply}], "end_turn", {})
+
+    sink = CollectingSink()
+    turn = await run_turn(Scripted(), ctx, [], "make me a restaurant table", sink)
+    assert "SCHEMA_PROPOSAL" not in sink.text and "{" not in sink.text and "Create Table" in sink.text
+    assert turn.stop == "awaiting_user" and turn.proposal == "create"
+    (event,) = events
+    assert event.kind == "schema_create" and event.payload["table_name"] == NEW_TABLE["table_name"]
+    assert [p["status"] for p in await proposals_of(engine, ctx)] == ["pending"]

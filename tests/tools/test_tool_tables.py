@@ -30,8 +30,13 @@ async def test_list_tables_marks_the_active_one(ctx, make_bugs):
     ctx.active_table_id = a.id
     _, out = await call(ctx, "list_tables", {})
     by_name = {t["name"]: t for t in out["tables"]}
-    assert by_name["Alpha"] == {"id": str(a.id), "name": "Alpha", "description": "Bug tracker", "rows": 3,
-                                "active": True}
+    assert by_name["Alpha"] == {
+        "id": str(a.id),
+        "name": "Alpha",
+        "description": "Bug tracker",
+        "rows": 3,
+        "active": True,
+    }
     assert by_name["Beta"]["rows"] == 0 and "active" not in by_name["Beta"]
 
 
@@ -59,8 +64,12 @@ async def test_get_table_schema_samples_and_stats(ctx, make_bugs, bug_row):
     assert cols["Title"]["stats"] == {"filled": 30, "distinct": 30}
     # rows 5, 10, ... 30 have no points; points are n % 13
     points = [n % 13 for n in range(1, 31) if n % 5]
-    assert cols["Points"]["stats"] == {"filled": 24, "distinct": len(set(points)), "min": min(points),
-                                       "max": max(points)}
+    assert cols["Points"]["stats"] == {
+        "filled": 24,
+        "distinct": len(set(points)),
+        "min": min(points),
+        "max": max(points),
+    }
     assert cols["Status"]["stats"]["top"] == {"Open": 10, "In progress": 10, "Resolved": 10}
     assert cols["Tags"]["stats"]["top"] == {"ui": 10, "api": 10, "db": 10}
     assert cols["Tags"]["stats"]["filled"] == 20
@@ -92,16 +101,31 @@ async def test_unknown_tool_is_an_error_not_an_exception(ctx):
 async def test_query_rows_filters_sorts_pages(ctx, make_bugs):
     t = await make_bugs(40)
     ctx.active_table_id = t.id
-    _, out = await call(ctx, "query_rows", {
-        "filter": [{"column": "status", "value": "open"}, {"column": "Points", "op": "gte", "value": 5}],
-        "sort": [{"column": "Points", "direction": "desc"}], "limit": 3})
-    expected = sorted((n for n in range(1, 41) if n % 3 == 0 and n % 5 and n % 13 >= 5),
-                      key=lambda n: (-(n % 13), n))
+    _, out = await call(
+        ctx,
+        "query_rows",
+        {
+            "filter": [{"column": "status", "value": "open"}, {"column": "Points", "op": "gte", "value": 5}],
+            "sort": [{"column": "Points", "direction": "desc"}],
+            "limit": 3,
+        },
+    )
+    expected = sorted(
+        (n for n in range(1, 41) if n % 3 == 0 and n % 5 and n % 13 >= 5), key=lambda n: (-(n % 13), n)
+    )
     assert out["total"] == len(expected) and out["next_offset"] == 3
     assert [r["Title"] for r in out["rows"]] == [f"Bug {n}" for n in expected[:3]]
-    _, page2 = await call(ctx, "query_rows", {"table_id": str(t.id), "filter": [
-        {"column": "Status", "value": "Open"}, {"column": "Points", "op": "gte", "value": 5}],
-        "sort": [{"column": "Points", "direction": "desc"}], "limit": 3, "offset": 3})
+    _, page2 = await call(
+        ctx,
+        "query_rows",
+        {
+            "table_id": str(t.id),
+            "filter": [{"column": "Status", "value": "Open"}, {"column": "Points", "op": "gte", "value": 5}],
+            "sort": [{"column": "Points", "direction": "desc"}],
+            "limit": 3,
+            "offset": 3,
+        },
+    )
     assert [r["Title"] for r in page2["rows"]] == [f"Bug {n}" for n in expected[3:6]]
 
 
@@ -114,7 +138,9 @@ async def test_query_rows_errors_name_each_problem(ctx, make_bugs):
     text = result.text()
     assert "limit: Input should be less than or equal to 200 (got 500)" in text
     assert "filter[0].op" in text
-    result = await run_tool(ctx, "query_rows", {"filter": [{"column": "Points", "op": "gt", "value": "many"}]})
+    result = await run_tool(
+        ctx, "query_rows", {"filter": [{"column": "Points", "op": "gt", "value": "many"}]}
+    )
     assert result.is_error and "Points" in result.text() and "number" in result.text()
 
 
