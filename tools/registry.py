@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Any
 
@@ -28,9 +29,16 @@ TOOLS: dict[str, Tool] = {
 MAX_PROBLEMS = 20
 
 
+@functools.cache
+def _definitions() -> tuple[dict[str, Any], ...]:
+    # building the JSON schemas takes ~35 ms: once per process, not on every turn
+    return tuple(t.definition() for t in TOOLS.values())
+
+
 def tool_definitions() -> list[dict[str, Any]]:
-    """Every tool as `{"name", "description", "input_schema"}` for the Messages API."""
-    return [t.definition() for t in TOOLS.values()]
+    """Every tool as `{"name", "description", "input_schema"}` for the Messages API (fresh top-level
+    dicts, so a caller may add `cache_control`; the schemas inside are shared and must not be changed)."""
+    return [dict(d) for d in _definitions()]
 
 
 def _where(loc: tuple[Any, ...]) -> str:

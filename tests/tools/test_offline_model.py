@@ -395,3 +395,29 @@ async def test_through_the_agent_loop(ctx, events, bugs):
         CollectingSink(),
     )
     assert turn.stop == "done" and "new columns" in turn.text
+
+
+async def test_a_table_built_by_talking_offline(ctx, events, engine):
+    """Create → apply → add rows → apply → delete where → apply: what the user ends up with."""
+    from db import records, tables
+    from proposals.apply import apply
+
+    async def accept():
+        async with transaction(ctx.account_id, engine=engine) as conn:
+            return await apply(conn, events[-1].proposal_id, account_id=ctx.account_id)
+
+    await converse(ctx, "create a table of Italian restaurants in Chicago")
+    created = await accept()
+    assert created.status == "applied" and created.sample_rows == 3
+    ctx.active_table_id = created.table_id
+    out = await converse(ctx, "add 2 rows with Neighborhood = West Loop")
+    assert out["names"] == ["get_table", "propose_data"]
+    assert (await accept()).applied == 2
+    out = await converse(ctx, "delete the rows where neighborhood is west loop")
+    assert "3 rows where neighborhood is west loop" in out["text"]
+    assert (await accept()).applied == 3
+    async with transaction(ctx.account_id, engine=engine) as conn:
+        table = await tables.get_table(conn, created.table_id)
+        page = await records.list_records(conn, table)
+    name = next(c for c in table.columns if c.name == "Name")
+    assert sorted(r.cells[str(name.id)].value for r in page.items) == ["Piccolo Sogno", "RPM Italian"]
