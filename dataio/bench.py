@@ -13,7 +13,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 STATUSES = ["new", "active", "paused", "churned", "won"]
-WORDS = "alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike november".split()
+WORDS = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet", "kilo",
+         "lima", "mike", "november"]
 
 
 def make_csv(rows: int = 100_000, seed: int = 7) -> bytes:

@@ -35,7 +35,7 @@ ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 ISO_ANY = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(?:Z|[+-]\d{2}:?\d{2})?)?")
 SLASH_DATE = re.compile(r"\d{1,2}/\d{1,2}/\d{4}")
 DOT_DATE = re.compile(r"\d{1,2}\.\d{1,2}\.\d{4}")
-URL = re.compile(r"https?://(?:[^\s/?#]+\.[^\s/?#]+|localhost)(?::\d+)?(?:[/?#]\S*)?", re.I)
+URL = re.compile(r"https?://(?:[^\s/?#]+\.[^\s/?#]+|localhost)(?::\d+)?(?:[/?#]\S*)?", re.IGNORECASE)
 EMAIL_RE = re.compile(EMAIL.pattern.strip("^$"))
 
 
