@@ -82,9 +82,11 @@ async def propose_schema(ctx: ToolContext, args: SchemaProposal) -> ToolResult:
     {"action": "remove", "column_id"}, {"action": "reorder", "column_id", "after_column_id" (null = first)}.
     Column types: text long_text number boolean date select multi_select url email json. An AI column's
     prompt names other columns of the row as {Column Name}.
-    If the result is an error, fix each listed problem and call again. On success the user decides: end
-    your reply by saying what you proposed, where to look, and to click **Create Table** (new table) or
-    **Apply**, or **Dismiss**; never ask for permission."""
+    Write your message to the user BEFORE this call, in the same reply (once the proposal is shown the
+    turn ends and the user decides): say what you propose, where to look (the preview in the
+    conversation), what they can uncheck, and to click **Create Table** (new table) or **Apply**, or
+    **Dismiss**; never ask for permission. If the result is an error, nothing was shown: fix each listed
+    problem and call again."""
     return await _propose(ctx, "schema", to_json(args))
 
 
@@ -95,7 +97,9 @@ async def propose_data(ctx: ToolContext, args: DataProposal) -> ToolResult:
     {ColumnName: value}}, {"action": "delete", "row_id"}; row ids come from get_table or query_rows.
     Values must fit the column types (select values from the column's options). reasoning says why;
     research_log optionally lists the sources or steps behind the values. Nothing changes until the user
-    clicks Apply in the preview (they may uncheck rows); Dismiss discards it. If the result is an error,
-    fix each listed problem and call again. On success say what you proposed, where to look, and to click
-    **Apply** or **Dismiss**; never ask for permission."""
+    clicks Apply in the preview (they may uncheck rows); Dismiss discards it. Write your message to the
+    user BEFORE this call, in the same reply (the turn ends once the proposal is shown): say what you
+    propose, that the changes are highlighted in the preview, that rows can be unchecked, and to click
+    **Apply** or **Dismiss**; never ask for permission. If the result is an error, nothing was shown: fix
+    each listed problem and call again."""
     return await _propose(ctx, "data", to_json(args))
