@@ -211,6 +211,12 @@ def _is_select(vals: list[str]) -> bool:
             and max(map(len, vals)) <= SELECT_MAX_LEN and not any("\n" in v for v in vals))
 
 
+def _options(vals: list[str]) -> tuple[list[str], list[str]]:
+    # options are stored with runs of white space collapsed (db.schemas): the values must match them
+    tidy = [" ".join(v.split()) for v in vals]
+    return tidy, list(dict.fromkeys(tidy))
+
+
 Rule = tuple[str, Callable[[list[str]], bool], Callable[[list[str]], "tuple[list[Any], Any] | None"]]
 RULES: tuple[Rule, ...] = (
     ("boolean", _is_bool, lambda v: ([BOOL_WORDS[x.lower()] for x in v], None)),
@@ -218,5 +224,5 @@ RULES: tuple[Rule, ...] = (
     ("date", lambda v: _date_format(v) is not None, _to_dates),
     ("url", lambda v: _all(URL, v, 2048), lambda v: (v, None)),
     ("email", lambda v: _all(EMAIL_RE, v, 320), lambda v: (v, None)),
-    ("select", _is_select, lambda v: (v, list(dict.fromkeys(v)))),
+    ("select", _is_select, _options),
 )

@@ -5,10 +5,14 @@ import os
 import zipfile
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from openpyxl import Workbook
 from samples_dataio import png_bytes
 
+from dataio.infer import plan_import
 from dataio.read import MAX_BYTES, BadFile, FileTooLarge, read_table_file
+from db.coerce import coerce
 
 PEOPLE = "Name,City,Note\nJosé,Zürich,crème brûlée\nZoë,Montréal,naïve façade\nFrançois,Besançon,€ 5\n"
 PEOPLE_ROWS = [["José", "Zürich", "crème brûlée"], ["Zoë", "Montréal", "naïve façade"],
@@ -201,3 +205,28 @@ def test_damaged_workbook_is_refused():
     with pytest.raises(BadFile) as err:
         read_table_file(out.getvalue(), "cut.xlsx")
     assert "damaged Excel workbook" in err.value.message
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(
+    st.binary(max_size=400),
+    st.text(alphabet=st.sampled_from(list("ab1,;\t\"'\n\r =-.é\x00")), max_size=200).map(str.encode),
+    st.lists(st.sampled_from(["a  b", "a b", " A b", "1", "x"]), min_size=10, max_size=30).map(
+        lambda vals: ("H\n" + "\n".join(vals)).encode()),
+    st.lists(st.lists(st.text(max_size=6), min_size=1, max_size=4), min_size=1, max_size=6).map(
+        lambda rows: "\n".join(",".join(r) for r in rows).encode("utf-16")),
+))
+def test_any_bytes_give_a_table_or_a_clear_refusal(data):
+    try:
+        parsed = read_table_file(data, "fuzz.csv")
+    except BadFile as exc:
+        assert "fuzz.csv" in exc.message
+        return
+    assert parsed.columns and all(len(r) == len(parsed.columns) for r in parsed.rows)
+    assert len({c.casefold() for c in parsed.columns}) == len(parsed.columns)
+    plan = plan_import(parsed)
+    assert all(len(c.values) == parsed.row_count for c in plan.columns)
+    for col, create in zip(plan.columns, plan.column_creates(), strict=True):
+        for value in col.values:
+            if value is not None:
+                assert coerce(create.model_dump(), value) == value
