@@ -17,17 +17,17 @@ from db.schemas import TablePublic
 
 CHUNK = 1000
 
-# One statement per chunk: old values are read under lock, the row rewritten (null clears a cell,
-# each written cell's version bumps, AI cells are pinned) and the edits audited, all server-side.
+# One statement per chunk of rows `{id, v: {column id: value}, kept: the non-null values, cleared: the
+# keys set to null}`: old values are read under lock, the row rewritten (each written cell's version
+# bumps, AI cells are pinned) and the edits audited, all server-side.
 WRITE_CELLS = """
 WITH u AS (
-  SELECT * FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS u(id bigint, v jsonb)
+  SELECT * FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS u(id bigint, v jsonb, kept jsonb, cleared text[])
 ), old AS (
   SELECT r.id, r.data FROM records r WHERE r.table_id = :t AND r.id = ANY(:ids) ORDER BY r.id FOR UPDATE
 ), upd AS (
   UPDATE records r SET
-    data = (SELECT coalesce(jsonb_object_agg(e.key, e.value), '{}'::jsonb)
-            FROM jsonb_each(r.data || u.v) e WHERE e.value <> 'null'::jsonb),
+    data = (r.data || u.kept) - u.cleared,
     meta = r.meta || (SELECT jsonb_object_agg(k, coalesce(r.meta -> k, '{}'::jsonb)
                                || jsonb_build_object('v', coalesce((r.meta -> k ->> 'v')::int, 0) + 1)
                                || CASE WHEN k = ANY(CAST(:ai AS text[]))
@@ -69,7 +69,9 @@ async def write_cells(
     """Set coerced values (row id → {column id: value}); None clears a cell. Returns the ids of the
     rows written: those that no longer exist are left out."""
     ai = [str(c.id) for c in table.columns if c.ai is not None]
-    rows = [{"id": rid, "v": dict(v)} for rid, v in sorted(values.items()) if v]
+    rows = [{"id": rid, "v": v, "kept": {k: x for k, x in v.items() if x is not None},
+             "cleared": [k for k, x in v.items() if x is None]}
+            for rid, v in sorted(values.items()) if v]
     written: set[int] = set()
     for chunk in _chunks(rows):
         res = await conn.execute(text(WRITE_CELLS), {

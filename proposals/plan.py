@@ -10,7 +10,6 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from db.coerce import coerce
 from db.errors import Invalid
 from db.records import ColumnIndex
 from db.schemas import ColumnCreate, ColumnPublic, TablePublic
@@ -27,7 +26,7 @@ from proposals.payloads import (
     SchemaProposal,
     UpdateRow,
 )
-from proposals.resolve import Refs, column_order, new_key
+from proposals.resolve import Coercer, Refs, column_order, new_key
 
 
 class OpResult(BaseModel):
@@ -82,36 +81,6 @@ def data_refs(p: DataProposal, chosen: Sequence[int]) -> tuple[list[int], set[st
             rows.append(op.row_id)
         keys.update(op.data if isinstance(op, AddRow) else op.changes if isinstance(op, UpdateRow) else ())
     return rows, keys
-
-
-class Coercer:
-    """Row values to stored values keyed by column id, as ColumnIndex.coerce_values does, with the
-    per-column work done once: a 10,000-operation proposal coerces tens of thousands of values."""
-
-    def __init__(self, columns: Sequence[ColumnPublic]):
-        self.idx = ColumnIndex(columns)
-        self.by_key: dict[str, tuple[str, dict[str, Any], bool]] = {}
-        for c in columns:
-            entry = (str(c.id), c.model_dump(), c.ai is not None)
-            self.by_key[entry[0]] = entry
-        self.required = [(str(c.id), c.name) for c in columns if c.required and c.ai is None]
-
-    def __call__(self, values: dict[str, Any], *, partial: bool) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for key, value in values.items():
-            entry = self.by_key.get(key)
-            if entry is None:
-                entry = self.by_key[str(self.idx.get(key).id)]  # by name; Invalid when unknown
-            cid, column, is_ai = entry
-            if is_ai and value is None:
-                continue
-            out[cid] = coerce(column, value)
-        if partial:
-            return out
-        for cid, name in self.required:
-            if out.get(cid) is None:
-                raise Invalid(f'Column "{name}" is required', column=name)
-        return {k: v for k, v in out.items() if v is not None}
 
 
 def plan_data(p: DataProposal, table: TablePublic, chosen: Sequence[int], since: Since) -> DataPlan:

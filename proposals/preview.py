@@ -116,8 +116,8 @@ def _show_as(column: Mapping[str, Any], value: Any) -> str:
         return show(value)
 
 
-def _plural(n: int, one: str, many: str | None = None) -> str:
-    return f"{n} {one if n == 1 else (many or one + 's')}"
+def _plural(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def diff(current: TableSnapshot | None, proposal: Proposal, *, page: int = 0, page_size: int = PAGE_SIZE) -> Preview:

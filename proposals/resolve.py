@@ -3,8 +3,12 @@ after schema operations. Pure; shared by validation, preview and apply so that a
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
+from db.coerce import coerce
+from db.errors import Invalid
+from db.records import ColumnIndex
 from db.schemas import ColumnPublic
 from proposals.payloads import AddColumn, ReorderColumn, SchemaOp
 
@@ -45,6 +49,36 @@ class Refs:
 
     def names(self) -> list[str]:
         return [c.name for c in self.columns]
+
+
+class Coercer:
+    """Row values to stored values keyed by column id, as ColumnIndex.coerce_values does, with the
+    per-column work done once: a 10,000-operation proposal coerces tens of thousands of values."""
+
+    def __init__(self, columns: Sequence[ColumnPublic]):
+        self.idx = ColumnIndex(columns)
+        self.by_key: dict[str, tuple[str, dict[str, Any], bool]] = {}
+        for c in columns:
+            cid = str(c.id)
+            self.by_key[cid] = (cid, c.model_dump(), c.ai is not None)
+        self.required = [(str(c.id), c.name) for c in columns if c.required and c.ai is None]
+
+    def __call__(self, values: Mapping[str, Any], *, partial: bool) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in values.items():
+            entry = self.by_key.get(key)
+            if entry is None:
+                entry = self.by_key[str(self.idx.get(key).id)]  # by name; Invalid when unknown
+            cid, column, is_ai = entry
+            if is_ai and value is None:
+                continue
+            out[cid] = coerce(column, value)
+        if partial:
+            return out
+        for cid, name in self.required:
+            if out.get(cid) is None:
+                raise Invalid(f'Column "{name}" is required', column=name)
+        return {k: v for k, v in out.items() if v is not None}
 
 
 def column_order(start: Sequence[str], ops: Iterable[tuple[int, SchemaOp]], refs: Refs) -> list[str]:

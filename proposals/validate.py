@@ -26,7 +26,7 @@ from proposals.payloads import (
     UpdateRow,
     to_json,
 )
-from proposals.resolve import Refs
+from proposals.resolve import Coercer, Refs
 from proposals.snapshot import TableSnapshot
 
 MAX_PROBLEMS = 25
@@ -180,7 +180,7 @@ def _update_problems(p: SchemaProposal, snap: TableSnapshot) -> list[str]:
                 problems.append(f'operations[{i}]: a column named "{op.column.name}" already exists')
             added.setdefault(name, op.column.name)
     final = {c.name.casefold(): c.name for c in table.columns if str(c.id) not in removed}
-    for key, new in renamed.items():
+    for key in renamed:
         final.pop(refs.by_id[key].name.casefold(), None)
     for key, new in renamed.items():
         if new.casefold() in final or new.casefold() in added:
@@ -251,6 +251,7 @@ def _modify_problems(where: str, op: ModifyColumn, col: Any, final: Mapping[str,
 
 def _data_problems(p: DataProposal, snap: TableSnapshot) -> list[str]:
     idx = ColumnIndex(snap.table.columns)
+    coerce_values = Coercer(snap.table.columns)
     rows = snap.row_map()
     problems: list[str] = []
     listed = False
@@ -269,9 +270,9 @@ def _data_problems(p: DataProposal, snap: TableSnapshot) -> list[str]:
             seen[op.row_id] = i
         try:
             if isinstance(op, AddRow):
-                idx.coerce_values(op.data, partial=False)
+                coerce_values(op.data, partial=False)
             elif isinstance(op, UpdateRow):
-                for key, value in idx.coerce_values(op.changes, partial=True).items():
+                for key, value in coerce_values(op.changes, partial=True).items():
                     col = idx.by_id[key]
                     if value is None and col.required and col.ai is None:
                         raise Invalid(f'Column "{col.name}" is required and cannot be emptied')
@@ -331,7 +332,7 @@ def normalize(proposal: Proposal, table: TableSnapshot | None) -> Proposal:
         elif isinstance(op, ModifyColumn) and op.changes.name:
             names[op.changes.name.casefold()] = op.changes.name
     payload["table_id"] = str(table.table.id)
-    for op, model in zip(payload["operations"], proposal.operations):
+    for op in payload["operations"]:
         if "column_id" in op:
             op["column_id"] = str(refs.column(op["column_id"]).id)  # type: ignore[union-attr]
         if op.get("after_column_id"):

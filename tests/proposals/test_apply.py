@@ -108,6 +108,25 @@ async def test_apply_data_proposal_writes_rows_results_and_audit(engine, bugs):
     assert [r["ok"] for r in stored.results] == [True] * 4 and stored.results[2]["row_id"] == ids[4]
 
 
+async def test_update_clears_cells_and_pins_ai_cells(engine, bugs):
+    rid = bugs["ids"][0]
+    made = await _propose(engine, bugs, "data", {"operations": [
+        {"action": "update", "row_id": rid, "changes": {"Points": "", "Summary": "A short one"}}]})
+    assert (await _apply(engine, bugs, made)).applied == 1
+    async with transaction(bugs["acc"], engine=engine) as conn:
+        t = await tables.get_table(conn, bugs["table"])
+        cells = (await records.get_record(conn, t, rid)).cells
+        edits = (await conn.execute(text(
+            "SELECT old_value, new_value FROM cell_edits WHERE record_id = :r ORDER BY new_value::text"),
+            {"r": rid})).all()
+    col = {c.name: str(c.id) for c in t.columns}
+    assert (cells[col["Points"]].value, cells[col["Points"]].version) == (None, 1)
+    summary = cells[col["Summary"]]
+    # the AI cell now holds a value the user accepted: pinned, so a fill never overwrites it
+    assert (summary.value, summary.status, summary.pinned, summary.version) == ("A short one", "completed", True, 1)
+    assert sorted(map(tuple, edits), key=str) == sorted([(1, None), (None, "A short one")], key=str)
+
+
 async def test_apply_only_the_selected_operations(engine, bugs):
     ids = bugs["ids"]
     made = await _propose(engine, bugs, "data", {"operations": [
