@@ -1,0 +1,96 @@
+"""Metrics as small registered functions, and the numbers they return."""
+
+from __future__ import annotations
+
+import gc
+import operator
+import re
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from bench.context import Bench
+
+_OPS = {"<=": operator.le, "<": operator.lt, ">=": operator.ge, ">": operator.gt}
+
+
+@dataclass(frozen=True)
+class Target:
+    """A bound a value must meet, e.g. `<= 50`."""
+
+    op: str
+    bound: float
+
+    @classmethod
+    def parse(cls, spec: str) -> Target:
+        m = re.fullmatch(r"\s*(<=|<|>=|>)\s*([0-9.]+)\s*", spec)
+        if m is None:
+            raise ValueError(f"a target looks like '<= 50', not {spec!r}")
+        return cls(m[1], float(m[2]))
+
+    def met(self, value: float) -> bool:
+        return _OPS[self.op](value, self.bound)
+
+    def __str__(self) -> str:
+        return f"{self.op} {self.bound:g}"
+
+
+@dataclass
+class Result:
+    """What a metric measured: its value, the baseline from the same run, a short note for the
+    printout and further numbers kept in bench.json."""
+
+    value: float
+    baseline: float | None = None
+    note: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Metric:
+    key: str
+    unit: str
+    target: Target | None
+    about: str
+    run: Callable[[Bench], Awaitable[Result]]
+
+
+METRICS: list[Metric] = []
+
+
+def metric(key: str, *, unit: str, target: str | None) -> Callable[[Callable[[Bench], Awaitable[Result]]],
+                                                                 Callable[[Bench], Awaitable[Result]]]:
+    """Register `fn(bench) -> Result` as the metric `key` (its docstring says what it measures)."""
+
+    def register(fn: Callable[[Bench], Awaitable[Result]]) -> Callable[[Bench], Awaitable[Result]]:
+        if any(m.key == key for m in METRICS):
+            raise ValueError(f"metric {key} is registered twice")
+        about = (fn.__doc__ or key).strip().splitlines()[0]
+        METRICS.append(Metric(key, unit, Target.parse(target) if target else None, about, fn))
+        return fn
+
+    return register
+
+
+def pct(samples: Sequence[float], q: float) -> float:
+    """The q-th percentile (0–100) of the samples, linearly interpolated."""
+    return float(np.percentile(np.asarray(samples, dtype=float), q))
+
+
+async def timings(call: Callable[[], Awaitable[Any]], *, n: int, warmup: int) -> list[float]:
+    """Milliseconds of `n` sequential calls, after `warmup` untimed ones."""
+    for _ in range(warmup):
+        await call()
+    # The bench's own large fixtures would otherwise be walked by full collections inside the timed calls.
+    gc.collect()
+    gc.freeze()
+    out = []
+    for _ in range(n):
+        start = time.perf_counter()
+        await call()
+        out.append((time.perf_counter() - start) * 1000)
+    return out

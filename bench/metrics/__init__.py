@@ -1,0 +1,3 @@
+"""The metric modules; importing one registers its metrics. They run in the order listed here."""
+
+from bench.metrics import data_layer  # noqa: F401
