@@ -1,4 +1,5 @@
-"""The Chainlit entry of tablechat: password login, a workspace per chat, history kept in PostgreSQL."""
+"""The Chainlit entry of tablechat: login, a workspace per chat, the agent's replies with their proposal
+previews, the live view of the active table, and chat history kept in PostgreSQL."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import asyncio
 import json
 import logging
 import os
+import uuid
 from typing import Any
 
 import chainlit as cl
@@ -14,15 +16,33 @@ from chainlit.input_widget import TextInput
 from chainlit.server import app as server
 from chainlit.types import ThreadDict
 
+from agent import loop
+from agent.factory import make_model
 from core import chat_history
 from core.settings import get_settings
 from db import accounts
+from db import tables as db_tables
 from db.engine import transaction
+from db.errors import NotFound, ServiceError
+from proposals import service, store
+from proposals.apply import apply as apply_proposal
+from tools.base import ProposalEvent, ToolContext
 
 log = logging.getLogger("tablechat.app")
 
 # Chainlit checks the secret right after importing this file, and signs every login cookie with it.
 os.environ.setdefault("CHAINLIT_AUTH_SECRET", get_settings().auth_secret())
+
+OFFLINE_AUTHOR = "tablechat (offline model)"
+STEP_OUTPUT_MAX = 2000
+TOOL_LABELS = {"list_tables": "List tables", "get_table": "Look at the table", "query_rows": "Query rows",
+               "propose_schema": "Propose a schema", "propose_data": "Propose data changes"}
+STARTERS = [
+    ("Italian restaurants in Chicago", "Create a table of Italian restaurants in Chicago"),
+    ("Track job applications", "Create a table to track job applications"),
+    ("A reading list", "Create a table of books to read"),
+    ("My tables", "List my tables"),
+]
 
 
 def _mount_api() -> None:
@@ -47,6 +67,11 @@ def data_layer() -> chat_history.ChatHistory:
     return chat_history.ChatHistory(url)
 
 
+@cl.on_app_startup
+async def warm_up() -> None:
+    loop._default_tools()  # the tool schemas, built once per process before the first message needs them
+
+
 @cl.password_auth_callback
 async def login(username: str, password: str) -> cl.User | None:
     async with transaction(None) as conn:
@@ -56,11 +81,17 @@ async def login(username: str, password: str) -> cl.User | None:
     return cl.User(identifier=account["name"], metadata={"account_id": str(account["id"])})
 
 
+@cl.set_starters
+async def starters(user: cl.User | None = None, language: str | None = None) -> list[cl.Starter]:
+    return [cl.Starter(label=label, message=message) for label, message in STARTERS]
+
+
 @cl.on_chat_start
 async def start() -> None:
-    welcome = cl.Message(content=_welcome(None))
+    welcome = cl.Message(content=_welcome(None), author=_author())
     await welcome.send()
     cl.user_session.set("welcome", welcome)
+    await _commands()
     _attach_workspace()  # in the background: the greeting above must not wait for the database
 
 
@@ -69,26 +100,447 @@ async def resume(thread: ThreadDict) -> None:
     metadata = thread.get("metadata") or {}
     if isinstance(metadata, str):
         metadata = json.loads(metadata)
-    # Chainlit has already put the thread's metadata (workspace_id, workspace_name) in the user session;
-    # this checks the workspace still belongs to the account, and finds another one if not.
+    # Chainlit has already put the thread's metadata (workspace_id, workspace_name, history, active table)
+    # in the user session; this checks the workspace still belongs to the account, and finds another one if not.
     _attach_workspace(prefer=metadata.get("workspace_id"))
+    await _commands()
+    await _restore_elements(thread.get("elements") or [])
 
 
 @cl.on_message
 async def on_message(message: cl.Message) -> None:
-    workspace = await _workspace(wait=3.0)
-    if workspace is None:
-        reply = ("Your workspace is still being prepared; its name will appear at the top of this chat. "
-                 "The table assistant is not connected yet, so nothing was changed.")
-    else:
-        reply = (f"This chat works in workspace **{workspace['workspace_name']}**. The table assistant is "
-                 "not connected yet, so nothing was changed; your message is kept in this chat's history.")
+    if message.command == "tables":
+        await _list_tables()
+        return
+    await _run_turn(message.content)
+
+
+# -- the agent's turn ---------------------------------------------------------------------------------
+
+
+def _author() -> str:
+    return OFFLINE_AUTHOR if get_settings().llm_kind == "offline" else "tablechat"
+
+
+_model = None
+
+
+def _the_model() -> Any:
+    global _model
+    if _model is None:
+        _model = make_model()
+    return _model
+
+
+class ChatSink:
+    """The agent's output as Chainlit sees it: a streamed reply, a step per tool call, proposal previews."""
+
+    def __init__(self) -> None:
+        self.reply = cl.Message(content="", author=_author())
+        self.steps: dict[str, cl.Step] = {}
+        self.proposals: list[ProposalEvent] = []
+
+    async def on_text(self, delta: str) -> None:
+        await self.reply.stream_token(delta)
+
+    async def on_replace_text(self, text: str) -> None:
+        if text:
+            await self.reply.stream_token(text, is_sequence=True)
+        elif self.reply.content:
+            self.reply.content = ""
+            await self.reply.update()
+
+    async def on_tool_start(self, id: str, name: str, input: dict) -> None:
+        step = cl.Step(name=TOOL_LABELS.get(name, name), type="tool", show_input="json")
+        step.input = input
+        self.steps[id] = step
+        await step.send()
+
+    async def on_tool_end(self, id: str, name: str, result: Any) -> None:
+        step = self.steps.pop(id, None)
+        if step is None:
+            return
+        text = result.text() if hasattr(result, "text") else str(getattr(result, "content", result))
+        step.output = text if len(text) <= STEP_OUTPUT_MAX else text[: STEP_OUTPUT_MAX - 1] + "…"
+        step.is_error = bool(getattr(result, "is_error", False))
+        await step.update()
+
+    async def on_error(self, message: str) -> None:
+        await cl.Message(content=message, author=_author()).send()
+
+    async def on_notice(self, message: str) -> None:
+        await cl.Message(content=f"_{message}_", author=_author()).send()
+
+    async def on_proposal(self, event: ProposalEvent) -> None:
+        """The preview becomes one inline element of the reply; the ones it superseded say so."""
+        element = cl.CustomElement(name="Proposal", props={}, display="inline")
+        element.props = _proposal_props(event.preview.model_dump(mode="json"), element_id=element.id)
+        self.reply.elements.append(element)
+        _elements()[str(event.proposal_id)] = element
+        for old in event.superseded:
+            await _show_decided(str(old), status="superseded")
+        self.proposals.append(event)
+
+    async def finish(self) -> None:
+        if self.reply.content or self.reply.elements:
+            await self.reply.send()
+
+
+async def _run_turn(text: str) -> None:
+    """One agent turn for `text` (a user message or the app's note of a decision); turns never overlap."""
+    lock: asyncio.Lock = cl.user_session.get("turn_lock") or asyncio.Lock()
+    cl.user_session.set("turn_lock", lock)
+    async with lock:
+        user = cl.user_session.get("user")
+        sink = ChatSink()
+        ctx = ToolContext(
+            account_id=uuid.UUID(user.metadata["account_id"]),
+            workspace_id=_workspace_id,
+            thread_id=cl.context.session.thread_id,
+            active_table_id=_uuid(cl.user_session.get("active_table_id")),
+            emit=sink.on_proposal,
+        )
+        history = list(cl.user_session.get("history") or [])
+        try:
+            result = await loop.run_turn(_the_model(), ctx, history, text, sink)
+            history = result.history
+        except Exception:
+            log.exception("the turn failed")
+            await sink.on_error("Something went wrong while answering; please try again.")
+        finally:
+            await sink.finish()
+        cl.user_session.set("history", history)
+        await _save_to_thread(history=history)
+        if sink.proposals:
+            await _lock_live(True)
+
+
+async def _workspace_id() -> uuid.UUID | None:
+    workspace = await _workspace(wait=10.0)
+    return uuid.UUID(workspace["workspace_id"]) if workspace else None
+
+
+def _uuid(value: Any) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value)) if value else None
+    except ValueError:
+        return None
+
+
+def _tell_agent(note: str) -> None:
+    """The user's decision, as a user turn the chat does not show; the agent may carry on from it."""
+    asyncio.create_task(_run_turn(note))
+
+
+# -- proposal previews ----------------------------------------------------------------------------------
+
+
+def _elements() -> dict[str, cl.CustomElement]:
+    """This chat's proposal elements by proposal id (the only ones a callback may change)."""
+    found = cl.user_session.get("proposal_elements")
+    if found is None:
+        found = {}
+        cl.user_session.set("proposal_elements", found)
+    return found
+
+
+def _proposal_props(preview: dict[str, Any], *, element_id: str, keep: dict[str, Any] | None = None,
+                    outcome: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What the Proposal element renders: the preview, the user's choices, and the outcome once decided."""
+    keep = keep or {}
+    props = dict(preview)
+    props["element_id"] = element_id
+    props["unselected"] = [i for i in keep.get("unselected", []) if isinstance(i, int)]
+    props["include_samples"] = bool(keep.get("include_samples", True))
+    props["acknowledged"] = bool(keep.get("acknowledged", False))
+    props["outcome"] = outcome if outcome is not None else keep.get("outcome")
+    props["error"] = None
+    return props
+
+
+def _outcome(results: list[dict[str, Any]], status: str, message: str | None = None) -> dict[str, Any]:
+    applied = sum(bool(r.get("ok")) for r in results)
+    return {"applied": applied, "failed": len(results) - applied, "total": len(results),
+            "message": message or _summary(status, applied, len(results))}
+
+
+def _summary(status: str, applied: int, total: int) -> str:
+    if status == "dismissed":
+        return "Dismissed; nothing changed"
+    if status == "superseded":
+        return "Superseded by a newer proposal"
+    if status == "stale" and not applied:
+        return "Nothing applied: the table changed since this proposal was made"
+    if applied == total:
+        return f"All {applied} change{'s' if applied != 1 else ''} applied"
+    return f"Applied {applied} of {total} — {total - applied} failed"
+
+
+async def _show_decided(proposal_id: str, *, status: str) -> None:
+    """A preview whose proposal was decided elsewhere (superseded, stale) shows that state."""
+    element = _elements().get(proposal_id)
+    if element is None:
+        return
+    element.props = {**element.props, "status": status,
+                     "outcome": element.props.get("outcome") or _outcome([], status)}
+    await element.update()
+
+
+async def _restore_elements(elements: list[dict[str, Any]]) -> None:
+    """After a reload: this chat's previews as the callbacks know them, each brought up to its stored
+    state (a proposal may have been decided while no browser was connected), and the live view."""
+    found = _elements()
+    live = None
+    for e in elements:
+        props = e.get("props") or {}
+        if isinstance(props, str):
+            props = json.loads(props)
+        if e.get("type") != "custom":
+            continue
+        element = cl.CustomElement(id=e["id"], name=e["name"], props=props, display=e.get("display") or "inline",
+                                   for_id=e.get("forId"))
+        if e["name"] == "Proposal" and props.get("proposal_id"):
+            found[props["proposal_id"]] = element
+        elif e["name"] == "LiveTable":
+            live = element
+    if live is not None:
+        cl.user_session.set("live", live)
+    if not found:
+        return
+    account_id = _account_id()
+    async with transaction(account_id) as conn:
+        stored = await store.list_by_thread(conn, cl.context.session.thread_id, account_id=account_id)
+    for p in stored:
+        element = found.get(str(p.id))
+        if element is not None and element.props.get("status") != p.status:
+            results = p.results or []
+            element.props = {**element.props, "status": p.status, "results": results,
+                             "outcome": element.props.get("outcome") or _outcome(results, p.status)}
+            await element.update()
+
+
+def _account_id() -> uuid.UUID:
+    return uuid.UUID(cl.user_session.get("user").metadata["account_id"])
+
+
+def _int_list(value: Any) -> list[int]:
+    if not isinstance(value, list):
+        return []
+    return [v for v in value if isinstance(v, int) and not isinstance(v, bool)][:100_000]
+
+
+@cl.action_callback("proposal_apply")
+async def on_apply(action: cl.Action) -> dict[str, Any]:
+    """Apply the checked operations of this chat's proposal (the payload is untrusted: re-checked)."""
+    payload = action.payload or {}
+    pid = str(payload.get("proposal_id", ""))
+    element = _elements().get(pid)
+    if element is None:
+        return {"ok": False, "error": "This proposal is not part of this conversation."}
+    account_id = _account_id()
+    unselected = set(_int_list(payload.get("unselected")))
+    include_samples = payload.get("include_samples", True) is not False
+    total = int(element.props.get("total_ops") or 0)
+    selected = [i for i in range(total) if i not in unselected]
+    try:
+        async with transaction(account_id) as conn:
+            stored = await store.get(conn, pid, account_id=account_id, thread_id=cl.context.session.thread_id)
+            result = await apply_proposal(conn, stored, selected, account_id, include_sample_rows=include_samples)
+            stored = await store.get(conn, pid, account_id=account_id, thread_id=cl.context.session.thread_id)
+            preview = await service.render(conn, stored, page=int(element.props.get("page") or 0))
+            table_name = None
+            if result.table_id is not None:
+                try:
+                    table_name = (await db_tables.get_table(conn, result.table_id)).name
+                except NotFound:
+                    pass
+    except ServiceError as exc:
+        element.props = {**element.props, "error": exc.message}
+        await element.update()
+        return {"ok": False, "error": exc.message}
+    except Exception:
+        log.exception("applying proposal %s failed", pid)
+        element.props = {**element.props, "error": "Applying failed unexpectedly; nothing was changed."}
+        await element.update()
+        return {"ok": False, "error": "Applying failed unexpectedly; nothing was changed."}
+
+    results = [r.model_dump() for r in result.results]
+    outcome = _outcome(results, result.status, result.message)
+    outcome["sample_rows"] = result.sample_rows
+    keep = {"unselected": sorted(unselected), "include_samples": include_samples}
+    element.props = _proposal_props(preview.model_dump(mode="json") | {"results": results}, element_id=element.id,
+                                    keep=keep, outcome=outcome)
+    await element.update()
+    await _lock_live(False)
+    if result.already_decided or result.status != "applied":
+        return {"ok": result.status == "applied", "status": result.status}
+
+    if stored.kind == "schema_create" and result.table_id is not None:
+        cl.user_session.set("active_table_id", str(result.table_id))
         await _save_to_thread()
-    await cl.Message(content=reply).send()
+        await _open_live(result.table_id, table_name or preview.table_name)
+        extra = f" with {result.sample_rows} sample row{'s' if result.sample_rows != 1 else ''}" if result.sample_rows else ""
+        _tell_agent(f'[User accepted and created "{table_name or preview.table_name}"{extra}. It is now the active '
+                    "table, open in the live view.]")
+    elif stored.kind == "schema_update":
+        await _open_live(result.table_id, table_name or preview.table_name)
+        _tell_agent(f'[User accepted the schema proposal and applied changes to "{table_name or preview.table_name}".]')
+    else:
+        await _open_live(result.table_id, table_name or preview.table_name)
+    return {"ok": True, "status": result.status}
+
+
+@cl.action_callback("proposal_done")
+async def on_done(action: cl.Action) -> dict[str, Any]:
+    """The user has seen a data proposal's results: the agent is told, once."""
+    pid = str((action.payload or {}).get("proposal_id", ""))
+    element = _elements().get(pid)
+    if element is None or element.props.get("acknowledged"):
+        return {"ok": False}
+    account_id = _account_id()
+    async with transaction(account_id) as conn:
+        try:
+            stored = await store.get(conn, pid, account_id=account_id, thread_id=cl.context.session.thread_id)
+        except NotFound:
+            return {"ok": False}
+    if stored.status != "applied":
+        return {"ok": False}
+    element.props = {**element.props, "acknowledged": True}
+    await element.update()
+    results = stored.results or []
+    applied = sum(bool(r.get("ok")) for r in results)
+    if applied == len(results):
+        _tell_agent("[User accepted the data proposal and applied all changes.]")
+    else:
+        _tell_agent(f"[User accepted the data proposal and applied {applied} of {len(results)} changes.]")
+    return {"ok": True}
+
+
+@cl.action_callback("proposal_dismiss")
+async def on_dismiss(action: cl.Action) -> dict[str, Any]:
+    """Dismiss: nothing changes and the agent is not told."""
+    pid = str((action.payload or {}).get("proposal_id", ""))
+    element = _elements().get(pid)
+    if element is None:
+        return {"ok": False}
+    account_id = _account_id()
+    try:
+        async with transaction(account_id) as conn:
+            stored = await store.dismiss(conn, pid, account_id=account_id, thread_id=cl.context.session.thread_id)
+    except NotFound:
+        return {"ok": False}
+    element.props = {**element.props, "status": stored.status, "error": None,
+                     "outcome": element.props.get("outcome") or _outcome(stored.results or [], stored.status)}
+    await element.update()
+    await _lock_live(False)
+    return {"ok": stored.status == "dismissed", "status": stored.status}
+
+
+@cl.action_callback("proposal_page")
+async def on_page(action: cl.Action) -> dict[str, Any]:
+    """Another page of a long data proposal, keeping the user's checkboxes."""
+    payload = action.payload or {}
+    pid = str(payload.get("proposal_id", ""))
+    element = _elements().get(pid)
+    if element is None:
+        return {"ok": False}
+    page = payload.get("page")
+    page = page if isinstance(page, int) and not isinstance(page, bool) and page >= 0 else 0
+    account_id = _account_id()
+    try:
+        async with transaction(account_id) as conn:
+            stored = await store.get(conn, pid, account_id=account_id, thread_id=cl.context.session.thread_id)
+            preview = await service.render(conn, stored, page=page)
+    except NotFound:
+        return {"ok": False}
+    keep = {**element.props, "unselected": _int_list(payload.get("unselected")),
+            "include_samples": payload.get("include_samples", True) is not False}
+    element.props = _proposal_props(preview.model_dump(mode="json"), element_id=element.id, keep=keep)
+    await element.update()
+    return {"ok": True}
+
+
+# -- the live view and the table list -------------------------------------------------------------------
+
+
+async def _open_live(table_id: Any, name: str) -> None:
+    """Show the table in the side view: the same element is refreshed, a new table gets a new one."""
+    if table_id is None:
+        return
+    live: cl.CustomElement | None = cl.user_session.get("live")
+    props = {"table_id": str(table_id), "locked": False}
+    if live is not None and live.props.get("table_id") == str(table_id):
+        live.props = {**live.props, **props, "refresh": uuid.uuid4().hex[:8]}
+        await live.update()
+        return
+    live = cl.CustomElement(name="LiveTable", props=props, display="side")
+    cl.user_session.set("live", live)
+    await cl.Message(content=f"**{name}** is open in the live view beside the chat (reopen it: LiveTable)", author=_author(),
+                     elements=[live]).send()
+
+
+async def _lock_live(locked: bool) -> None:
+    """Editing in the live view is off while a proposal waits for the user."""
+    live: cl.CustomElement | None = cl.user_session.get("live")
+    if live is None or bool(live.props.get("locked")) == locked:
+        return
+    live.props = {**live.props, "locked": locked}
+    await live.update()
+
+
+async def _list_tables() -> None:
+    workspace = await _workspace(wait=5.0)
+    if workspace is None:
+        await cl.Message(content="Your workspace is still being prepared; try again in a moment.",
+                         author=_author()).send()
+        return
+    async with transaction(_account_id()) as conn:
+        found = await db_tables.list_tables(conn, workspace_id=uuid.UUID(workspace["workspace_id"]))
+    if not found:
+        await cl.Message(content="There are no tables in this workspace yet. Try “Create a table of Italian "
+                                 "restaurants in Chicago”.", author=_author()).send()
+        return
+    lines = [f"- **{t.name}** — {t.row_count} row{'s' if t.row_count != 1 else ''}" for t in found[:50]]
+    actions = [cl.Action(name="open_table", label=f"Open {t.name}", payload={"table_id": str(t.id)})
+               for t in found[:50]]
+    await cl.Message(content="Your tables:\n" + "\n".join(lines), author=_author(), actions=actions).send()
+
+
+@cl.action_callback("open_table")
+async def on_open_table(action: cl.Action) -> None:
+    """Make a table of this chat's workspace the active one and show it."""
+    table_id = _uuid((action.payload or {}).get("table_id"))
+    workspace = await _workspace(wait=5.0)
+    if table_id is None or workspace is None:
+        return
+    try:
+        async with transaction(_account_id()) as conn:
+            table = await db_tables.get_table(conn, table_id)
+    except NotFound:
+        table = None
+    if table is None or str(table.workspace_id) != workspace["workspace_id"]:
+        await cl.Message(content="That table is not in this chat's workspace.", author=_author()).send()
+        return
+    cl.user_session.set("active_table_id", str(table.id))
+    await _save_to_thread()
+    await _open_live(table.id, table.name)
+
+
+async def _commands() -> None:
+    await cl.context.emitter.set_commands([
+        {"id": "tables", "icon": "table-2", "description": "List your tables and open one", "button": True,
+         "persistent": False},
+    ])
+
+
+# -- the workspace --------------------------------------------------------------------------------------
 
 
 def _welcome(name: str | None, *, failed: bool = False) -> str:
     intro = "Welcome to **tablechat**: describe the data you want to keep and we will build the table together."
+    if get_settings().llm_kind == "offline":
+        intro += ("\n\nNo Anthropic API key is set, so answers come from the built-in **offline model**, which "
+                  "understands a fixed set of requests (say “help” to see them).")
     if failed:
         return f"{intro}\n\nYour workspace could not be prepared just now; it will be tried again with your next message."
     if name is None:
@@ -125,8 +577,9 @@ async def _settle_workspace(prefer: str | None) -> dict[str, Any] | None:
         welcome.content = _welcome(ws["name"])
         await welcome.update()
     elif previous and previous != workspace["workspace_id"]:
+        cl.user_session.set("active_table_id", None)
         await cl.Message(content=f"This chat's workspace is no longer yours; it now works in workspace "
-                                 f"**{ws['name']}**.").send()
+                                 f"**{ws['name']}**.", author=_author()).send()
     await _save_to_thread()
     return workspace
 
@@ -140,13 +593,23 @@ async def _workspace(wait: float) -> dict[str, Any] | None:
     return task.result() if done else None
 
 
-async def _save_to_thread() -> None:
-    """Note the workspace in the thread's metadata, which exists from the first user message on."""
+async def _save_to_thread(*, history: list[dict] | None = None) -> None:
+    """Note the workspace, the active table and the agent's history in the thread's metadata (the thread
+    exists from the first user message on), so a resumed chat goes on where it stopped."""
+    if not cl.context.session.has_first_interaction:
+        return
+    metadata: dict[str, Any] = {}
     workspace_id = cl.user_session.get("workspace_id")
-    if not workspace_id or not cl.context.session.has_first_interaction:
+    if workspace_id and cl.user_session.get("workspace_saved") != workspace_id:
+        metadata |= {key: cl.user_session.get(key) for key in chat_history.WORKSPACE_KEYS}
+    active = cl.user_session.get("active_table_id")
+    if active != cl.user_session.get("active_saved", ""):
+        metadata["active_table_id"] = active
+    if history is not None:
+        metadata["history"] = history
+    if not metadata:
         return
-    if cl.user_session.get("workspace_saved") == workspace_id:
-        return
-    metadata = {key: cl.user_session.get(key) for key in chat_history.WORKSPACE_KEYS}
     await get_data_layer().update_thread(cl.context.session.thread_id, metadata=metadata)
-    cl.user_session.set("workspace_saved", workspace_id)
+    if "workspace_id" in metadata:
+        cl.user_session.set("workspace_saved", workspace_id)
+    cl.user_session.set("active_saved", active)

@@ -1,5 +1,5 @@
-"""Who is calling: a bearer token looked up in a system transaction, then every query of the request
-runs in a transaction under row-level security for that account."""
+"""Who is calling: a bearer token looked up in a system transaction (or, for the app's own pages, the login
+cookie), then every query of the request runs in a transaction under row-level security for that account."""
 
 from __future__ import annotations
 
@@ -18,6 +18,9 @@ from db.errors import Unauthorized
 
 bearer = HTTPBearer(auto_error=False, description="An API token from `tablechat token create NAME`")
 MAX_TOKEN = 512
+MAX_COOKIE = 16_384
+CSRF_HEADER = "X-Requested-With"
+CSRF_VALUE = "tablechat"
 
 
 @dataclass(frozen=True)
@@ -46,18 +49,47 @@ async def current_caller(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Caller:
-    """The caller named by `Authorization: Bearer <token>`, or 401."""
+    """The caller named by `Authorization: Bearer <token>`, else by the login cookie of the app's pages; or 401."""
+    engine = engine_of(request)
     if credentials is None or not credentials.credentials:
+        cookie_caller = await _cookie_caller(request, engine)
+        if cookie_caller is not None:
+            return cookie_caller
         raise Unauthorized("Missing API token: send `Authorization: Bearer <token>`")
     token = credentials.credentials
     if len(token) > MAX_TOKEN or not token.isascii():
         raise Unauthorized("Invalid API token")
-    engine = engine_of(request)
     async with transaction(None, engine=engine) as conn:
         found = await accounts.account_for_token(conn, token)
     if found is None:
         raise Unauthorized("Invalid API token")
     return Caller(account_id=found["id"], name=found["name"], engine=engine)
+
+
+async def _cookie_caller(request: Request, engine: AsyncEngine) -> Caller | None:
+    """The signed-in user of the chat pages (the `access_token` cookie Chainlit sets at login). Only
+    same-origin script calls carry the `X-Requested-With: tablechat` header, which a cross-site form or
+    link cannot send, so a cookie alone never authorises a request (CSRF)."""
+    if not any(k.startswith("access_token") for k in request.cookies):
+        return None
+    if request.headers.get(CSRF_HEADER) != CSRF_VALUE:
+        raise Unauthorized(f"Requests signed in by cookie must send the header `{CSRF_HEADER}: {CSRF_VALUE}`")
+    from chainlit.auth.cookie import get_token_from_cookies  # only the app's own pages send this cookie
+    from chainlit.auth.jwt import decode_jwt
+
+    token = get_token_from_cookies(dict(request.cookies))
+    if not token or len(token) > MAX_COOKIE:
+        raise Unauthorized("Invalid login cookie")
+    try:
+        user = decode_jwt(token)
+        account_id = uuid.UUID(str((user.metadata or {})["account_id"]))
+    except Exception:  # expired, forged or from another secret: all the same to the caller
+        raise Unauthorized("Your login has expired; sign in again") from None
+    async with transaction(None, engine=engine) as conn:
+        found = await accounts.account_by_name(conn, user.identifier)
+    if found is None or found["id"] != account_id:
+        raise Unauthorized("Your login has expired; sign in again")
+    return Caller(account_id=account_id, name=found["name"], engine=engine)
 
 
 CallerDep = Annotated[Caller, Depends(current_caller)]

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 from fastapi.exceptions import RequestValidationError
-from pydantic import TypeAdapter, ValidationError
+from pydantic import Field, TypeAdapter, ValidationError
 
 from api.auth import CallerDep
 from api.common import ColumnKey, RecordId, TableId, column_of, errors, parse_record_id
@@ -66,7 +66,12 @@ async def create_records(caller: CallerDep, table_id: TableId,
         return await records.get_record(conn, table, rid)
 
 
-@router.get("/tables/{table_id}/records", response_model=RecordPage)
+class RecordPageCursor(RecordPage):
+    cursor: int = Field(description="The table's change number when the page was read: follow "
+                        "`/updates?cursor=` from here to see every later change")
+
+
+@router.get("/tables/{table_id}/records", response_model=RecordPageCursor)
 async def list_records(
     caller: CallerDep,
     table_id: TableId,
@@ -74,13 +79,17 @@ async def list_records(
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     filter: Annotated[str | None, Query(max_length=100_000, description=FILTER_HELP)] = None,
     sort: Annotated[str | None, Query(max_length=10_000, description=SORT_HELP)] = None,
-) -> RecordPage:
-    """One page of rows (insertion order unless sorted) and the total that match the filter."""
+) -> RecordPageCursor:
+    """One page of rows (insertion order unless sorted), the total that match the filter, and the cursor
+    of the change feed as of this page."""
     filters = _json_param("filter", filter, _filters)
     sorts = _json_param("sort", sort, _sorts)
     async with caller.tx() as conn:
         table = await tables.get_table(conn, table_id)
-        return await records.list_records(conn, table, limit=limit, offset=offset, filters=filters, sort=sorts)
+        # read before the rows: a change made meanwhile is then replayed, never missed
+        cursor = await tables.current_seq(conn, table.id)
+        found = await records.list_records(conn, table, limit=limit, offset=offset, filters=filters, sort=sorts)
+        return RecordPageCursor(**dict(found), cursor=cursor)
 
 
 @router.get("/tables/{table_id}/records/{record_id}", response_model=RecordPublic)

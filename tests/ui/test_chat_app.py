@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import uuid
 
@@ -93,19 +94,33 @@ async def test_first_reply_does_not_wait_for_the_workspace(app, engine, database
     assert f"Workspace: **{ws['name']}**" in shown
 
 
-async def test_reply_names_the_workspace_and_the_thread_keeps_it(app, engine, unique):
+async def _table(engine, account_id, ws, name: str) -> None:
+    from db import tables
+    from db.schemas import ColumnCreate
+
+    async with transaction(account_id, engine=engine) as conn:
+        await tables.create_table(conn, workspace_id=ws["id"], name=name, description="",
+                                  columns=[ColumnCreate(name="Title", type="text")])
+
+
+async def test_the_agent_answers_in_the_chats_workspace_and_the_thread_keeps_it(app, engine, unique):
     acc, ws = await _account(engine, unique, workspace=True)
+    await _table(engine, acc, ws, f"Books {unique}")
     chat = Chat(acc, f"c{unique}")
     await app.start()
     await chat.wait_for("update_message", ws["name"])
     chat.session.has_first_interaction = True  # what Chainlit sets when the first message arrives
-    await app.on_message(_message("a table of my books"))
-    reply = await chat.wait_for("new_message", "not connected yet")
-    assert f"**{ws['name']}**" in reply
+    await app.on_message(_message("list my tables"))
+    reply = await chat.wait_for("new_message", "Your tables")
+    assert f"Books {unique}" in reply
+    assert any(d.get("name") == "List tables" and d.get("type") == "tool" for k, d in chat.events if k == "new_message")
     async with transaction(None, engine=engine) as conn:
         meta = (await conn.execute(text("SELECT metadata FROM threads WHERE id = :t"),
                                    {"t": chat.session.thread_id})).scalar_one()
-    assert meta == {"workspace_id": str(ws["id"]), "workspace_name": ws["name"]}
+    assert meta["workspace_id"] == str(ws["id"]) and meta["workspace_name"] == ws["name"]
+    roles = [m["role"] for m in meta["history"]]
+    assert roles[0] == "user" and roles[-1] == "assistant" and len(roles) == 4  # ask, tool call, result, answer
+    assert "Books" in json.dumps(meta["history"])
 
 
 async def test_failed_workspace_is_said_and_retried_with_the_next_message(app, engine, unique):
@@ -120,21 +135,22 @@ async def test_failed_workspace_is_said_and_retried_with_the_next_message(app, e
         await conn.execute(text("INSERT INTO accounts (id, name, password_hash) VALUES (:i, :n, 'x')"),
                            {"i": account_id, "n": f"late{unique}"})
     chat.session.has_first_interaction = True
-    await app.on_message(_message("hello"))
+    await app.on_message(_message("list my tables"))
     (ws,) = await _workspaces(engine, account_id)
-    assert f"**{ws['name']}**" in await chat.wait_for("new_message", "not connected yet")
+    await chat.wait_for("new_message", "There are no tables yet")
     assert f"Workspace: **{ws['name']}**" in await chat.wait_for("update_message", ws["name"])
 
 
 async def test_resume_keeps_the_threads_workspace(app, engine, unique):
     acc, ws = await _account(engine, unique, workspace=True)
+    await _table(engine, acc, ws, f"Kept {unique}")
     thread_id = str(uuid.uuid4())
     chat = Chat(acc, f"c{unique}", thread_id=thread_id)
     chat.session.has_first_interaction = True
     await app.resume({"id": thread_id, "metadata": {"workspace_id": str(ws["id"]), "workspace_name": ws["name"]},
                       "steps": [], "elements": []})
-    await app.on_message(_message("still there?"))
-    assert f"**{ws['name']}**" in await chat.wait_for("new_message", "not connected yet")
+    await app.on_message(_message("list my tables"))
+    assert f"Kept {unique}" in await chat.wait_for("new_message", "Your tables")
     assert len(await _workspaces(engine, acc)) == 1
 
 
@@ -142,7 +158,8 @@ async def test_resume_moves_off_a_workspace_that_is_not_the_accounts(app, engine
     from chainlit.user_session import user_sessions
 
     acc, _ = await _account(engine, unique)
-    _, theirs = await _account(engine, "o" + unique, workspace=True)
+    other, theirs = await _account(engine, "o" + unique, workspace=True)
+    await _table(engine, other, theirs, f"Theirs {unique}")
     chat = Chat(acc, f"c{unique}")
     chat.session.has_first_interaction = True
     metadata = {"workspace_id": str(theirs["id"]), "workspace_name": theirs["name"]}
@@ -151,8 +168,9 @@ async def test_resume_moves_off_a_workspace_that_is_not_the_accounts(app, engine
     notice = await chat.wait_for("new_message", "no longer yours")
     (mine,) = await _workspaces(engine, acc)
     assert mine["name"] in notice and theirs["name"] not in notice
-    await app.on_message(_message("which workspace?"))
-    assert f"**{mine['name']}**" in await chat.wait_for("new_message", "not connected yet")
+    await app.on_message(_message("list my tables"))
+    await chat.wait_for("new_message", "There are no tables yet")
+    assert not any(f"Theirs {unique}" in t for t in chat.texts("new_message"))
 
 
 def _message(content: str):
