@@ -12,7 +12,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from db import accounts
+from db import token_auth
 from db.engine import get_engine, transaction
 from db.errors import Unauthorized
 
@@ -60,7 +60,7 @@ async def current_caller(
     if len(token) > MAX_TOKEN or not token.isascii():
         raise Unauthorized("Invalid API token")
     async with transaction(None, engine=engine) as conn:
-        found = await accounts.account_for_token(conn, token)
+        found = await token_auth.account_for_token(conn, token)
     if found is None:
         raise Unauthorized("Invalid API token")
     return Caller(account_id=found["id"], name=found["name"], engine=engine)

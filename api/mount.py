@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import re
+
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.routing import Mount
 
 from api.app import PREFIX, create_api
+
+
+def api_mount(api: FastAPI) -> Mount:
+    """A Mount of `api` at /api/v1 that also matches paths holding a percent-encoded newline: Starlette's
+    default pattern does not, and such a request would fall through to the parent's plain-text 404."""
+    mount = Mount(PREFIX, app=api, name="api")
+    mount.path_regex = re.compile(mount.path_regex.pattern, re.DOTALL)
+    return mount
 
 
 def mount_api(fastapi_app: FastAPI, engine: AsyncEngine | None = None) -> FastAPI:
@@ -16,5 +26,5 @@ def mount_api(fastapi_app: FastAPI, engine: AsyncEngine | None = None) -> FastAP
         if isinstance(route, Mount) and route.path == PREFIX:
             return route.app  # type: ignore[return-value]
     api = create_api(engine)
-    fastapi_app.router.routes.insert(0, Mount(PREFIX, app=api, name="api"))
+    fastapi_app.router.routes.insert(0, api_mount(api))
     return api

@@ -77,8 +77,8 @@ async def list_records(
     table_id: TableId,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
-    filter: Annotated[str | None, Query(max_length=100_000, description=FILTER_HELP)] = None,
-    sort: Annotated[str | None, Query(max_length=10_000, description=SORT_HELP)] = None,
+    filter: Annotated[str | None, Query(max_length=8_000, description=FILTER_HELP)] = None,
+    sort: Annotated[str | None, Query(max_length=2_000, description=SORT_HELP)] = None,
 ) -> RecordPageCursor:
     """One page of rows (insertion order unless sorted), the total that match the filter, and the cursor
     of the change feed as of this page."""

@@ -8,10 +8,10 @@ from fastapi import APIRouter, Response
 
 from api.auth import CallerDep
 from api.common import ColumnKey, TableId, column_of, errors
-from api.schemas import ColumnList, Me, TableCreateIn, TableList, WorkspaceList, WorkspacePublic
+from api.schemas import ColumnList, ColumnPatch, Me, TableCreateIn, TableList, WorkspaceList, WorkspacePublic
 from db import accounts, tables
 from db.errors import Forbidden
-from db.schemas import ColumnCreate, ColumnPublic, ColumnUpdate, TablePublic, TableUpdate
+from db.schemas import ColumnCreate, ColumnPublic, TablePublic, TableUpdate
 
 router = APIRouter()
 
@@ -95,12 +95,12 @@ async def create_column(caller: CallerDep, table_id: TableId, body: ColumnCreate
 
 @router.patch("/tables/{table_id}/columns/{column_id}", response_model=ColumnPublic, tags=["columns"],
               responses=errors(409))
-async def update_column(caller: CallerDep, table_id: TableId, column_id: ColumnKey, body: ColumnUpdate) -> ColumnPublic:
+async def update_column(caller: CallerDep, table_id: TableId, column_id: ColumnKey, body: ColumnPatch) -> ColumnPublic:
     """Rename, retype, (un)require, change options, AI config or position; `column_id` may be a name."""
     async with caller.tx() as conn:
         table = await tables.get_table(conn, table_id)
         col = column_of(table, column_id)
-        return await tables.update_column(conn, table.id, col.id, body)
+        return await tables.update_column(conn, table.id, col.id, body.to_update())
 
 
 @router.delete("/tables/{table_id}/columns/{column_id}", status_code=204, response_class=Response,

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from db.schemas import CellPublic, ColumnPublic, TableCreate, TableSummary
+from db.schemas import NAME_MAX, CellPublic, ColumnPublic, ColumnType, ColumnUpdate, TableCreate, TableSummary
 
 MAX_BULK_ROWS = 10_000
 
@@ -49,6 +49,19 @@ class TableCreateIn(TableCreate):
 
 class TableList(BaseModel):
     items: list[TableSummary]
+
+
+class ColumnPatch(ColumnUpdate):
+    """Changes to a column; leave a field out to keep it. Only options, filterDisplay and ai can be
+    cleared with null (the service layer reads a null name, type or required as a value)."""
+
+    name: str = Field(default=None, min_length=1, max_length=NAME_MAX)  # type: ignore[assignment]
+    type: ColumnType = None  # type: ignore[assignment]
+    required: bool = None  # type: ignore[assignment]
+    position: int = Field(default=None, ge=0, le=100_000)  # type: ignore[assignment]
+
+    def to_update(self) -> ColumnUpdate:
+        return ColumnUpdate.model_validate(self.model_dump(exclude_unset=True))
 
 
 class ColumnList(BaseModel):

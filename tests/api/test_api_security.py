@@ -113,3 +113,23 @@ async def test_row_level_security_refuses_writes_into_a_foreign_workspace(engine
                                {"w": alice.workspace_id})
     async with transaction(alice.id, engine=engine) as conn:
         assert (await conn.execute(text("SELECT count(*) FROM data_tables"))).scalar() == 0
+
+
+async def test_token_use_is_recorded_without_a_write_per_request(client, engine, user):
+    async def last_used():
+        async with transaction(None, engine=engine) as conn:
+            return (await conn.execute(text("SELECT last_used_at FROM api_tokens WHERE account_id = :a"),
+                                       {"a": user.id})).scalar()
+
+    assert await last_used() is None
+    assert (await client.get("/me", headers=user.headers)).status_code == 200
+    first = await last_used()
+    assert first is not None
+    assert (await client.get("/tables", headers=user.headers)).status_code == 200
+    assert await last_used() == first
+    async with transaction(None, engine=engine) as conn:
+        await conn.execute(text("UPDATE api_tokens SET last_used_at = now() - interval '2 minutes' "
+                                "WHERE account_id = :a"), {"a": user.id})
+    stale = await last_used()
+    assert (await client.get("/tables", headers=user.headers)).status_code == 200
+    assert await last_used() > stale
