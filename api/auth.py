@@ -12,7 +12,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from db import token_auth
+from db import accounts, token_auth
 from db.engine import get_engine, transaction
 from db.errors import Unauthorized
 
