@@ -1,6 +1,5 @@
-"""Writes of many rows at once, a few statements per thousand rows, for applying large proposals. Same
-rules as the row-at-a-time functions in db/records.py: versions bump, AI cells written by hand are
-pinned, every cell write is audited. The caller owns the transaction."""
+"""Writes of many rows at once (a statement per thousand rows) with the rules of db/records.py: versions
+bump, AI cells written by hand are pinned, every cell write is audited. The caller owns the transaction."""
 
 from __future__ import annotations
 
@@ -38,7 +37,8 @@ WITH u AS (
   FROM u, old WHERE r.id = u.id AND old.id = r.id
   RETURNING r.id, old.data AS before, u.v
 ), audit AS (
-  INSERT INTO cell_edits (workspace_id, table_id, record_id, column_id, account_id, old_value, new_value, source)
+  INSERT INTO cell_edits
+    (workspace_id, table_id, record_id, column_id, account_id, old_value, new_value, source)
   SELECT :w, :t, upd.id, CAST(e.key AS uuid), :a, coalesce(upd.before -> e.key, 'null'::jsonb), e.value, :s
   FROM upd, jsonb_each(upd.v) e
 )
@@ -48,8 +48,8 @@ SELECT id FROM upd
 
 @asynccontextmanager
 async def without_jit(conn: AsyncConnection) -> AsyncIterator[None]:
-    """Plan the statements inside (and the feed triggers they fire) without JIT compilation: on large
-    batches the triggers' estimates cross jit_above_cost and compiling costs more than running."""
+    """Plan the statements inside, and the feed triggers they fire, without JIT compilation."""
+    # on large batches the triggers' estimates cross jit_above_cost, and compiling costs more than running
     before = (await conn.execute(text("SELECT current_setting('jit')"))).scalar_one()
     await conn.execute(text("SELECT set_config('jit', 'off', true)"))
     try:
@@ -59,25 +59,43 @@ async def without_jit(conn: AsyncConnection) -> AsyncIterator[None]:
 
 
 def _chunks(items: Sequence[Any]) -> list[Sequence[Any]]:
-    return [items[n:n + CHUNK] for n in range(0, len(items), CHUNK)]
+    return [items[n : n + CHUNK] for n in range(0, len(items), CHUNK)]
 
 
 async def write_cells(
-    conn: AsyncConnection, table: TablePublic, values: Mapping[int, Mapping[str, Any]],
-    *, account_id: uuid.UUID | None, source: str = "manual",
+    conn: AsyncConnection,
+    table: TablePublic,
+    values: Mapping[int, Mapping[str, Any]],
+    *,
+    account_id: uuid.UUID | None,
+    source: str = "manual",
 ) -> set[int]:
-    """Set coerced values (row id → {column id: value}); None clears a cell. Returns the ids of the
-    rows written: those that no longer exist are left out."""
+    """Set coerced values (row id → {column id: value}, None clears); returns the ids of the rows written."""
     ai = [str(c.id) for c in table.columns if c.ai is not None]
-    rows = [{"id": rid, "v": v, "kept": {k: x for k, x in v.items() if x is not None},
-             "cleared": [k for k, x in v.items() if x is None]}
-            for rid, v in sorted(values.items()) if v]
+    rows = [
+        {
+            "id": rid,
+            "v": v,
+            "kept": {k: x for k, x in v.items() if x is not None},
+            "cleared": [k for k, x in v.items() if x is None],
+        }
+        for rid, v in sorted(values.items())
+        if v
+    ]
     written: set[int] = set()
     for chunk in _chunks(rows):
-        res = await conn.execute(text(WRITE_CELLS), {
-            "rows": json.dumps(chunk), "ids": [r["id"] for r in chunk], "t": table.id, "w": table.workspace_id,
-            "a": account_id, "s": source, "ai": ai,
-        })
+        res = await conn.execute(
+            text(WRITE_CELLS),
+            {
+                "rows": json.dumps(chunk),
+                "ids": [r["id"] for r in chunk],
+                "t": table.id,
+                "w": table.workspace_id,
+                "a": account_id,
+                "s": source,
+                "ai": ai,
+            },
+        )
         written.update(res.scalars().all())
     return written
 

@@ -1,7 +1,5 @@
-"""Applying a proposal in the caller's transaction: only the selected operations, each checked
-against what changed since the proposal was made (proposals/plan.py), results recorded per operation.
-The proposal row is locked first, so a second Apply (or a double click) waits, then gets the stored
-results and changes nothing."""
+"""Applying a proposal in the caller's transaction: the selected operations only, each checked against
+what changed since it was made (proposals/plan.py), with per-operation results and audit rows."""
 
 from __future__ import annotations
 
@@ -67,22 +65,39 @@ def _message(status: str, results: Sequence[OpResult], created: str | None = Non
     return f"Applied {done} of {len(results)} — {len(results) - done} failed"
 
 
-def _outcome(row: StoredProposal, status: str, results: list[OpResult], *, already: bool = False,
-             table_id: uuid.UUID | None = None, created: str | None = None, samples: int = 0) -> ApplyResult:
+def _outcome(
+    row: StoredProposal,
+    status: str,
+    results: list[OpResult],
+    *,
+    already: bool = False,
+    table_id: uuid.UUID | None = None,
+    created: str | None = None,
+    samples: int = 0,
+) -> ApplyResult:
     return ApplyResult(
-        proposal_id=row.id, status=status, table_id=table_id or row.table_id, results=results,
-        applied=sum(r.ok for r in results), failed=sum(not r.ok for r in results),
-        message=_message(status, results, created), already_decided=already, sample_rows=samples,
+        proposal_id=row.id,
+        status=status,
+        table_id=table_id or row.table_id,
+        results=results,
+        applied=sum(r.ok for r in results),
+        failed=sum(not r.ok for r in results),
+        message=_message(status, results, created),
+        already_decided=already,
+        sample_rows=samples,
     )
 
 
 async def apply(
-    conn: AsyncConnection, proposal: StoredProposal | uuid.UUID, selected: Sequence[int] | None = None,
-    account_id: uuid.UUID | None = None, *, include_sample_rows: bool = True,
+    conn: AsyncConnection,
+    proposal: StoredProposal | uuid.UUID,
+    selected: Sequence[int] | None = None,
+    account_id: uuid.UUID | None = None,
+    *,
+    include_sample_rows: bool = True,
 ) -> ApplyResult:
-    """Apply the `selected` operations (None: all) of a pending proposal and record the outcome; a
-    proposal that is no longer pending returns what was recorded. Fetch `proposal` with the scoped
-    `store.get` first: this function trusts it."""
+    """Apply the `selected` operations (None: all) of a proposal fetched with the scoped `store.get`."""
+    # the lock makes a second Apply (a double click, another tab) wait, then return what was recorded
     row = await store.lock(conn, proposal)
     if row.status != "pending":
         return _outcome(row, row.status, [OpResult(**r) for r in row.results or []], already=True)
@@ -100,8 +115,13 @@ async def apply(
         status: Status = "applied"
     else:
         status = "stale" if all(r.conflict for r in results) else "failed"
-    await store.finish(conn, row.id, status=status, table_id=table_id,
-                       results=[r.model_dump(exclude_defaults=True) for r in results])
+    await store.finish(
+        conn,
+        row.id,
+        status=status,
+        table_id=table_id,
+        results=[r.model_dump(exclude_defaults=True) for r in results],
+    )
     return _outcome(row, status, results, table_id=table_id, created=created, samples=samples)
 
 
@@ -115,25 +135,39 @@ async def _table(conn: AsyncConnection, table_id: uuid.UUID | None) -> TablePubl
 
 
 async def _apply_data(
-    conn: AsyncConnection, row: StoredProposal, p: DataProposal, chosen: list[int], account_id: uuid.UUID | None
+    conn: AsyncConnection,
+    row: StoredProposal,
+    p: DataProposal,
+    chosen: list[int],
+    account_id: uuid.UUID | None,
 ) -> tuple[uuid.UUID | None, list[OpResult]]:
     table = await _table(conn, row.table_id)
     if table is None:
         return None, [failed(i, GONE, conflict=True) for i in chosen]
     row_ids, keys = data_refs(p, chosen)
-    since = await changes_since(conn, table.id, row.base_seq, row_ids=row_ids, columns=table.columns,
-                                column_ids=keys)
+    since = await changes_since(
+        conn, table.id, row.base_seq, row_ids=row_ids, columns=table.columns, column_ids=keys
+    )
     plan = plan_data(p, table, chosen, since)
     results = plan.results
     async with bulk_ops.without_jit(conn):
         deleted = await bulk_ops.delete_rows(conn, table.id, list(plan.deletes))
-        written = await bulk_ops.write_cells(conn, table, {rid: v for rid, (_, v) in plan.updates.items()},
-                                             account_id=account_id, source=SOURCE)
+        written = await bulk_ops.write_cells(
+            conn,
+            table,
+            {rid: v for rid, (_, v) in plan.updates.items()},
+            account_id=account_id,
+            source=SOURCE,
+        )
         new_ids = await db_records.create_records(conn, table, [v for _, v in plan.adds], coerced=True)
     for rid, i in plan.deletes.items():
-        results[i] = ok(i, row_id=rid) if rid in deleted else failed(i, f"Row {rid} does not exist", row_id=rid)
+        results[i] = (
+            ok(i, row_id=rid) if rid in deleted else failed(i, f"Row {rid} does not exist", row_id=rid)
+        )
     for rid, (i, _) in plan.updates.items():
-        results[i] = ok(i, row_id=rid) if rid in written else failed(i, f"Row {rid} does not exist", row_id=rid)
+        results[i] = (
+            ok(i, row_id=rid) if rid in written else failed(i, f"Row {rid} does not exist", row_id=rid)
+        )
     for (i, _), rid in zip(plan.adds, new_ids, strict=True):
         results[i] = ok(i, row_id=rid)
     return table.id, [results[i] for i in chosen]
@@ -147,8 +181,11 @@ async def _apply_create(
     try:
         async with conn.begin_nested():
             table = await db_tables.create_table(
-                conn, workspace_id=row.workspace_id, name=p.table_name or "Untitled",
-                description=p.table_description or "", columns=[c for _, c in plan.columns],
+                conn,
+                workspace_id=row.workspace_id,
+                name=p.table_name or "Untitled",
+                description=p.table_description or "",
+                columns=[c for _, c in plan.columns],
             )
     except ServiceError as exc:
         return None, [results.get(i) or failed(i, exc.message) for i in chosen], 0
@@ -160,7 +197,7 @@ async def _apply_create(
 
 
 async def _insert_samples(conn: AsyncConnection, table: TablePublic, rows: list[dict[str, Any]]) -> int:
-    """All sample rows at once; if one does not fit, every one that does (a sample is not worth failing for)."""
+    """All sample rows at once or, if one does not fit, every one that does."""
     try:
         async with conn.begin_nested():
             return len(await db_records.create_records(conn, table, rows))
@@ -182,8 +219,9 @@ async def _apply_schema(
     table = await _table(conn, row.table_id)
     if table is None:
         return None, [failed(i, GONE, conflict=True) for i in chosen]
-    since = await changes_since(conn, table.id, row.base_seq, columns=table.columns,
-                                column_ids=schema_refs(p, chosen))
+    since = await changes_since(
+        conn, table.id, row.base_seq, columns=table.columns, column_ids=schema_refs(p, chosen)
+    )
     plan = plan_schema(p, table, chosen, since)
     results = plan.results
     await _removes(conn, table, plan.removes, results)
@@ -208,8 +246,12 @@ async def _apply_schema(
     return table.id, [results[i] for i in chosen]
 
 
-async def _removes(conn: AsyncConnection, table: TablePublic, removes: list[tuple[int, ColumnPublic]],
-                   results: dict[int, OpResult]) -> None:
+async def _removes(
+    conn: AsyncConnection,
+    table: TablePublic,
+    removes: list[tuple[int, ColumnPublic]],
+    results: dict[int, OpResult],
+) -> None:
     """Remove columns, AI columns before the columns they read, whatever order they were proposed in."""
     pending = removes
     while pending:
@@ -227,8 +269,9 @@ async def _removes(conn: AsyncConnection, table: TablePublic, removes: list[tupl
         pending = left
 
 
-async def _modify(conn: AsyncConnection, table_id: uuid.UUID, i: int, col: ColumnPublic,
-                  changes: dict[str, Any]) -> OpResult:
+async def _modify(
+    conn: AsyncConnection, table_id: uuid.UUID, i: int, col: ColumnPublic, changes: dict[str, Any]
+) -> OpResult:
     try:
         async with conn.begin_nested():
             new = await db_tables.update_column(conn, table_id, col.id, ColumnUpdate(**changes))

@@ -26,22 +26,45 @@ async def bench_apply_10k(engine: AsyncEngine) -> float:
         ws = await accounts.create_workspace(conn, owner_id=acc)
     try:
         async with transaction(acc, engine=engine) as conn:
-            table = await tables.create_table(conn, workspace_id=ws["id"], name="Bench", columns=[
-                ColumnCreate(name="Name", type="text", required=True),
-                ColumnCreate(name="Status", type="select", options=["Open", "Closed"]),
-                ColumnCreate(name="Points", type="number"),
-                ColumnCreate(name="Notes", type="long_text"),
-            ])
-            ids = await records.create_records(conn, table, [
-                {"Name": f"item {n}", "Status": "Open", "Points": n, "Notes": "x" * 40} for n in range(ROWS)])
-        ops = [{"action": "update", "row_id": rid, "changes": {"Status": "Closed", "Points": n}}
-               for n, rid in enumerate(ids[:UPDATES])]
-        ops += [{"action": "delete", "row_id": rid} for rid in ids[UPDATES:UPDATES + DELETES]]
-        ops += [{"action": "add", "data": {"Name": f"new {n}", "Status": "Open", "Points": n}} for n in range(ADDS)]
+            table = await tables.create_table(
+                conn,
+                workspace_id=ws["id"],
+                name="Bench",
+                columns=[
+                    ColumnCreate(name="Name", type="text", required=True),
+                    ColumnCreate(name="Status", type="select", options=["Open", "Closed"]),
+                    ColumnCreate(name="Points", type="number"),
+                    ColumnCreate(name="Notes", type="long_text"),
+                ],
+            )
+            ids = await records.create_records(
+                conn,
+                table,
+                [
+                    {"Name": f"item {n}", "Status": "Open", "Points": n, "Notes": "x" * 40}
+                    for n in range(ROWS)
+                ],
+            )
+        ops = [
+            {"action": "update", "row_id": rid, "changes": {"Status": "Closed", "Points": n}}
+            for n, rid in enumerate(ids[:UPDATES])
+        ]
+        ops += [{"action": "delete", "row_id": rid} for rid in ids[UPDATES : UPDATES + DELETES]]
+        ops += [
+            {"action": "add", "data": {"Name": f"new {n}", "Status": "Open", "Points": n}}
+            for n in range(ADDS)
+        ]
         thread = f"bench-{uuid.uuid4().hex}"
         async with transaction(acc, engine=engine) as conn:
-            made = await propose(conn, what="data", payload={"reasoning": "bench", "operations": ops},
-                                 workspace_id=ws["id"], account_id=acc, thread_id=thread, active_table_id=table.id)
+            made = await propose(
+                conn,
+                what="data",
+                payload={"reasoning": "bench", "operations": ops},
+                workspace_id=ws["id"],
+                account_id=acc,
+                thread_id=thread,
+                active_table_id=table.id,
+            )
         start = time.perf_counter()
         async with transaction(acc, engine=engine) as conn:
             stored = await store.get(conn, made.stored.id, account_id=acc, thread_id=thread)

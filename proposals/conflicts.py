@@ -27,18 +27,24 @@ class Since:
 
 
 async def changes_since(
-    conn: AsyncConnection, table_id: uuid.UUID, base_seq: int, *, row_ids: Iterable[int] = (),
-    columns: Iterable[ColumnPublic] = (), column_ids: Iterable[str] = (),
+    conn: AsyncConnection,
+    table_id: uuid.UUID,
+    base_seq: int,
+    *,
+    row_ids: Iterable[int] = (),
+    columns: Iterable[ColumnPublic] = (),
+    column_ids: Iterable[str] = (),
 ) -> Since:
-    """Rows deleted or written and columns removed or redefined after `base_seq`. `columns` are the
-    table's current columns (to tell a real redefinition from a mere move); `column_ids` the ones asked about."""
+    """Rows deleted or written, and columns (of `column_ids`) removed or redefined, after `base_seq`."""
+    # `columns` are the table's current ones: comparing them with the feed tells a redefinition from a move
     since = Since()
     rows = sorted(set(row_ids))
     asked = {str(c) for c in column_ids}
     found = await conn.execute(
         text(
             "SELECT kind, op, record_id, column_id FROM changes WHERE table_id = :t AND seq > :b AND "
-            "((kind IN ('record', 'cell') AND record_id = ANY(:rows)) OR (kind = 'column' AND op <> 'insert'))"
+            "((kind IN ('record', 'cell') AND record_id = ANY(:rows)) "
+            "OR (kind = 'column' AND op <> 'insert'))"
         ),
         {"t": table_id, "b": base_seq, "rows": rows},
     )
@@ -57,14 +63,16 @@ async def changes_since(
     return since
 
 
-async def _redefined(conn: AsyncConnection, table_id: uuid.UUID, base_seq: int, ids: set[str],
-                     columns: Iterable[ColumnPublic]) -> set[str]:
+async def _redefined(
+    conn: AsyncConnection, table_id: uuid.UUID, base_seq: int, ids: set[str], columns: Iterable[ColumnPublic]
+) -> set[str]:
     """Columns whose definition now differs from the one at `base_seq` (a position change is no conflict)."""
     now = {str(c.id): c.model_dump(mode="json") for c in columns}
     found = await conn.execute(
         text(
-            "SELECT DISTINCT ON (column_id) column_id, data FROM changes WHERE table_id = :t AND kind = 'column' "
-            "AND seq <= :b AND column_id = ANY(CAST(:ids AS uuid[])) ORDER BY column_id, seq DESC"
+            "SELECT DISTINCT ON (column_id) column_id, data FROM changes "
+            "WHERE table_id = :t AND kind = 'column' AND seq <= :b AND column_id = ANY(CAST(:ids AS uuid[])) "
+            "ORDER BY column_id, seq DESC"
         ),
         {"t": table_id, "b": base_seq, "ids": [uuid.UUID(i) for i in sorted(ids)]},
     )

@@ -72,7 +72,9 @@ class ColumnChanges(_Frozen):
     @model_validator(mode="after")
     def _something(self) -> ColumnChanges:
         if not self.model_fields_set:
-            raise ValueError("changes must name at least one of name, type, required, options, filterDisplay, ai")
+            raise ValueError(
+                "changes must name at least one of name, type, required, options, filterDisplay, ai"
+            )
         return self
 
 

@@ -63,8 +63,7 @@ def selection(selected: Sequence[int] | None, count: int) -> list[int]:
 
 @dataclass
 class DataPlan:
-    """Rows to add (op, values), update (row → op, values) and delete (row → op), all values coerced
-    and keyed by column id; `results` holds the operations already decided (conflicts, bad values)."""
+    """Rows to add, update and delete (values coerced, keyed by column id); `results`: ops already decided."""
 
     results: dict[int, OpResult] = field(default_factory=dict)
     adds: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
@@ -84,8 +83,7 @@ def data_refs(p: DataProposal, chosen: Sequence[int]) -> tuple[list[int], set[st
 
 
 def plan_data(p: DataProposal, table: TablePublic, chosen: Sequence[int], since: Since) -> DataPlan:
-    """Rows deleted or edited since the proposal make operations on them conflicts; so do cells
-    written since (per cell) and columns removed since."""
+    """Ops on rows deleted or edited since, on cells written since, or setting removed columns conflict."""
     idx = ColumnIndex(table.columns)
     coerce_values = Coercer(table.columns)
     plan = DataPlan()
@@ -93,18 +91,23 @@ def plan_data(p: DataProposal, table: TablePublic, chosen: Sequence[int], since:
         op = p.operations[i]
         rid = None if isinstance(op, AddRow) else op.row_id
         if rid is not None and rid in since.deleted_rows:
-            plan.results[i] = failed(i, f"Row {rid} was deleted after this proposal was made", True, row_id=rid)
+            plan.results[i] = failed(
+                i, f"Row {rid} was deleted after this proposal was made", True, row_id=rid
+            )
             continue
         if isinstance(op, DeleteRow):
             if rid in since.changed_rows:
-                plan.results[i] = failed(i, f"Row {rid} was edited after this proposal was made", True, row_id=rid)
+                plan.results[i] = failed(
+                    i, f"Row {rid} was edited after this proposal was made", True, row_id=rid
+                )
             else:
                 plan.deletes[rid] = i
             continue
         values = op.data if isinstance(op, AddRow) else op.changes
         if any(k in since.removed_columns for k in values):
-            plan.results[i] = failed(i, "A column it sets was removed after this proposal was made", True,
-                                     row_id=rid)
+            plan.results[i] = failed(
+                i, "A column it sets was removed after this proposal was made", True, row_id=rid
+            )
             continue
         try:
             coerced = coerce_values(values, partial=rid is not None)
@@ -116,11 +119,15 @@ def plan_data(p: DataProposal, table: TablePublic, chosen: Sequence[int], since:
             continue
         edited = [idx.by_id[k].name for k in coerced if (rid, k) in since.changed_cells]
         if edited:
-            plan.results[i] = failed(i, f"Row {rid}: {', '.join(edited)} changed after this proposal was made",
-                                     True, row_id=rid)
+            plan.results[i] = failed(
+                i, f"Row {rid}: {', '.join(edited)} changed after this proposal was made", True, row_id=rid
+            )
             continue
-        emptied = [idx.by_id[k].name for k, v in coerced.items()
-                   if v is None and idx.by_id[k].required and idx.by_id[k].ai is None]
+        emptied = [
+            idx.by_id[k].name
+            for k, v in coerced.items()
+            if v is None and idx.by_id[k].required and idx.by_id[k].ai is None
+        ]
         if emptied:
             plan.results[i] = failed(i, f'Column "{emptied[0]}" is required', row_id=rid)
             continue
@@ -129,8 +136,14 @@ def plan_data(p: DataProposal, table: TablePublic, chosen: Sequence[int], since:
 
 
 def column_create(spec: ColumnSpec) -> ColumnCreate:
-    return ColumnCreate(name=spec.name, type=spec.type, required=spec.required, options=spec.options,
-                        filter_display=spec.filter_display, ai=spec.ai)
+    return ColumnCreate(
+        name=spec.name,
+        type=spec.type,
+        required=spec.required,
+        options=spec.options,
+        filter_display=spec.filter_display,
+        ai=spec.ai,
+    )
 
 
 @dataclass
@@ -161,11 +174,20 @@ def plan_schema(p: SchemaProposal, table: TablePublic, chosen: Sequence[int], si
         col = refs.column(op.column_id)
         if col is None:
             gone = op.column_id in since.removed_columns
-            plan.results[i] = failed(i, "The column was removed after this proposal was made" if gone
-                                     else f'No column "{op.column_id}" in this table', conflict=gone)
+            plan.results[i] = failed(
+                i,
+                "The column was removed after this proposal was made"
+                if gone
+                else f'No column "{op.column_id}" in this table',
+                conflict=gone,
+            )
         elif str(col.id) in since.redefined_columns and not isinstance(op, ReorderColumn):
-            plan.results[i] = failed(i, f'Column "{col.name}" was changed after this proposal was made', True,
-                                     column_id=str(col.id))
+            plan.results[i] = failed(
+                i,
+                f'Column "{col.name}" was changed after this proposal was made',
+                True,
+                column_id=str(col.id),
+            )
         elif isinstance(op, RemoveColumn):
             plan.removes.append((i, col))
         elif isinstance(op, ModifyColumn):
@@ -175,10 +197,10 @@ def plan_schema(p: SchemaProposal, table: TablePublic, chosen: Sequence[int], si
     return plan
 
 
-def final_order(p: SchemaProposal, table: TablePublic, done: Sequence[int],
-                created: dict[int, uuid.UUID]) -> list[uuid.UUID]:
-    """Column ids in their order once the operations `done` (indices) succeeded; `created` maps
-    add-operations to their new columns. Removed columns may still be listed."""
+def final_order(
+    p: SchemaProposal, table: TablePublic, done: Sequence[int], created: dict[int, uuid.UUID]
+) -> list[uuid.UUID]:
+    """Column ids in order once the ops `done` succeeded (`created`: add-op index → new column id)."""
     refs = Refs(table.columns, p.operations)
     moves = [(i, p.operations[i]) for i in done if isinstance(p.operations[i], (AddColumn, ReorderColumn))]
     keys = column_order([str(c.id) for c in table.columns], moves, refs)
@@ -206,7 +228,7 @@ def plan_create(p: SchemaProposal, chosen: Sequence[int], *, include_sample_rows
         if not missing:
             break
         for i, m in missing.items():
-            plan.results[i] = failed(i, f'Needs column(s) {", ".join(m)}, which were not selected')
+            plan.results[i] = failed(i, f"Needs column(s) {', '.join(m)}, which were not selected")
             del specs[i]
     refs = Refs([], p.operations)
     for key in column_order([], [(i, p.operations[i]) for i in specs], refs):

@@ -1,6 +1,5 @@
-"""`diff(current, proposal) -> Preview`: pure, no I/O. The Preview is what the proposal element renders
-as it is (seeds/002): a new table, the current table with schema changes in place, or rows with data
-changes in place, one page of operations at a time."""
+"""`diff(current, proposal) -> Preview`, pure: what the proposal element renders as it is (seeds/002),
+a new table, or the current table with the schema or data changes in place, a page of ops at a time."""
 
 from __future__ import annotations
 
@@ -120,9 +119,10 @@ def _plural(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
-def diff(current: TableSnapshot | None, proposal: Proposal, *, page: int = 0, page_size: int = PAGE_SIZE) -> Preview:
-    """The preview of `proposal` against `current` (None for a new table); data proposals page their
-    operations, `page` counting from 0 (clamped to the last page)."""
+def diff(
+    current: TableSnapshot | None, proposal: Proposal, *, page: int = 0, page_size: int = PAGE_SIZE
+) -> Preview:
+    """The preview of `proposal` against `current` (None for a new table); data ops page from 0."""
     if isinstance(proposal, DataProposal):
         if current is None:
             raise ValueError("a data proposal needs its table")
@@ -136,8 +136,15 @@ def diff(current: TableSnapshot | None, proposal: Proposal, *, page: int = 0, pa
 
 def _spec_column(key: str, spec: ColumnSpec, op: int) -> PreviewColumn:
     return PreviewColumn(
-        key=key, name=spec.name, type=spec.type, required=spec.required, options=spec.options,
-        ai_prompt=spec.ai.prompt if spec.ai else None, state="added", op=op, ops=[op],
+        key=key,
+        name=spec.name,
+        type=spec.type,
+        required=spec.required,
+        options=spec.options,
+        ai_prompt=spec.ai.prompt if spec.ai else None,
+        state="added",
+        op=op,
+        ops=[op],
     )
 
 
@@ -159,10 +166,17 @@ def _create(p: SchemaProposal) -> Preview:
     if rows:
         summary += f" and {_plural(len(rows), 'sample row')}"
     return Preview(
-        kind="schema_create", table_name=p.table_name or "", table_description=p.table_description or "",
-        reasoning=p.reasoning, summary=summary, columns=columns, rows=rows,
-        counts={"columns": len(columns), "sample_rows": len(rows)}, total_ops=len(p.operations),
-        total_rows=len(rows), has_sample_rows=bool(rows),
+        kind="schema_create",
+        table_name=p.table_name or "",
+        table_description=p.table_description or "",
+        reasoning=p.reasoning,
+        summary=summary,
+        columns=columns,
+        rows=rows,
+        counts={"columns": len(columns), "sample_rows": len(rows)},
+        total_ops=len(p.operations),
+        total_rows=len(rows),
+        has_sample_rows=bool(rows),
     )
 
 
@@ -195,8 +209,16 @@ def _schema_update(snap: TableSnapshot, p: SchemaProposal) -> Preview:
     existing = {str(c.id): c for c in table.columns}
     start = [str(c.id) for c in table.columns]
     columns: dict[str, PreviewColumn] = {
-        k: PreviewColumn(key=k, id=k, name=c.name, type=c.type, required=c.required, options=c.options,
-                         ai_prompt=(c.ai or {}).get("prompt")) for k, c in existing.items()
+        k: PreviewColumn(
+            key=k,
+            id=k,
+            name=c.name,
+            type=c.type,
+            required=c.required,
+            options=c.options,
+            ai_prompt=(c.ai or {}).get("prompt"),
+        )
+        for k, c in existing.items()
     }
     for i, op in enumerate(p.operations):
         if isinstance(op, AddColumn):
@@ -238,11 +260,18 @@ def _schema_update(snap: TableSnapshot, p: SchemaProposal) -> Preview:
     if p.table_description is not None and p.table_description != table.description:
         parts.append("new description")
     return Preview(
-        kind="schema_update", table_id=str(table.id), table_name=renamed or table.name,
+        kind="schema_update",
+        table_id=str(table.id),
+        table_name=renamed or table.name,
         table_description=p.table_description if p.table_description is not None else table.description,
-        renamed_from=table.name if renamed else None, reasoning=p.reasoning,
-        summary=", ".join(parts) or "no visible change", columns=shown, rows=rows, counts=counts,
-        total_ops=len(p.operations), total_rows=snap.total_rows,
+        renamed_from=table.name if renamed else None,
+        reasoning=p.reasoning,
+        summary=", ".join(parts) or "no visible change",
+        columns=shown,
+        rows=rows,
+        counts=counts,
+        total_ops=len(p.operations),
+        total_rows=snap.total_rows,
     )
 
 
@@ -252,8 +281,7 @@ def _cell(rec: RecordPublic, key: str) -> str:
 
 
 def display_order(p: DataProposal) -> list[int]:
-    """Operation indices in the order the preview pages through them: added rows first (as
-    proposed), then updated and deleted rows by row id."""
+    """Op indices in preview order: added rows as proposed, then updated and deleted rows by row id."""
     adds = [i for i, op in enumerate(p.operations) if isinstance(op, AddRow)]
     others = sorted((op.row_id, i) for i, op in enumerate(p.operations) if not isinstance(op, AddRow))
     return adds + [i for _, i in others]
@@ -266,13 +294,16 @@ def page_count(p: DataProposal, page_size: int = PAGE_SIZE) -> int:
 def page_ops(p: DataProposal, page: int, page_size: int = PAGE_SIZE) -> list[int]:
     """The operation indices shown on `page` (clamped to the last page)."""
     page = max(0, min(page, page_count(p, page_size) - 1))
-    return display_order(p)[page * page_size:(page + 1) * page_size]
+    return display_order(p)[page * page_size : (page + 1) * page_size]
 
 
 def page_row_ids(p: DataProposal, page: int, page_size: int = PAGE_SIZE) -> list[int]:
     """The existing rows that `page` shows changed: what a snapshot for that page must hold."""
-    return [p.operations[i].row_id for i in page_ops(p, page, page_size)  # type: ignore[union-attr]
-            if not isinstance(p.operations[i], AddRow)]
+    return [
+        p.operations[i].row_id
+        for i in page_ops(p, page, page_size)  # type: ignore[union-attr]
+        if not isinstance(p.operations[i], AddRow)
+    ]
 
 
 def _data(snap: TableSnapshot, p: DataProposal, page: int, page_size: int) -> Preview:
@@ -282,8 +313,18 @@ def _data(snap: TableSnapshot, p: DataProposal, page: int, page_size: int) -> Pr
     page = max(0, min(page, pages - 1))
     rows_by_id = snap.row_map()
     touched = {op.row_id for op in p.operations if not isinstance(op, AddRow)}
-    columns = [PreviewColumn(key=str(c.id), id=str(c.id), name=c.name, type=c.type, required=c.required,
-                             options=c.options, ai_prompt=(c.ai or {}).get("prompt")) for c in table.columns]
+    columns = [
+        PreviewColumn(
+            key=str(c.id),
+            id=str(c.id),
+            name=c.name,
+            type=c.type,
+            required=c.required,
+            options=c.options,
+            ai_prompt=(c.ai or {}).get("prompt"),
+        )
+        for c in table.columns
+    ]
     added, existing = [], []
     for i in page_ops(p, page, page_size):
         op = p.operations[i]
@@ -305,8 +346,11 @@ def _data(snap: TableSnapshot, p: DataProposal, page: int, page_size: int) -> Pr
         existing.append(PreviewRow(id=op.row_id, state="updated", op=i, cells=cells, changes=changes))
     if page == 0:
         # the untouched rows of the table's first page show the changes in context
-        existing += [PreviewRow(id=r.id, cells={c.key: _cell(r, c.key) for c in columns})
-                     for r in snap.rows[:CONTEXT_ROWS] if r.id not in touched]
+        existing += [
+            PreviewRow(id=r.id, cells={c.key: _cell(r, c.key) for c in columns})
+            for r in snap.rows[:CONTEXT_ROWS]
+            if r.id not in touched
+        ]
     existing.sort(key=lambda r: r.id)
     counts = {"added": 0, "updated": 0, "deleted": 0}
     for op in p.operations:
@@ -318,9 +362,20 @@ def _data(snap: TableSnapshot, p: DataProposal, page: int, page_size: int) -> Pr
         parts.append(_plural(counts["deleted"], "deletion"))
     log = [e if isinstance(e, ResearchEntry) else ResearchEntry(note=e) for e in p.research_log or []]
     return Preview(
-        kind=kind_of(p), table_id=str(table.id), table_name=table.name, table_description=table.description,
-        reasoning=p.reasoning, summary=", ".join(parts), columns=columns, rows=added + existing, counts=counts,
-        total_ops=len(p.operations), total_rows=snap.total_rows, page=page, pages=pages, page_size=page_size,
+        kind=kind_of(p),
+        table_id=str(table.id),
+        table_name=table.name,
+        table_description=table.description,
+        reasoning=p.reasoning,
+        summary=", ".join(parts),
+        columns=columns,
+        rows=added + existing,
+        counts=counts,
+        total_ops=len(p.operations),
+        total_rows=snap.total_rows,
+        page=page,
+        pages=pages,
+        page_size=page_size,
         research_log=log,
     )
 

@@ -52,8 +52,7 @@ class Refs:
 
 
 class Coercer:
-    """Row values to stored values keyed by column id, as ColumnIndex.coerce_values does, with the
-    per-column work done once: a 10,000-operation proposal coerces tens of thousands of values."""
+    """ColumnIndex.coerce_values with the per-column work done once (10,000 ops coerce many values)."""
 
     def __init__(self, columns: Sequence[ColumnPublic]):
         self.idx = ColumnIndex(columns)
@@ -82,9 +81,9 @@ class Coercer:
 
 
 def column_order(start: Sequence[str], ops: Iterable[tuple[int, SchemaOp]], refs: Refs) -> list[str]:
-    """Column keys in their order after `ops` (index, op), removed columns still in place.
-    Added columns go after `after_column_id` (last when absent or unknown); a reorder moves a column
-    right after `after_column_id` (first when null) and is ignored when either column is unknown."""
+    """Column keys in order after `ops` (index, op), removed columns still in place."""
+    # an added column goes after `after_column_id` (last when absent or unknown); a reorder moves one
+    # right after it (first when null) and does nothing when either column is unknown
     keys = list(start)
     for i, op in ops:
         if isinstance(op, AddColumn):

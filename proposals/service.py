@@ -27,25 +27,34 @@ def _needs_table(p: Proposal) -> bool:
     return isinstance(p, DataProposal) or p.mode == "update"
 
 
-async def _snapshot_for(conn: AsyncConnection, p: Proposal, table_ref: Any, workspace_id: uuid.UUID) -> TableSnapshot:
+async def _snapshot_for(
+    conn: AsyncConnection, p: Proposal, table_ref: Any, workspace_id: uuid.UUID
+) -> TableSnapshot:
     if table_ref is None:
         raise ProposalInvalid(["table_id: no table given and no table is active; name the table to change"])
     rows = [op.row_id for op in p.operations if isinstance(op, (UpdateRow, DeleteRow))]
     try:
         snap = await load_snapshot(conn, table_ref, row_ids=rows)
     except NotFound:
-        raise ProposalInvalid([f"table_id: there is no table {table_ref}; use list_tables to find it"]) from None
+        raise ProposalInvalid(
+            [f"table_id: there is no table {table_ref}; use list_tables to find it"]
+        ) from None
     if snap.table.workspace_id != workspace_id:
         raise ProposalInvalid([f"table_id: table {table_ref} is not in this conversation's workspace"])
     return snap
 
 
 async def propose(
-    conn: AsyncConnection, *, what: Literal["schema", "data"], payload: Any, workspace_id: uuid.UUID,
-    account_id: uuid.UUID | None, thread_id: str | None, active_table_id: Any = None,
+    conn: AsyncConnection,
+    *,
+    what: Literal["schema", "data"],
+    payload: Any,
+    workspace_id: uuid.UUID,
+    account_id: uuid.UUID | None,
+    thread_id: str | None,
+    active_table_id: Any = None,
 ) -> Proposed:
-    """Parse, check and store a proposal (superseding the thread's pending one) and render its first
-    page. Raises ProposalInvalid, listing every problem, for the model to fix."""
+    """Check and store a proposal and render its first page; ProposalInvalid lists what the model must fix."""
     p = parse(payload, what)
     snap = None
     if _needs_table(p):
@@ -54,8 +63,14 @@ async def propose(
     if problems:
         raise ProposalInvalid(problems)
     p = normalize(p, snap)
-    stored = await store.create(conn, workspace_id=workspace_id, proposal=p, thread_id=thread_id,
-                                table_id=snap.table.id if snap else None, account_id=account_id)
+    stored = await store.create(
+        conn,
+        workspace_id=workspace_id,
+        proposal=p,
+        thread_id=thread_id,
+        table_id=snap.table.id if snap else None,
+        account_id=account_id,
+    )
     preview = diff(snap, p)
     return Proposed(stored=stored, preview=_with_state(preview, stored))
 
@@ -64,12 +79,17 @@ def _with_state(preview: Preview, stored: StoredProposal) -> Preview:
     p = stored.proposal()
     shown = set(page_ops(p, preview.page, preview.page_size)) if isinstance(p, DataProposal) else None
     results = [r for r in stored.results or [] if shown is None or r["index"] in shown]
-    return preview.model_copy(update={"proposal_id": str(stored.id), "status": stored.status, "results": results})
+    return preview.model_copy(
+        update={"proposal_id": str(stored.id), "status": stored.status, "results": results}
+    )
 
 
-async def render(conn: AsyncConnection, stored: StoredProposal, *, page: int = 0, page_size: int = PAGE_SIZE) -> Preview:
-    """Page `page` of a stored proposal against the table as it is now, with its status and the
-    results of the operations on that page. NotFound when its table is gone."""
+async def render(
+    conn: AsyncConnection, stored: StoredProposal, *, page: int = 0, page_size: int = PAGE_SIZE
+) -> Preview:
+    """Page `page` of a stored proposal against the live table, with its status and that page's results."""
+    # once decided, the table has moved on: a reloaded thread shows the preview its element kept, with
+    # the status and results from here; NotFound when the table is gone
     p = stored.proposal()
     snap = None
     if _needs_table(p):

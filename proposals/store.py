@@ -17,8 +17,10 @@ from db.tables import as_uuid, current_seq
 from proposals.payloads import Proposal, from_json, kind_of, to_json
 
 Status = Literal["pending", "applied", "dismissed", "superseded", "stale", "failed"]
-FIELDS = ("id, workspace_id, thread_id, table_id, kind, payload, status, base_seq, results, created_by, "
-          "created_at, decided_at")
+FIELDS = (
+    "id, workspace_id, thread_id, table_id, kind, payload, status, base_seq, results, created_by, "
+    "created_at, decided_at"
+)
 MUTABLE = "status, results, table_id, decided_at"
 
 
@@ -44,11 +46,16 @@ class StoredProposal(BaseModel):
 
 
 async def create(
-    conn: AsyncConnection, *, workspace_id: uuid.UUID, proposal: Proposal, thread_id: str | None = None,
-    table_id: uuid.UUID | None = None, account_id: uuid.UUID | None = None, base_seq: int | None = None,
+    conn: AsyncConnection,
+    *,
+    workspace_id: uuid.UUID,
+    proposal: Proposal,
+    thread_id: str | None = None,
+    table_id: uuid.UUID | None = None,
+    account_id: uuid.UUID | None = None,
+    base_seq: int | None = None,
 ) -> StoredProposal:
-    """Store a pending proposal made against the table's current version (or `base_seq`); the
-    thread's pending proposal, if any, becomes superseded."""
+    """Store a pending proposal against the table's current version, superseding the thread's last one."""
     if base_seq is None:
         base_seq = await current_seq(conn, table_id) if table_id is not None else 0
     superseded: list[uuid.UUID] = []
@@ -56,32 +63,51 @@ async def create(
         # two proposals created at once in one thread must not both stay pending
         await conn.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:th, 11))"), {"th": thread_id})
         res = await conn.execute(
-            text("UPDATE proposals SET status = 'superseded', decided_at = now() "
-                 "WHERE thread_id = :th AND workspace_id = :w AND status = 'pending' RETURNING id"),
+            text(
+                "UPDATE proposals SET status = 'superseded', decided_at = now() "
+                "WHERE thread_id = :th AND workspace_id = :w AND status = 'pending' RETURNING id"
+            ),
             {"th": thread_id, "w": workspace_id},
         )
         superseded = list(res.scalars().all())
     row = await conn.execute(
-        text(f"INSERT INTO proposals (workspace_id, thread_id, table_id, kind, payload, base_seq, created_by) "
-             f"VALUES (:w, :th, :t, :k, CAST(:p AS jsonb), :b, :a) RETURNING {FIELDS}"),
-        {"w": workspace_id, "th": thread_id, "t": table_id, "k": kind_of(proposal),
-         "p": json.dumps(to_json(proposal)), "b": base_seq, "a": account_id},
+        text(
+            f"INSERT INTO proposals (workspace_id, thread_id, table_id, kind, payload, base_seq, created_by) "
+            f"VALUES (:w, :th, :t, :k, CAST(:p AS jsonb), :b, :a) RETURNING {FIELDS}"
+        ),
+        {
+            "w": workspace_id,
+            "th": thread_id,
+            "t": table_id,
+            "k": kind_of(proposal),
+            "p": json.dumps(to_json(proposal)),
+            "b": base_seq,
+            "a": account_id,
+        },
     )
     return StoredProposal(**row.mappings().one(), superseded=superseded)
 
 
-_SCOPED = (f"SELECT {FIELDS} FROM proposals p WHERE p.id = :id AND p.thread_id IS NOT DISTINCT FROM :th "
-           "AND EXISTS (SELECT 1 FROM memberships m WHERE m.workspace_id = p.workspace_id AND m.account_id = :a)")
+_SCOPED = (
+    f"SELECT {FIELDS} FROM proposals p WHERE p.id = :id AND p.thread_id IS NOT DISTINCT FROM :th "
+    "AND EXISTS (SELECT 1 FROM memberships m WHERE m.workspace_id = p.workspace_id AND m.account_id = :a)"
+)
 
 
 async def get(
-    conn: AsyncConnection, proposal_id: Any, *, account_id: uuid.UUID, thread_id: str | None,
+    conn: AsyncConnection,
+    proposal_id: Any,
+    *,
+    account_id: uuid.UUID,
+    thread_id: str | None,
     for_update: bool = False,
 ) -> StoredProposal:
     """The proposal when it is in one of the account's workspaces and in `thread_id`; else NotFound."""
     pid = as_uuid(proposal_id, "proposal")
-    row = await conn.execute(text(_SCOPED + (" FOR UPDATE OF p" if for_update else "")),
-                             {"id": pid, "th": thread_id, "a": account_id})
+    row = await conn.execute(
+        text(_SCOPED + (" FOR UPDATE OF p" if for_update else "")),
+        {"id": pid, "th": thread_id, "a": account_id},
+    )
     m = row.mappings().first()
     if m is None:
         raise NotFound(f"No proposal {proposal_id} in this conversation", proposal_id=str(proposal_id))
@@ -89,14 +115,17 @@ async def get(
 
 
 async def lock(conn: AsyncConnection, proposal: StoredProposal | uuid.UUID) -> StoredProposal:
-    """The proposal, locked until the end of the transaction (concurrent deciders wait here). Given a
-    stored proposal, only what can change is read again: the payload never does, and can be large."""
+    """The proposal, locked until the end of the transaction (concurrent deciders wait here)."""
+    # given a stored proposal, only what can change is read again: the payload never does, and can be large
     if isinstance(proposal, StoredProposal):
-        row = await conn.execute(text(f"SELECT {MUTABLE} FROM proposals WHERE id = :id FOR UPDATE"),
-                                 {"id": proposal.id})
+        row = await conn.execute(
+            text(f"SELECT {MUTABLE} FROM proposals WHERE id = :id FOR UPDATE"), {"id": proposal.id}
+        )
         m = row.mappings().first()
         return proposal.model_copy(update=dict(m)) if m is not None else _gone(proposal.id)
-    row = await conn.execute(text(f"SELECT {FIELDS} FROM proposals WHERE id = :id FOR UPDATE"), {"id": proposal})
+    row = await conn.execute(
+        text(f"SELECT {FIELDS} FROM proposals WHERE id = :id FOR UPDATE"), {"id": proposal}
+    )
     m = row.mappings().first()
     return StoredProposal(**m) if m is not None else _gone(proposal)
 
@@ -106,15 +135,25 @@ def _gone(proposal_id: uuid.UUID) -> StoredProposal:
 
 
 async def finish(
-    conn: AsyncConnection, proposal_id: uuid.UUID, *, status: Status, results: list[dict[str, Any]] | None = None,
+    conn: AsyncConnection,
+    proposal_id: uuid.UUID,
+    *,
+    status: Status,
+    results: list[dict[str, Any]] | None = None,
     table_id: uuid.UUID | None = None,
 ) -> None:
     """Record the decision and the per-operation results."""
     await conn.execute(
-        text("UPDATE proposals SET status = :s, results = CAST(:r AS jsonb), decided_at = now(), "
-             "table_id = coalesce(CAST(:t AS uuid), table_id) WHERE id = :id"),
-        {"id": proposal_id, "s": status, "r": json.dumps(results) if results is not None else None,
-         "t": table_id},
+        text(
+            "UPDATE proposals SET status = :s, results = CAST(:r AS jsonb), decided_at = now(), "
+            "table_id = coalesce(CAST(:t AS uuid), table_id) WHERE id = :id"
+        ),
+        {
+            "id": proposal_id,
+            "s": status,
+            "r": json.dumps(results) if results is not None else None,
+            "t": table_id,
+        },
     )
 
 
@@ -132,7 +171,9 @@ async def dismiss(
 async def mark_stale(conn: AsyncConnection, proposal_id: uuid.UUID) -> bool:
     """A pending proposal that can no longer be applied as made; True when it was pending."""
     res = await conn.execute(
-        text("UPDATE proposals SET status = 'stale', decided_at = now() WHERE id = :id AND status = 'pending'"),
+        text(
+            "UPDATE proposals SET status = 'stale', decided_at = now() WHERE id = :id AND status = 'pending'"
+        ),
         {"id": proposal_id},
     )
     return res.rowcount == 1
@@ -141,8 +182,10 @@ async def mark_stale(conn: AsyncConnection, proposal_id: uuid.UUID) -> bool:
 async def mark_stale_for_table(conn: AsyncConnection, table_id: uuid.UUID) -> list[uuid.UUID]:
     """Every pending proposal on a table (e.g. one being deleted) becomes stale; returns their ids."""
     res = await conn.execute(
-        text("UPDATE proposals SET status = 'stale', decided_at = now() "
-             "WHERE table_id = :t AND status = 'pending' RETURNING id"),
+        text(
+            "UPDATE proposals SET status = 'stale', decided_at = now() "
+            "WHERE table_id = :t AND status = 'pending' RETURNING id"
+        ),
         {"t": table_id},
     )
     return list(res.scalars().all())
@@ -153,9 +196,12 @@ async def list_by_thread(
 ) -> list[StoredProposal]:
     """The thread's proposals, oldest first (a reload shows each preview in its final state)."""
     rows = await conn.execute(
-        text(f"SELECT {FIELDS} FROM proposals p WHERE p.thread_id = :th AND EXISTS (SELECT 1 FROM memberships m "
-             "WHERE m.workspace_id = p.workspace_id AND m.account_id = :a) AND (NOT :po OR p.status = 'pending') "
-             "ORDER BY p.created_at, p.id"),
+        text(
+            f"SELECT {FIELDS} FROM proposals p WHERE p.thread_id = :th "
+            "AND EXISTS (SELECT 1 FROM memberships m "
+            "WHERE m.workspace_id = p.workspace_id AND m.account_id = :a) "
+            "AND (NOT :po OR p.status = 'pending') ORDER BY p.created_at, p.id"
+        ),
         {"th": thread_id, "a": account_id, "po": pending_only},
     )
     return [StoredProposal(**m) for m in rows.mappings()]

@@ -43,8 +43,10 @@ class ProposalInvalid(Invalid):
         shown = problems[:MAX_PROBLEMS]
         more = len(problems) - len(shown)
         text = "\n".join(f"- {p}" for p in shown) + (f"\n- …and {more} more" if more else "")
-        super().__init__(f"The proposal was not shown to the user. Fix these problems and propose again:\n{text}",
-                         problems=shown)
+        super().__init__(
+            f"The proposal was not shown to the user. Fix these problems and propose again:\n{text}",
+            problems=shown,
+        )
         self.problems = problems
 
 
@@ -100,8 +102,10 @@ def _ai_problems(where: str, name: str, ai: Any, names: Mapping[str, str]) -> li
         if dep.strip().casefold() == name.casefold():
             out.append(f'{where}: AI column "{name}" cannot depend on itself')
         elif dep.strip().casefold() not in names:
-            out.append(f'{where}: AI column "{name}" depends on unknown column "{dep}"; '
-                       f"columns are: {', '.join(names.values())}")
+            out.append(
+                f'{where}: AI column "{name}" depends on unknown column "{dep}"; '
+                f"columns are: {', '.join(names.values())}"
+            )
     return out
 
 
@@ -165,8 +169,10 @@ def _update_problems(p: SchemaProposal, snap: TableSnapshot) -> list[str]:
         key = str(col.id)
         if not isinstance(op, ReorderColumn):
             if key in touched:
-                problems.append(f'{where}: column "{col.name}" is already changed by operations[{touched[key]}]; '
-                                "merge them into one operation")
+                problems.append(
+                    f'{where}: column "{col.name}" is already changed by operations[{touched[key]}]; '
+                    "merge them into one operation"
+                )
             touched[key] = i
         if isinstance(op, RemoveColumn):
             removed.add(key)
@@ -194,40 +200,64 @@ def _update_problems(p: SchemaProposal, snap: TableSnapshot) -> list[str]:
         elif isinstance(op, ModifyColumn) and (col := refs.column(op.column_id)) is not None:
             problems += _modify_problems(where, op, col, final, snap)
         elif isinstance(op, RemoveColumn) and (col := refs.column(op.column_id)) is not None:
-            users = [c.name for c in table.columns if c.ai and str(c.id) not in removed
-                     and col.name.casefold() in {d.casefold() for d in c.ai.get("depends_on", [])}]
-            users += [o.column.name for o in p.operations if isinstance(o, AddColumn) and o.column.ai
-                      and col.name.casefold() in {d.casefold() for d in o.column.ai.depends_on}]
+            users = [
+                c.name
+                for c in table.columns
+                if c.ai
+                and str(c.id) not in removed
+                and col.name.casefold() in {d.casefold() for d in c.ai.get("depends_on", [])}
+            ]
+            users += [
+                o.column.name
+                for o in p.operations
+                if isinstance(o, AddColumn)
+                and o.column.ai
+                and col.name.casefold() in {d.casefold() for d in o.column.ai.depends_on}
+            ]
             if users:
-                problems.append(f'{where}: column "{col.name}" is used by AI column(s) {", ".join(users)}; '
-                                "change or remove those too")
+                problems.append(
+                    f'{where}: column "{col.name}" is used by AI column(s) {", ".join(users)}; '
+                    "change or remove those too"
+                )
         elif isinstance(op, ReorderColumn) and (col := refs.column(op.column_id)) is not None:
             if str(col.id) in removed:
                 problems.append(f'{where}: column "{col.name}" is being removed; moving it does nothing')
             elif op.after_column_id is not None and refs.key(op.after_column_id) is None:
-                problems.append(f'{where}: after_column_id "{op.after_column_id}" names no column; '
-                                f"columns are: {known}")
+                problems.append(
+                    f'{where}: after_column_id "{op.after_column_id}" names no column; columns are: {known}'
+                )
     return problems
 
 
-def _add_problems(where: str, op: AddColumn, final: Mapping[str, str], refs: Refs, snap: TableSnapshot) -> list[str]:
+def _add_problems(
+    where: str, op: AddColumn, final: Mapping[str, str], refs: Refs, snap: TableSnapshot
+) -> list[str]:
     col = op.column
     out = _column_problems(where, col.name, col.type, col.options)
     out += _ai_problems(where, col.name, col.ai, final)
     if col.required and col.ai is None and snap.total_rows:
-        out.append(f'{where}: column "{col.name}" cannot be required: the table has {snap.total_rows} rows '
-                   "and none has a value for it yet")
+        out.append(
+            f'{where}: column "{col.name}" cannot be required: the table has {snap.total_rows} rows '
+            "and none has a value for it yet"
+        )
     if op.after_column_id is not None and refs.key(op.after_column_id) is None:
-        out.append(f'{where}: after_column_id "{op.after_column_id}" names no column; '
-                   f"columns are: {', '.join(refs.names())}")
+        out.append(
+            f'{where}: after_column_id "{op.after_column_id}" names no column; '
+            f"columns are: {', '.join(refs.names())}"
+        )
     return out
 
 
-def _modify_problems(where: str, op: ModifyColumn, col: Any, final: Mapping[str, str],
-                     snap: TableSnapshot) -> list[str]:
+def _modify_problems(
+    where: str, op: ModifyColumn, col: Any, final: Mapping[str, str], snap: TableSnapshot
+) -> list[str]:
     ch = op.changes
     merged = col.model_dump() | ch.model_dump(exclude_unset=True)
-    if "type" in ch.model_fields_set and merged["type"] not in CHOICE_TYPES and "options" not in ch.model_fields_set:
+    if (
+        "type" in ch.model_fields_set
+        and merged["type"] not in CHOICE_TYPES
+        and "options" not in ch.model_fields_set
+    ):
         merged["options"] = None
     out = _column_problems(where, merged["name"], merged["type"], merged["options"])
     if "ai" in ch.model_fields_set:
@@ -240,7 +270,9 @@ def _modify_problems(where: str, op: ModifyColumn, col: Any, final: Mapping[str,
         value = cell.value if cell else None
         if is_empty(value):
             if merged["required"] and not merged.get("ai"):
-                return out + [f'{where}: column "{merged["name"]}" cannot be required: row {row.id} has no value']
+                return out + [
+                    f'{where}: column "{merged["name"]}" cannot be required: row {row.id} has no value'
+                ]
             continue
         try:
             coerce(merged, value)
@@ -264,8 +296,10 @@ def _data_problems(p: DataProposal, snap: TableSnapshot) -> list[str]:
                 problems.append(f"{where}: row {op.row_id} does not exist in this table")
                 continue
             if op.row_id in seen:
-                problems.append(f"{where}: row {op.row_id} is already in operations[{seen[op.row_id]}]; "
-                                "one operation per row")
+                problems.append(
+                    f"{where}: row {op.row_id} is already in operations[{seen[op.row_id]}]; "
+                    "one operation per row"
+                )
                 continue
             seen[op.row_id] = i
         try:
@@ -298,8 +332,7 @@ def _fix_ai(ai: dict[str, Any] | None, names: Mapping[str, str], own: str) -> di
 
 
 def normalize(proposal: Proposal, table: TableSnapshot | None) -> Proposal:
-    """The same proposal with columns named by id (existing) or exact name (new), for storing.
-    Call it on a proposal that `validate` found no problems with."""
+    """A valid proposal with columns named by id (existing) or exact name (new), ready to store."""
     payload = to_json(proposal)
     if isinstance(proposal, DataProposal):
         assert table is not None
@@ -319,8 +352,9 @@ def normalize(proposal: Proposal, table: TableSnapshot | None) -> Proposal:
             if op.get("after_column_id"):
                 op["after_column_id"] = names[op["after_column_id"].strip().casefold()]
         if proposal.sample_rows:
-            payload["sample_rows"] = [{names[k.strip().casefold()]: v for k, v in row.items()}
-                                      for row in proposal.sample_rows]
+            payload["sample_rows"] = [
+                {names[k.strip().casefold()]: v for k, v in row.items()} for row in proposal.sample_rows
+            ]
         payload.pop("table_id", None)
         return SchemaProposal.model_validate(payload)
     assert table is not None

@@ -29,22 +29,40 @@ async def bugs(engine, unique):
     """An account, its workspace and a 6-row Bugs table with an AI column reading Name."""
     acc, ws = await _account(engine, unique)
     async with transaction(acc, engine=engine) as conn:
-        t = await tables.create_table(conn, workspace_id=ws, name="Bugs", columns=[
-            ColumnCreate(name="Name", type="text", required=True),
-            ColumnCreate(name="Status", type="select", options=["Open", "Resolved"]),
-            ColumnCreate(name="Points", type="number"),
-        ])
-        await tables.create_column(conn, t.id, ColumnCreate(
-            name="Summary", type="text", ai={"prompt": "Summarize {Name}", "depends_on": ["Name"]}))
-        ids = await records.create_records(conn, t, [{"Name": f"bug {n}", "Status": "Open", "Points": n}
-                                                     for n in range(1, 7)])
+        t = await tables.create_table(
+            conn,
+            workspace_id=ws,
+            name="Bugs",
+            columns=[
+                ColumnCreate(name="Name", type="text", required=True),
+                ColumnCreate(name="Status", type="select", options=["Open", "Resolved"]),
+                ColumnCreate(name="Points", type="number"),
+            ],
+        )
+        await tables.create_column(
+            conn,
+            t.id,
+            ColumnCreate(
+                name="Summary", type="text", ai={"prompt": "Summarize {Name}", "depends_on": ["Name"]}
+            ),
+        )
+        ids = await records.create_records(
+            conn, t, [{"Name": f"bug {n}", "Status": "Open", "Points": n} for n in range(1, 7)]
+        )
     return {"acc": acc, "ws": ws, "table": t.id, "ids": ids, "thread": f"th-{unique}"}
 
 
 async def _propose(engine, b, what, payload, thread=None):
     async with transaction(b["acc"], engine=engine) as conn:
-        return await propose(conn, what=what, payload=payload, workspace_id=b["ws"], account_id=b["acc"],
-                             thread_id=thread or b["thread"], active_table_id=b["table"])
+        return await propose(
+            conn,
+            what=what,
+            payload=payload,
+            workspace_id=b["ws"],
+            account_id=b["acc"],
+            thread_id=thread or b["thread"],
+            active_table_id=b["table"],
+        )
 
 
 async def _apply(engine, b, made, selected=None, thread=None, **kw):
@@ -68,12 +86,15 @@ async def _status(engine, b, made, thread=None):
 
 
 def _data_ops(ids):
-    return {"reasoning": "2 new bugs, resolve one, delete one", "operations": [
-        {"action": "add", "data": {"Name": "Login timeout", "Status": "open"}},
-        {"action": "add", "data": {"Name": "CSS misalignment", "Points": "2"}},
-        {"action": "update", "row_id": ids[4], "changes": {"Status": "Resolved"}},
-        {"action": "delete", "row_id": ids[5]},
-    ]}
+    return {
+        "reasoning": "2 new bugs, resolve one, delete one",
+        "operations": [
+            {"action": "add", "data": {"Name": "Login timeout", "Status": "open"}},
+            {"action": "add", "data": {"Name": "CSS misalignment", "Points": "2"}},
+            {"action": "update", "row_id": ids[4], "changes": {"Status": "Resolved"}},
+            {"action": "delete", "row_id": ids[5]},
+        ],
+    }
 
 
 async def test_apply_data_proposal_writes_rows_results_and_audit(engine, bugs):
@@ -95,12 +116,19 @@ async def test_apply_data_proposal_writes_rows_results_and_audit(engine, bugs):
     assert {r.row_id for r in result.results[:2]} == {rid for rid in after if rid not in before}
 
     async with transaction(bugs["acc"], engine=engine) as conn:
-        edits = (await conn.execute(text(
-            "SELECT record_id, old_value, new_value, source, account_id FROM cell_edits WHERE table_id = :t"),
-            {"t": bugs["table"]})).all()
+        edits = (
+            await conn.execute(
+                text(
+                    "SELECT record_id, old_value, new_value, source, account_id FROM cell_edits "
+                    "WHERE table_id = :t"
+                ),
+                {"t": bugs["table"]},
+            )
+        ).all()
         cell = await records.get_record(conn, await tables.get_table(conn, bugs["table"]), ids[4])
     assert [(e.record_id, e.old_value, e.new_value, e.source, e.account_id) for e in edits] == [
-        (ids[4], "Open", "Resolved", "proposal", bugs["acc"])]
+        (ids[4], "Open", "Resolved", "proposal", bugs["acc"])
+    ]
     status_col = next(k for k, c in cell.cells.items() if c.value == "Resolved")
     assert cell.cells[status_col].version == 1
     stored = await _status(engine, bugs, made)
@@ -110,30 +138,56 @@ async def test_apply_data_proposal_writes_rows_results_and_audit(engine, bugs):
 
 async def test_update_clears_cells_and_pins_ai_cells(engine, bugs):
     rid = bugs["ids"][0]
-    made = await _propose(engine, bugs, "data", {"operations": [
-        {"action": "update", "row_id": rid, "changes": {"Points": "", "Summary": "A short one"}}]})
+    made = await _propose(
+        engine,
+        bugs,
+        "data",
+        {
+            "operations": [
+                {"action": "update", "row_id": rid, "changes": {"Points": "", "Summary": "A short one"}}
+            ]
+        },
+    )
     assert (await _apply(engine, bugs, made)).applied == 1
     async with transaction(bugs["acc"], engine=engine) as conn:
         t = await tables.get_table(conn, bugs["table"])
         cells = (await records.get_record(conn, t, rid)).cells
-        edits = (await conn.execute(text(
-            "SELECT old_value, new_value FROM cell_edits WHERE record_id = :r ORDER BY new_value::text"),
-            {"r": rid})).all()
+        edits = (
+            await conn.execute(
+                text(
+                    "SELECT old_value, new_value FROM cell_edits WHERE record_id = :r "
+                    "ORDER BY new_value::text"
+                ),
+                {"r": rid},
+            )
+        ).all()
     col = {c.name: str(c.id) for c in t.columns}
     assert (cells[col["Points"]].value, cells[col["Points"]].version) == (None, 1)
     summary = cells[col["Summary"]]
     # the AI cell now holds a value the user accepted: pinned, so a fill never overwrites it
-    assert (summary.value, summary.status, summary.pinned, summary.version) == ("A short one", "completed", True, 1)
+    assert (summary.value, summary.status, summary.pinned, summary.version) == (
+        "A short one",
+        "completed",
+        True,
+        1,
+    )
     assert sorted(map(tuple, edits), key=str) == sorted([(1, None), (None, "A short one")], key=str)
 
 
 async def test_apply_only_the_selected_operations(engine, bugs):
     ids = bugs["ids"]
-    made = await _propose(engine, bugs, "data", {"operations": [
-        {"action": "update", "row_id": ids[0], "changes": {"Points": 10}},
-        {"action": "update", "row_id": ids[1], "changes": {"Points": 20}},
-        {"action": "delete", "row_id": ids[2]},
-    ]})
+    made = await _propose(
+        engine,
+        bugs,
+        "data",
+        {
+            "operations": [
+                {"action": "update", "row_id": ids[0], "changes": {"Points": 10}},
+                {"action": "update", "row_id": ids[1], "changes": {"Points": 20}},
+                {"action": "delete", "row_id": ids[2]},
+            ]
+        },
+    )
     result = await _apply(engine, bugs, made, selected=[0, 2])  # "Apply 2 of 3"
     assert [r.index for r in result.results] == [0, 2] and result.message == "All 2 changes applied"
     rows = await _rows(engine, bugs)
@@ -141,26 +195,47 @@ async def test_apply_only_the_selected_operations(engine, bugs):
 
 
 async def test_two_concurrent_applies_apply_once(engine, bugs):
-    made = await _propose(engine, bugs, "data", {"operations": [
-        {"action": "add", "data": {"Name": f"dup {n}"}} for n in range(5)]})
+    made = await _propose(
+        engine,
+        bugs,
+        "data",
+        {"operations": [{"action": "add", "data": {"Name": f"dup {n}"}} for n in range(5)]},
+    )
     first, second = await asyncio.gather(_apply(engine, bugs, made), _apply(engine, bugs, made))
     assert sorted([first.already_decided, second.already_decided]) == [False, True]
     assert first.results == second.results and first.status == second.status == "applied"
     rows = await _rows(engine, bugs)
-    assert sorted(r["Name"] for r in rows.values() if r["Name"].startswith("dup")) == [f"dup {n}" for n in range(5)]
+    assert sorted(r["Name"] for r in rows.values() if r["Name"].startswith("dup")) == [
+        f"dup {n}" for n in range(5)
+    ]
     again = await _apply(engine, bugs, made)  # a later click changes nothing either
     assert again.already_decided and len(await _rows(engine, bugs)) == len(rows)
 
 
 async def test_ops_on_rows_changed_meanwhile_are_conflicts(engine, bugs):
     ids = bugs["ids"]
-    made = await _propose(engine, bugs, "data", {"operations": [
-        {"action": "update", "row_id": ids[0], "changes": {"Status": "Resolved"}},  # same cell edited → conflict
-        {"action": "update", "row_id": ids[1], "changes": {"Status": "Resolved"}},  # another cell edited → fine
-        {"action": "delete", "row_id": ids[2]},                                     # row edited → conflict
-        {"action": "update", "row_id": ids[3], "changes": {"Points": 40}},          # row deleted → conflict
-        {"action": "add", "data": {"Name": "fresh"}},
-    ]})
+    made = await _propose(
+        engine,
+        bugs,
+        "data",
+        {
+            "operations": [
+                {
+                    "action": "update",
+                    "row_id": ids[0],
+                    "changes": {"Status": "Resolved"},
+                },  # same cell edited → conflict
+                {
+                    "action": "update",
+                    "row_id": ids[1],
+                    "changes": {"Status": "Resolved"},
+                },  # another cell edited → fine
+                {"action": "delete", "row_id": ids[2]},  # row edited → conflict
+                {"action": "update", "row_id": ids[3], "changes": {"Points": 40}},  # row deleted → conflict
+                {"action": "add", "data": {"Name": "fresh"}},
+            ]
+        },
+    )
     async with transaction(bugs["acc"], engine=engine) as conn:
         t = await tables.get_table(conn, bugs["table"])
         col = {c.name: c.id for c in t.columns}
@@ -193,14 +268,31 @@ async def test_all_ops_conflicting_makes_the_proposal_stale(engine, bugs):
 
 
 async def test_schema_update_applies_in_place(engine, bugs):
-    made = await _propose(engine, bugs, "schema", {"mode": "update", "reasoning": "triage", "operations": [
-        {"action": "add", "column": {"name": "Priority", "type": "select", "options": ["P0", "P1"],
-                                     "filterDisplay": "tab"}, "after_column_id": "Name"},
-        {"action": "modify", "column_id": "Name", "changes": {"name": "Title"}},
-        {"action": "remove", "column_id": "Points"},
-        {"action": "modify", "column_id": "Status", "changes": {"required": True}},
-        {"action": "reorder", "column_id": "Summary", "after_column_id": None},
-    ]})
+    made = await _propose(
+        engine,
+        bugs,
+        "schema",
+        {
+            "mode": "update",
+            "reasoning": "triage",
+            "operations": [
+                {
+                    "action": "add",
+                    "column": {
+                        "name": "Priority",
+                        "type": "select",
+                        "options": ["P0", "P1"],
+                        "filterDisplay": "tab",
+                    },
+                    "after_column_id": "Name",
+                },
+                {"action": "modify", "column_id": "Name", "changes": {"name": "Title"}},
+                {"action": "remove", "column_id": "Points"},
+                {"action": "modify", "column_id": "Status", "changes": {"required": True}},
+                {"action": "reorder", "column_id": "Summary", "after_column_id": None},
+            ],
+        },
+    )
     assert made.preview.summary == "1 new column, 1 removed, 2 modified, 1 moved"
     result = await _apply(engine, bugs, made)
     assert result.message == "All 5 changes applied", result.results
@@ -211,16 +303,30 @@ async def test_schema_update_applies_in_place(engine, bugs):
     cols = {c.name: c for c in t.columns}
     assert cols["Status"].required and cols["Priority"].filter_display == "tab"
     # the AI column follows the rename of the column it reads
-    assert cols["Summary"].ai["depends_on"] == ["Title"] and cols["Summary"].ai["prompt"] == "Summarize {Title}"
+    assert (
+        cols["Summary"].ai["depends_on"] == ["Title"] and cols["Summary"].ai["prompt"] == "Summarize {Title}"
+    )
     rows = await _rows(engine, bugs)
     assert rows[bugs["ids"][0]] == {"Summary": None, "Title": "bug 1", "Priority": None, "Status": "Open"}
 
 
 async def test_schema_op_on_a_column_redefined_meanwhile_is_a_conflict(engine, bugs):
-    made = await _propose(engine, bugs, "schema", {"mode": "update", "operations": [
-        {"action": "modify", "column_id": "Points", "changes": {"type": "text"}},
-        {"action": "modify", "column_id": "Status", "changes": {"options": ["Open", "Resolved", "Wontfix"]}},
-    ]})
+    made = await _propose(
+        engine,
+        bugs,
+        "schema",
+        {
+            "mode": "update",
+            "operations": [
+                {"action": "modify", "column_id": "Points", "changes": {"type": "text"}},
+                {
+                    "action": "modify",
+                    "column_id": "Status",
+                    "changes": {"options": ["Open", "Resolved", "Wontfix"]},
+                },
+            ],
+        },
+    )
     async with transaction(bugs["acc"], engine=engine) as conn:
         t = await tables.get_table(conn, bugs["table"])
         col = {c.name: c.id for c in t.columns}
@@ -239,10 +345,19 @@ async def test_schema_op_on_a_column_redefined_meanwhile_is_a_conflict(engine, b
 async def test_a_new_proposal_supersedes_the_pending_one(engine, bugs):
     ids = bugs["ids"]
     first = await _propose(engine, bugs, "data", {"operations": [{"action": "delete", "row_id": ids[0]}]})
-    other_thread = await _propose(engine, bugs, "data", {"operations": [{"action": "delete", "row_id": ids[1]}]},
-                                  thread=bugs["thread"] + "-b")
-    second = await _propose(engine, bugs, "schema", {"mode": "update", "operations": [
-        {"action": "add", "column": {"name": "Owner", "type": "email"}}]})
+    other_thread = await _propose(
+        engine,
+        bugs,
+        "data",
+        {"operations": [{"action": "delete", "row_id": ids[1]}]},
+        thread=bugs["thread"] + "-b",
+    )
+    second = await _propose(
+        engine,
+        bugs,
+        "schema",
+        {"mode": "update", "operations": [{"action": "add", "column": {"name": "Owner", "type": "email"}}]},
+    )
     assert second.stored.superseded == [first.stored.id]
     assert (await _status(engine, bugs, first)).status == "superseded"
     assert (await _status(engine, bugs, other_thread, thread=bugs["thread"] + "-b")).status == "pending"
@@ -252,7 +367,10 @@ async def test_a_new_proposal_supersedes_the_pending_one(engine, bugs):
         active = await store.active(conn, bugs["thread"], account_id=bugs["acc"])
         listed = await store.list_by_thread(conn, bugs["thread"], account_id=bugs["acc"])
     assert active.id == second.stored.id
-    assert [(p.id, p.status) for p in listed] == [(first.stored.id, "superseded"), (second.stored.id, "pending")]
+    assert [(p.id, p.status) for p in listed] == [
+        (first.stored.id, "superseded"),
+        (second.stored.id, "pending"),
+    ]
 
 
 async def _fingerprint(engine, b):
@@ -263,11 +381,17 @@ async def _fingerprint(engine, b):
 
 
 async def test_dismiss_changes_nothing(engine, bugs):
-    made = await _propose(engine, bugs, "schema", {"mode": "update", "operations": [
-        {"action": "remove", "column_id": "Points"}]})
+    made = await _propose(
+        engine,
+        bugs,
+        "schema",
+        {"mode": "update", "operations": [{"action": "remove", "column_id": "Points"}]},
+    )
     before = await _fingerprint(engine, bugs)
     async with transaction(bugs["acc"], engine=engine) as conn:
-        dismissed = await store.dismiss(conn, made.stored.id, account_id=bugs["acc"], thread_id=bugs["thread"])
+        dismissed = await store.dismiss(
+            conn, made.stored.id, account_id=bugs["acc"], thread_id=bugs["thread"]
+        )
     assert dismissed.status == "dismissed" and dismissed.decided_at is not None
     assert await _fingerprint(engine, bugs) == before
     late = await _apply(engine, bugs, made)  # an Apply after Dismiss (another tab) does nothing
@@ -277,15 +401,21 @@ async def test_dismiss_changes_nothing(engine, bugs):
 
 async def test_create_table_with_and_without_sample_data(engine, bugs):
     payload = {
-        "mode": "create", "table_name": "Italian Restaurants", "table_description": "In Chicago",
+        "mode": "create",
+        "table_name": "Italian Restaurants",
+        "table_description": "In Chicago",
         "operations": [
             {"action": "add", "column": {"name": "Name", "type": "text", "required": True}},
-            {"action": "add", "column": {"name": "Neighborhood", "type": "select",
-                                         "options": ["River North", "West Loop"]}},
+            {
+                "action": "add",
+                "column": {"name": "Neighborhood", "type": "select", "options": ["River North", "West Loop"]},
+            },
             {"action": "add", "column": {"name": "Rating", "type": "number"}, "after_column_id": "Name"},
         ],
-        "sample_rows": [{"Name": "RPM Italian", "Neighborhood": "river north", "Rating": 4.5},
-                        {"Name": "Monteverde", "Neighborhood": "West Loop", "Rating": 4.7}],
+        "sample_rows": [
+            {"Name": "RPM Italian", "Neighborhood": "river north", "Rating": 4.5},
+            {"Name": "Monteverde", "Neighborhood": "West Loop", "Rating": 4.7},
+        ],
     }
     with_samples = await _propose(engine, bugs, "schema", payload)
     assert with_samples.stored.kind == "schema_create" and with_samples.preview.has_sample_rows
@@ -310,16 +440,26 @@ async def test_create_table_with_and_without_sample_data(engine, bugs):
 
 async def test_invalid_payload_is_refused_and_not_stored(engine, bugs):
     with pytest.raises(ProposalInvalid) as bad:
-        await _propose(engine, bugs, "data", {"operations": [
-            {"action": "add", "data": {"Name": "x", "Status": "Closed"}},
-            {"action": "update", "row_id": 999999999, "changes": {"Name": "y"}}]})
+        await _propose(
+            engine,
+            bugs,
+            "data",
+            {
+                "operations": [
+                    {"action": "add", "data": {"Name": "x", "Status": "Closed"}},
+                    {"action": "update", "row_id": 999999999, "changes": {"Name": "y"}},
+                ]
+            },
+        )
     assert len(bad.value.problems) == 2 and "not one of the options" in bad.value.message
     async with transaction(bugs["acc"], engine=engine) as conn:
         assert await store.list_by_thread(conn, bugs["thread"], account_id=bugs["acc"]) == []
 
 
 async def test_proposals_are_scoped_to_account_and_thread(engine, bugs, unique):
-    made = await _propose(engine, bugs, "data", {"operations": [{"action": "delete", "row_id": bugs["ids"][0]}]})
+    made = await _propose(
+        engine, bugs, "data", {"operations": [{"action": "delete", "row_id": bugs["ids"][0]}]}
+    )
     stranger, _ = await _account(engine, unique + "x")
     for acc, thread in ((stranger, bugs["thread"]), (bugs["acc"], "another-thread")):
         async with transaction(acc, engine=engine) as conn:
@@ -351,7 +491,9 @@ async def test_render_pages_against_the_live_table_and_shows_results(engine, bug
 
 
 async def test_a_deleted_table_makes_its_proposal_stale(engine, bugs):
-    made = await _propose(engine, bugs, "data", {"operations": [{"action": "delete", "row_id": bugs["ids"][0]}]})
+    made = await _propose(
+        engine, bugs, "data", {"operations": [{"action": "delete", "row_id": bugs["ids"][0]}]}
+    )
     async with transaction(bugs["acc"], engine=engine) as conn:
         await tables.delete_table(conn, bugs["table"])
     result = await _apply(engine, bugs, made)
