@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from db import ai_cells
 from db.schemas import TablePublic
 
 CHUNK = 1000
@@ -97,6 +98,13 @@ async def write_cells(
             },
         )
         written.update(res.scalars().all())
+    # as after any write by a person: AI cells written leave their jobs, cells reading them go stale
+    groups: dict[frozenset[str], list[int]] = {}
+    for r in rows:
+        if r["id"] in written:
+            groups.setdefault(frozenset(r["v"]), []).append(r["id"])
+    for columns, ids in groups.items():
+        await ai_cells.after_cells_written(conn, table, ids, columns)
     return written
 
 

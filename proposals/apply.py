@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from db import bulk_ops
+from db import ai_cells, bulk_ops
 from db import records as db_records
 from db import tables as db_tables
 from db.errors import Invalid, NotFound, ServiceError
@@ -160,6 +160,7 @@ async def _apply_data(
             source=SOURCE,
         )
         new_ids = await db_records.create_records(conn, table, [v for _, v in plan.adds], coerced=True)
+        await ai_cells.fill_new_rows(conn, table, new_ids)
     for rid, i in plan.deletes.items():
         results[i] = (
             ok(i, row_id=rid) if rid in deleted else failed(i, f"Row {rid} does not exist", row_id=rid)
@@ -192,25 +193,26 @@ async def _apply_create(
     by_name = {c.name: str(c.id) for c in table.columns}
     for i, c in plan.columns:
         results[i] = ok(i, column_id=by_name.get(c.name))
-    samples = await _insert_samples(conn, table, plan.sample_rows) if plan.sample_rows else 0
-    return table.id, [results[i] for i in chosen], samples
+    ids = await _insert_samples(conn, table, plan.sample_rows) if plan.sample_rows else []
+    await ai_cells.fill_new_rows(conn, table, ids)
+    return table.id, [results[i] for i in chosen], len(ids)
 
 
-async def _insert_samples(conn: AsyncConnection, table: TablePublic, rows: list[dict[str, Any]]) -> int:
-    """All sample rows at once or, if one does not fit, every one that does."""
+async def _insert_samples(conn: AsyncConnection, table: TablePublic, rows: list[dict[str, Any]]) -> list[int]:
+    """All sample rows at once or, if one does not fit, every one that does; returns their ids."""
     try:
         async with conn.begin_nested():
-            return len(await db_records.create_records(conn, table, rows))
+            return await db_records.create_records(conn, table, rows)
     except Invalid:
         pass
-    count = 0
+    ids: list[int] = []
     for r in rows:
         try:
             async with conn.begin_nested():
-                count += len(await db_records.create_records(conn, table, [r]))
+                ids += await db_records.create_records(conn, table, [r])
         except Invalid:
             continue
-    return count
+    return ids
 
 
 async def _apply_schema(

@@ -174,6 +174,44 @@ async def test_update_clears_cells_and_pins_ai_cells(engine, bugs):
     assert sorted(map(tuple, edits), key=str) == sorted([(1, None), (None, "A short one")], key=str)
 
 
+async def test_ai_cells_follow_applied_rows(engine, bugs):
+    ids = bugs["ids"]
+    async with transaction(None, engine=engine) as conn:  # as if a worker had computed row 1's summary
+        t = await tables.get_table(conn, bugs["table"])
+        summary = str(next(c.id for c in t.columns if c.name == "Summary"))
+        await conn.execute(
+            text(
+                "UPDATE records SET data = data || jsonb_build_object(CAST(:c AS text), 'old'), "
+                'meta = meta || jsonb_build_object(CAST(:c AS text), \'{"s": "completed", "v": 1}\'::jsonb) '
+                "WHERE id = :r"
+            ),
+            {"c": summary, "r": ids[0]},
+        )
+    made = await _propose(
+        engine,
+        bugs,
+        "data",
+        {
+            "operations": [
+                {"action": "update", "row_id": ids[0], "changes": {"Name": "bug one, renamed"}},
+                {"action": "add", "data": {"Name": "brand new"}},
+            ]
+        },
+    )
+    result = await _apply(engine, bugs, made)
+    async with transaction(bugs["acc"], engine=engine) as conn:
+        rec = await records.get_record(conn, t, ids[0])
+        jobs = (
+            await conn.execute(
+                text("SELECT total, scope FROM jobs WHERE table_id = :t AND column_id = :c"),
+                {"t": t.id, "c": summary},
+            )
+        ).all()
+    # its input changed, so the computed summary is stale; the new row's summary is queued for a fill
+    assert rec.cells[summary].status == "stale" and rec.cells[summary].value == "old"
+    assert [(j.total, j.scope) for j in jobs] == [(1, [result.results[1].row_id])]
+
+
 async def test_apply_only_the_selected_operations(engine, bugs):
     ids = bugs["ids"]
     made = await _propose(
