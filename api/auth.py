@@ -83,7 +83,7 @@ async def _cookie_caller(request: Request, engine: AsyncEngine) -> Caller | None
     try:
         user = decode_jwt(token)
         account_id = uuid.UUID(str((user.metadata or {})["account_id"]))
-    except Exception:  # expired, forged or from another secret: all the same to the caller
+    except Exception:  # noqa: BLE001 -- expired, forged or from another secret: all the same to the caller
         raise Unauthorized("Your login has expired; sign in again") from None
     async with transaction(None, engine=engine) as conn:
         found = await accounts.account_by_name(conn, user.identifier)

@@ -8,10 +8,19 @@ from fastapi import APIRouter, Response
 
 from api.auth import CallerDep
 from api.common import ColumnKey, TableId, column_of, errors
-from api.schemas import ColumnList, ColumnPatch, Me, TableCreateIn, TableList, WorkspaceList, WorkspacePublic
+from api.schemas import (
+    ColumnList,
+    ColumnPatch,
+    Me,
+    TableCreateIn,
+    TableList,
+    TablePatch,
+    WorkspaceList,
+    WorkspacePublic,
+)
 from db import accounts, tables
 from db.errors import Forbidden
-from db.schemas import ColumnCreate, ColumnPublic, TablePublic, TableUpdate
+from db.schemas import ColumnCreate, ColumnPublic, TablePublic
 
 router = APIRouter()
 
@@ -64,7 +73,7 @@ async def get_table(caller: CallerDep, table_id: TableId) -> TablePublic:
 
 
 @router.patch("/tables/{table_id}", response_model=TablePublic, tags=["tables"])
-async def update_table(caller: CallerDep, table_id: TableId, body: TableUpdate) -> TablePublic:
+async def update_table(caller: CallerDep, table_id: TableId, body: TablePatch) -> TablePublic:
     """Rename the table or change its description."""
     async with caller.tx() as conn:
         return await tables.update_table(conn, table_id, name=body.name, description=body.description)

@@ -6,9 +6,18 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from db.schemas import NAME_MAX, CellPublic, ColumnPublic, ColumnType, ColumnUpdate, TableCreate, TableSummary
+from db.schemas import (
+    NAME_MAX,
+    CellPublic,
+    ColumnPublic,
+    ColumnType,
+    ColumnUpdate,
+    TableCreate,
+    TableSummary,
+    TableUpdate,
+)
 
 MAX_BULK_ROWS = 10_000
 
@@ -45,6 +54,21 @@ class TableCreateIn(TableCreate):
     """A new table, in `workspace_id` (default: the caller's first workspace)."""
 
     workspace_id: uuid.UUID | None = None
+
+
+class TablePatch(TableUpdate):
+    """New name and/or description; leave a field out to keep it."""
+
+    name: str = Field(default=None, min_length=1, max_length=NAME_MAX)  # type: ignore[assignment]
+    description: str = Field(default=None, max_length=10_000)  # type: ignore[assignment]
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        value = " ".join(value.split())
+        if not value:
+            raise ValueError("must not be blank")
+        return value
 
 
 class TableList(BaseModel):

@@ -34,6 +34,12 @@ async def test_table_lifecycle(client, user):
     assert r.status_code == 200 and r.json()["description"] == "warm leads" and r.json()["name"] == "Leads"
     r = await client.get(f"/tables/{tid}", headers=user.headers)
     assert r.status_code == 200 and r.json()["description"] == "warm leads"
+    r = await client.patch(f"/tables/{tid}", json={"name": "  Hot   leads "}, headers=user.headers)
+    assert r.status_code == 200 and r.json()["name"] == "Hot leads"
+    for bad in ({"name": "   "}, {"name": None}, {"description": None}, {"colour": "red"}):
+        r = await client.patch(f"/tables/{tid}", json=bad, headers=user.headers)
+        assert r.status_code == 422 and r.json()["error"]["details"][0]["field"].startswith("body"), bad
+    assert (await client.get(f"/tables/{tid}", headers=user.headers)).json()["name"] == "Hot leads"
 
     r = await client.delete(f"/tables/{tid}", headers=user.headers)
     assert r.status_code == 204 and r.content == b""
