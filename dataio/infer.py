@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +30,7 @@ LONG_TEXT_AT = 255
 MAX_INT_DIGITS = 15
 BOOL_WORDS = {"true": True, "false": False, "yes": True, "no": False}
 NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?|[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
+THOUSANDS = re.compile(r",")
 INTEGER_ID = re.compile(rf"[+-]?0\d+|[+-]?\d{{{MAX_INT_DIGITS + 1},}}")
 ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 ISO_ANY = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(?:Z|[+-]\d{2}:?\d{2})?)?")
@@ -124,8 +125,11 @@ def _as_text(value: Any) -> str | None:
 def infer_column(name: str, raw: list[str | None], *, unquote: bool = False) -> InferredColumn:
     """The type of one column of text cells (None or blank = empty) and its stored values."""
     stripped = [v.strip() if v else None for v in raw]
-    filled = [i for i, v in enumerate(stripped) if v]
-    vals: list[str] = [stripped[i] for i in filled]  # type: ignore[misc]
+    if all(stripped):  # the common case, a column without gaps, skips the bookkeeping of positions
+        filled, vals = range(len(raw)), stripped
+    else:
+        filled = [i for i, v in enumerate(stripped) if v]
+        vals = [stripped[i] for i in filled]
     if not vals:
         return InferredColumn(name, "text", [None] * len(raw))
     sample = vals[:SAMPLE]
@@ -134,14 +138,14 @@ def infer_column(name: str, raw: list[str | None], *, unquote: bool = False) -> 
             result = convert(vals)
             if result is not None:
                 return InferredColumn(name, kind, _spread(len(raw), filled, result[0]), result[1])
-    originals: list[str] = [raw[i] for i in filled]  # type: ignore[misc]
+    originals: list[str] = raw if len(filled) == len(raw) else [raw[i] for i in filled]  # type: ignore[assignment]
     if unquote:
         originals = [unquote_formula(v) for v in originals]
     long = any(len(v) > LONG_TEXT_AT or "\n" in v for v in originals)
     return InferredColumn(name, "long_text" if long else "text", _spread(len(raw), filled, originals))
 
 
-def _spread(size: int, filled: list[int], values: list[Any]) -> list[Any]:
+def _spread(size: int, filled: Sequence[int], values: list[Any]) -> list[Any]:
     """Values of the filled cells put back in row order, None in the empty ones."""
     if len(filled) == size:
         return list(values)
@@ -163,14 +167,22 @@ def _is_number(vals: list[str]) -> bool:
     if not _all(NUMBER, vals):
         return False
     # an integer with a leading zero or too many digits for a float is an identifier, not a quantity
-    return not any(INTEGER_ID.fullmatch(v) for v in vals)
+    return not any(map(INTEGER_ID.fullmatch, vals))
 
 
 def _numbers(vals: list[str]) -> tuple[list[Any], None]:
-    if any("," in v for v in vals):
+    """Integers as int (as db.coerce stores them), the rest as float."""
+    if any(map(THOUSANDS.search, vals)):
         vals = [v.replace(",", "") for v in vals]
-    nums = pd.to_numeric(pd.Series(vals, dtype=object)).tolist()
-    return [int(n) if isinstance(n, int) or (n.is_integer() and abs(n) < 2**53) else n for n in nums], None
+    nums = pd.to_numeric(pd.Series(vals, dtype=object)).to_numpy()
+    if nums.dtype.kind in "iu":
+        return nums.tolist(), None
+    whole = (nums % 1 == 0) & (abs(nums) < 2**53)
+    if not whole.any():
+        return nums.tolist(), None
+    if whole.all():
+        return nums.astype("int64").tolist(), None
+    return [int(n) if w else n for n, w in zip(nums.tolist(), whole.tolist())], None
 
 
 def _date_format(vals: list[str]) -> str | None:
