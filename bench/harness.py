@@ -81,16 +81,21 @@ def pct(samples: Sequence[float], q: float) -> float:
     return float(np.percentile(np.asarray(samples, dtype=float), q))
 
 
-async def timings(call: Callable[[], Awaitable[Any]], *, n: int, warmup: int) -> list[float]:
-    """Milliseconds of `n` sequential calls, after `warmup` untimed ones."""
+async def interleaved(calls: dict[str, Callable[[], Awaitable[Any]]], *, n: int,
+                      warmup: int) -> dict[str, list[float]]:
+    """Milliseconds of `n` calls of each callable, taken in turns (call A, call B, …, rotating who goes
+    first) so that a change of load on the machine falls on all of them alike; after `warmup` rounds."""
+    names = list(calls)
     for _ in range(warmup):
-        await call()
+        for name in names:
+            await calls[name]()
     # The bench's own large fixtures would otherwise be walked by full collections inside the timed calls.
     gc.collect()
     gc.freeze()
-    out = []
-    for _ in range(n):
-        start = time.perf_counter()
-        await call()
-        out.append((time.perf_counter() - start) * 1000)
+    out: dict[str, list[float]] = {name: [] for name in names}
+    for i in range(n):
+        for name in names[i % len(names):] + names[:i % len(names)]:
+            start = time.perf_counter()
+            await calls[name]()
+            out[name].append((time.perf_counter() - start) * 1000)
     return out

@@ -15,7 +15,7 @@ from sqlalchemy import text
 from bench import dataset, eav
 from bench.client import open_access
 from bench.context import Bench
-from bench.harness import Result, metric, pct, timings
+from bench.harness import Result, interleaved, metric, pct
 from db import bulk, records, tables
 from db.engine import make_engine, transaction
 from db.schemas import AiConfig, ColumnCreate, TablePublic
@@ -219,15 +219,18 @@ async def first_page(bench: Bench) -> Result:
     s = bench.scale
     async with open_access(bench) as access:
         page = await access.first_page(big.table.id)
-        samples = await timings(lambda: access.first_page(big.table.id), n=s.page_calls, warmup=s.warmup)
-    items, total = await eav.first_page(bench.engine, cells.table)
-    if page["total"] != len(big.ids) or total != len(cells.ids) or len(page["items"]) != 100:
-        raise RuntimeError(f"first page: total {page['total']}, {len(page['items'])} items")
-    if _values_by_name(page["items"], big.table) != _values_by_name(
-            [i.model_dump(mode="json") for i in items], cells.table):
-        raise RuntimeError("the two layouts disagree on the first page: the comparison would be void")
-    base = await timings(lambda: eav.first_page(bench.engine, cells.table), n=s.page_calls, warmup=s.warmup)
-    raw = await timings(lambda: _jsonb_page(bench, big.table), n=s.page_calls, warmup=s.warmup)
+        items, total = await eav.first_page(bench.engine, cells.table)
+        if page["total"] != len(big.ids) or total != len(cells.ids) or len(page["items"]) != 100:
+            raise RuntimeError(f"first page: total {page['total']}, {len(page['items'])} items")
+        if _values_by_name(page["items"], big.table) != _values_by_name(
+                [i.model_dump(mode="json") for i in items], cells.table):
+            raise RuntimeError("the two layouts disagree on the first page: the comparison would be void")
+        got = await interleaved({
+            "api": lambda: access.first_page(big.table.id),
+            "cells": lambda: eav.first_page(bench.engine, cells.table),
+            "bare": lambda: _jsonb_page(bench, big.table),
+        }, n=s.page_calls, warmup=s.warmup)
+    samples, base, raw = got["api"], got["cells"], got["bare"]
     return Result(
         value=statistics.median(samples), baseline=statistics.median(base),
         note=f"p95 {pct(samples, 95):.1f} ms (baseline {pct(base, 95):.1f}); bare JSONB page "
@@ -259,15 +262,6 @@ async def cell_edit(bench: Bench) -> Result:
     versions = await _versions(bench, big, col, picked)
     api_ids, raw_ids, eav_ids = iter(picked[:k]), iter(picked[k:]), iter(rnd.sample(cells.ids, k))
 
-    async with open_access(bench) as access:
-        async def via_api() -> None:
-            rid = next(api_ids)
-            cell = await access.edit_cell(big.table.id, rid, col, f"Edited {rid}", versions[rid])
-            if (cell["value"], cell["version"]) != (f"Edited {rid}", versions[rid] + 1):
-                raise RuntimeError(f"edit of row {rid} answered {cell}")
-
-        samples = await timings(via_api, n=s.edits, warmup=s.warmup)
-
     async def bare() -> None:
         rid = next(raw_ids)
         async with bench.engine.begin() as conn:
@@ -281,8 +275,15 @@ async def cell_edit(bench: Bench) -> Result:
         if not await eav.edit_cell(bench.engine, rid, cell_col, f"Edited {rid}", 0):
             raise RuntimeError(f"cell-layout edit of row {rid} found another version")
 
-    base = await timings(bare, n=s.edits, warmup=s.warmup)
-    per_cell = await timings(cell_row, n=s.edits, warmup=s.warmup)
+    async with open_access(bench) as access:
+        async def via_api() -> None:
+            rid = next(api_ids)
+            cell = await access.edit_cell(big.table.id, rid, col, f"Edited {rid}", versions[rid])
+            if (cell["value"], cell["version"]) != (f"Edited {rid}", versions[rid] + 1):
+                raise RuntimeError(f"edit of row {rid} answered {cell}")
+
+        got = await interleaved({"api": via_api, "bare": bare, "cells": cell_row}, n=s.edits, warmup=s.warmup)
+    samples, base, per_cell = got["api"], got["bare"], got["cells"]
     return Result(
         value=pct(samples, 99), baseline=pct(base, 99),
         note=f"median {statistics.median(samples):.1f} ms; cell layout p99 {pct(per_cell, 99):.1f} ms; "
@@ -309,7 +310,7 @@ async def updates(bench: Bench) -> Result:
                                                   "t": big.table.id, "ids": burst_ids[start:start + step]})
     async with transaction(None, engine=bench.engine) as conn:
         head = await tables.current_seq(conn, big.table.id)
-    cursors = [head - rnd.randrange(0, s.burst + 1) for _ in range(2 * (s.warmup + s.feed_calls))]
+    cursors = [head - rnd.randrange(0, s.burst + 1) for _ in range(s.warmup + s.feed_calls)]
     sizes: list[int] = []
 
     async with open_access(bench) as access:
@@ -318,25 +319,23 @@ async def updates(bench: Bench) -> Result:
         if not seqs or seqs != sorted(seqs) or seqs[0] <= head - s.burst or first["cursor"] != seqs[-1] \
                 or any(c["kind"] != "cell" for c in first["changes"]):
             raise RuntimeError(f"the feed after the burst is not what was written: {seqs[:5]}…")
-        api_cursors = iter(cursors)
+        # both read from the same cursors, so they return the same changes
+        api_cursors, plain_cursors = iter(cursors), iter(cursors)
 
         async def via_api() -> None:
             page = await access.updates(big.table.id, next(api_cursors))
             sizes.append(len(page["changes"]))
 
-        samples = await timings(via_api, n=s.feed_calls, warmup=s.warmup)
+        async def plain() -> None:
+            async with bench.engine.connect() as conn:
+                found = await conn.execute(
+                    text("SELECT seq, kind, op, record_id, column_id, data FROM changes "
+                         "WHERE table_id = :t AND seq > :cur ORDER BY seq LIMIT 501"),
+                    {"t": big.table.id, "cur": next(plain_cursors)})
+                found.all()
 
-    plain_cursors = iter(cursors[s.warmup + s.feed_calls:])
-
-    async def plain() -> None:
-        async with bench.engine.connect() as conn:
-            found = await conn.execute(
-                text("SELECT seq, kind, op, record_id, column_id, data FROM changes "
-                     "WHERE table_id = :t AND seq > :cur ORDER BY seq LIMIT 501"),
-                {"t": big.table.id, "cur": next(plain_cursors)})
-            found.all()
-
-    base = await timings(plain, n=s.feed_calls, warmup=s.warmup)
+        got = await interleaved({"api": via_api, "plain": plain}, n=s.feed_calls, warmup=s.warmup)
+    samples, base = got["api"], got["plain"]
     return Result(
         value=pct(samples, 95), baseline=pct(base, 95),
         note=f"median {statistics.median(samples):.1f} ms, {statistics.mean(sizes):.0f} changes a call; "
