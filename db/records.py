@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from db import ai_cells
 from db.coerce import coerce
 from db.errors import Conflict, Invalid, NotFound
 from db.schemas import CellPublic, ColumnPublic, RecordPage, RecordPublic, TablePublic
@@ -243,6 +244,7 @@ async def _write_cells(
              "WHERE id = :r"),
         {"r": record_id, "d": json.dumps(data), "m": json.dumps(meta)},
     )
+    await ai_cells.after_cells_written(conn, table, [record_id], values.keys())
     if edits:
         await conn.execute(
             text(
