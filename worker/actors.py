@@ -1,0 +1,20 @@
+"""The actors. They take ids only and are safe to run twice: cells are claimed with a conditional
+UPDATE, so a repeated or duplicated message finds nothing left to do."""
+
+from __future__ import annotations
+
+import dramatiq
+
+from db.ai_cells import FILL_ACTOR, QUEUE
+from worker.broker import MAX_BACKOFF_MS, MIN_BACKOFF_MS, broker
+from worker.fill import run_message
+from worker.runtime import runtime
+
+__all__ = ["broker", "fill_rows"]
+
+
+@dramatiq.actor(queue_name=QUEUE, actor_name=FILL_ACTOR, max_retries=2, min_backoff=MIN_BACKOFF_MS,
+                max_backoff=MAX_BACKOFF_MS, time_limit=15 * 60 * 1000)
+async def fill_rows(job_id: str, rows: list[int]) -> None:
+    """Fill the queued AI cells of `rows` for job `job_id`."""
+    await run_message(await runtime(), job_id, rows)

@@ -1,0 +1,179 @@
+"""The model that fills cells, behind one small interface: Claude through the official SDK, or the
+built-in offline model. Errors come out classified: retry later, isolate the row, or give up."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+PRICES = (  # USD per million tokens (input, output), longest prefix wins; unknown models priced as Sonnet
+    ("claude-opus-4-5", 5.0, 25.0), ("claude-opus-4-6", 5.0, 25.0), ("claude-opus-4", 15.0, 75.0),
+    ("claude-sonnet", 3.0, 15.0), ("claude-haiku-4", 1.0, 5.0), ("claude-3-5-haiku", 0.8, 4.0),
+    ("claude-3-haiku", 0.25, 1.25), ("offline", 0.0, 0.0),
+)
+CACHE_WRITE, CACHE_READ = 1.25, 0.10
+FATAL_TYPES = {"authentication_error", "permission_error", "billing_error", "not_found_error"}
+
+
+@dataclass(frozen=True)
+class CellRequest:
+    """One call: the shared prefix (cached), the rows as text, and the same rows as data."""
+
+    model: str
+    system: str
+    user: str
+    max_tokens: int
+    column: dict[str, Any] = field(default_factory=dict)
+    rows: tuple[dict[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class CellReply:
+    text: str
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    stop_reason: str | None = None
+
+
+class CellModelError(Exception):
+    """A failed call. `retryable`: try again later (after `retry_after` s when given); `isolate`: the
+    request itself was refused, so a batch should be split into single rows; `fatal`: no call of this
+    job can succeed (bad key, billing, unknown model); `rate_limited`: slow everyone down."""
+
+    def __init__(self, message: str, *, retryable: bool = False, isolate: bool = False, fatal: bool = False,
+                 rate_limited: bool = False, retry_after: float | None = None):
+        super().__init__(message)
+        self.message = message
+        self.retryable, self.isolate, self.fatal = retryable, isolate, fatal
+        self.rate_limited, self.retry_after = rate_limited, retry_after
+
+
+class CellModel(Protocol):
+    async def complete(self, request: CellRequest) -> CellReply: ...
+
+
+def price(model: str) -> tuple[float, float]:
+    """(input, output) USD per million tokens for `model`."""
+    best = max((p for p in PRICES if model.startswith(p[0])), key=lambda p: len(p[0]), default=None)
+    return (best[1], best[2]) if best else (3.0, 15.0)
+
+
+def cost_usd(model: str, reply: CellReply) -> float:
+    """What a call cost: input, cache writes (1.25×), cache reads (0.1×) and output."""
+    inp, out = price(model)
+    return (reply.input_tokens * inp + reply.cache_write_tokens * inp * CACHE_WRITE
+            + reply.cache_read_tokens * inp * CACHE_READ + reply.output_tokens * out) / 1e6
+
+
+def _retry_after(headers: Any) -> float | None:
+    for name, scale in (("retry-after-ms", 1e-3), ("retry-after", 1.0)):
+        value = headers.get(name) if headers is not None else None
+        try:
+            if value is not None:
+                return max(0.0, float(value) * scale)
+        except ValueError:
+            continue
+    return None
+
+
+def classify(exc: Exception) -> CellModelError:
+    """An SDK exception as a CellModelError with a message a person can act on."""
+    import anthropic
+
+    if isinstance(exc, anthropic.APITimeoutError):
+        return CellModelError("Claude did not answer in time", retryable=True)
+    if isinstance(exc, anthropic.APIConnectionError):
+        return CellModelError("Could not reach Claude (connection error)", retryable=True)
+    if isinstance(exc, anthropic.APIStatusError):
+        kind = exc.type or ""
+        code = exc.error_code or ""
+        said = exc.api_message or kind or f"HTTP {exc.status_code}"
+        retry_after = _retry_after(exc.response.headers) if exc.response is not None else None
+        if "spend_limit" in code or "billing" in code or kind == "billing_error" or exc.status_code == 402:
+            return CellModelError(f"Claude refused: the account's spend limit is reached ({said})", fatal=True)
+        if exc.status_code == 429 or kind == "rate_limit_error":
+            return CellModelError(f"Claude's rate limit was hit ({said})", retryable=True, rate_limited=True,
+                                  retry_after=retry_after)
+        if exc.status_code in (401, 403, 404) or kind in FATAL_TYPES:
+            return CellModelError(f"Claude refused the request: {said} ({kind or exc.status_code})", fatal=True)
+        if exc.status_code in (400, 413, 422) or kind in ("invalid_request_error", "request_too_large"):
+            return CellModelError(f"Claude refused the request: {said}", isolate=True)
+        if exc.status_code == 529 or kind == "overloaded_error":
+            return CellModelError("Claude is overloaded", retryable=True, retry_after=retry_after)
+        return CellModelError(f"Claude failed ({said})", retryable=True, retry_after=retry_after)
+    if isinstance(exc, anthropic.APIResponseValidationError):
+        return CellModelError("Claude's answer could not be read", retryable=True)
+    raise exc
+
+
+class AnthropicCellModel:
+    """Claude through the official SDK; no SDK retries (the workers schedule them)."""
+
+    def __init__(self, *, api_key: str | None, base_url: str | None = None, timeout: float = 60.0,
+                 client: Any = None):
+        from anthropic import AsyncAnthropic
+
+        self.client = client or AsyncAnthropic(api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout)
+
+    async def complete(self, request: CellRequest) -> CellReply:
+        import anthropic
+
+        try:
+            message = await self.client.messages.create(
+                model=request.model, max_tokens=request.max_tokens,
+                system=[{"type": "text", "text": request.system, "cache_control": {"type": "ephemeral"}}],
+                messages=[{"role": "user", "content": request.user}],
+            )
+        except anthropic.AnthropicError as exc:
+            raise classify(exc) from exc
+        usage = message.usage
+        return CellReply(
+            text="".join(b.text for b in message.content if b.type == "text"),
+            input_tokens=usage.input_tokens, output_tokens=usage.output_tokens,
+            cache_read_tokens=usage.cache_read_input_tokens or 0,
+            cache_write_tokens=usage.cache_creation_input_tokens or 0, stop_reason=message.stop_reason,
+        )
+
+
+class OfflineCellModel:
+    """The built-in deterministic model: a plausible value per row from the row's own inputs, so the
+    whole pipeline works without a key (the UI says it is offline)."""
+
+    async def complete(self, request: CellRequest) -> CellReply:
+        answer = {str(row["row_id"]): offline_value(request.column, row["values"]) for row in request.rows}
+        text = json.dumps(answer, ensure_ascii=False)
+        return CellReply(text=text, input_tokens=(len(request.system) + len(request.user)) // 4,
+                         output_tokens=len(text) // 4, stop_reason="end_turn")
+
+
+def offline_value(column: dict[str, Any], values: dict[str, Any]) -> Any:
+    """The offline model's answer for one row."""
+    words = " ".join(str(v) for v in values.values() if v not in (None, "", [])).split()
+    digest = int(hashlib.sha256(" ".join(words).encode()).hexdigest(), 16)
+    kind, options = column.get("type"), column.get("options") or []
+    found = [o for o in options if o.casefold() in " ".join(words).casefold()]
+    if kind in ("text", "long_text"):
+        return " ".join(words[:12]) or None
+    if kind == "number":
+        return len(words)
+    if kind == "boolean":
+        return bool(words)
+    if kind == "date":
+        match = re.search(r"\d{4}-\d{2}-\d{2}", " ".join(words))
+        return match.group(0) if match else None
+    if kind == "select":
+        return found[0] if found else (options[digest % len(options)] if options else None)
+    if kind == "multi_select":
+        return found
+    if kind == "url":
+        match = re.search(r"https?://\S+", " ".join(words))
+        return match.group(0) if match else None
+    if kind == "email":
+        match = re.search(r"[^@\s]+@[^@\s]+\.\w+", " ".join(words))
+        return match.group(0) if match else None
+    return {"words": len(words)}

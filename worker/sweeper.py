@@ -1,0 +1,64 @@
+"""The sweeper: claims held by worker processes that died go back to the queue (their lease lock is
+gone), and jobs that stopped moving get their queued cells sent again (their messages may have been
+lost with a broker or a worker). Runs in the leader process only."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from db import ai_cells
+from db.engine import transaction
+from worker.lease import live_keys
+from worker.settings import WorkerSettings
+
+log = logging.getLogger(__name__)
+
+
+class Sweeper:
+    def __init__(self, engine: AsyncEngine, settings: WorkerSettings,
+                 on_jobs: Callable[[list[dict[str, Any]]], Awaitable[None]]):
+        self.engine, self.settings, self.on_jobs = engine, settings, on_jobs
+        self._seen: set[int] = set()
+        self._last_full = 0.0
+
+    async def sweep(self) -> dict[str, int]:
+        """One pass; returns how many cells were recovered from dead workers and re-sent."""
+        async with transaction(None, engine=self.engine) as conn:
+            live = await live_keys(conn)
+            read_at = (await conn.execute(text("SELECT extract(epoch FROM clock_timestamp())"))).scalar_one()
+            jobs = await ai_cells.active_jobs(conn)
+        died = self._seen - set(live)
+        self._seen = set(live)
+        full = bool(died) or time.monotonic() - self._last_full >= self.settings.full_sweep_s
+        if full:
+            self._last_full = time.monotonic()
+        stats = {"recovered": 0, "resent": 0}
+        for job in jobs:
+            changed: list[dict[str, Any]] = []
+            async with transaction(None, engine=self.engine) as conn:
+                if full:
+                    n, changed = await ai_cells.recover_dead(conn, job, live, self.settings.lease_s, float(read_at))
+                    stats["recovered"] += n
+                if job["idle_s"] >= self.settings.stall_s:
+                    n, finished = await ai_cells.requeue_stalled(conn, job)
+                    stats["resent"] += n
+                    changed += finished
+            if changed:
+                await self.on_jobs(changed)
+        if full:
+            async with transaction(None, engine=self.engine) as conn:
+                ended = await ai_cells.ended_jobs(conn, 2 * self.settings.full_sweep_s + 60)
+            for job in ended:
+                async with transaction(None, engine=self.engine) as conn:
+                    changed = await ai_cells.release_ended(conn, job)
+                if changed:
+                    await self.on_jobs(changed)
+        if stats["recovered"] or stats["resent"]:
+            log.info("sweeper: %(recovered)d cell(s) of dead workers requeued, %(resent)d re-sent", stats)
+        return stats
