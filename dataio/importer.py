@@ -1,6 +1,7 @@
 """Importing a parsed file: into a new table (typed columns inferred from the values), or into an
 existing table (add rows, or update rows matched on a key column). Everything happens in the caller's
-one transaction, so a failure leaves nothing behind; rows go in through db.bulk's COPY path."""
+one transaction, so a failure leaves nothing behind. Rows go in by COPY: a new table's through
+dataio.columnar, rows for an existing table through db.bulk (which coerces and sets AI cell state)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from dataio.columnar import copy_columns
 from dataio.infer import ImportPlan, plan_import
 from dataio.read import ParsedTable, unquote_formula
 from db import bulk, bulk_ops, tables
@@ -48,17 +50,23 @@ async def _report(progress: Progress | None, done: int, total: int) -> None:
             await result
 
 
-async def _insert(conn: AsyncConnection, table: TablePublic, docs: Iterator[dict[str, Any]], total: int,
-                  progress: Progress | None) -> int:
-    """Insert stored-form rows (column id → value) in order, reporting progress as they stream."""
+async def _insert(conn: AsyncConnection, table: TablePublic, rows: Iterator[Any], total: int,
+                  progress: Progress | None, *, columnar: bool = False) -> int:
+    """Insert stored-form rows in order, reporting progress as they stream: rows as {column id: value}
+    through db.bulk, or (`columnar`, new tables) as one value per column through dataio.columnar."""
     async def counted() -> Any:
-        for done, doc in enumerate(docs, start=1):
-            yield doc
+        for done, row in enumerate(rows, start=1):
+            yield row
             if done % PROGRESS_EVERY == 0 and done < total:
                 await _report(progress, done, total)
 
     await _report(progress, 0, total)
-    added = await bulk.copy_records(conn, table, counted(), coerced=True) if total else 0
+    if not total:
+        added = 0
+    elif columnar:
+        added = await copy_columns(conn, table, counted())
+    else:
+        added = await bulk.copy_records(conn, table, counted(), coerced=True)
     await _report(progress, total, total)
     return added
 
@@ -86,13 +94,7 @@ async def import_new_table(
     plan = plan or plan_import(parsed)
     table = await tables.create_table(conn, workspace_id=workspace_id, name=name or default_name(parsed.filename),
                                       description=description, columns=plan.column_creates())
-    ids = [str(c.id) for c in table.columns]
-
-    def docs() -> Iterator[dict[str, Any]]:
-        for row in plan.rows():
-            yield {cid: v for cid, v in zip(ids, row) if v is not None}
-
-    added = await _insert(conn, table, docs(), plan.row_count, progress)
+    added = await _insert(conn, table, plan.rows(), plan.row_count, progress, columnar=True)
     return ImportResult(table=table, added=added, notes=plan.notes)
 
 

@@ -243,3 +243,15 @@ async def test_export_of_an_empty_table_and_of_structured_cells(engine, owner):
         assert load_workbook(io.BytesIO(await export_xlsx(conn, empty))).active["A1"].value == "A"
     rows = list(csv.reader(io.StringIO(out)))
     assert rows[3] == ["'=X", "", "", "db, ui", '{"a": "b"}']
+
+
+async def test_widest_file_imports_every_column(engine, owner):
+    header = ",".join(f"c{i}" for i in range(1000))
+    rows = "".join(",".join(str(i * r) if (i + r) % 7 else "" for i in range(1000)) + "\n" for r in range(1, 4))
+    async with transaction(owner.id, engine=engine) as conn:
+        result = await import_new_table(conn, owner.workspace_id, read_table_file(f"{header}\n{rows}".encode(), "w.csv"))
+        stored = await _rows(conn, result.table)
+    assert len(result.table.columns) == 1000 and result.added == 3
+    assert stored[1]["c998"] == 1996 and stored[1]["c999"] is None and stored[1]["c5"] is None and stored[2]["c500"] == 1500
+    assert all(len([v for v in row.values() if v is not None]) == sum(1 for i in range(1000) if (i + r) % 7)
+               for r, row in enumerate(stored, start=1))
