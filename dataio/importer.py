@@ -139,7 +139,7 @@ def _coerce_rows(table: TablePublic, parsed: ParsedTable, columns: list[ColumnPu
         out.append(doc)
     if problems:
         first = problems[0]
-        more = f" (and more: {len(problems)} problems shown in details)" if len(problems) > 1 else ""
+        more = f" ({len(problems) - 1} more listed in the details)" if len(problems) > 1 else ""
         raise Invalid(f"Row {first['row']} of the file: {first['message']}{more}. Nothing was imported.",
                       problems=problems)
     return out
@@ -154,9 +154,10 @@ async def import_into_table(
     account_id: uuid.UUID | None = None,
     progress: Progress | None = None,
 ) -> ImportResult:
-    """Add the file's rows to `table`, or with `key_column` update the rows whose key matches (and add
-    the others). File columns are matched to table columns by name; an empty cell in the file leaves
-    the stored value as it is. Values are checked against the column types before anything is written."""
+    """Add the file's rows, or with `key_column` update matching rows and add the rest (all checked first).
+
+    File columns match table columns by name; an empty cell in the file leaves the stored value alone.
+    """
     columns = _match_columns(table, parsed)
     docs = _coerce_rows(table, parsed, columns)
     required = [c for c in table.columns if c.required and c.ai is None]
@@ -183,7 +184,6 @@ async def import_into_table(
     existing = await _rows_by_key(conn, table, kid)
     updates: dict[int, dict[str, Any]] = {}
     new_rows: list[int] = []
-    unchanged = 0
     for n, doc in enumerate(docs):
         rid = existing.get(_key_token(doc[kid]))
         if rid is None:
