@@ -109,7 +109,7 @@ async def resume(thread: ThreadDict) -> None:
 
 @cl.on_message
 async def on_message(message: cl.Message) -> None:
-    if message.command == "tables":
+    if message.command == "tables" or message.content.strip().lower() == "/tables":
         await _list_tables()
         return
     await _run_turn(message.content)
@@ -235,11 +235,27 @@ def _tell_agent(note: str) -> None:
 # -- proposal previews ----------------------------------------------------------------------------------
 
 
-def _elements() -> dict[str, cl.CustomElement]:
-    """This chat's proposal elements by proposal id (the only ones a callback may change)."""
+class _Elements:
+    """This chat's proposal elements by proposal id (the only ones a callback may change). Not a dict:
+    Chainlit saves the user session into the thread's metadata, and must leave this out."""
+
+    def __init__(self) -> None:
+        self._by_id: dict[str, cl.CustomElement] = {}
+
+    def get(self, proposal_id: str) -> cl.CustomElement | None:
+        return self._by_id.get(proposal_id)
+
+    def __setitem__(self, proposal_id: str, element: cl.CustomElement) -> None:
+        self._by_id[proposal_id] = element
+
+    def __bool__(self) -> bool:
+        return bool(self._by_id)
+
+
+def _elements() -> _Elements:
     found = cl.user_session.get("proposal_elements")
-    if found is None:
-        found = {}
+    if not isinstance(found, _Elements):
+        found = _Elements()
         cl.user_session.set("proposal_elements", found)
     return found
 
@@ -346,47 +362,42 @@ async def on_apply(action: cl.Action) -> dict[str, Any]:
         async with transaction(account_id) as conn:
             stored = await store.get(conn, pid, account_id=account_id, thread_id=cl.context.session.thread_id)
             result = await apply_proposal(conn, stored, selected, account_id, include_sample_rows=include_samples)
-            stored = await store.get(conn, pid, account_id=account_id, thread_id=cl.context.session.thread_id)
-            preview = await service.render(conn, stored, page=int(element.props.get("page") or 0))
             table_name = None
             if result.table_id is not None:
                 try:
                     table_name = (await db_tables.get_table(conn, result.table_id)).name
                 except NotFound:
                     pass
-    except ServiceError as exc:
-        element.props = {**element.props, "error": exc.message}
-        await element.update()
+    except ServiceError as exc:  # the element shows it, keeping the user's checkboxes
         return {"ok": False, "error": exc.message}
     except Exception:
         log.exception("applying proposal %s failed", pid)
-        element.props = {**element.props, "error": "Applying failed unexpectedly; nothing was changed."}
-        await element.update()
         return {"ok": False, "error": "Applying failed unexpectedly; nothing was changed."}
 
     results = [r.model_dump() for r in result.results]
     outcome = _outcome(results, result.status, result.message)
     outcome["sample_rows"] = result.sample_rows
-    keep = {"unselected": sorted(unselected), "include_samples": include_samples}
-    element.props = _proposal_props(preview.model_dump(mode="json") | {"results": results}, element_id=element.id,
-                                    keep=keep, outcome=outcome)
+    # the preview as the user decided on it (the table has changed since), with each operation's result
+    element.props = {**element.props, "status": result.status, "results": results, "outcome": outcome,
+                     "unselected": sorted(unselected), "include_samples": include_samples, "error": None}
     await element.update()
     await _lock_live(False)
     if result.already_decided or result.status != "applied":
         return {"ok": result.status == "applied", "status": result.status}
 
+    name = table_name or element.props.get("table_name") or ""
     if stored.kind == "schema_create" and result.table_id is not None:
         cl.user_session.set("active_table_id", str(result.table_id))
         await _save_to_thread()
-        await _open_live(result.table_id, table_name or preview.table_name)
-        extra = f" with {result.sample_rows} sample row{'s' if result.sample_rows != 1 else ''}" if result.sample_rows else ""
-        _tell_agent(f'[User accepted and created "{table_name or preview.table_name}"{extra}. It is now the active '
-                    "table, open in the live view.]")
+        await _open_live(result.table_id, name)
+        samples = result.sample_rows
+        extra = f" with {samples} sample row{'s' if samples != 1 else ''}" if samples else ""
+        _tell_agent(f'[User accepted and created "{name}"{extra}. It is now the active table, open in the live view.]')
     elif stored.kind == "schema_update":
-        await _open_live(result.table_id, table_name or preview.table_name)
-        _tell_agent(f'[User accepted the schema proposal and applied changes to "{table_name or preview.table_name}".]')
+        await _open_live(result.table_id, name)
+        _tell_agent(f'[User accepted the schema proposal and applied changes to "{name}".]')
     else:
-        await _open_live(result.table_id, table_name or preview.table_name)
+        await _open_live(result.table_id, name)  # the agent is told when the user presses Done
     return {"ok": True, "status": result.status}
 
 

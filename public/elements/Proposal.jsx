@@ -254,6 +254,13 @@ function CreatePreview() {
   );
 }
 
+// The first changed column may sit past the right edge of a narrow chat: bring it into view.
+function showFirstChange(box) {
+  if (!box) return;
+  const th = box.querySelector('th[data-state="removed"], th[data-state="added"], th[data-state="modified"]');
+  if (th && th.offsetLeft + th.offsetWidth > box.clientWidth) box.scrollLeft = Math.max(0, th.offsetLeft - 48);
+}
+
 // -- schema changes to a table ------------------------------------------------------------------------
 
 function SchemaPreview() {
@@ -287,7 +294,7 @@ function SchemaPreview() {
         ) : null}
       </div>
       {applying ? <Progress done={false} /> : null}
-      <div className="overflow-auto rounded" style={{ border: "1px solid var(--border, #e5e7eb)" }}>
+      <div className="overflow-auto rounded" style={{ border: "1px solid var(--border, #e5e7eb)" }} ref={showFirstChange}>
         <table className="text-sm w-full" style={{ borderCollapse: "collapse" }}>
           <thead>
             <tr>
@@ -542,7 +549,13 @@ function DataPreview() {
 export default function Proposal() {
   const body = props.kind === "schema_create" ? <CreatePreview /> : props.kind === "schema_update" ? <SchemaPreview /> : <DataPreview />;
   return (
-    <div className="w-full flex flex-col gap-1" data-testid="proposal" data-kind={props.kind} data-status={props.status}>
+    <div
+      className="w-full flex flex-col gap-1"
+      data-testid="proposal"
+      data-kind={props.kind}
+      data-status={props.status}
+      style={{ opacity: FINAL[props.status] ? 0.7 : 1 }}
+    >
       <style>{STYLE}</style>
       {body}
       {props.reasoning && props.status === "pending" ? (

@@ -41,7 +41,7 @@ async def chat(signed_in, app_server):
     """A tab with a new chat."""
     page = await signed_in.new_page()
     await page.goto(app_server.url)
-    await page.locator("#chat-input").wait_for(state="visible")
+    await expect(page.locator(".step").filter(has_text="Welcome to tablechat")).to_contain_text("Workspace:")
     yield page
     await page.close()
 
@@ -117,3 +117,124 @@ async def test_create_table_preview_uncheck_a_column_and_create(chat, engine, us
     await expect(live.locator("th")).not_to_contain_text(["Website"])
     await expect(page.locator(".step").filter(has_text="is created and open beside the chat")).to_be_visible()
     await screenshot(page, "proposal_create_applied")
+
+
+async def _thread_meta(engine, page) -> dict:
+    thread_id = page.url.rstrip("/").split("/thread/")[-1]
+
+    async def found():
+        async with transaction(None, engine=engine) as conn:
+            row = await conn.execute(text("SELECT metadata FROM threads WHERE id = :t"), {"t": thread_id})
+            meta = row.scalar_one_or_none()
+        return meta if meta and meta.get("active_table_id") else None
+
+    return await _wait(found)
+
+
+async def _columns(engine, account_id, table_id) -> list[str]:
+    async with transaction(account_id, engine=engine) as conn:
+        return [c.name for c in (await db_tables.get_table(conn, table_id)).columns]
+
+
+async def _proposal_statuses(engine, page) -> list[str]:
+    thread_id = page.url.rstrip("/").split("/thread/")[-1]
+    async with transaction(None, engine=engine) as conn:
+        rows = await conn.execute(text("SELECT status FROM proposals WHERE thread_id = :t ORDER BY created_at"),
+                                  {"t": thread_id})
+        return list(rows.scalars())
+
+
+async def test_schema_changes_supersede_show_data_loss_and_apply(chat, engine, user):
+    page = chat
+    await _create_restaurants(page)
+    table_id = (await _thread_meta(engine, page))["active_table_id"]
+    live = page.locator("#side-view-content [data-testid=live-table]")
+    await expect(live.get_by_test_id("live-table-count")).to_contain_text("of 3")
+
+    await send_message(page, "add a column Priority (select)")
+    added = _proposal(page, "schema_update")
+    await expect(added.locator('th[data-col="Priority"]')).to_have_attribute("data-state", "added")
+    await expect(added.get_by_test_id("schema-strip")).to_contain_text("Schema changes proposed: 1 new column")
+    await expect(live).to_contain_text("editing paused")
+
+    await send_message(page, "remove column Notes")
+    await expect(page.locator('[data-testid="proposal"][data-kind="schema_update"]')).to_have_count(2)
+    first = page.locator('[data-testid="proposal"][data-kind="schema_update"]').first
+    await expect(first.get_by_test_id("proposal-outcome")).to_contain_text("Superseded by a newer proposal")
+    await expect(first.get_by_role("button", name="Apply")).to_have_count(0)
+    removed = _proposal(page, "schema_update")
+    notes = removed.locator('th[data-col="Notes"]')
+    await expect(notes).to_have_attribute("data-state", "removed")
+    await expect(notes).to_contain_text("Data will be lost")
+    await expect(removed.get_by_test_id("schema-strip")).to_contain_text("1 removed")
+    await expect(page.locator(".step").filter(has_text="removing the column")).to_contain_text("Apply")
+    await screenshot(page, "proposal_schema_preview")
+
+    await removed.get_by_role("button", name="Apply").click()
+    await expect(removed.get_by_test_id("proposal-outcome")).to_contain_text("All 1 change applied")
+    columns = await _columns(engine, user["id"], table_id)
+    assert "Notes" not in columns and "Priority" not in columns and "Rating" in columns
+    assert await _proposal_statuses(engine, page) == ["applied", "superseded", "applied"]
+    await expect(live.locator('th:has-text("Notes")')).to_have_count(0)
+    await expect(live).not_to_contain_text("editing paused")
+    await expect(page.locator(".step").filter(has_text="The table has its new columns now")).to_be_visible()
+    await screenshot(page, "proposal_schema_applied")
+
+
+async def test_dismiss_changes_nothing_and_a_reload_shows_every_preview_as_decided(chat, engine, user):
+    page = chat
+    await _create_restaurants(page, drop="Notes")
+    table_id = (await _thread_meta(engine, page))["active_table_id"]
+    before = await _rows(engine, user["id"], table_id)
+    await send_message(page, "delete the rows where Rating is less than 4.6")
+    data = _proposal(page, "data")
+    await expect(data.get_by_test_id("proposed-row")).to_have_count(1)
+    await expect(data.get_by_role("button", name="Apply 1 of 1")).to_be_visible()
+    replies = await page.locator(".step").count()
+    await data.get_by_role("button", name="Dismiss").click()
+    await expect(data.get_by_test_id("proposal-outcome")).to_contain_text("Dismissed")
+    await asyncio.sleep(1.0)  # the agent is not told of a dismissal: no new message may appear
+    assert await page.locator(".step").count() == replies
+    assert await _rows(engine, user["id"], table_id) == before
+    assert await _proposal_statuses(engine, page) == ["applied", "dismissed"]
+
+    await page.reload()
+    create = _proposal(page, "schema_create")
+    await expect(create.get_by_test_id("proposal-outcome")).to_contain_text("Created table")
+    await expect(create.get_by_role("button", name="Create Table")).to_have_count(0)
+    await expect(create.get_by_role("checkbox")).to_have_count(0)
+    dismissed = _proposal(page, "data")
+    await expect(dismissed.get_by_test_id("proposal-outcome")).to_contain_text("Dismissed")
+    await expect(dismissed.get_by_role("button", name="Apply 1 of 1")).to_have_count(0)
+    await screenshot(page, "proposal_reloaded")
+
+    # the resumed chat goes on with the same active table and history
+    await send_message(page, "add 2 rows")
+    await expect(_proposal(page, "data").get_by_role("button", name="Apply 2 of 2")).to_be_visible()
+
+
+async def test_an_edit_in_one_session_shows_in_the_others_live_view(chat, chromium, app_server, engine, user):
+    page = chat
+    await _create_restaurants(page)
+    live = page.locator("#side-view-content [data-testid=live-table]")
+    await expect(live).to_contain_text("RPM Italian")
+    thread_url = page.url
+
+    other = await new_page(chromium)
+    try:
+        await login(other, app_server.url, user["name"], user["password"])
+        await other.goto(thread_url)
+        await send_message(other, "/tables")
+        await other.get_by_role("button", name="Open Italian Restaurants in Chicago").click()
+        other_live = other.locator("#side-view-content [data-testid=live-table]")
+        cell = other_live.locator('tr[data-row-id="1"] td[data-col="Rating"]')
+        await expect(cell).to_have_text("4.5")
+        await cell.dblclick()
+        await cell.locator("input").fill("4.9")
+        await cell.locator("input").press("Enter")
+        await expect(cell).to_have_text("4.9")
+        await expect(live.locator('tr[data-row-id="1"] td[data-col="Rating"]')).to_have_text("4.9", timeout=2500)
+        await screenshot(other, "live_edit_other_session")
+        await screenshot(page, "live_edit_seen")
+    finally:
+        await other.context.close()
