@@ -255,3 +255,17 @@ async def test_widest_file_imports_every_column(engine, owner):
     assert stored[1]["c998"] == 1996 and stored[1]["c999"] is None and stored[1]["c5"] is None and stored[2]["c500"] == 1500
     assert all(len([v for v in row.values() if v is not None]) == sum(1 for i in range(1000) if (i + r) % 7)
                for r, row in enumerate(stored, start=1))
+
+
+async def test_benchmark_runs_and_leaves_nothing_behind(engine):
+    from dataio.bench import bench_import_100k
+
+    async with transaction(None, engine=engine) as conn:
+        before = (await conn.execute(text("SELECT (SELECT count(*) FROM accounts), (SELECT count(*) FROM records), "
+                                          "(SELECT count(*) FROM changes)"))).one()
+    result = await bench_import_100k(engine, rows=3000)
+    assert set(result) == {"import_100k_s", "export_100k_s"} and all(v > 0 for v in result.values())
+    async with transaction(None, engine=engine) as conn:
+        after = (await conn.execute(text("SELECT (SELECT count(*) FROM accounts), (SELECT count(*) FROM records), "
+                                         "(SELECT count(*) FROM changes)"))).one()
+    assert after == before
