@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 ColumnType = Literal[
     "text", "long_text", "number", "boolean", "date", "select", "multi_select", "url", "email", "json"
@@ -69,6 +69,15 @@ class ColumnUpdate(BaseModel):
     ai: AiConfig | None = None
     position: int | None = Field(default=None, ge=0, le=100_000)
 
+    _name = field_validator("name")(classmethod(lambda cls, v: v if v is None else _clean_name(v)))
+
+    @model_validator(mode="after")
+    def _no_null_essentials(self) -> "ColumnUpdate":
+        for key in ("name", "type", "required"):
+            if key in self.model_fields_set and getattr(self, key) is None:
+                raise ValueError(f"{key} cannot be null; leave it out to keep it")
+        return self
+
 
 class ColumnPublic(BaseModel):
     id: uuid.UUID
@@ -94,6 +103,8 @@ class TableUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str | None = Field(default=None, min_length=1, max_length=NAME_MAX)
     description: str | None = Field(default=None, max_length=10_000)
+
+    _name = field_validator("name")(classmethod(lambda cls, v: v if v is None else _clean_name(v)))
 
 
 class TableSummary(BaseModel):
