@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from db import ai_cells, bulk_ops
@@ -275,8 +275,12 @@ async def _modify(
     conn: AsyncConnection, table_id: uuid.UUID, i: int, col: ColumnPublic, changes: dict[str, Any]
 ) -> OpResult:
     try:
+        update = ColumnUpdate(**changes)
+    except ValidationError as exc:  # the service's own rules may be stricter than the payload's
+        return failed(i, exc.errors()[0]["msg"], column_id=str(col.id))
+    try:
         async with conn.begin_nested():
-            new = await db_tables.update_column(conn, table_id, col.id, ColumnUpdate(**changes))
+            new = await db_tables.update_column(conn, table_id, col.id, update)
             if new.name != col.name:
                 await _follow_rename(conn, table_id, col.name, new.name)
     except ServiceError as exc:

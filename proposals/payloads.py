@@ -75,6 +75,9 @@ class ColumnChanges(_Frozen):
             raise ValueError(
                 "changes must name at least one of name, type, required, options, filterDisplay, ai"
             )
+        for key in ("name", "type", "required"):
+            if key in self.model_fields_set and getattr(self, key) is None:
+                raise ValueError(f"{key} cannot be null; leave it out to keep it")
         return self
 
 

@@ -481,6 +481,14 @@ def _problems(payload, what, snap):
             'required column "A" has no value',
         ),
         ({"operations": []}, "data", "operations: List should have at least 1 item"),
+        (
+            {
+                "mode": "update",
+                "operations": [{"action": "modify", "column_id": "Name", "changes": {"type": None}}],
+            },
+            "schema",
+            "type cannot be null; leave it out to keep it",
+        ),
     ],
 )
 def test_validation_names_the_problem(bugs, payload, what, expect):
