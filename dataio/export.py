@@ -116,26 +116,32 @@ async def export_xlsx(conn: AsyncConnection, table: TablePublic) -> bytes:
     """The whole table as an .xlsx workbook with one sheet; text never turns into a formula."""
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
-    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+    from openpyxl.cell.cell import ERROR_CODES, ILLEGAL_CHARACTERS_RE
 
     book = Workbook(write_only=True)
     sheet = book.create_sheet(title=_sheet_title(table.name))
     cols = table.columns
+    plain = {"text", "long_text", "number", "boolean", "select", "url", "email"}
 
-    def cell(value: Any, where: str) -> Any:
+    def cell(value: Any, row: int | None, column: str) -> Any:
         if not isinstance(value, str):
             return value
         if len(value) > XLSX_CELL_MAX:
+            where = f'Row {row}, column "{column[:40]}"' if row else f'The column name "{column[:40]}"'
             raise Invalid(f"{where} holds {len(value):,} characters; an Excel cell holds at most "
-                          f"{XLSX_CELL_MAX:,}. Export as CSV instead.", limit=XLSX_CELL_MAX)
-        # control characters are not allowed in the file format at all
-        c = WriteOnlyCell(sheet, value=ILLEGAL_CHARACTERS_RE.sub("", value))
-        c.data_type = "s"  # openpyxl reads a leading "=" as a formula and "#N/A" as an error: never here
-        return c
+                          f"{XLSX_CELL_MAX:,}. Export as CSV instead.", limit=XLSX_CELL_MAX, row=row)
+        if ILLEGAL_CHARACTERS_RE.search(value):
+            value = ILLEGAL_CHARACTERS_RE.sub("", value)  # control characters are not allowed in the format
+        if value.startswith("=") or value in ERROR_CODES:
+            # openpyxl would write "=…" as a formula and "#N/A" as an error value: force a text cell
+            forced = WriteOnlyCell(sheet, value=value)
+            forced.data_type = "s"
+            return forced
+        return value
 
     def append(rows: list[Any]) -> None:
         for row in rows:
-            sheet.append([cell(_xlsx_value(c, v), f'Row {row[0]}, column "{c.name[:40]}"')
+            sheet.append([cell(v if c.type in plain else _xlsx_value(c, v), row[0], c.name)
                           for c, v in zip(cols, row[1:])])
 
     def save() -> bytes:
@@ -143,7 +149,7 @@ async def export_xlsx(conn: AsyncConnection, table: TablePublic) -> bytes:
         book.save(out)
         return out.getvalue()
 
-    sheet.append([cell(c.name, f'The column name "{c.name[:40]}"') for c in cols])
+    sheet.append([cell(c.name, None, c.name) for c in cols])
     fields = ", ".join(f"data -> :c{i}" for i in range(len(cols))) or "NULL"
     params = {f"c{i}": str(c.id) for i, c in enumerate(cols)}
     # openpyxl is slow pure Python: each page is written in a worker thread, one after the other,

@@ -269,3 +269,18 @@ async def test_benchmark_runs_and_leaves_nothing_behind(engine):
         after = (await conn.execute(text("SELECT (SELECT count(*) FROM accounts), (SELECT count(*) FROM records), "
                                          "(SELECT count(*) FROM changes)"))).one()
     assert after == before
+
+
+async def test_xlsx_export_refuses_a_cell_excel_cannot_hold(engine, owner):
+    async with transaction(owner.id, engine=engine) as conn:
+        table = await tables.create_table(conn, workspace_id=owner.workspace_id, name="Long",
+                                          columns=[ColumnCreate(name="Body", type="long_text")])
+        (rid,) = await records.create_records(conn, table, [{"Body": "x" * 40_000}])
+        with pytest.raises(Invalid) as err:
+            await export_xlsx(conn, table)
+        assert f'Row {rid}, column "Body" holds 40,000 characters' in err.value.message
+        assert len((await export_csv(conn, table)).decode("utf-8-sig")) > 40_000  # CSV has no such limit
+        await records.create_records(conn, table, [{"Body": "bell\x07 and tab\t"}])
+        await records.delete_records(conn, table.id, [rid])
+        sheet = load_workbook(io.BytesIO(await export_xlsx(conn, table))).active
+    assert sheet["A2"].value == "bell and tab\t"  # control characters the format forbids are dropped
