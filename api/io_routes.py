@@ -15,7 +15,7 @@ from api.common import TableId, errors
 from dataio.export import CSV_MIME, XLSX_MIME, export_csv, export_filename, export_xlsx
 from dataio.importer import default_name, import_into_table, import_new_table
 from dataio.infer import plan_import
-from dataio.read import MAX_BYTES, FileTooLarge, ParsedTable, read_table_file
+from dataio.read import ParsedTable, check_size, read_table_file
 from db import accounts, tables
 from db.errors import Forbidden
 from db.schemas import TablePublic
@@ -45,10 +45,8 @@ class ImportReport(BaseModel):
 
 async def _parse(upload: UploadFile) -> ParsedTable:
     """The uploaded file read as a table, off the event loop (parsing 100,000 rows takes a second)."""
-    if upload.size is not None and upload.size > MAX_BYTES:
-        raise FileTooLarge(f"The file is {upload.size / 1024 / 1024:,.0f} MB; the most tablechat imports is "
-                           f"{MAX_BYTES // (1024 * 1024)} MB. Split it into smaller files.",
-                           size=upload.size, limit=MAX_BYTES)
+    if upload.size is not None:
+        check_size(upload.size)  # before reading a spooled upload into memory
     data = await upload.read()
     return await asyncio.to_thread(read_table_file, data, upload.filename or "upload")
 

@@ -85,15 +85,16 @@ def _mb(n: int) -> str:
     return f"{n / 1024 / 1024:,.0f} MB"
 
 
-def _load(source: str | os.PathLike[str] | bytes | bytearray, max_bytes: int) -> bytes:
-    """The file's bytes; a file over the limit is refused before it is read."""
-    if isinstance(source, (bytes, bytearray)):
-        size = len(source)
-    else:
-        size = os.stat(source).st_size
+def check_size(size: int, max_bytes: int = MAX_BYTES) -> None:
+    """FileTooLarge when a file of `size` bytes is over the limit."""
     if size > max_bytes:
         raise FileTooLarge(f"The file is {_mb(size)}; the most tablechat imports is {_mb(max_bytes)}. "
                            "Split it into smaller files.", size=size, limit=max_bytes)
+
+
+def _load(source: str | os.PathLike[str] | bytes | bytearray, max_bytes: int) -> bytes:
+    """The file's bytes; a file over the limit is refused before it is read."""
+    check_size(len(source) if isinstance(source, (bytes, bytearray)) else os.stat(source).st_size, max_bytes)
     if isinstance(source, (bytes, bytearray)):
         return bytes(source)
     return Path(source).read_bytes()
