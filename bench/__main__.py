@@ -49,7 +49,7 @@ async def _measure(url: str, selected: list[Metric], scale: Scale) -> tuple[dict
     try:
         await bench.setup()
         for m in selected:
-            print(f"bench: {m.key}: {m.about}", file=sys.stderr, flush=True)
+            print(f"bench: measuring {m.key} …", file=sys.stderr, flush=True)
             start = time.perf_counter()
             try:
                 result = await m.run(bench)
@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.list:
         for m in METRICS:
-            print(f"{m.key:22} {m.target or ''!s:8} {m.about}")
+            print(f"{m.key}  ({m.unit}, target {m.target or 'none'})\n    {m.about}")
         return 0
     selected = _select(args.only)
     scale = QUICK if args.quick else FULL

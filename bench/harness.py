@@ -69,7 +69,7 @@ def metric(key: str, *, unit: str, target: str | None) -> Callable[[Callable[[Be
     def register(fn: Callable[[Bench], Awaitable[Result]]) -> Callable[[Bench], Awaitable[Result]]:
         if any(m.key == key for m in METRICS):
             raise ValueError(f"metric {key} is registered twice")
-        about = (fn.__doc__ or key).strip().splitlines()[0]
+        about = " ".join((fn.__doc__ or key).split())
         METRICS.append(Metric(key, unit, Target.parse(target) if target else None, about, fn))
         return fn
 

@@ -234,9 +234,9 @@ async def first_page(bench: Bench) -> Result:
     return Result(
         value=statistics.median(samples), baseline=statistics.median(base),
         note=f"p95 {pct(samples, 95):.1f} ms (baseline {pct(base, 95):.1f}); bare JSONB page "
-             f"{statistics.median(raw):.1f} ms; via {access.via}",
+             f"{statistics.median(raw):.1f} ms",
         extra={"p95": pct(samples, 95), "baseline_p95": pct(base, 95), "jsonb_raw_ms": statistics.median(raw),
-               "jsonb_raw_p95": pct(raw, 95), "via": access.via, "calls": s.page_calls},
+               "jsonb_raw_p95": pct(raw, 95), "calls": s.page_calls},
     )
 
 
@@ -286,11 +286,11 @@ async def cell_edit(bench: Bench) -> Result:
     samples, base, per_cell = got["api"], got["bare"], got["cells"]
     return Result(
         value=pct(samples, 99), baseline=pct(base, 99),
-        note=f"median {statistics.median(samples):.1f} ms; cell layout p99 {pct(per_cell, 99):.1f} ms; "
-             f"via {access.via}",
+        note=f"median {statistics.median(samples):.1f} ms; bare p99 in the cell layout "
+             f"{pct(per_cell, 99):.1f} ms",
         extra={"median": statistics.median(samples), "baseline_median": statistics.median(base),
                "eav_p99_ms": pct(per_cell, 99), "eav_median_ms": statistics.median(per_cell),
-               "via": access.via, "edits": s.edits},
+               "edits": s.edits},
     )
 
 
@@ -338,11 +338,9 @@ async def updates(bench: Bench) -> Result:
     samples, base = got["api"], got["plain"]
     return Result(
         value=pct(samples, 95), baseline=pct(base, 95),
-        note=f"median {statistics.median(samples):.1f} ms, {statistics.mean(sizes):.0f} changes a call; "
-             f"via {access.via}",
+        note=f"median {statistics.median(samples):.1f} ms, {statistics.mean(sizes):.0f} changes a call",
         extra={"median": statistics.median(samples), "baseline_median": statistics.median(base),
-               "changes_per_call": statistics.mean(sizes), "burst": s.burst, "calls": s.feed_calls,
-               "via": access.via},
+               "changes_per_call": statistics.mean(sizes), "burst": s.burst, "calls": s.feed_calls},
     )
 
 
