@@ -69,7 +69,9 @@ def data_layer() -> chat_history.ChatHistory:
 
 @cl.on_app_startup
 async def warm_up() -> None:
-    loop._default_tools()  # the tool schemas, built once per process before the first message needs them
+    # the tool schemas and the model (with its SDK: seconds to import) are ready before the first message
+    loop._default_tools()
+    _the_model()
 
 
 @cl.password_auth_callback

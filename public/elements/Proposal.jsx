@@ -130,7 +130,11 @@ function ErrorLine() {
 
 function Progress({ done }) {
   return (
-    <div className="w-full h-1.5 rounded overflow-hidden" style={{ background: "var(--muted, #f3f4f6)" }} data-testid="proposal-progress">
+    <div
+      className="w-full rounded overflow-hidden"
+      style={{ height: 6, background: "rgba(127, 127, 127, 0.25)" }}
+      data-testid="proposal-progress"
+    >
       {done ? (
         <div style={{ width: "100%", height: "100%", background: GREEN }} />
       ) : (
@@ -518,7 +522,7 @@ function DataPreview() {
                         style={{ maxWidth: 260, background: change && !off ? TINT.changedCell : undefined }}
                         title={change ? `Was: ${change.was || "(empty)"}` : undefined}
                       >
-                        <span className="block truncate">{r.cells[c.key]}</span>
+                        <span className="block truncate">{change && off ? change.was : r.cells[c.key]}</span>
                         {change && !off ? (
                           <span className="block truncate text-[11px]" style={{ color: AMBER }}>Was: {change.was || "(empty)"}</span>
                         ) : null}
