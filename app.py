@@ -90,7 +90,8 @@ async def starters(user: cl.User | None = None, language: str | None = None) -> 
 
 @cl.on_chat_start
 async def start() -> None:
-    welcome = cl.Message(content=_welcome(None), author=_author())
+    # a system message leaves the welcome screen (and its starters) up until the first real exchange
+    welcome = cl.Message(content=_welcome(None), author=_author(), type="system_message")
     await welcome.send()
     cl.user_session.set("welcome", welcome)
     await _commands()
