@@ -177,3 +177,65 @@ def _message(content: str):
     import chainlit as cl
 
     return cl.Message(content=content, author="user", type="user_message")
+
+
+def _elements(chat, name: str) -> list[dict]:
+    return [d for kind, d in chat.events if kind == "element" and d.get("name") == name]
+
+
+async def _tables_named(engine, account_id, name: str) -> list:
+    from db import tables
+
+    async with transaction(account_id, engine=engine) as conn:
+        return [t for t in await tables.list_tables(conn) if t.name == name]
+
+
+async def test_apply_trusts_only_this_chats_proposals_and_applies_once(app, engine, unique):
+    import chainlit as cl
+
+    acc, ws = await _account(engine, unique, workspace=True)
+    chat = Chat(acc, f"c{unique}")
+    await app.start()
+    await chat.wait_for("update_message", ws["name"])
+    chat.session.has_first_interaction = True
+    await app.on_message(_message("Create a table of Italian restaurants in Chicago"))
+    (shown,) = _elements(chat, "Proposal")
+    pid = shown["props"]["proposal_id"]
+    assert shown["display"] == "inline" and shown["props"]["status"] == "pending"
+
+    refused = await app.on_apply(cl.Action(name="proposal_apply", payload={"proposal_id": str(uuid.uuid4())}))
+    assert refused["ok"] is False
+    assert await _tables_named(engine, acc, "Italian Restaurants in Chicago") == []
+
+    stranger = Chat(acc, f"c{unique}")  # another chat of the same user knows nothing of this proposal
+    assert (await app.on_apply(cl.Action(name="proposal_apply", payload={"proposal_id": pid})))["ok"] is False
+    from chainlit.context import init_ws_context
+
+    init_ws_context(chat.session)
+    assert await _tables_named(engine, acc, "Italian Restaurants in Chicago") == []
+    del stranger
+
+    click = cl.Action(name="proposal_apply", payload={"proposal_id": pid, "unselected": [5, "x", True]})
+    first, second = await asyncio.gather(app.on_apply(click), app.on_apply(click))  # a double click
+    assert first["ok"] and second["ok"]
+    (table,) = await _tables_named(engine, acc, "Italian Restaurants in Chicago")
+    final = _elements(chat, "Proposal")[-1]["props"]
+    from db import tables
+
+    async with transaction(acc, engine=engine) as conn:
+        columns = (await tables.get_table(conn, table.id)).columns
+    assert final["status"] == "applied" and final["outcome"]["applied"] == len(columns) == 6  # op 5 unchecked; junk ignored
+    assert _elements(chat, "LiveTable")[-1]["props"] == {"table_id": str(table.id), "locked": False}
+    await chat.wait_for("new_message", "is created and open beside the chat")
+    for _ in range(50):  # the agent's turn is saved with the thread right after its reply
+        async with transaction(None, engine=engine) as conn:
+            meta = (await conn.execute(text("SELECT metadata FROM threads WHERE id = :t"),
+                                       {"t": chat.session.thread_id})).scalar_one()
+        if "User accepted" in json.dumps(meta.get("history")):
+            break
+        await asyncio.sleep(0.1)
+    assert meta["active_table_id"] == str(table.id)
+    told = [b["text"] for m in meta["history"] if m["role"] == "user" for b in m["content"]
+            if b.get("type") == "text" and "User accepted" in b["text"]]
+    assert told == [('[User accepted and created "Italian Restaurants in Chicago" with 3 sample rows. '
+                     "It is now the active table, open in the live view.]")]
