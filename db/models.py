@@ -13,6 +13,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    ForeignKeyConstraint,
     Identity,
     Index,
     Integer,
@@ -91,6 +92,7 @@ class Membership(Base):
 
 class DataTable(Base):
     __tablename__ = "data_tables"
+    __table_args__ = (UniqueConstraint("id", "workspace_id", name="uq_data_tables_id_workspace"),)
     id: Mapped[uuid.UUID] = _uuid_pk()
     workspace_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("workspaces.id", ondelete="CASCADE"), index=True
@@ -122,10 +124,16 @@ class Record(Base):
     `{"v": version, "s": status, "e": error, "p": pinned}` (absent = version 0, idle)."""
 
     __tablename__ = "records"
-    __table_args__ = (Index("ix_records_table_id_id", "table_id", "id"),)
+    __table_args__ = (
+        Index("ix_records_table_id_id", "table_id", "id", postgresql_include=["workspace_id"]),
+        ForeignKeyConstraint(
+            ["table_id", "workspace_id"], ["data_tables.id", "data_tables.workspace_id"],
+            ondelete="CASCADE", name="fk_records_table_workspace",
+        ),
+    )
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
-    table_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("data_tables.id", ondelete="CASCADE"))
-    workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    table_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    workspace_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
     data: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
     meta: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
     created_at: Mapped[datetime] = _created()

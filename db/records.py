@@ -38,6 +38,7 @@ class ColumnIndex:
         self.columns = list(columns)
         self.by_id = {str(c.id): c for c in columns}
         self.by_name = {c.name.casefold(): c for c in columns}
+        self.specs = {str(c.id): c.model_dump() for c in columns}  # what coerce() reads, built once
 
     def get(self, key: str) -> ColumnPublic:
         col = self.by_id.get(str(key)) or self.by_name.get(str(key).strip().casefold())
@@ -52,7 +53,7 @@ class ColumnIndex:
             col = self.get(key)
             if col.ai is not None and value is None:
                 continue
-            out[str(col.id)] = coerce(col.model_dump(), value)
+            out[str(col.id)] = coerce(self.specs[str(col.id)], value)
         if not partial:
             for col in self.columns:
                 if col.required and col.ai is None and out.get(str(col.id)) is None:
