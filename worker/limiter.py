@@ -1,14 +1,16 @@
 """LLM calls in flight across every worker process, kept under a limit that halves on a rate-limit
 answer and grows back by one slot per `limit` successes (additive increase, multiplicative decrease).
 
-A slot is a member of a Redis sorted set scored by its expiry, so the slots of a process that died
-come back on their own. Scripts run atomically in Redis and read its clock."""
+A slot is a member of a Redis sorted set scored by its expiry, named after the process holding it:
+the sweeper frees the slots of processes that died at once, and an expired slot frees itself. Scripts
+run atomically in Redis and read its clock."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import random
+import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -61,10 +63,10 @@ class Slot:
 class Limiter:
     """A concurrency limit shared through Redis by every process with the same `prefix`."""
 
-    def __init__(self, redis: Redis, prefix: str, cap: int, *, slot_ttl_s: float = 120.0,
+    def __init__(self, redis: Redis, prefix: str, cap: int, *, owner: int = 0, slot_ttl_s: float = 120.0,
                  cooldown_s: float = 2.0):
-        self.redis, self.cap, self.ttl, self.cooldown = redis, cap, slot_ttl_s, cooldown_s
-        self.keys = [f"{prefix}:llm:slots", f"{prefix}:llm:limit", f"{prefix}:llm:cooldown"]
+        self.redis, self.cap, self.ttl, self.cooldown, self.owner = redis, cap, slot_ttl_s, cooldown_s, owner
+        self.keys = slot_keys(prefix)
         self._local = asyncio.Semaphore(cap)  # no point polling Redis for more than we could use
         self._acquire = redis.register_script(ACQUIRE)
         self._release = redis.register_script(RELEASE)
@@ -93,7 +95,7 @@ class Limiter:
     async def slot(self) -> AsyncIterator[Slot]:
         """Hold one slot for the duration of an LLM call."""
         async with self._local:
-            held = Slot(uuid.uuid4().hex)
+            held = Slot(f"{self.owner}:{int(time.time() * 1000)}:{uuid.uuid4().hex[:12]}")
             await self._wait(held.token)
             try:
                 yield held
@@ -117,3 +119,23 @@ class Limiter:
 
     async def in_flight(self) -> int:
         return int(await self.redis.zcard(self.keys[0]))
+
+
+def slot_keys(prefix: str) -> list[str]:
+    return [f"{prefix}:llm:slots", f"{prefix}:llm:limit", f"{prefix}:llm:cooldown"]
+
+
+async def free_slots_of_dead(redis: Redis, prefix: str, live_owners: set[int], taken_before: float) -> int:
+    """Free the slots that processes no longer alive took before `taken_before` (epoch s)."""
+    key = slot_keys(prefix)[0]
+    dead = []
+    for token in await redis.zrange(key, 0, -1):
+        token = token.decode() if isinstance(token, bytes) else token
+        owner, _, rest = token.partition(":")
+        taken_ms = rest.partition(":")[0]
+        if owner.isdigit() and taken_ms.isdigit() and int(owner) not in live_owners \
+                and int(taken_ms) / 1000 < taken_before:
+            dead.append(token)
+    if dead:
+        await redis.zrem(key, *dead)
+    return len(dead)

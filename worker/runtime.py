@@ -104,13 +104,15 @@ async def runtime() -> Runtime:
             redis = Redis.from_url(app.redis_url or "redis://127.0.0.1:6379/0", socket_connect_timeout=2,
                                    socket_timeout=10, health_check_interval=5)
             prefix = settings.redis_prefix
+            lease = WorkerLease(app.database_url or "")
             _runtimes[loop_id] = Runtime(
                 app=app, settings=settings, engine=make_engine(app.database_url or ""), redis=redis,
                 model=factory(),
-                limiter=Limiter(redis, prefix, app.max_concurrency, slot_ttl_s=settings.llm_timeout_s + 60),
+                limiter=Limiter(redis, prefix, app.max_concurrency, owner=lease.key,
+                                slot_ttl_s=settings.llm_timeout_s + 60),
                 progress=Progress(redis, prefix, settings.progress_interval_s),
                 budget=Budget(redis, prefix, app.max_job_cost_usd),
-                lease=WorkerLease(app.database_url or ""),
+                lease=lease,
             )
     return _runtimes[loop_id]
 

@@ -53,7 +53,7 @@ async def serve(stop: asyncio.Event, broker: Any | None = None, settings: Worker
             log.info("leading: relaying the outbox and sweeping")
             try:
                 await _lead(leader, stop, Relay(engine, broker),
-                            Sweeper(engine, settings, _publisher(progress)), settings.sweep_interval_s)
+                            Sweeper(engine, settings, _publisher(progress), redis), settings.sweep_interval_s)
             except Exception:
                 log.exception("leader loop failed; starting over")
                 await _wait(stop, 1.0)

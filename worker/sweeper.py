@@ -9,12 +9,15 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from db import ai_cells
 from db.engine import transaction
 from worker.lease import live_keys
+from worker.limiter import free_slots_of_dead
 from worker.settings import WorkerSettings
 
 log = logging.getLogger(__name__)
@@ -22,8 +25,8 @@ log = logging.getLogger(__name__)
 
 class Sweeper:
     def __init__(self, engine: AsyncEngine, settings: WorkerSettings,
-                 on_jobs: Callable[[list[dict[str, Any]]], Awaitable[None]]):
-        self.engine, self.settings, self.on_jobs = engine, settings, on_jobs
+                 on_jobs: Callable[[list[dict[str, Any]]], Awaitable[None]], redis: Redis | None = None):
+        self.engine, self.settings, self.on_jobs, self.redis = engine, settings, on_jobs, redis
         self._seen: set[int] = set()
         self._last_full = 0.0
 
@@ -35,6 +38,11 @@ class Sweeper:
             jobs = await ai_cells.active_jobs(conn)
         died = self._seen - set(live)
         self._seen = set(live)
+        if self.redis is not None:
+            try:  # slots of dead processes count against everyone's limit until freed
+                await free_slots_of_dead(self.redis, self.settings.redis_prefix, set(live), float(read_at))
+            except (RedisError, OSError):
+                pass
         full = bool(died) or time.monotonic() - self._last_full >= self.settings.full_sweep_s
         if full:
             self._last_full = time.monotonic()

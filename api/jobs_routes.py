@@ -1,0 +1,72 @@
+"""AI fills: start one for a column, read its progress, cancel it."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Path
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.auth import CallerDep
+from api.common import ColumnKey, TableId, errors
+from worker import jobs
+from worker.jobs import JobPublic
+
+router = APIRouter(tags=["jobs"])
+log = logging.getLogger("tablechat.api")
+
+JobId = Annotated[str, Path(description="The job's id", json_schema_extra={"format": "uuid"})]
+
+
+class FillRequest(BaseModel):
+    """Which cells to fill: every cell not edited by hand (`all`), those without a value (`empty`), those
+    that failed (`failed`), those whose inputs changed (`stale`), or these rows (hand-edited ones too)."""
+
+    model_config = ConfigDict(extra="forbid")
+    scope: Literal["all", "empty", "failed", "stale"] | list[Annotated[int, Field(ge=1)]] = Field(
+        default="all", examples=["all", [1, 2, 3]])
+
+
+class FillStarted(BaseModel):
+    job_id: uuid.UUID
+    status: str
+    total: int
+
+
+async def _announce(job: JobPublic) -> None:
+    try:
+        await jobs.announce(job)
+    except Exception:  # the stream only tells listeners sooner; the database has the job either way
+        log.warning("progress of job %s not announced", job.id, exc_info=True)
+
+
+@router.post("/tables/{table_id}/columns/{column_id}/fill", status_code=202, response_model=FillStarted,
+             responses=errors(422))
+async def start_fill(caller: CallerDep, table_id: TableId, column_id: ColumnKey,
+                     body: FillRequest | None = None) -> FillStarted:
+    """Fill an AI column's cells in the background; `column_id` may be a name. Follow the job with
+    `GET /jobs/{job_id}`."""
+    scope = (body or FillRequest()).scope
+    async with caller.tx() as conn:
+        job = await jobs.start_fill(conn, table_id, column_id, scope)
+    await _announce(job)
+    return FillStarted(job_id=job.id, status=job.status, total=job.total)
+
+
+@router.get("/jobs/{job_id}", response_model=JobPublic)
+async def get_job(caller: CallerDep, job_id: JobId) -> JobPublic:
+    """A fill's progress: `status`, cells `queued` / `done` / `failed`, `cost_usd` so far."""
+    async with caller.tx() as conn:
+        return await jobs.get_job(conn, job_id)
+
+
+@router.post("/jobs/{job_id}/cancel", response_model=JobPublic)
+async def cancel_job(caller: CallerDep, job_id: JobId) -> JobPublic:
+    """Stop a fill: its cells not yet computed go back to what they were. A finished job is returned
+    as it is."""
+    async with caller.tx() as conn:
+        job = await jobs.cancel(conn, job_id)
+    await _announce(job)
+    return job

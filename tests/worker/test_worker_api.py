@@ -1,0 +1,84 @@
+"""The REST routes of fills: start one, follow it, cancel it; only on the caller's own tables and jobs."""
+
+import uuid
+
+import pytest
+from httpx import ASGITransport, AsyncClient
+from workerkit import wait_job
+
+from api.app import create_api
+from api.jobs_routes import router
+from db import accounts
+from db.engine import transaction
+
+
+@pytest.fixture(scope="module")
+def app(engine):
+    api = create_api(engine)
+    if not any(getattr(r, "path", "") == "/jobs/{job_id}" for r in api.routes):
+        api.include_router(router)
+    return api
+
+
+@pytest.fixture
+async def client(app):
+    async with AsyncClient(transport=ASGITransport(app=app), base_url="http://testserver") as c:
+        yield c
+
+
+async def _user(engine, unique):
+    async with transaction(None, engine=engine) as conn:
+        acc = await accounts.create_account(conn, name=f"j{unique}{uuid.uuid4().hex[:4]}", password="pw12345")
+        await accounts.create_workspace(conn, owner_id=acc)
+        token = await accounts.create_token(conn, account_id=acc)
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def _table(client, headers, rows):
+    r = await client.post("/tables", headers=headers, json={"name": "Leads", "columns": [
+        {"name": "Company", "type": "text"}, {"name": "Description", "type": "long_text"}]})
+    table = r.json()
+    r = await client.post(f"/tables/{table['id']}/records", headers=headers,
+                          json={"rows": [{"Company": f"C{n}", "Description": f"makes thing {n}"} for n in range(rows)]})
+    assert r.status_code == 201, r.text
+    r = await client.post(f"/tables/{table['id']}/columns", headers=headers, json={
+        "name": "Pitch", "type": "text", "ai": {"prompt": "One line pitch for {Description}"}})
+    assert r.status_code == 201, r.text
+    return table["id"], r.json()["id"]
+
+
+async def test_start_follow_and_finish_a_fill(engine, unique, client, pipeline, fake):
+    headers = await _user(engine, unique)
+    table_id, column_id = await _table(client, headers, 25)
+    r = await client.post(f"/tables/{table_id}/columns/Pitch/fill", headers=headers, json={"scope": "all"})
+    assert r.status_code == 202, r.text
+    started = r.json()
+    assert started["total"] == 25 and started["status"] == "queued"
+    await wait_job(engine, started["job_id"])
+    r = await client.get(f"/jobs/{started['job_id']}", headers=headers)
+    job = r.json()
+    assert r.status_code == 200 and job["status"] == "completed"
+    assert (job["queued"], job["done"], job["failed"]) == (0, 25, 0) and job["cost_usd"] > 0
+    assert job["column_id"] == column_id
+    r = await client.post(f"/jobs/{started['job_id']}/cancel", headers=headers)
+    assert r.status_code == 200 and r.json()["status"] == "completed"  # too late to cancel: unchanged
+    r = await client.get(f"/tables/{table_id}/records?limit=100", headers=headers)
+    assert {c["status"] for rec in r.json()["items"] for c in [rec["cells"][column_id]]} == {"completed"}
+
+
+async def test_fill_errors_are_clear_and_jobs_are_private(engine, unique, client, pipeline, fake):
+    owner, stranger = await _user(engine, unique), await _user(engine, unique + "x")
+    table_id, _ = await _table(client, owner, 3)
+    r = await client.post(f"/tables/{table_id}/columns/Company/fill", headers=owner, json={"scope": "all"})
+    assert r.status_code == 422 and "not an AI column" in r.json()["error"]["message"]
+    r = await client.post(f"/tables/{table_id}/columns/Pitch/fill", headers=owner, json={"scope": "most"})
+    assert r.status_code == 422 and r.json()["error"]["code"] == "invalid"
+    r = await client.post(f"/tables/{table_id}/columns/Pitch/fill", headers=stranger, json={})
+    assert r.status_code == 404
+    r = await client.post(f"/tables/{table_id}/columns/Pitch/fill", headers=owner)  # no body: all
+    assert r.status_code == 202
+    job_id = r.json()["job_id"]
+    assert (await client.get(f"/jobs/{job_id}", headers=stranger)).status_code == 404
+    assert (await client.post(f"/jobs/{job_id}/cancel", headers=stranger)).status_code == 404
+    assert (await client.get("/jobs/not-a-job", headers=owner)).status_code == 404
+    assert (await client.get(f"/jobs/{job_id}")).status_code == 401
