@@ -11,11 +11,11 @@ import uuid
 
 import psutil
 import pytest
+from fakes.cell_llm import free_port
 from workerkit import FAST, cells, expected_values, make_sheet, wait_job
 
 from core.settings import ROOT
 from db.engine import transaction
-from fakes.cell_llm import free_port
 from worker import jobs
 
 
@@ -56,6 +56,10 @@ class Instance:
                     child.kill()
             except (psutil.Error, ProcessLookupError):
                 continue
+
+
+def _redis_server(command: list[str]) -> subprocess.Popen:
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL)
 
 
 async def _fill(engine, sheet):
@@ -109,7 +113,7 @@ async def test_redis_down_for_20_seconds_loses_nothing(engine, unique, services,
     port = free_port()
     command = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
                "--dir", str(tmp_path)]
-    redis_proc = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+    redis_proc = _redis_server(command)
     instance = Instance(services, fake, f"redis://127.0.0.1:{port}/0", f"tcdown{uuid.uuid4().hex[:6]}")
     try:
         await _warm_up(engine, unique)
@@ -123,7 +127,7 @@ async def test_redis_down_for_20_seconds_loses_nothing(engine, unique, services,
         await asyncio.sleep(20)
         during = await wait_job(engine, job.id, until=("queued", "running", "completed"))
         assert during["status"] == "running" and during["done"] < 600
-        redis_proc = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+        redis_proc = _redis_server(command)
         done = await wait_job(engine, job.id, timeout=90)
         got = await cells(engine, sheet)
     finally:

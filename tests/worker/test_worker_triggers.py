@@ -3,13 +3,13 @@ that change before, during or after a computation."""
 
 import asyncio
 
+from fakes.cell_llm import expected
 from sqlalchemy import text
 from workerkit import cells, expected_values, make_sheet, quiet_cells, wait_job
 
 from db import ai_cells, records, tables
 from db.engine import transaction
 from db.schemas import AiConfig, ColumnCreate
-from fakes.cell_llm import expected
 from worker import jobs
 
 
