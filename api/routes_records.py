@@ -130,7 +130,7 @@ async def update_cell(caller: CallerDep, table_id: TableId, record_id: RecordId,
     async with caller.tx() as conn:
         table = await tables.get_table(conn, table_id)
         col = column_of(table, column_id)
-        return await records.update_cell(conn, table.id, rid, str(col.id), value=body.value,
+        return await records.update_cell(conn, table, rid, str(col.id), value=body.value,
                                          version=body.version, account_id=caller.account_id)
 
 

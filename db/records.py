@@ -263,8 +263,9 @@ async def update_cell(
     conn: AsyncConnection, table_id: Any, record_id: int, column_id: Any, *, value: Any, version: int,
     account_id: uuid.UUID | None = None,
 ) -> CellPublic:
-    """Set one cell if its version is still `version`; else Conflict carrying the current cell."""
-    table = await get_table(conn, table_id)
+    """Set one cell if its version is still `version`; else Conflict carrying the current cell.
+    `table_id` may be the table already read in this transaction."""
+    table = table_id if isinstance(table_id, TablePublic) else await get_table(conn, table_id)
     col = ColumnIndex(table.columns).get(str(column_id))
     stored = coerce(col.model_dump(), value)
     key = str(col.id)
