@@ -243,7 +243,7 @@ async def test_an_edit_in_one_session_shows_in_the_others_live_view(chat, chromi
 async def test_the_welcome_screen_offers_starters_and_names_the_offline_model(chat):
     page = chat
     await expect(page.locator(".step").filter(has_text="Welcome to tablechat")).to_contain_text("offline model")
-    starter = page.get_by_role("button", name="Italian restaurants in Chicago")
+    starter = page.locator("#starter-italian-restaurants-in-chicago")
     await expect(starter).to_be_visible()
     await screenshot(page, "welcome_starters")
     await starter.click()
