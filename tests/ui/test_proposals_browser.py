@@ -233,7 +233,9 @@ async def test_an_edit_in_one_session_shows_in_the_others_live_view(chat, chromi
         await cell.locator("input").fill("4.9")
         await cell.locator("input").press("Enter")
         await expect(cell).to_have_text("4.9")
-        await expect(live.locator('tr:has-text("RPM Italian") td[data-col="Rating"]')).to_have_text("4.9", timeout=2500)
+        seen = live.locator('tr:has-text("RPM Italian") td[data-col="Rating"]')
+        await expect(seen).to_have_text("4.9", timeout=2500)
+        await seen.scroll_into_view_if_needed()
         await screenshot(other, "live_edit_other_session")
         await screenshot(page, "live_edit_seen")
     finally:
