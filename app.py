@@ -20,7 +20,7 @@ from agent import loop
 from agent.factory import make_model
 from core import chat_history
 from core.settings import get_settings
-from db import accounts
+from db import accounts, histories
 from db import tables as db_tables
 from db.engine import transaction
 from db.errors import NotFound, ServiceError
@@ -106,6 +106,7 @@ async def resume(thread: ThreadDict) -> None:
     # Chainlit has already put the thread's metadata (workspace_id, workspace_name, history, active table)
     # in the user session; this checks the workspace still belongs to the account, and finds another one if not.
     _attach_workspace(prefer=metadata.get("workspace_id"))
+    await _load_history(thread["id"])
     await _commands()
     await _restore_elements(thread.get("elements") or [])
 
@@ -607,9 +608,25 @@ async def _workspace(wait: float) -> dict[str, Any] | None:
     return task.result() if done else None
 
 
+async def _load_history(thread_id: str) -> None:
+    """Put the agent's stored conversation of this thread in the session (older threads kept it in the
+    thread's metadata, which Chainlit has already restored)."""
+    user = cl.user_session.get("user")
+    async with transaction(None) as conn:
+        stored = await histories.load(conn, thread_id=thread_id, account_id=user.metadata["account_id"])
+    if stored is not None:
+        cl.user_session.set("history", stored)
+
+
 async def _save_to_thread(*, history: list[dict] | None = None) -> None:
-    """Note the workspace, the active table and the agent's history in the thread's metadata (the thread
-    exists from the first user message on), so a resumed chat goes on where it stopped."""
+    """Keep the agent's history in its own table and note the workspace and the active table in the
+    thread's metadata (the thread exists from the first user message on), so a resumed chat goes on
+    where it stopped."""
+    if history is not None:
+        user = cl.user_session.get("user")
+        async with transaction(None) as conn:
+            await histories.save(conn, thread_id=cl.context.session.thread_id,
+                                 account_id=user.metadata["account_id"], history=history)
     if not cl.context.session.has_first_interaction:
         return
     metadata: dict[str, Any] = {}
@@ -619,8 +636,6 @@ async def _save_to_thread(*, history: list[dict] | None = None) -> None:
     active = cl.user_session.get("active_table_id")
     if active != cl.user_session.get("active_saved", ""):
         metadata["active_table_id"] = active
-    if history is not None:
-        metadata["history"] = history
     if not metadata:
         return
     await get_data_layer().update_thread(cl.context.session.thread_id, metadata=metadata)

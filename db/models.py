@@ -245,3 +245,13 @@ class Outbox(Base):
     created_at: Mapped[datetime] = _created()
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
     attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+
+
+class AgentHistory(Base):
+    """The agent's conversation of one chat thread (Anthropic message format, tool results included)."""
+
+    __tablename__ = "agent_histories"
+    thread_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    history: Mapped[list[Any]] = mapped_column(JSONB)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -103,6 +103,13 @@ async def _table(engine, account_id, ws, name: str) -> None:
                                   columns=[ColumnCreate(name="Title", type="text")])
 
 
+async def _history(engine, thread_id: str) -> list:
+    async with transaction(None, engine=engine) as conn:
+        found = (await conn.execute(text("SELECT history FROM agent_histories WHERE thread_id = :t"),
+                                    {"t": thread_id})).scalar_one_or_none()
+    return found or []
+
+
 async def test_the_agent_answers_in_the_chats_workspace_and_the_thread_keeps_it(app, engine, unique):
     acc, ws = await _account(engine, unique, workspace=True)
     await _table(engine, acc, ws, f"Books {unique}")
@@ -118,9 +125,11 @@ async def test_the_agent_answers_in_the_chats_workspace_and_the_thread_keeps_it(
         meta = (await conn.execute(text("SELECT metadata FROM threads WHERE id = :t"),
                                    {"t": chat.session.thread_id})).scalar_one()
     assert meta["workspace_id"] == str(ws["id"]) and meta["workspace_name"] == ws["name"]
-    roles = [m["role"] for m in meta["history"]]
+    assert "history" not in meta  # the conversation has its own table, not the thread's metadata
+    history = await _history(engine, chat.session.thread_id)
+    roles = [m["role"] for m in history]
     assert roles[0] == "user" and roles[-1] == "assistant" and len(roles) == 4  # ask, tool call, result, answer
-    assert "Books" in json.dumps(meta["history"])
+    assert "Books" in json.dumps(history)
 
 
 async def test_failed_workspace_is_said_and_retried_with_the_next_message(app, engine, unique):
@@ -228,14 +237,15 @@ async def test_apply_trusts_only_this_chats_proposals_and_applies_once(app, engi
     assert _elements(chat, "LiveTable")[-1]["props"] == {"table_id": str(table.id), "locked": False}
     await chat.wait_for("new_message", "is created and open beside the chat")
     for _ in range(50):  # the agent's turn is saved with the thread right after its reply
-        async with transaction(None, engine=engine) as conn:
-            meta = (await conn.execute(text("SELECT metadata FROM threads WHERE id = :t"),
-                                       {"t": chat.session.thread_id})).scalar_one()
-        if "User accepted" in json.dumps(meta.get("history")):
+        history = await _history(engine, chat.session.thread_id)
+        if "User accepted" in json.dumps(history):
             break
         await asyncio.sleep(0.1)
+    async with transaction(None, engine=engine) as conn:
+        meta = (await conn.execute(text("SELECT metadata FROM threads WHERE id = :t"),
+                                   {"t": chat.session.thread_id})).scalar_one()
     assert meta["active_table_id"] == str(table.id)
-    told = [b["text"] for m in meta["history"] if m["role"] == "user" for b in m["content"]
+    told = [b["text"] for m in history if m["role"] == "user" for b in m["content"]
             if b.get("type") == "text" and "User accepted" in b["text"]]
     assert told == [('[User accepted and created "Italian Restaurants in Chicago" with 3 sample rows. '
                      "It is now the active table, open in the live view.]")]
