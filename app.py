@@ -70,7 +70,7 @@ def data_layer() -> chat_history.ChatHistory:
 @cl.on_app_startup
 async def warm_up() -> None:
     # the tool schemas and the model (with its SDK: seconds to import) are ready before the first message
-    loop._default_tools()
+    loop.default_tools()
     _the_model()
 
 

@@ -69,7 +69,8 @@ async def _default_runner(ctx: Any, name: str, raw_input: dict) -> Any:
 
 
 @functools.cache
-def _default_tools() -> tuple[dict, ...]:
+def default_tools() -> tuple[dict, ...]:
+    """The tool definitions offered to the model (built once: call it at start-up to warm it)."""
     # building the JSON schemas takes ~40 ms: once per process, not once per message
     from tools.registry import tool_definitions
 
@@ -402,7 +403,7 @@ async def run_turn(
     turn = _Turn(
         model, ctx, history, sink,
         tool_runner=tool_runner or _default_runner,
-        tools=list(_default_tools()) if tools is None else tools,
+        tools=list(default_tools()) if tools is None else tools,
         system=system or system_prompt(),
         max_turns=max_turns, max_tokens=max_tokens, retry=retry,
     )
