@@ -7,12 +7,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api import errors
 from api.common import COMMON
+from api.io_routes import router as io_router
 from api.limits import BodyLimit
 from api.routes_records import router as records_router
 from api.routes_tables import router as tables_router
 
 PREFIX = "/api/v1"
 MAX_BODY = 50 * 1024 * 1024
+MAX_UPLOAD = 201 * 1024 * 1024  # a 200 MB file (dataio.read.MAX_BYTES) plus its multipart envelope
 
 
 def create_api(engine: AsyncEngine | None = None) -> FastAPI:
@@ -33,7 +35,8 @@ def create_api(engine: AsyncEngine | None = None) -> FastAPI:
     )
     app.state.engine = engine
     errors.install(app)
-    app.add_middleware(BodyLimit, max_bytes=MAX_BODY)
+    app.add_middleware(BodyLimit, max_bytes=MAX_BODY, upload_bytes=MAX_UPLOAD)
     app.include_router(tables_router, responses=COMMON)
     app.include_router(records_router, responses=COMMON)
+    app.include_router(io_router, responses=COMMON)
     return app

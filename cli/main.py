@@ -218,6 +218,9 @@ def build_parser() -> argparse.ArgumentParser:
     create.set_defaults(fn=cmd_token_create)
 
     sub.add_parser("migrate", help="bring the database schema up to date").set_defaults(fn=cmd_migrate)
+    from cli.io_commands import register as register_io
+
+    register_io(sub)
     return parser
 
 

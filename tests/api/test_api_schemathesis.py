@@ -71,7 +71,9 @@ def send(loop, client: httpx.AsyncClient, kw: dict) -> httpx.Response:
 def test_no_server_errors(mounted, target):
     loop, client, schema = mounted
     failures = []
-    operations = [result.ok() for result in schema.get_all_operations()]
+    # file uploads are fuzzed with multipart bodies in tests/dataio/test_dataio_api_fuzz.py
+    operations = [op for op in (result.ok() for result in schema.get_all_operations())
+                  if not op.path.endswith("/import")]
     assert len(operations) >= 19 and {"PATCH /tables/{table_id}/records/{record_id}/cells/{column_id}",
                                       "GET /tables/{table_id}/updates"} <= {op.label for op in operations}
     for operation in operations:
