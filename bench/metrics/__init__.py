@@ -1,3 +1,5 @@
 """The metric modules; importing one registers its metrics. They run in the order listed here."""
 
 from bench.metrics import data_layer  # noqa: F401
+from bench.metrics import agent  # noqa: F401
+from bench.metrics import dataio  # noqa: F401
