@@ -11,7 +11,7 @@ import asyncio
 import datetime as dt
 import json
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -265,16 +265,23 @@ def parse_intent(text: str) -> Intent:
     )
     if m:
         rest = m.group(2).strip()
-        values: dict[str, Any] = {}
+        # "with Name = Foo", "having …", ": …", or the pairs straight after the noun ("a row Name=Foo")
         kv = (
             re.sub(r"^(?:with|where|:|having)\s*", "", rest, flags=re.IGNORECASE)
-            if re.match(r"^(with|:|having)\b|^:", rest, re.IGNORECASE)
+            if re.match(r"^(with|:|having)\b|^:", rest, re.IGNORECASE) or "=" in rest
             else ""
         )
-        for part in re.split(r"\s*(?:,|;|\band\b)\s*", kv):
+        pieces = re.split(r"(\s*(?:,|;|\band\b)\s*)", kv)
+        raw: dict[str, str] = {}
+        last = None
+        for part, sep in zip(pieces[::2], ["", *pieces[1::2]], strict=True):
             pair = re.match(r"^(.+?)\s*(?:=|:|\bis\b|\bof\b)\s*(.+)$", part.strip())
             if pair and _clean(pair.group(1)):
-                values[_clean(pair.group(1))] = _value(pair.group(2))
+                last = _clean(pair.group(1))
+                raw[last] = pair.group(2)
+            elif last is not None and part.strip():  # "Name = Salt and Pepper": still the value
+                raw[last] += sep + part
+        values = {k: _value(v) for k, v in raw.items()}
         return Intent("add_rows", {"count": _count(m.group(1)), "values": values, "about": rest})
 
     m = re.match(r"^(?:add|insert|create|include)\s+(.*?)\b(?:column|field)s?\b\s*(.*)$", t, re.IGNORECASE)
@@ -596,6 +603,11 @@ class Step:
 
     text: str
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    summary: str = ""  # what a proposing step proposes, as a phrase a longer reply can list
+
+    @property
+    def proposing(self) -> bool:
+        return any(name.startswith("propose_") for name, _ in self.calls)
 
 
 @dataclass(frozen=True)
@@ -672,6 +684,8 @@ HELP = (
     "- **delete the rows where Status is Done**, **delete row 12**\n"
     "- **set Status to Done where Priority is P0**\n"
     "- **fill column X** / **enrich column X** (AI columns)\n"
+    "- several changes of one kind at once, separated by “;”, “and” or new lines, e.g. **add a column "
+    "Priority (select) and remove column Notes**\n"
     "- **list tables**, **describe the table**\n"
     "Changes always come as a preview in the conversation that you apply or dismiss."
 )
@@ -680,11 +694,14 @@ HELP = (
 def plan(request: ModelRequest) -> Step:
     """This turn's text and tool calls, from the request and the tool results so far."""
     ask, done = read_conversation(request.messages)
-    intent = parse_intent(ask)
     tools = {t.get("name") for t in request.tools}
     last = done[-1] if done else None
     if last and last.name.startswith("propose_") or (last and last.name in ("fill_column", "enrich_column")):
         return _after_proposal(last)
+    clauses = parse_compound(ask)
+    if clauses:
+        return _compound(clauses, done, tools)
+    intent = parse_intent(ask)
     handler = HANDLERS.get(intent.kind)
     if handler is None:
         why = intent.args.get("why")
@@ -692,6 +709,10 @@ def plan(request: ModelRequest) -> Step:
             "condition": "I couldn't read the condition in that request. ",
             "column name": "I couldn't tell which column you mean. ",
         }.get(why, "")
+        parts = split_request(ask)
+        unread = next((p for p in parts if parse_intent(p).kind == "help"), None) if len(parts) > 1 else None
+        if unread:
+            lead = f"I couldn't understand “{_clean(unread)}”, so I haven't changed anything. " + lead
         return Step(lead + ("I didn't understand that request. " if not lead and ask.strip() else "") + HELP)
     return handler(intent, done, tools)
 
@@ -738,8 +759,8 @@ def _no_column(table: dict, name: str) -> Step:
 
 SCHEMA_GUIDE = (
     "You can see them highlighted in the table preview: added columns in green, removed ones in red "
-    "and struck through (their data will be lost), changed ones in amber. Click **Apply** to make the "
-    "change, or **Dismiss** to leave the table as it is."
+    "and struck through (their data will be lost), changed ones in amber. Uncheck any change you don't "
+    "want, then click **Apply** to make the checked changes, or **Dismiss** to leave the table as it is."
 )
 DATA_GUIDE = (
     "You can review them in the preview: new rows at the top in green, updated cells in amber with the "
@@ -771,14 +792,23 @@ def _schema_update(table: dict, ops: list[dict], summary: str, reasoning: str) -
         "operations": ops,
     }
     return Step(
-        f"I've proposed {summary} in “{table['name']}”. {SCHEMA_GUIDE}", [("propose_schema", payload)]
+        f"I've proposed {summary} in “{table['name']}”. {SCHEMA_GUIDE}",
+        [("propose_schema", payload)],
+        summary,
     )
 
 
-def _add_column_step(intent: Intent, done: list[Done], tools: set) -> Step:
-    table, step = _need_table(done)
-    if step:
-        return step
+def _on_table(fn: Callable[[Intent, dict], Step]) -> Callable[[Intent, list[Done], set], Step]:
+    """A handler for a request on the active table: it looks at the table first."""
+
+    def handler(intent: Intent, done: list[Done], tools: set) -> Step:
+        table, step = _need_table(done)
+        return step or fn(intent, table)
+
+    return handler
+
+
+def _add_column_step(intent: Intent, table: dict) -> Step:
     column = dict(intent.args["column"])
     if _column(table, column["name"]):
         return Step(
@@ -822,10 +852,7 @@ def _add_column_step(intent: Intent, done: list[Done], tools: set) -> Step:
     )
 
 
-def _remove_column(intent: Intent, done: list[Done], tools: set) -> Step:
-    table, step = _need_table(done)
-    if step:
-        return step
+def _remove_column(intent: Intent, table: dict) -> Step:
     target = _column(table, intent.args["name"])
     if target is None:
         return _no_column(table, intent.args["name"])
@@ -839,10 +866,7 @@ def _remove_column(intent: Intent, done: list[Done], tools: set) -> Step:
     )
 
 
-def _rename(intent: Intent, done: list[Done], tools: set) -> Step:
-    table, step = _need_table(done)
-    if step:
-        return step
+def _rename(intent: Intent, table: dict) -> Step:
     target = _column(table, intent.args["name"])
     if target is None:
         return _no_column(table, intent.args["name"])
@@ -855,10 +879,7 @@ def _rename(intent: Intent, done: list[Done], tools: set) -> Step:
     )
 
 
-def _modify(intent: Intent, done: list[Done], tools: set) -> Step:
-    table, step = _need_table(done)
-    if step:
-        return step
+def _modify(intent: Intent, table: dict) -> Step:
     target = _column(table, intent.args["name"])
     if target is None:
         return _no_column(table, intent.args["name"])
@@ -883,19 +904,21 @@ def _modify(intent: Intent, done: list[Done], tools: set) -> Step:
     )
 
 
-def _add_rows(intent: Intent, done: list[Done], tools: set) -> Step:
-    table, step = _need_table(done)
-    if step:
-        return step
+def _add_rows(intent: Intent, table: dict) -> Step:
     given = intent.args["values"]
     for key in given:
         if _column(table, key) is None:
             return _no_column(table, key)
+    values = {_column(table, k)["name"]: v for k, v in given.items()}
     count = min(intent.args["count"], MAX_NEW_ROWS)
     start = int(table.get("row_count") or 0)
     rows = [sample_row(table, start + i + 1, i) for i in range(count)]
+    if values and count == 1:
+        # one row the user described: their values, plus examples only where a value is required
+        required = {c["name"] for c in table["columns"] if c.get("required") and not c.get("ai")}
+        rows = [{k: v for k, v in rows[0].items() if k in required}]
     for row in rows:
-        row.update({_column(table, k)["name"]: v for k, v in given.items()})
+        row.update(values)
     noun = "row" if count == 1 else "rows"
     capped = f" (I keep it to {MAX_NEW_ROWS} at a time)" if intent.args["count"] > MAX_NEW_ROWS else ""
     payload = {
@@ -903,11 +926,20 @@ def _add_rows(intent: Intent, done: list[Done], tools: set) -> Step:
         "reasoning": f"{count} new {noun} as asked{capped}.",
         "operations": [{"action": "add", "data": r} for r in rows],
     }
-    return Step(
-        f"I've proposed {count} new {noun} for “{table['name']}”{capped}, filled with example values you "
-        f"can edit later. {DATA_GUIDE}",
-        [("propose_data", payload)],
-    )
+    if values and count == 1:
+        summary = "1 new row (" + ", ".join(f"{k} = {_shown(v)}" for k, v in values.items()) + ")"
+        text = f"I've proposed {summary} for “{table['name']}”. {DATA_GUIDE}"
+    else:
+        summary = f"{count} new {noun}{capped}"
+        text = (
+            f"I've proposed {summary} for “{table['name']}”, filled with example values you can edit "
+            f"later. {DATA_GUIDE}"
+        )
+    return Step(text, [("propose_data", payload)], summary)
+
+
+def _shown(value: Any) -> str:
+    return "empty" if value is None else f"“{value}”" if isinstance(value, str) else str(value)
 
 
 def sample_row(table: dict, n: int, i: int) -> dict[str, Any]:
@@ -980,11 +1012,8 @@ def _delete_rows(intent: Intent, done: list[Done], tools: set) -> Step:
             "reasoning": "Delete the rows asked for by id.",
             "operations": [{"action": "delete", "row_id": i} for i in ids],
         }
-        noun = "row" if len(ids) == 1 else "rows"
-        return Step(
-            f"I've proposed deleting {noun} {', '.join(map(str, ids))}. {DATA_GUIDE}",
-            [("propose_data", payload)],
-        )
+        summary = f"deleting {'row' if len(ids) == 1 else 'rows'} {', '.join(map(str, ids))}"
+        return Step(f"I've proposed {summary}. {DATA_GUIDE}", [("propose_data", payload)], summary)
     cond: Cond = intent.args["cond"]
     query = {"filter": [cond.as_filter()], "limit": PAGE}
     rows, total, step = _matching_rows(done, query)
@@ -997,11 +1026,8 @@ def _delete_rows(intent: Intent, done: list[Done], tools: set) -> Step:
         "reasoning": f"Delete the rows where {cond.describe()}.",
         "operations": [{"action": "delete", "row_id": r["row_id"]} for r in rows],
     }
-    return Step(
-        f"I've proposed deleting {len(rows)} row{'s' if len(rows) != 1 else ''} where {cond.describe()}"
-        f"{more}. {DATA_GUIDE}",
-        [("propose_data", payload)],
-    )
+    summary = f"deleting {len(rows)} row{'s' if len(rows) != 1 else ''} where {cond.describe()}{more}"
+    return Step(f"I've proposed {summary}. {DATA_GUIDE}", [("propose_data", payload)], summary)
 
 
 def _set(intent: Intent, done: list[Done], tools: set) -> Step:
@@ -1023,12 +1049,11 @@ def _set(intent: Intent, done: list[Done], tools: set) -> Step:
         "reasoning": f"Set {key} to {value!r}{where}.",
         "operations": [{"action": "update", "row_id": r["row_id"], "changes": {key: value}} for r in changed],
     }
-    shown = "empty" if value is None else f"“{value}”"
-    return Step(
-        f"I've proposed setting {key} to {shown} in {len(changed)} row{'s' if len(changed) != 1 else ''}"
-        f"{where}{more}. {DATA_GUIDE}",
-        [("propose_data", payload)],
+    summary = (
+        f"setting {key} to {_shown(value)} in {len(changed)} row{'s' if len(changed) != 1 else ''}"
+        f"{where}{more}"
     )
+    return Step(f"I've proposed {summary}. {DATA_GUIDE}", [("propose_data", payload)], summary)
 
 
 def _fill(intent: Intent, done: list[Done], tools: set) -> Step:
@@ -1121,11 +1146,11 @@ def _dismissed(intent: Intent, done: list[Done], tools: set) -> Step:
 
 HANDLERS = {
     "create": _create,
-    "add_column": _add_column_step,
-    "remove_column": _remove_column,
-    "rename": _rename,
-    "modify": _modify,
-    "add_rows": _add_rows,
+    "add_column": _on_table(_add_column_step),
+    "remove_column": _on_table(_remove_column),
+    "rename": _on_table(_rename),
+    "modify": _on_table(_modify),
+    "add_rows": _on_table(_add_rows),
     "delete_rows": _delete_rows,
     "set": _set,
     "fill": _fill,
@@ -1134,6 +1159,252 @@ HANDLERS = {
     "accepted": _accepted,
     "dismissed": _dismissed,
 }
+
+
+# ------------------------------------------------------------------------------------- compound requests
+
+SCHEMA_KINDS = frozenset({"add_column", "remove_column", "rename", "modify"})
+DATA_KINDS = frozenset({"add_rows", "delete_rows", "set"})
+VERBS = (
+    r"(?:add|insert|create|include|remove|delete|drop|get rid of|rename|make|mark|set|change|update|convert|"
+    r"turn|switch|fill|enrich|regenerate|recompute|list|describe)"
+)
+# a new request starts on a new line or after ";"; after ",", ".", "and" or "then" only when a request
+# verb follows, so "add a row with Name = Salt and Pepper" stays one request
+LINE_BREAK = re.compile(r"\s*(?:;|\n)\s*")
+VERB_BREAK = re.compile(
+    rf"(?:\s*,\s*(?:(?:and|then|also)\s+)*|\.\s+(?:(?:and|then|also)\s+)*|\s+(?:and|then)\s+(?:(?:then|also)\s+)*)"
+    rf"(?={VERBS}\s)",
+    re.IGNORECASE,
+)
+LIST_MARK = re.compile(r"^(?:[-*•]|\d+[.)])\s+")
+
+
+def split_request(text: str) -> list[str]:
+    """The requests in one message, in order: one per line, per ";", or per "…, and <verb> …"."""
+    parts: list[str] = []
+    for piece in LINE_BREAK.split(text.strip()):
+        piece = LIST_MARK.sub("", piece.strip())
+        parts += [p.strip() for p in VERB_BREAK.split(piece) if p.strip(" .,")]
+    return parts
+
+
+def parse_compound(text: str) -> list[tuple[str, Intent]] | None:
+    """Each request of a message that holds several, each parsed on its own; None for a single request
+    or when a part is not a request (then the message is read as one: "Make = Toyota" is a value)."""
+    if text.lstrip().startswith("["):
+        return None
+    parts = split_request(text)
+    if len(parts) < 2:
+        return None
+    clauses = [(p, parse_intent(p)) for p in parts]
+    if any(i.kind in ("help", "accepted", "dismissed") for _, i in clauses):
+        return None
+    return clauses
+
+
+def _group(intent: Intent) -> str | None:
+    return "schema" if intent.kind in SCHEMA_KINDS else "data" if intent.kind in DATA_KINDS else None
+
+
+def _quoted(parts: list[str]) -> str:
+    return _listing([f"“{_clean(p)}”" for p in parts])
+
+
+def _listing(items: list[str]) -> str:
+    if len(items) <= 2:
+        return " and ".join(items)
+    return ", ".join(items[:-1]) + ", and " + items[-1]
+
+
+def _compound(clauses: list[tuple[str, Intent]], done: list[Done], tools: set) -> Step:
+    """Several requests in one message: the ones of the first request's kind become one proposal."""
+    first = clauses[0][1]
+    kind = _group(first)
+    if kind is None:  # a new table, a fill…: one at a time
+        step = HANDLERS[first.kind](first, done, tools)
+        rest = [p for p, _ in clauses[1:]]
+        return _noted(step, f"I've handled only the first request; send {_quoted(rest)} once this is done.")
+    chosen = [i for _, i in clauses if _group(i) == kind]
+    mixed = [p for p, i in clauses if _group(i) not in (kind, None)]
+    other = [p for p, i in clauses if _group(i) is None]
+    notes = []
+    if mixed:
+        held = "column changes" if kind == "schema" else "row changes"
+        notes.append(
+            f"Column changes and row changes must be separate proposals, so this one holds only the {held}; "
+            f"send {_quoted(mixed)} again once you have applied or dismissed it."
+        )
+    if other:
+        notes.append(f"Send {_quoted(other)} on its own afterwards.")
+    step = _schema_compound(chosen, done) if kind == "schema" else _data_compound(chosen, done, tools)
+    return _noted(step, " ".join(notes))
+
+
+def _noted(step: Step, note: str) -> Step:
+    """The step with `note` added once the model stops looking things up (said once, not every turn)."""
+    looking = (
+        step.calls
+        and not step.proposing
+        and not any(n in ("fill_column", "enrich_column") for n, _ in step.calls)
+    )
+    if not note or looking:
+        return step
+    return Step(f"{step.text} {note}".strip(), step.calls, step.summary)
+
+
+def _proposal_text(parts: list[str], table: dict, skipped: list[str], guide: str) -> str:
+    if len(parts) == 1:
+        text = f"I've proposed {parts[0]} in “{table['name']}”."
+    else:
+        text = f"I've proposed these changes to “{table['name']}”: {'; '.join(parts)}."
+    if skipped:
+        text += " Left out: " + " ".join(dict.fromkeys(skipped))
+    return f"{text} {guide}"
+
+
+def _schema_compound(intents: list[Intent], done: list[Done]) -> Step:
+    """One schema proposal for several column requests, each read against the table as the ones before
+    it leave it (so "rename Title to Name, make Name required" finds the renamed column)."""
+    table, step = _need_table(done)
+    if step:
+        return step
+    work = json.loads(json.dumps(table))
+    ops: list[dict] = []
+    parts, skipped, reasons = [], [], []
+    for intent in intents:
+        handler = {
+            "add_column": _add_column_step,
+            "remove_column": _remove_column,
+            "rename": _rename,
+            "modify": _modify,
+        }[intent.kind]
+        step = handler(intent, work)
+        if not step.proposing:
+            skipped.append(step.text)
+            continue
+        payload = step.calls[0][1]
+        for op in payload["operations"]:
+            _merge_column_op(ops, op)
+            _track(work, op)
+        parts.append(step.summary)
+        reasons.append(payload["reasoning"])
+    if not ops:
+        return Step(" ".join(dict.fromkeys(skipped)))
+    payload = {
+        "mode": "update",
+        "table_id": table["id"],
+        "table_name": None,
+        "table_description": None,
+        "reasoning": " ".join(reasons),
+        "operations": ops,
+    }
+    return Step(
+        _proposal_text(parts, table, skipped, SCHEMA_GUIDE), [("propose_schema", payload)], _listing(parts)
+    )
+
+
+def _merge_column_op(ops: list[dict], op: dict) -> None:
+    """Add `op`; changes to a column already changed, or to a column being added, join that operation
+    (the proposal allows one operation per column)."""
+    if op["action"] == "modify":
+        for other in ops:
+            if other["action"] == "modify" and other["column_id"] == op["column_id"]:
+                other["changes"] = {**other["changes"], **op["changes"]}
+                return
+            if other["action"] == "add" and other["column"]["name"] == op["column_id"]:
+                spec = {**other["column"], **op["changes"]}
+                if spec["type"] not in ("select", "multi_select"):
+                    spec.pop("options", None)
+                other["column"] = spec
+                return
+    ops.append(op)
+
+
+def _track(work: dict, op: dict) -> None:
+    """The working copy of the table as it will be once `op` is applied; a new column's id is its name."""
+    cols = work["columns"]
+    ids = [c["id"] for c in cols]
+    if op["action"] == "add":
+        spec = op["column"]
+        at = ids.index(op["after_column_id"]) + 1 if op.get("after_column_id") in ids else len(cols)
+        cols.insert(at, {**spec, "id": spec["name"], "stats": {}})
+    elif op["action"] == "remove":
+        work["columns"] = [c for c in cols if c["id"] != op["column_id"]]
+    elif op["action"] == "modify":
+        col = next(c for c in cols if c["id"] == op["column_id"])
+        new = op["changes"].get("name")
+        if new and col["id"] == col["name"]:
+            col["id"] = new  # a column this message adds is still known by its name
+        col.update(op["changes"])
+
+
+def _data_compound(intents: list[Intent], done: list[Done], tools: set) -> Step:
+    """One data proposal for several row requests: the table and every set of matching rows are looked
+    up together, then the operations join (one per row: a deletion wins over changes to the same row)."""
+    table, step = _need_table(done)
+    lookups: list[tuple[str, dict]] = list(step.calls) if step else []
+    if step and not lookups:
+        return step  # no table to work on: the reason
+    work = json.loads(json.dumps(table)) if table else None
+    steps = []
+    for intent in intents:
+        if intent.kind == "add_rows":
+            if work is None:
+                continue
+            step = _add_rows(intent, work)
+            if step.proposing:
+                work["row_count"] = int(work.get("row_count") or 0) + len(step.calls[0][1]["operations"])
+        else:
+            step = HANDLERS[intent.kind](intent, done, tools)
+        if step.calls and not step.proposing:
+            lookups += [c for c in step.calls if c not in lookups]
+        else:
+            steps.append(step)
+    if lookups:
+        looking = "Let me look at the table and the rows you named first." if work is None else ""
+        return Step(looking, lookups)
+    adds: list[dict] = []
+    by_row: dict[int, dict] = {}
+    dropped: set[int] = set()
+    parts, skipped, reasons = [], [], []
+    for step in steps:
+        if not step.proposing:
+            skipped.append(step.text)
+            continue
+        payload = step.calls[0][1]
+        for op in payload["operations"]:
+            if op["action"] == "add":
+                adds.append(op)
+                continue
+            rid, before = op["row_id"], by_row.get(op["row_id"])
+            if before is None:
+                by_row[rid] = dict(op)
+            elif op["action"] == "delete" or before["action"] == "delete":
+                if op["action"] != before["action"]:
+                    dropped.add(rid)
+                by_row[rid] = {"action": "delete", "row_id": rid}
+            else:
+                before["changes"] = {**before["changes"], **op["changes"]}
+        parts.append(step.summary)
+        reasons.append(payload["reasoning"])
+    ops = adds + list(by_row.values())
+    if not ops:
+        return Step(" ".join(dict.fromkeys(skipped)))
+    if dropped:
+        rows = sorted(dropped)
+        which = (
+            f"Row {rows[0]} is"
+            if len(rows) == 1
+            else f"Rows {', '.join(map(str, rows))} are"
+            if len(rows) <= 5
+            else f"{len(rows)} rows are"
+        )
+        skipped.append(f"{which} deleted, so the changes asked for there are not proposed.")
+    payload = {"table_id": table["id"], "reasoning": " ".join(reasons), "operations": ops}
+    return Step(
+        _proposal_text(parts, table, skipped, DATA_GUIDE), [("propose_data", payload)], _listing(parts)
+    )
 
 
 # ------------------------------------------------------------------------------------------ the model
