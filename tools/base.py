@@ -85,6 +85,25 @@ class ProposalEvent:
     superseded: tuple[uuid.UUID, ...] = ()
 
 
+@dataclass(frozen=True)
+class AnalysisEvent:
+    """A result to show in the conversation: a small table (a pandas DataFrame) and maybe a Plotly figure."""
+
+    title: str
+    frame: Any
+    figure: Any = None
+    total_rows: int = 0
+
+
+@dataclass(frozen=True)
+class FileEvent:
+    """A file to attach to the reply as a download."""
+
+    name: str
+    mime: str
+    content: bytes
+
+
 ToolFn = Callable[[ToolContext, Any], Awaitable[ToolResult]]
 
 

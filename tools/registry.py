@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from db.errors import ServiceError
 from proposals.validate import ACTIONS
-from tools import proposals, tables
+from tools import analyze, export, imports, proposals, tables
 from tools.base import Tool, ToolContext, ToolError, ToolResult, error
 
 log = logging.getLogger(__name__)
@@ -23,6 +23,9 @@ TOOLS: dict[str, Tool] = {
         tables.query_rows,
         proposals.propose_schema,
         proposals.propose_data,
+        analyze.analyze_table,
+        export.export_table,
+        imports.propose_import,
     )
 }
 
