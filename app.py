@@ -26,7 +26,8 @@ from db.engine import transaction
 from db.errors import NotFound, ServiceError
 from proposals import service, store
 from proposals.apply import apply as apply_proposal
-from tools.base import ProposalEvent, ToolContext
+from tools import imports
+from tools.base import AnalysisEvent, FileEvent, ProposalEvent, ToolContext
 
 log = logging.getLogger("tablechat.app")
 
@@ -36,7 +37,10 @@ os.environ.setdefault("CHAINLIT_AUTH_SECRET", get_settings().auth_secret())
 OFFLINE_AUTHOR = "tablechat (offline model)"
 STEP_OUTPUT_MAX = 2000
 TOOL_LABELS = {"list_tables": "List tables", "get_table": "Look at the table", "query_rows": "Query rows",
-               "propose_schema": "Propose a schema", "propose_data": "Propose data changes"}
+               "propose_schema": "Propose a schema", "propose_data": "Propose data changes",
+               "analyze_table": "Analyse the table", "export_table": "Export the table",
+               "propose_import": "Propose an import"}
+PROGRESS_EVERY_S = 0.25  # progress messages update at most four times a second
 STARTERS = [
     ("Italian restaurants in Chicago", "Create a table of Italian restaurants in Chicago"),
     ("Track job applications", "Create a table to track job applications"),
@@ -116,7 +120,39 @@ async def on_message(message: cl.Message) -> None:
     if message.command == "tables" or message.content.strip().lower() == "/tables":
         await _list_tables()
         return
-    await _run_turn(message.content)
+    files = [e for e in message.elements or [] if getattr(e, "path", None)]
+    notes = [note for f in files if (note := await _receive_upload(f)) is not None]
+    if files and not notes:
+        return  # every file was refused, and the user was told why: nothing for the agent to do
+    await _run_turn("\n".join([*notes, message.content]).strip())
+
+
+async def _receive_upload(file: Any) -> str | None:
+    """Keep an uploaded file for an import, or tell the user why it is not a table (nothing is kept)."""
+    name = file.name or "upload"
+    progress = cl.Message(content=f"Reading **{name}**…", author=_author())
+    await progress.send()
+    try:
+        upload = await asyncio.to_thread(imports.receive_upload, _account_id(), name, file.path)
+    except ServiceError as exc:
+        progress.content = f"**{name}** could not be imported: {exc.message}"
+        await progress.update()
+        return None
+    progress.content = f"Read **{name}**: {upload.rows:,} rows, {len(upload.columns)} columns."
+    await progress.update()
+    active = await _active_table_name()
+    return upload.note(active)
+
+
+async def _active_table_name() -> str | None:
+    table_id = _uuid(cl.user_session.get("active_table_id"))
+    if table_id is None:
+        return None
+    try:
+        async with transaction(_account_id()) as conn:
+            return (await db_tables.get_table(conn, table_id)).name
+    except NotFound:
+        return None
 
 
 # -- the agent's turn ---------------------------------------------------------------------------------
@@ -175,10 +211,26 @@ class ChatSink:
     async def on_notice(self, message: str) -> None:
         await cl.Message(content=f"_{message}_", author=_author()).send()
 
+    async def on_event(self, event: Any) -> None:
+        """What a tool shows: a proposal preview, an analysis (table and chart), or a file to download."""
+        if isinstance(event, ProposalEvent):
+            await self.on_proposal(event)
+        elif isinstance(event, AnalysisEvent):
+            self.reply.elements.append(cl.Dataframe(name=event.title, data=event.frame, display="inline"))
+            if event.figure is not None:
+                self.reply.elements.append(cl.Plotly(name=f"Chart: {event.title}", figure=event.figure,
+                                                     display="inline"))
+        elif isinstance(event, FileEvent):
+            self.reply.elements.append(cl.File(name=event.name, content=event.content, mime=event.mime,
+                                               display="inline"))
+
     async def on_proposal(self, event: ProposalEvent) -> None:
         """The preview becomes one inline element of the reply; the ones it superseded say so."""
         element = cl.CustomElement(name="Proposal", props={}, display="inline")
         element.props = _proposal_props(event.preview.model_dump(mode="json"), element_id=element.id)
+        imported = imports.import_of(_account_id(), event.proposal_id)
+        if imported:
+            element.props |= {"import_rows": imported["rows"], "import_file": imported["filename"]}
         self.reply.elements.append(element)
         _elements()[str(event.proposal_id)] = element
         for old in event.superseded:
@@ -202,7 +254,7 @@ async def _run_turn(text: str) -> None:
             workspace_id=_workspace_id,
             thread_id=cl.context.session.thread_id,
             active_table_id=_uuid(cl.user_session.get("active_table_id")),
-            emit=sink.on_proposal,
+            emit=sink.on_event,
         )
         history = list(cl.user_session.get("history") or [])
         try:
@@ -362,6 +414,8 @@ async def on_apply(action: cl.Action) -> dict[str, Any]:
     include_samples = payload.get("include_samples", True) is not False
     total = int(element.props.get("total_ops") or 0)
     selected = [i for i in range(total) if i not in unselected]
+    if imports.import_of(account_id, pid):
+        return await _apply_import(element, pid, selected, unselected)
     try:
         async with transaction(account_id) as conn:
             stored = await store.get(conn, pid, account_id=account_id, thread_id=cl.context.session.thread_id)
@@ -405,6 +459,54 @@ async def on_apply(action: cl.Action) -> dict[str, Any]:
     return {"ok": True, "status": result.status}
 
 
+async def _apply_import(element: cl.CustomElement, pid: str, selected: list[int],
+                        unselected: set[int]) -> dict[str, Any]:
+    """Create Table of an uploaded file: every row goes in, with a progress message for big files."""
+    account_id = _account_id()
+    progress = cl.Message(content=f"Importing {element.props.get('import_rows', 0):,} rows…", author=_author())
+    await progress.send()
+    last = [0.0]
+
+    async def report(done: int, total: int) -> None:
+        now = asyncio.get_running_loop().time()
+        if done < total and now - last[0] < PROGRESS_EVERY_S:
+            return
+        last[0] = now
+        progress.content = f"Importing… {done:,} of {total:,} rows"
+        await progress.update()
+
+    try:
+        async with transaction(account_id) as conn:
+            stored = await store.get(conn, pid, account_id=account_id, thread_id=cl.context.session.thread_id)
+            done = await imports.apply_import(conn, stored, account_id, selected, progress=report)
+    except ServiceError as exc:
+        await progress.remove()
+        return {"ok": False, "error": exc.message}
+    except Exception:
+        log.exception("importing proposal %s failed", pid)
+        await progress.remove()
+        return {"ok": False, "error": "The import failed unexpectedly; nothing was changed."}
+    result = done.result
+    progress.content = result.message if result.status == "applied" else f"Nothing was imported: {result.message}"
+    await progress.update()
+    results = [r.model_dump() for r in result.results]
+    outcome = _outcome(results, result.status, result.message)
+    element.props = {**element.props, "status": result.status, "results": results, "outcome": outcome,
+                     "unselected": sorted(unselected), "error": None}
+    await element.update()
+    await _lock_live(False)
+    if result.already_decided or result.status != "applied":
+        return {"ok": result.status == "applied", "status": result.status}
+    imports.discard(account_id, pid, with_upload=True)
+    name = element.props.get("table_name") or ""
+    cl.user_session.set("active_table_id", str(result.table_id))
+    await _save_to_thread()
+    await _open_live(result.table_id, name)
+    _tell_agent(f'[User accepted and created "{name}" with all {done.rows:,} rows of {done.filename} imported. '
+                "It is now the active table, open in the live view.]")
+    return {"ok": True, "status": result.status}
+
+
 @cl.action_callback("proposal_done")
 async def on_done(action: cl.Action) -> dict[str, Any]:
     """The user has seen a data proposal's results: the agent is told, once."""
@@ -444,6 +546,7 @@ async def on_dismiss(action: cl.Action) -> dict[str, Any]:
             stored = await store.dismiss(conn, pid, account_id=account_id, thread_id=cl.context.session.thread_id)
     except NotFound:
         return {"ok": False}
+    imports.discard(account_id, pid)
     element.props = {**element.props, "status": stored.status, "error": None,
                      "outcome": element.props.get("outcome") or _outcome(stored.results or [], stored.status)}
     await element.update()

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agent.model import MessageDone, ModelEvent, ModelRequest, TextDelta, ToolUseStart
+from agent.offline_data import plan_data
 
 CHUNK_WORDS = 3
 MAX_NEW_ROWS = 500
@@ -687,6 +688,8 @@ HELP = (
     "- several changes of one kind at once, separated by “;”, “and” or new lines, e.g. **add a column "
     "Priority (select) and remove column Notes**\n"
     "- **list tables**, **describe the table**\n"
+    "- upload a CSV or XLSX file to import it; **chart Rating by Neighborhood**, **average Rating by "
+    "Neighborhood**, **export this table as xlsx**\n"
     "Changes always come as a preview in the conversation that you apply or dismiss."
 )
 
@@ -698,6 +701,8 @@ def plan(request: ModelRequest) -> Step:
     last = done[-1] if done else None
     if last and last.name.startswith("propose_") or (last and last.name in ("fill_column", "enrich_column")):
         return _after_proposal(last)
+    if (data := plan_data(ask, done)) is not None:  # uploads, charts and aggregates, exports
+        return Step(*data)
     clauses = parse_compound(ask)
     if clauses:
         return _compound(clauses, done, tools)

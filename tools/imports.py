@@ -274,8 +274,6 @@ async def apply_import(conn: AsyncConnection, stored: StoredProposal, account_id
     kept = ImportPlan(columns=[plan.columns[i] for i in chosen], row_count=plan.row_count, notes=plan.notes)
     name = p.table_name or importer.default_name(parsed.filename)
     try:
-        if not chosen:
-            raise Invalid("No column is checked: check at least one column to create the table.")
         async with conn.begin_nested():  # a failure leaves no table and no row behind
             done = await importer.import_new_table(conn, row.workspace_id, parsed, name,
                                                    description=p.table_description or "", plan=kept,

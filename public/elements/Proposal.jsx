@@ -224,7 +224,12 @@ function CreatePreview() {
       </div>
       {pending ? (
         <div className="flex items-center justify-between gap-2 flex-wrap">
-          {props.has_sample_rows ? (
+          {props.import_rows != null ? (
+            <span className="text-sm" data-testid="import-note" style={MUTED}>
+              The first {props.rows.length} rows of {props.import_file} are shown; Create Table imports all{" "}
+              {Number(props.import_rows).toLocaleString()} rows.
+            </span>
+          ) : props.has_sample_rows ? (
             <label className="flex items-center gap-2 text-sm cursor-pointer">
               <Checkbox
                 checked={withSamples}
