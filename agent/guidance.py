@@ -40,8 +40,11 @@ SENTENCE = re.compile(r"[^.!?\n]*(?:[.!?]+[\"')\]*_]*|\n|$)")
 
 def kind_of(tool: str, tool_input: dict | None) -> str:
     """The proposal kind (create / update / data) a proposing tool call made."""
+    given = tool_input or {}
     if tool == "propose_schema":
-        return "create" if (tool_input or {}).get("mode") == "create" else "update"
+        return "create" if given.get("mode") == "create" else "update"
+    if tool == "propose_import":
+        return "create" if given.get("target") == "new_table" else "data"
     return "data"
 
 

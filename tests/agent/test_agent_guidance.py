@@ -64,6 +64,8 @@ def test_code_and_lists_keep_their_layout():
 
 
 def test_kind_of_a_proposing_call():
+    assert kind_of("propose_import", {"target": "new_table"}) == "create"  # guided as Create Table
+    assert kind_of("propose_import", {"target": "active_table"}) == "data"
     assert kind_of("propose_schema", {"mode": "create"}) == "create"
     assert kind_of("propose_schema", {"mode": "update"}) == "update"
     assert kind_of("propose_data", {}) == "data"
