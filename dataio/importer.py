@@ -98,7 +98,7 @@ async def import_new_table(
     return ImportResult(table=table, added=added, notes=plan.notes)
 
 
-def _match_columns(table: TablePublic, parsed: ParsedTable) -> list[ColumnPublic]:
+def match_columns(table: TablePublic, parsed: ParsedTable) -> list[ColumnPublic]:
     by_name = {c.name.casefold(): c for c in table.columns}
     unknown = [h for h in parsed.columns if h.casefold() not in by_name]
     if unknown:
@@ -110,7 +110,7 @@ def _match_columns(table: TablePublic, parsed: ParsedTable) -> list[ColumnPublic
     return [by_name[h.casefold()] for h in parsed.columns]
 
 
-def _coerce_rows(table: TablePublic, parsed: ParsedTable, columns: list[ColumnPublic]) -> list[dict[str, Any]]:
+def coerce_rows(table: TablePublic, parsed: ParsedTable, columns: list[ColumnPublic]) -> list[dict[str, Any]]:
     """Every row as {column id: stored value} (empty cells left out); Invalid naming the first bad cells."""
     specs = [(str(c.id), c.model_dump()) for c in columns]
     text_like = parsed.format == "csv"
@@ -158,8 +158,8 @@ async def import_into_table(
 
     File columns match table columns by name; an empty cell in the file leaves the stored value alone.
     """
-    columns = _match_columns(table, parsed)
-    docs = _coerce_rows(table, parsed, columns)
+    columns = match_columns(table, parsed)
+    docs = coerce_rows(table, parsed, columns)
     required = [c for c in table.columns if c.required and c.ai is None]
     if key_column is None:
         _check_required(docs, required, range(len(docs)))
@@ -175,17 +175,17 @@ async def import_into_table(
     for n, doc in enumerate(docs, start=1):
         if kid not in doc:
             raise Invalid(f'Row {n} of the file has no value in the key column "{key.name}".', row=n)
-        token = _key_token(doc[kid])
+        token = key_token(doc[kid])
         if token in seen:
             raise Invalid(f'The key "{doc[kid]}" appears twice in the file (rows {seen[token]} and {n}).',
                           row=n, key=doc[kid])
         seen[token] = n
 
-    existing = await _rows_by_key(conn, table, kid)
+    existing = await rows_by_key(conn, table, kid)
     updates: dict[int, dict[str, Any]] = {}
     new_rows: list[int] = []
     for n, doc in enumerate(docs):
-        rid = existing.get(_key_token(doc[kid]))
+        rid = existing.get(key_token(doc[kid]))
         if rid is None:
             new_rows.append(n)
             continue
@@ -196,7 +196,7 @@ async def import_into_table(
     _check_required([docs[n] for n in new_rows], required, new_rows)
     total = len(docs)
     await _report(progress, 0, total)
-    changed = await _changed_cells(conn, table, updates)
+    changed = await changed_cells(conn, table, updates)
     unchanged = len(updates) - len(changed)
     written = await bulk_ops.write_cells(conn, table, changed, account_id=account_id, source="import")
     await _report(progress, len(updates), total)
@@ -222,12 +222,12 @@ def _check_required(docs: list[dict[str, Any]], required: list[ColumnPublic], ro
                               "Nothing was imported.", row=n + 1, column=col.name)
 
 
-def _key_token(value: Any) -> str:
+def key_token(value: Any) -> str:
     """Keys compare by their stored JSON form, so 3 matches "3" in a number column but "a" is not "A"."""
     return json.dumps(value, sort_keys=True)
 
 
-async def _rows_by_key(conn: AsyncConnection, table: TablePublic, kid: str) -> dict[str, Any]:
+async def rows_by_key(conn: AsyncConnection, table: TablePublic, kid: str) -> dict[str, Any]:
     """Key → row id of the table (a list when several rows share the key)."""
     rows = await conn.execute(
         text("SELECT id, data -> :k AS v FROM records WHERE table_id = :t AND (data -> :k) IS NOT NULL ORDER BY id"),
@@ -235,7 +235,7 @@ async def _rows_by_key(conn: AsyncConnection, table: TablePublic, kid: str) -> d
     )
     found: dict[str, Any] = {}
     for rid, value in rows.all():
-        token = _key_token(value)
+        token = key_token(value)
         if token in found:
             prev = found[token]
             found[token] = (prev if isinstance(prev, list) else [prev]) + [rid]
@@ -244,7 +244,7 @@ async def _rows_by_key(conn: AsyncConnection, table: TablePublic, kid: str) -> d
     return found
 
 
-async def _changed_cells(conn: AsyncConnection, table: TablePublic,
+async def changed_cells(conn: AsyncConnection, table: TablePublic,
                          updates: dict[int, dict[str, Any]]) -> dict[int, dict[str, Any]]:
     """Only the cells whose value differs, so that versions and the audit record real changes."""
     if not updates:

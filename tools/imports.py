@@ -191,8 +191,8 @@ async def _propose_rows(ctx: ToolContext, workspace: uuid.UUID, parsed: ParsedTa
                         args: ImportInput) -> tuple[service.Proposed, dict[str, Any]]:
     async with ctx.transaction() as conn:
         table = await resolve_table(ctx, conn, args.table_id)
-        columns = importer._match_columns(table, parsed)
-        docs = importer._coerce_rows(table, parsed, columns)
+        columns = importer.match_columns(table, parsed)
+        docs = importer.coerce_rows(table, parsed, columns)
         names = {str(c.id): c.name for c in table.columns}
         ops, unchanged = await _row_ops(conn, table, columns, docs, names, args.key_column)
         if not ops:
@@ -223,13 +223,13 @@ async def _row_ops(conn: AsyncConnection, table: Any, columns: list[Any], docs: 
         raise Invalid(f'The key column "{key_column}" is not among the file\'s columns '
                       f"({', '.join(c.name for c in columns[:20])}).")
     kid = str(key.id)
-    existing = await importer._rows_by_key(conn, table, kid)
+    existing = await importer.rows_by_key(conn, table, kid)
     updates: dict[int, dict[str, Any]] = {}
     adds: list[dict[str, Any]] = []
     for n, doc in enumerate(docs, start=1):
         if kid not in doc:
             raise Invalid(f'Row {n} of the file has no value in the key column "{key.name}".')
-        rid = existing.get(importer._key_token(doc[kid]))
+        rid = existing.get(importer.key_token(doc[kid]))
         if isinstance(rid, list):
             raise Invalid(f'The key "{doc[kid]}" matches {len(rid)} rows of "{table.name}"; '
                           f'"{key.name}" does not identify rows uniquely.')
@@ -239,7 +239,7 @@ async def _row_ops(conn: AsyncConnection, table: Any, columns: list[Any], docs: 
             raise Invalid(f'The key "{doc[kid]}" appears twice in the file.')
         else:
             updates[rid] = doc
-    changed = await importer._changed_cells(conn, table, updates)
+    changed = await importer.changed_cells(conn, table, updates)
     ops = [{"action": "update", "row_id": rid, "changes": named(diff)} for rid, diff in changed.items()]
     return ops + adds, len(updates) - len(changed)
 
