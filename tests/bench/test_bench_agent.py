@@ -28,10 +28,9 @@ async def test_quick_agent_metrics_print_and_write_numbers(database_url, engine,
     bench = Bench(url=database_url, engine=engine, scale=scale)
     await bench.setup()
     bench.provide("agent_sizes", TINY)
-    entries, results = {}, {}
+    entries = {}
     for m in [m for m in METRICS if m.key in KEYS]:
-        results[m.key] = await m.run(bench)
-        entries[m.key] = entry(m, results[m.key], scale)
+        entries[m.key] = entry(m, await m.run(bench), scale)
 
     table = render(entries)
     written = merge_write(tmp_path / "bench.json", entries)
@@ -44,8 +43,9 @@ async def test_quick_agent_metrics_print_and_write_numbers(database_url, engine,
         assert e["baseline"] > 0 and e["target"] and e["met"] in (True, False), e
 
     assert written["agent_overhead_p95_ms"]["turns"] == TINY.turns
-    # the floor answers without running the model's rules or any tool: it cannot be slower
-    assert results["agent_overhead_p95_ms"].baseline <= results["agent_overhead_p95_ms"].value
+    overhead = written["agent_overhead_p95_ms"]
+    # the floor answers without reading the request or calling a tool: typically it is not the slower one
+    assert overhead["baseline_median"] <= overhead["median"] <= overhead["value"], overhead
     growth = written["prompt_growth_ratio"]
     assert (growth["rows_big"], growth["rows_small"]) == (300, TINY.small_rows)
     assert growth["tokens_big"] >= growth["tokens_small"] > 1000
