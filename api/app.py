@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from api import errors
 from api.common import COMMON
 from api.io_routes import router as io_router
+from api.jobs_routes import router as jobs_router
 from api.limits import BodyLimit
 from api.routes_records import router as records_router
 from api.routes_tables import router as tables_router
@@ -39,4 +40,5 @@ def create_api(engine: AsyncEngine | None = None) -> FastAPI:
     app.include_router(tables_router, responses=COMMON)
     app.include_router(records_router, responses=COMMON)
     app.include_router(io_router, responses=COMMON)
+    app.include_router(jobs_router, responses=COMMON)
     return app

@@ -144,7 +144,8 @@ def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 90) -> bool
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    """Start (or reuse) Postgres and Redis, migrate, ensure a login, serve the app until Ctrl-C."""
+    """Start (or reuse) Postgres and Redis, migrate, ensure a login, serve the app and run the workers
+    until Ctrl-C."""
     from db.migrate import upgrade
 
     settings = get_settings()
@@ -175,6 +176,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             cwd=ROOT, env=env,
         )
         children.append(app)
+        # the AI-column workers (fills), with the outbox relay and the sweeper
+        children.append(subprocess.Popen([sys.executable, "-m", "cli.main", "worker"], cwd=ROOT, env=env))
         url = f"http://localhost:{port}"
         if not _wait_healthy(f"http://127.0.0.1:{port}/health", app):
             print("error: the app did not start (see its output above)", file=sys.stderr)
@@ -219,8 +222,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("migrate", help="bring the database schema up to date").set_defaults(fn=cmd_migrate)
     from cli.io_commands import register as register_io
+    from cli.worker_command import register as register_worker
 
     register_io(sub)
+    register_worker(sub)
     return parser
 
 
