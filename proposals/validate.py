@@ -62,8 +62,29 @@ def _where(loc: tuple[Any, ...]) -> str:
     return out or "payload"
 
 
+def _nul_problems(payload: Any) -> list[str]:
+    """Where the payload holds a NUL character, which PostgreSQL cannot store in JSON."""
+    problems: list[str] = []
+    stack: list[tuple[str, Any]] = [("", payload)]
+    while stack:
+        where, value = stack.pop()
+        if isinstance(value, str) and "\x00" in value:
+            problems.append(f"{where or 'payload'}: text cannot contain the NUL character (\\u0000)")
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                path = (f"{where}.{key}" if where else str(key)).replace("\x00", "\\u0000")
+                if isinstance(key, str) and "\x00" in key:
+                    problems.append(f"{path}: a name cannot contain the NUL character (\\u0000)")
+                stack.append((path, item))
+        elif isinstance(value, list):
+            stack += [(f"{where}[{i}]", item) for i, item in enumerate(value)]
+    return sorted(problems)
+
+
 def parse(payload: Any, what: Literal["schema", "data"]) -> Proposal:
     """The payload as a model, or ProposalInvalid naming each field that is wrong."""
+    if problems := _nul_problems(payload):
+        raise ProposalInvalid(problems)
     model = SchemaProposal if what == "schema" else DataProposal
     try:
         return model.model_validate(payload)
