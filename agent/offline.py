@@ -728,7 +728,18 @@ def _after_proposal(last: Done) -> Step:
             f"I couldn't make that change: {_error_text(last.text)}\n\nTell me what to adjust, "
             "or ask for something else."
         )
+    if last.name == "fill_column":
+        return Step(_fill_started(last.data() or {}))
     return Step("The proposal is shown above with its controls; nothing changes until you use them.")
+
+
+def _fill_started(job: dict[str, Any]) -> str:
+    if not job.get("cells_queued"):
+        return job.get("note") or "There was nothing to fill."
+    cost = job.get("estimated_cost_usd")
+    est = f" (estimated cost ${cost:.4f})" if isinstance(cost, (int, float)) else ""
+    return (f"Started filling **{job.get('column')}**: {job['cells_queued']} cells{est}. The progress message "
+            "below counts up as cells complete, and the live view shows each value as it arrives.")
 
 
 def _need_table(done: list[Done]) -> tuple[dict | None, Step | None]:

@@ -48,6 +48,7 @@ class ApplyResult(BaseModel):
     message: str
     already_decided: bool = False
     sample_rows: int = 0
+    jobs: list[str] = []  # AI fill jobs the apply started (their progress shows in the chat)
 
 
 def _message(status: str, results: Sequence[OpResult], created: str | None = None) -> str:
@@ -74,6 +75,7 @@ def _outcome(
     table_id: uuid.UUID | None = None,
     created: str | None = None,
     samples: int = 0,
+    jobs: list[str] | None = None,
 ) -> ApplyResult:
     return ApplyResult(
         proposal_id=row.id,
@@ -85,6 +87,7 @@ def _outcome(
         message=_message(status, results, created),
         already_decided=already,
         sample_rows=samples,
+        jobs=jobs or [],
     )
 
 
@@ -104,13 +107,14 @@ async def apply(
     p = row.proposal()
     chosen = selection(selected, len(p.operations))
     created, samples = None, 0
+    jobs: list[str] = []
     if isinstance(p, DataProposal):
         table_id, results = await _apply_data(conn, row, p, chosen, account_id)
     elif p.mode == "create":
-        table_id, results, samples = await _apply_create(conn, row, p, chosen, include_sample_rows)
+        table_id, results, samples = await _apply_create(conn, row, p, chosen, include_sample_rows, jobs)
         created = p.table_name if table_id else None
     else:
-        table_id, results = await _apply_schema(conn, row, p, chosen)
+        table_id, results = await _apply_schema(conn, row, p, chosen, jobs)
     if any(r.ok for r in results):
         status: Status = "applied"
     else:
@@ -122,7 +126,7 @@ async def apply(
         table_id=table_id,
         results=[r.model_dump(exclude_defaults=True) for r in results],
     )
-    return _outcome(row, status, results, table_id=table_id, created=created, samples=samples)
+    return _outcome(row, status, results, table_id=table_id, created=created, samples=samples, jobs=jobs)
 
 
 async def _table(conn: AsyncConnection, table_id: uuid.UUID | None) -> TablePublic | None:
@@ -175,7 +179,8 @@ async def _apply_data(
 
 
 async def _apply_create(
-    conn: AsyncConnection, row: StoredProposal, p: SchemaProposal, chosen: list[int], with_samples: bool
+    conn: AsyncConnection, row: StoredProposal, p: SchemaProposal, chosen: list[int], with_samples: bool,
+    jobs: list[str],
 ) -> tuple[uuid.UUID | None, list[OpResult], int]:
     plan = plan_create(p, chosen, include_sample_rows=with_samples)
     results = plan.results
@@ -194,7 +199,7 @@ async def _apply_create(
     for i, c in plan.columns:
         results[i] = ok(i, column_id=by_name.get(c.name))
     ids = await _insert_samples(conn, table, plan.sample_rows) if plan.sample_rows else []
-    await ai_cells.fill_new_rows(conn, table, ids)
+    jobs += await ai_cells.fill_new_rows(conn, table, ids)
     return table.id, [results[i] for i in chosen], len(ids)
 
 
@@ -216,7 +221,7 @@ async def _insert_samples(conn: AsyncConnection, table: TablePublic, rows: list[
 
 
 async def _apply_schema(
-    conn: AsyncConnection, row: StoredProposal, p: SchemaProposal, chosen: list[int]
+    conn: AsyncConnection, row: StoredProposal, p: SchemaProposal, chosen: list[int], jobs: list[str]
 ) -> tuple[uuid.UUID | None, list[OpResult]]:
     table = await _table(conn, row.table_id)
     if table is None:
@@ -245,7 +250,22 @@ async def _apply_schema(
         await bulk_ops.set_column_order(conn, table.id, final_order(p, table, done, created))
     if any(r.ok for r in results.values()) and (p.table_name is not None or p.table_description is not None):
         await db_tables.update_table(conn, table.id, name=p.table_name, description=p.table_description)
+    jobs += await _fill_new_ai(conn, row, table.id, [created[i] for i in created]
+                               + [col.id for i, col, changes in plan.modifies if changes.get("ai") and results[i].ok])
     return table.id, [results[i] for i in chosen]
+
+
+async def _fill_new_ai(conn: AsyncConnection, row: StoredProposal, table_id: uuid.UUID,
+                       column_ids: list[uuid.UUID]) -> list[str]:
+    """A column that became an AI column is filled at once, in this transaction (the outbox relays it)."""
+    table = await db_tables.get_table(conn, table_id)
+    started = []
+    for col in table.columns:
+        if col.id in column_ids and col.ai is not None:
+            job = await ai_cells.start_fill(conn, table, col.id, "all", thread_id=row.thread_id, reason="new_column")
+            if job["total"]:
+                started.append(str(job["id"]))
+    return started
 
 
 async def _removes(

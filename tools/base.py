@@ -104,6 +104,17 @@ class FileEvent:
     content: bytes
 
 
+@dataclass(frozen=True)
+class JobEvent:
+    """A fill job started: the conversation follows its progress until it ends."""
+
+    job_id: uuid.UUID
+    table_id: uuid.UUID
+    column_id: uuid.UUID
+    column_name: str
+    total: int
+
+
 ToolFn = Callable[[ToolContext, Any], Awaitable[ToolResult]]
 
 
