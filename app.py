@@ -26,8 +26,9 @@ from db.engine import transaction
 from db.errors import NotFound, ServiceError
 from proposals import service, store
 from proposals.apply import apply as apply_proposal
-from tools import imports
-from tools.base import AnalysisEvent, FileEvent, ProposalEvent, ToolContext
+from tools import ai, imports
+from tools.base import AnalysisEvent, FileEvent, JobEvent, ProposalEvent, ToolContext
+from worker import jobs as ai_jobs
 
 log = logging.getLogger("tablechat.app")
 
@@ -39,7 +40,8 @@ STEP_OUTPUT_MAX = 2000
 TOOL_LABELS = {"list_tables": "List tables", "get_table": "Look at the table", "query_rows": "Query rows",
                "propose_schema": "Propose a schema", "propose_data": "Propose data changes",
                "analyze_table": "Analyse the table", "export_table": "Export the table",
-               "propose_import": "Propose an import"}
+               "propose_import": "Propose an import", "fill_column": "Fill an AI column",
+               "enrich_column": "Enrich a column"}
 PROGRESS_EVERY_S = 0.25  # progress messages update at most four times a second
 STARTERS = [
     ("Italian restaurants in Chicago", "Create a table of Italian restaurants in Chicago"),
@@ -220,6 +222,9 @@ class ChatSink:
             if event.figure is not None:
                 self.reply.elements.append(cl.Plotly(name=f"Chart: {event.title}", figure=event.figure,
                                                      display="inline"))
+        elif isinstance(event, JobEvent):
+            await self.finish_text()
+            _follow_job(event.job_id, event.column_name)
         elif isinstance(event, FileEvent):
             self.reply.elements.append(cl.File(name=event.name, content=event.content, mime=event.mime,
                                                display="inline"))
@@ -236,6 +241,12 @@ class ChatSink:
         for old in event.superseded:
             await _show_decided(str(old), status="superseded")
         self.proposals.append(event)
+
+    async def finish_text(self) -> None:
+        """Send what was said so far, so a progress message started now comes after it."""
+        if self.reply.content and not self.reply.elements:
+            await self.reply.send()
+            self.reply = cl.Message(content="", author=_author())
 
     async def finish(self) -> None:
         if self.reply.content or self.reply.elements:
@@ -444,6 +455,7 @@ async def on_apply(action: cl.Action) -> dict[str, Any]:
         return {"ok": result.status == "applied", "status": result.status}
 
     name = table_name or element.props.get("table_name") or ""
+    await _follow_jobs(account_id, result.jobs)
     if stored.kind == "schema_create" and result.table_id is not None:
         cl.user_session.set("active_table_id", str(result.table_id))
         await _save_to_thread()
@@ -576,6 +588,51 @@ async def on_page(action: cl.Action) -> dict[str, Any]:
     element.props = _proposal_props(preview.model_dump(mode="json"), element_id=element.id, keep=keep)
     await element.update()
     return {"ok": True}
+
+
+# -- AI fill progress -----------------------------------------------------------------------------------
+
+
+_JOB_TASKS: set[asyncio.Task] = set()
+
+
+def _follow_job(job_id: Any, column: str) -> asyncio.Task:
+    """One message per fill job, updated as it moves (≤ 4 times a second), ending with its summary. The
+    task keeps this session's context; the message is saved each time, so a reload shows where it got."""
+    msg = cl.Message(content=f"⏳ Filling **{column}**…", author=_author())
+    ctx = ToolContext(account_id=_account_id())
+
+    async def show(text: str) -> None:
+        msg.content = text
+        try:
+            if msg.created_at is None:
+                await msg.send()
+            else:
+                await msg.update()
+        except Exception:  # the browser may be gone; the database keeps the job's truth
+            log.debug("progress of job %s not shown", job_id, exc_info=True)
+
+    async def run() -> None:
+        try:
+            await ai.follow_job(ctx, job_id, column, show, interval_s=PROGRESS_EVERY_S)
+        except Exception:
+            log.exception("following job %s failed", job_id)
+
+    task = asyncio.create_task(run())
+    _JOB_TASKS.add(task)  # a task nobody holds may be garbage-collected mid-run
+    task.add_done_callback(_JOB_TASKS.discard)
+    return task
+
+
+async def _follow_jobs(account_id: uuid.UUID, job_ids: list[str]) -> None:
+    if not job_ids:
+        return
+    async with transaction(account_id) as conn:
+        for jid in job_ids:
+            job = await ai_jobs.get_job(conn, jid)
+            table = await db_tables.get_table(conn, job.table_id)
+            column = next((c.name for c in table.columns if c.id == job.column_id), "AI column")
+            _follow_job(job.id, column)
 
 
 # -- the live view and the table list -------------------------------------------------------------------

@@ -1,0 +1,180 @@
+"""The AI column tools against the real fill pipeline (Dramatiq workers on Redis, the outbox relay,
+Postgres) with the fake Claude: fill_column writes and reports progress; enrich_column proposes a
+sample without writing; applying a new AI column starts its fill."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "worker"))
+
+from fakes.cell_llm import CellLLM
+from workerkit import Pipeline, expected_values, quiet_cells, wait_job
+
+from db import records, tables
+from db.engine import transaction
+from db.schemas import AiConfig, ColumnCreate
+from proposals import store
+from proposals.apply import apply
+from tools import ai
+from tools.base import JobEvent, ProposalEvent
+from tools.registry import run_tool
+from worker.llm import offline_value
+
+
+@pytest.fixture(scope="module")
+def fake_llm():
+    with CellLLM() as fake:
+        yield fake
+
+
+@pytest.fixture(scope="module")
+def pipeline(services, fake_llm):
+    p = Pipeline(services, fake_llm)
+    p.start()
+    yield p
+    p.stop()
+
+
+@pytest.fixture
+def fake(fake_llm):
+    fake_llm.reset()
+    return fake_llm
+
+
+class Sheet:
+    """A Companies table of the context's account, with an AI column "Out" and its rows."""
+
+    def __init__(self, table, ids):
+        self.table, self.ids = table, ids
+
+    def col(self, name: str) -> str:
+        return next(str(c.id) for c in self.table.columns if c.name == name)
+
+
+@pytest.fixture
+def sheet(engine, account):
+    acc, ws = account
+
+    async def make(rows: int, *, ai_column: bool = True) -> Sheet:
+        async with transaction(acc, engine=engine) as conn:
+            t = await tables.create_table(conn, workspace_id=ws, name="Companies", columns=[
+                ColumnCreate(name="Name", type="text"), ColumnCreate(name="Description", type="long_text")])
+            ids = await records.create_records(conn, t, [
+                {"Name": f"Company {n}", "Description": f"Company {n} makes product {n * 7 % 13}"}
+                for n in range(rows)])
+            if ai_column:
+                await tables.create_column(conn, t.id, ColumnCreate(name="Out", type="text", ai=AiConfig(
+                    prompt="Summarize {Description} in a few words", depends_on=["Description"])))
+            return Sheet(await tables.get_table(conn, t.id), ids)
+
+    return make
+
+
+async def test_fill_column_starts_a_job_whose_cells_complete(ctx, events, engine, sheet, pipeline, fake):
+    s = await sheet(12)
+    out = await run_tool(ctx, "fill_column", {"table_id": str(s.table.id), "column_id": "Out", "scope": "all"})
+    assert not out.is_error, out.text()
+    assert out.content["cells_queued"] == 12 and "estimated_cost_usd" not in out.content  # 12 ≤ 50 cells
+    started = [e for e in events if isinstance(e, JobEvent)]
+    assert [(str(e.job_id), e.column_name, e.total) for e in started] == [(out.content["job_id"], "Out", 12)]
+
+    shown: list[str] = []
+
+    async def show(line: str) -> None:
+        shown.append(line)
+
+    job = await ai.follow_job(ctx, out.content["job_id"], "Out", show, interval_s=0.05, timeout_s=60)
+    assert job.status == "completed" and job.done == 12 and job.failed == 0
+    assert shown[-1].startswith("✅ Filled **Out**: 12 / 12 done · 0 failed")
+    assert all(line.startswith("⏳ Filling **Out**:") for line in shown[:-1])
+    got = await quiet_cells(engine, s)
+    assert {rid: c["value"] for rid, c in got.items()} == expected_values(s, got)
+    assert {c["s"] for c in got.values()} == {"completed"}
+
+
+async def test_fill_of_more_than_50_cells_states_its_estimated_cost(ctx, sheet, pipeline, fake, engine):
+    s = await sheet(60)
+    out = await run_tool(ctx, "fill_column", {"table_id": str(s.table.id), "column_id": "Out"})
+    assert out.content["cells_queued"] == 60 and out.content["estimated_cost_usd"] > 0
+    await wait_job(engine, out.content["job_id"])
+
+
+async def test_progress_summary_lists_failed_cells_and_why(ctx, sheet, pipeline, fake, engine):
+    s = await sheet(6)
+    fake.configure(poison="Company 3 makes")
+    out = await run_tool(ctx, "fill_column", {"table_id": str(s.table.id), "column_id": "Out"})
+    shown: list[str] = []
+
+    async def show(line: str) -> None:
+        shown.append(line)
+
+    job = await ai.follow_job(ctx, out.content["job_id"], "Out", show, interval_s=0.05, timeout_s=60)
+    assert (job.done, job.failed) == (5, 1)
+    bad = s.ids[3]
+    assert "5 / 6 done · 1 failed" in shown[-1]
+    assert f"- row {bad}: Claude refused the request" in shown[-1] and "Retry failed" in shown[-1]
+
+
+async def test_a_job_over_its_cost_cap_stops_and_says_so(ctx, sheet, pipeline, fake, engine):
+    pipeline.restart(TABLECHAT_MAX_JOB_COST_USD=0.00002)
+    try:
+        s = await sheet(40)
+        out = await run_tool(ctx, "fill_column", {"table_id": str(s.table.id), "column_id": "Out"})
+        shown: list[str] = []
+
+        async def show(line: str) -> None:
+            shown.append(line)
+
+        job = await ai.follow_job(ctx, out.content["job_id"], "Out", show, interval_s=0.05, timeout_s=60)
+    finally:
+        pipeline.restart()
+    assert job.status == "stopped" and job.done < 40
+    assert shown[-1].startswith("⛔ Stopped filling **Out**") and "cost limit of $0.00" in shown[-1]
+
+
+async def test_enrich_column_proposes_a_sample_without_writing(ctx, events, engine, sheet):
+    s = await sheet(8)
+    out = await run_tool(ctx, "enrich_column", {"table_id": str(s.table.id), "column_id": "Out"})
+    assert not out.is_error, out.text()
+    assert out.ends_turn and (out.content["sample"], out.content["rows_in_scope"]) == (5, 8)
+    assert "after Apply, ask to fill the rest" in out.content["scale"]
+    (event,) = [e for e in events if isinstance(e, ProposalEvent)]
+    assert event.kind == "data"
+    desc = s.col("Description")
+    async with transaction(None, engine=engine) as conn:
+        rows = {r.id: r for r in (await conn.execute(
+            text("SELECT id, data, meta FROM records WHERE table_id = :t"), {"t": s.table.id})).all()}
+    column = {"name": "Out", "type": "text", "options": None}
+    want = {rid: offline_value(column, {"Description": rows[rid].data[desc]}) for rid in s.ids[:5]}
+    out_id = s.col("Out")
+    assert {op["row_id"]: op["changes"][out_id] for op in event.payload["operations"]} == want
+    assert event.payload["research_log"][0]["query"] == "Summarize {Description} in a few words"
+    assert "sample of 5 of 8 rows" in event.payload["research_log"][0]["note"]
+    assert all(out_id not in r.data for r in rows.values())  # nothing written
+
+
+async def test_applying_a_new_ai_column_starts_its_fill(ctx, events, engine, sheet, pipeline, fake):
+    s = await sheet(7, ai_column=False)
+    out = await run_tool(ctx, "propose_schema", {
+        "mode": "update", "table_id": str(s.table.id), "reasoning": "a summary per company",
+        "operations": [{"action": "add", "column": {"name": "Summary", "type": "text", "ai": {
+            "prompt": "Summarize {Description}", "depends_on": ["Description"]}}}]})
+    assert not out.is_error, out.text()
+    async with transaction(ctx.account_id, engine=engine) as conn:
+        stored = await store.get(conn, out.content["proposal_id"], account_id=ctx.account_id,
+                                 thread_id=ctx.thread_id)
+        result = await apply(conn, stored, None, ctx.account_id)
+    assert result.status == "applied" and len(result.jobs) == 1
+    job = await wait_job(engine, result.jobs[0])
+    assert (job["status"], job["done"], job["total"]) == ("completed", 7, 7)
+    async with transaction(None, engine=engine) as conn:
+        t = await tables.get_table(conn, s.table.id)
+        summary = next(str(c.id) for c in t.columns if c.name == "Summary")
+        values = (await conn.execute(text("SELECT data ->> :c FROM records WHERE table_id = :t"),
+                                     {"c": summary, "t": t.id})).scalars().all()
+    assert len(values) == 7 and all(v and v.startswith("about Company") for v in values)
