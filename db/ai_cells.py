@@ -351,9 +351,10 @@ async def claim(
          "w": worker, "deps": list(deps), "max": MAX_ATTEMPTS},
     )
     taken = [Claimed(id=m["id"], attempt=m["attempt"], inputs=m["inputs"] or {}) for m in res.mappings()]
-    if taken:
-        await conn.execute(text("UPDATE jobs SET status = 'running', updated_at = now() "
-                                "WHERE id = :j AND status = 'queued'"), {"j": job_id})
+    if taken:  # skip it when a writer holds the row: its count update makes the job running anyway
+        await conn.execute(text("UPDATE jobs SET status = 'running', updated_at = now() WHERE id = "
+                                "(SELECT id FROM jobs WHERE id = :j AND status = 'queued' FOR UPDATE SKIP LOCKED)"),
+                           {"j": job_id})
     return sorted(taken, key=lambda c: c.id)
 
 
@@ -599,7 +600,18 @@ async def recover_dead(conn: AsyncConnection, job: Mapping[str, Any], live_worke
 
 async def requeue_stalled(conn: AsyncConnection, job: Mapping[str, Any]) -> tuple[int, list[dict[str, Any]]]:
     """A job that made no progress for a while: send its queued cells again (their messages may have
-    been lost with a broker or a worker). With nothing left queued or computing, it completes."""
+    been lost with a broker or a worker). With nothing left queued or computing, it completes; when its
+    column was deleted or lost its prompt, it is cancelled."""
+    still_ai = (await conn.execute(text("SELECT ai IS NOT NULL FROM columns WHERE id = CAST(:c AS uuid)"),
+                                   {"c": job["column_id"]})).scalar_one_or_none()
+    if not still_ai:
+        if still_ai is not None:
+            await _update_job_cells(conn, job, f"jsonb_build_object('s', {_RESTORE})")
+        ended = await conn.execute(
+            text("UPDATE jobs SET status = 'cancelled', error = :m, finished_at = now(), updated_at = now() "
+                 f"WHERE id = :j AND status IN ('queued', 'running') RETURNING {JOB_FIELDS}"),
+            {"j": job["id"], "m": "The column was deleted or is no longer an AI column"})
+        return 0, [_jsonable(m) for m in ended.mappings()]
     res = await conn.execute(
         text("SELECT id, meta -> :c ->> 's' AS s, coalesce((meta -> :c ->> 'n')::float8, 0) AS nb "
              "FROM records WHERE table_id = :t AND meta -> :c ->> 'j' = :j"),

@@ -92,7 +92,7 @@ async def read(redis: Redis, prefix: str, job_id: str, after: str = "0-0", block
     """Events of a job after stream id `after` (waiting up to `block_ms` for the first)."""
     found = await redis.xread({stream_key(prefix, job_id): after}, count=count, block=block_ms)
     out = []
-    for _key, entries in found or []:
+    for _key, entries in (found.items() if isinstance(found, dict) else found or []):  # RESP3 or RESP2
         for entry_id, fields in entries:
             decode = (lambda b: b.decode() if isinstance(b, bytes) else b)
             out.append((decode(entry_id), {decode(k): decode(v) for k, v in fields.items()}))

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -93,6 +94,9 @@ class Writer:
         kinds: dict[int, str] = {}
         deltas: dict[str, Delta] = defaultdict(Delta)
         async with transaction(None, engine=self.engine) as conn:
+            # results are recomputable: should the database crash before this commit reaches disk, the
+            # cells are still claimed by workers whose leases died with it, and the sweeper requeues them
+            await conn.execute(text("SET LOCAL synchronous_commit = off"))
             for (table_id, column_id), items in sorted(groups.items()):
                 outcomes = [o for item in items for o in item.outcomes]
                 got, moved = await ai_cells.write_results(conn, table_id=table_id, column_id=column_id,

@@ -10,7 +10,7 @@ from redis.asyncio import Redis
 from sqlalchemy import text
 from workerkit import cells, expected_values, make_sheet, wait_job
 
-from db import ai_cells
+from db import ai_cells, tables
 from db.engine import transaction
 from worker import jobs
 from worker.broker import make_broker
@@ -135,3 +135,13 @@ async def test_a_slot_of_a_dead_process_comes_back_by_itself(redis):
     async with alive.slot():
         waited = asyncio.get_running_loop().time() - started
     assert 0.2 < waited < 2.0
+
+
+async def test_a_job_whose_column_was_deleted_is_cancelled(engine, unique, pipeline, fake):
+    sheet = await make_sheet(engine, unique, 5)
+    job = await _queued_without_messages(engine, sheet)
+    async with transaction(sheet.account, engine=engine) as conn:
+        await tables.delete_column(conn, sheet.table.id, sheet.col("Out"))
+    ended = await wait_job(engine, job.id, timeout=20)
+    assert ended["status"] == "cancelled" and "column was deleted" in ended["error"]
+    assert fake.stats()["calls"] == 0
