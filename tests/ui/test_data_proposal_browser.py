@@ -1,5 +1,6 @@
-"""A data proposal with an add, an update and a delete, in headless Chromium: Claude is the fake server
-(the offline model makes one kind of change per request), everything else is the real app."""
+"""A data proposal with an add, an update and a delete, in headless Chromium, made by Claude through the
+real SDK against the fake server: streaming, tool use and the research log end to end (the offline
+model's version of this flow is in test_proposals_browser.py), everything else is the real app."""
 
 from __future__ import annotations
 

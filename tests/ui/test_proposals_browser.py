@@ -1,5 +1,6 @@
-"""Proposals in headless Chromium on the offline model: create a table, change its schema, change its
-rows, dismiss, reload; and the live view following an edit made in another browser session."""
+"""Proposals in headless Chromium on the offline model: create a table, change its schema and its rows
+(several changes asked in one message), dismiss, reload; and the live view following an edit made in
+another browser session."""
 
 from __future__ import annotations
 
@@ -151,34 +152,98 @@ async def test_schema_changes_supersede_show_data_loss_and_apply(chat, engine, u
     live = page.locator("#side-view-content [data-testid=live-table]")
     await expect(live.get_by_test_id("live-table-count")).to_contain_text("of 3")
 
-    await send_message(page, "add a column Priority (select)")
-    added = _proposal(page, "schema_update")
-    await expect(added.locator('th[data-col="Priority"]')).to_have_attribute("data-state", "added")
-    await expect(added.get_by_test_id("schema-strip")).to_contain_text("Schema changes proposed: 1 new column")
+    await send_message(page, "make Rating required")
+    updates = page.locator('[data-testid="proposal"][data-kind="schema_update"]')
+    first = updates.first
+    await expect(first.locator('th[data-col="Rating"]')).to_have_attribute("data-state", "modified")
+    await expect(first.locator('th[data-col="Rating"]')).to_contain_text("→ required")
     await expect(live).to_contain_text("editing paused")
 
-    await send_message(page, "remove column Notes")
-    await expect(page.locator('[data-testid="proposal"][data-kind="schema_update"]')).to_have_count(2)
-    first = page.locator('[data-testid="proposal"][data-kind="schema_update"]').first
+    # two changes in one message: one proposal, superseding the pending one
+    await send_message(page, "add a column Priority (select) and remove column Notes")
+    await expect(updates).to_have_count(2)
     await expect(first.get_by_test_id("proposal-outcome")).to_contain_text("Superseded by a newer proposal")
     await expect(first.get_by_role("button", name="Apply")).to_have_count(0)
-    removed = _proposal(page, "schema_update")
-    notes = removed.locator('th[data-col="Notes"]')
+    both = updates.last
+    await expect(both.locator('th[data-col="Priority"]')).to_have_attribute("data-state", "added")
+    notes = both.locator('th[data-col="Notes"]')
     await expect(notes).to_have_attribute("data-state", "removed")
     await expect(notes).to_contain_text("Data will be lost")
-    await expect(removed.get_by_test_id("schema-strip")).to_contain_text("1 removed")
-    await expect(page.locator(".step").filter(has_text="removing the column")).to_contain_text("Apply")
+    await expect(both.get_by_test_id("schema-strip")).to_contain_text("Schema changes proposed: 1 new column, 1 removed")
+    reply = page.locator(".step").filter(has_text="I've proposed these changes to")
+    await expect(reply).to_contain_text("removing the column “Notes”")
+    await expect(reply).to_contain_text("Apply")
+    await expect(reply).to_contain_text("Dismiss")
+    await notes.scroll_into_view_if_needed()
     await screenshot(page, "proposal_schema_preview")
 
-    await removed.get_by_role("button", name="Apply").click()
-    await expect(removed.get_by_test_id("proposal-outcome")).to_contain_text("All 1 change applied")
+    await both.get_by_role("button", name="Apply").click()
+    await expect(both.get_by_test_id("proposal-outcome")).to_contain_text("All 2 changes applied")
     columns = await _columns(engine, user["id"], table_id)
-    assert "Notes" not in columns and "Priority" not in columns and "Rating" in columns
+    assert "Notes" not in columns and "Priority" in columns and "Rating" in columns
+    async with transaction(user["id"], engine=engine) as conn:
+        table = await db_tables.get_table(conn, table_id)
+    priority = next(c for c in table.columns if c.name == "Priority")
+    rating = next(c for c in table.columns if c.name == "Rating")
+    assert priority.type == "select" and priority.options == ["P0", "P1", "P2", "P3"]
+    assert not rating.required  # the superseded proposal was not applied
     assert await _proposal_statuses(engine, page) == ["applied", "superseded", "applied"]
     await expect(live.locator('th:has-text("Notes")')).to_have_count(0)
+    await expect(live.locator('th:has-text("Priority")')).to_have_count(1)
     await expect(live).not_to_contain_text("editing paused")
     await expect(page.locator(".step").filter(has_text="The table has its new columns now")).to_be_visible()
     await screenshot(page, "proposal_schema_applied")
+
+
+async def test_data_proposal_from_one_message_uncheck_one_apply_two_of_three(chat, engine, user):
+    page = chat
+    await _create_restaurants(page)
+    table_id = (await _thread_meta(engine, page))["active_table_id"]
+    live = page.locator("#side-view-content [data-testid=live-table]")
+    await expect(live.get_by_test_id("live-table-count")).to_contain_text("of 3")
+    before = {r["Name"]: r for r in await _rows(engine, user["id"], table_id)}
+
+    await send_message(page, "add a row Name=Eataly, Neighborhood=River North, Rating=4.2; set Rating to 4.9 "
+                             "where Name is Monteverde; delete the rows where Name is Piccolo Sogno")
+    preview = _proposal(page, "data")
+    rows = preview.get_by_test_id("proposed-row")
+    await expect(rows).to_have_count(3)
+    added, updated, deleted = (preview.locator(f'[data-testid="proposed-row"][data-state="{s}"]')
+                               for s in ("added", "updated", "deleted"))
+    await expect(added).to_contain_text("Eataly")
+    await expect(added).to_contain_text("River North")
+    await expect(updated.locator('td[title="Was: 4.7"]')).to_contain_text("4.9")
+    await expect(deleted).to_contain_text("Piccolo Sogno")
+    await expect(preview.get_by_test_id("data-bar")).to_contain_text("1 new row, 1 update, 1 deletion")
+    reply = page.locator(".step").filter(has_text="I've proposed these changes to")
+    await expect(reply).to_contain_text("deleting 1 row where Name is Piccolo Sogno")
+    await expect(reply).to_contain_text("Dismiss")
+    await expect(preview.get_by_role("button", name="Apply 3 of 3")).to_be_enabled()
+
+    await deleted.get_by_role("checkbox").click()
+    apply = preview.get_by_role("button", name="Apply 2 of 3")
+    await expect(apply).to_be_enabled()
+    await screenshot(page, "proposal_data_offline_preview")
+    await apply.click()
+    await expect(preview.get_by_test_id("proposal-outcome")).to_have_text("All 2 changes applied")
+    await expect(added.get_by_label("applied")).to_be_visible()
+    await expect(updated.get_by_label("applied")).to_be_visible()
+    await expect(deleted.get_by_label("applied")).to_have_count(0)
+
+    after = {r["Name"]: r for r in await _rows(engine, user["id"], table_id)}
+    assert sorted(after) == ["Eataly", "Monteverde", "Piccolo Sogno", "RPM Italian"]
+    assert {k: after["Eataly"][k] for k in ("Neighborhood", "Rating")} == {"Neighborhood": "River North", "Rating": 4.2}
+    assert after["Monteverde"] == {**before["Monteverde"], "Rating": 4.9}
+    assert after["Piccolo Sogno"] == before["Piccolo Sogno"]  # unchecked: kept as it was
+    assert after["RPM Italian"] == before["RPM Italian"]
+    await expect(live).to_contain_text("Eataly")
+    await expect(live).to_contain_text("Piccolo Sogno")
+    await expect(live.locator('tr:has-text("Monteverde") td[data-col="Rating"]')).to_have_text("4.9")
+    await screenshot(page, "proposal_data_offline_applied")
+
+    await preview.get_by_role("button", name="Done").click()
+    await expect(page.locator(".step").filter(has_text="the changes are in the table now")).to_be_visible()
+    await expect(preview.get_by_role("button", name="Done")).to_have_count(0)
 
 
 async def test_dismiss_changes_nothing_and_a_reload_shows_every_preview_as_decided(chat, engine, user):
