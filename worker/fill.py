@@ -22,7 +22,7 @@ from db.errors import NotFound
 from db.schemas import ColumnPublic, TablePublic
 from db.tables import get_table
 from worker import prompt
-from worker.budget import Verdict, stop_message
+from worker.limiter import Spend, stop_message
 from worker.llm import CellModelError, CellReply, CellRequest, cost_usd, price
 from worker.runtime import Runtime
 from worker.writer import WriteItem
@@ -119,39 +119,28 @@ class Filler:
         """One LLM call for `rows`; returns the rows to try again at once, one attempt later."""
         ctx, rt = self.ctx, self.rt
         req = prompt.request(ctx.prefix, ctx.model, ctx.deps, rows)
-        estimate = self._estimate(req, len(rows))
+        spend = Spend(ctx.job_id, self._estimate(req, len(rows)), rt.app.max_job_cost_usd, ctx.spent)
         reply: CellReply | None = None
         error: CellModelError | None = None
         elapsed = 0.0
-        waiting_since = time.monotonic()
-        while True:
-            verdict = None
-            async with rt.limiter.slot() as slot:
-                # the job may have ended while this call waited for its slot
-                status = rt.finished.get(ctx.job_id)
-                if status == "cancelled":
-                    for row in rows:
-                        self.open.pop(row.id, None)  # cancelling already gave these cells back
-                    return []
-                if not self.stopped and status != "stopped":
-                    verdict = await rt.budget.reserve(ctx.job_id, ctx.spent, estimate)
-                if verdict is Verdict.GO:
-                    started = time.monotonic()
-                    try:
-                        reply = await rt.model.complete(req)
-                        slot.ok = True
-                    except CellModelError as err:
-                        error = err
-                    finally:
-                        elapsed = time.monotonic() - started
-                        await rt.budget.settle(ctx.job_id, estimate, cost_usd(ctx.model, reply) if reply else 0.0)
-            if verdict is not Verdict.WAIT:
-                break
-            if time.monotonic() - waiting_since > rt.settings.llm_timeout_s + 5:
-                await rt.budget.forget_held(ctx.job_id)  # reservations of calls that never came back
-            await asyncio.sleep(0.05 + 0.1 * random.random())  # calls in flight may come back cheaper
-        if verdict is Verdict.STOP:
-            await self._stop(stop_message(rt.budget.cap))
+        async with rt.limiter.slot(spend) as slot:
+            # the job may have ended while this call waited for its slot
+            status = rt.finished.get(ctx.job_id)
+            if status == "cancelled":
+                for row in rows:
+                    self.open.pop(row.id, None)  # cancelling already gave these cells back
+                return []
+            if slot.refused:
+                await self._stop(stop_message(spend.cap))
+            elif not self.stopped and status != "stopped":
+                started = time.monotonic()
+                try:
+                    reply = await rt.model.complete(req)
+                    slot.ok = True
+                    slot.cost = cost_usd(ctx.model, reply)
+                except CellModelError as err:
+                    error = err
+                elapsed = time.monotonic() - started
         if reply is None and error is None:  # the job was stopped: sent back, these cells fail with its reason
             await self._write([Outcome(r.id, self.claim, "retry", not_before=time.time()) for r in rows])
             return []

@@ -1,6 +1,7 @@
 """What a worker process needs, made once per event loop (engines and clients cannot cross loops):
-the database engine, Redis, the limiter, the model, the writer, the progress stream, the budget and
-this process's lease. `configure` lets a caller inject the model (tests, benchmarks) before any job."""
+the database engine, Redis, the limiter (concurrency and cost caps), the model, the writer, the
+progress stream and this process's lease. `configure` injects the model and settings (tests,
+benchmarks) before any job."""
 
 from __future__ import annotations
 
@@ -15,7 +16,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.settings import Settings, get_settings
 from db.engine import make_engine
-from worker.budget import Budget
 from worker.lease import WorkerLease
 from worker.limiter import Limiter
 from worker.llm import AnthropicCellModel, CellModel, OfflineCellModel
@@ -35,7 +35,6 @@ class Runtime:
     model: CellModel
     limiter: Limiter
     progress: Progress
-    budget: Budget
     lease: WorkerLease
     writer: Writer = field(init=False)
     contexts: dict[str, tuple[float, Any]] = field(default_factory=dict)
@@ -109,9 +108,9 @@ async def runtime() -> Runtime:
                 app=app, settings=settings, engine=make_engine(app.database_url or ""), redis=redis,
                 model=factory(),
                 limiter=Limiter(redis, prefix, app.max_concurrency, owner=lease.key,
-                                slot_ttl_s=settings.llm_timeout_s + 60),
+                                slot_ttl_s=settings.llm_timeout_s + 60,
+                                stale_reservations_s=3 * settings.llm_timeout_s + 10),
                 progress=Progress(redis, prefix, settings.progress_interval_s),
-                budget=Budget(redis, prefix, app.max_job_cost_usd),
                 lease=lease,
             )
     return _runtimes[loop_id]

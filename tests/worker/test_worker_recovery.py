@@ -14,7 +14,7 @@ from db import ai_cells, tables
 from db.engine import transaction
 from worker import jobs
 from worker.broker import make_broker
-from worker.limiter import Limiter
+from worker.limiter import Limiter, Spend
 from worker.outbox import Relay
 
 
@@ -120,7 +120,7 @@ async def _take(limiter, wait_s=1.0):
     """Hold a slot (released by hand), or None when none frees up in `wait_s`."""
     token = uuid.uuid4().hex
     try:
-        await asyncio.wait_for(limiter._wait(token), wait_s)
+        await asyncio.wait_for(limiter._wait(token, None), wait_s)
     except TimeoutError:
         return None
     return token
@@ -129,7 +129,7 @@ async def _take(limiter, wait_s=1.0):
 async def test_a_slot_of_a_dead_process_comes_back_by_itself(redis):
     client, prefix = redis
     dead = Limiter(client, prefix, cap=1, slot_ttl_s=0.3)
-    await dead._wait("held-by-a-process-that-died")  # taken, never released
+    await dead._wait("held-by-a-process-that-died", None)  # taken, never released
     alive = Limiter(client, prefix, cap=1, slot_ttl_s=0.3)
     started = asyncio.get_running_loop().time()
     async with alive.slot():
@@ -145,3 +145,28 @@ async def test_a_job_whose_column_was_deleted_is_cancelled(engine, unique, pipel
     ended = await wait_job(engine, job.id, timeout=20)
     assert ended["status"] == "cancelled" and "column was deleted" in ended["error"]
     assert fake.stats()["calls"] == 0
+
+
+async def test_a_call_that_would_pass_the_cost_cap_waits_for_calls_in_flight_or_is_refused(redis):
+    client, prefix = redis
+    limiter = Limiter(client, prefix, cap=8)
+    ask = Spend("job1", estimate=0.4, cap=1.0)
+    async with limiter.slot(ask) as first, limiter.slot(ask) as second:  # 0.8 reserved
+        assert not first.refused and not second.refused
+        third = asyncio.create_task(_refused(limiter, ask))
+        await asyncio.sleep(0.2)
+        assert not third.done()  # 0.8 + 0.4 > 1.0 while the others are in flight: it waits
+        first.cost = second.cost = 0.1  # they come back cheaper than feared
+    assert await third is False  # 0.2 spent + 0.4 fits (and costs 0.4)
+    assert await _refused(limiter, Spend("job1", estimate=0.5, cap=1.0)) is True  # 0.6 + 0.5 > 1.0
+    assert await _refused(limiter, Spend("job1", estimate=0.3, cap=1.0)) is False  # 0.6 + 0.3 fits
+    assert await _refused(limiter, Spend("job1", estimate=0.2, cap=1.0)) is True  # 0.9 spent
+    assert await _refused(limiter, Spend("job2", estimate=0.2, cap=1.0)) is False  # each job its own cap
+    assert await limiter.in_flight() == 0
+
+
+async def _refused(limiter, ask):
+    async with limiter.slot(ask) as slot:
+        if not slot.refused:
+            slot.cost = ask.estimate
+        return slot.refused
