@@ -233,6 +233,7 @@ class ChatSink:
         """The preview becomes one inline element of the reply; the ones it superseded say so."""
         element = cl.CustomElement(name="Proposal", props={}, display="inline")
         element.props = _proposal_props(event.preview.model_dump(mode="json"), element_id=element.id)
+        element.props["fill_estimates"] = ai.fill_estimates(event.preview)
         imported = imports.import_of(_account_id(), event.proposal_id)
         if imported:
             element.props |= {"import_rows": imported["rows"], "import_file": imported["filename"]}
@@ -599,7 +600,7 @@ _JOB_TASKS: set[asyncio.Task] = set()
 def _follow_job(job_id: Any, column: str) -> asyncio.Task:
     """One message per fill job, updated as it moves (≤ 4 times a second), ending with its summary. The
     task keeps this session's context; the message is saved each time, so a reload shows where it got."""
-    msg = cl.Message(content=f"⏳ Filling **{column}**…", author=_author())
+    msg = cl.Message(content=f"Filling **{column}**…", author=_author())
     ctx = ToolContext(account_id=_account_id())
 
     async def show(text: str) -> None:

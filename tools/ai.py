@@ -18,7 +18,7 @@ from db.tables import get_table
 from tools.base import JobEvent, ToolContext, ToolError, ToolResult, tool
 from tools.proposals import _propose
 from worker import jobs, prompt
-from worker.llm import CellModelError, cost_usd
+from worker.llm import CellModelError, cost_usd, price
 from worker.runtime import make_model
 from worker.settings import get_worker_settings
 
@@ -221,12 +221,12 @@ def progress_line(job: jobs.JobPublic, column: str) -> str:
              f"${job.cost_usd:.4f} so far"]
     if job.eta_s is not None:
         parts.append(f"about {max(1, round(job.eta_s))} s left")
-    return f"⏳ Filling **{column}**: " + " · ".join(parts)
+    return f"Filling **{column}**: " + " · ".join(parts)
 
 
 async def final_summary(conn: Any, job: jobs.JobPublic, column: str) -> str:
     """How a job ended, with the failed cells of its column and why (the first few)."""
-    head = {"completed": "✅ Filled", "cancelled": "⏹ Cancelled filling", "stopped": "⛔ Stopped filling"}.get(
+    head = {"completed": "Filled", "cancelled": "Cancelled filling", "stopped": "Stopped filling"}.get(
         job.status, "Filling")
     text_ = f"{head} **{column}**: {job.done} / {job.total} done · {job.failed} failed · ${job.cost_usd:.4f}"
     if job.status == "stopped" and job.error:
@@ -262,3 +262,27 @@ async def follow_job(ctx: ToolContext, job_id: Any, column: str, show: Any, *, i
         if done or loop.time() > deadline:
             return job
         await asyncio.sleep(interval_s)
+
+
+def fill_estimates(preview: Any) -> list[dict[str, Any]]:
+    """For each AI column a schema preview adds: the cells its fill will cover and roughly what that
+    costs, when it is more than 50 cells (the same arithmetic as `jobs.estimate_cost`, before the
+    column exists)."""
+    if getattr(preview, "kind", None) != "schema_update" or preview.total_rows <= COST_SHOWN_FROM:
+        return []
+    app = get_settings()
+    out = []
+    for c in preview.columns:
+        if c.state != "added" or not c.ai_prompt:
+            continue
+        col = ColumnPublic(id="00000000-0000-0000-0000-000000000000", name=c.name, type=c.type, position=0,
+                           required=False, options=c.options, ai={"prompt": c.ai_prompt})
+        deps = len(set(ai_cells.PLACEHOLDER.findall(c.ai_prompt)))
+        cells = preview.total_rows
+        inp, outp = price(app.cell_model)
+        calls = -(-cells // app.rows_per_call)
+        tokens_in = calls * len(prompt.prefix(col, []).system) / 4 + cells * (deps * jobs.EST_INPUT_TOKENS_PER_VALUE + 10)
+        tokens_out = cells * jobs.EST_OUTPUT_TOKENS_PER_CELL.get(c.type, 8)
+        out.append({"column": c.name, "cells": cells, "model": app.cell_model,
+                    "usd": round((tokens_in * inp + tokens_out * outp) / 1e6, 4)})
+    return out

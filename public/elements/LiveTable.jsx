@@ -146,12 +146,25 @@ export default function LiveTable() {
     }
   }
 
+  async function retryFailed(col) {
+    try {
+      const job = await api(`/tables/${props.table_id}/columns/${col.id}/fill`, {
+        method: "POST",
+        body: JSON.stringify({ scope: "failed" }),
+      });
+      setNotice(`Retrying ${job.total} failed cell${job.total === 1 ? "" : "s"} of "${col.name}"…`);
+    } catch (e) {
+      setNotice(e.message);
+    }
+  }
+
   if (error) return <div className="p-3 text-sm" style={{ color: "#dc2626" }}>{error}</div>;
   if (!table) return <div className="p-3 text-sm text-muted-foreground"><Loader2 size={14} className="animate-spin inline" /> Loading table…</div>;
 
   const pages = Math.max(1, Math.ceil(total / pageSize));
   const first = total === 0 ? 0 : page * pageSize + 1;
   const last = Math.min(total, (page + 1) * pageSize);
+  const failedColumns = table.columns.filter((c) => c.ai && rows.some((r) => (r.cells[c.id] || {}).status === "error"));
 
   return (
     <div className="flex flex-col gap-2 w-full" data-testid="live-table">
@@ -167,6 +180,16 @@ export default function LiveTable() {
         ) : null}
       </div>
       {notice ? <div className="text-xs" style={{ color: "#b45309" }}>{notice}</div> : null}
+      {failedColumns.length ? (
+        <div className="flex flex-wrap gap-1">
+          {failedColumns.map((c) => (
+            <Button key={c.id} size="sm" variant="outline" data-testid="retry-failed" disabled={locked}
+              onClick={() => retryFailed(c)}>
+              <RotateCw size={12} className="mr-1" /> Retry failed: {c.name}
+            </Button>
+          ))}
+        </div>
+      ) : null}
       <div className="overflow-auto border rounded" style={{ maxHeight: "70vh" }}>
         <table className="text-sm w-full" style={{ borderCollapse: "collapse" }}>
           <thead className="bg-muted" style={{ position: "sticky", top: 0 }}>

@@ -567,6 +567,12 @@ export default function Proposal() {
     >
       <style>{STYLE}</style>
       {body}
+      {(props.fill_estimates || []).map((e) => (
+        <div key={e.column} className="text-xs" style={MUTED} data-testid="fill-estimate">
+          {props.status === "applied" ? "Filling" : "On Apply, AI fills"} “{e.column}”: {e.cells.toLocaleString()} cells,
+          estimated cost about ${e.usd.toFixed(e.usd < 1 ? 4 : 2)} ({e.model})
+        </div>
+      ))}
       {props.reasoning && props.status === "pending" ? (
         <div className="text-xs" style={MUTED}>{props.reasoning}</div>
       ) : null}

@@ -90,8 +90,8 @@ async def test_fill_column_starts_a_job_whose_cells_complete(ctx, events, engine
 
     job = await ai.follow_job(ctx, out.content["job_id"], "Out", show, interval_s=0.05, timeout_s=60)
     assert job.status == "completed" and job.done == 12 and job.failed == 0
-    assert shown[-1].startswith("✅ Filled **Out**: 12 / 12 done · 0 failed")
-    assert all(line.startswith("⏳ Filling **Out**:") for line in shown[:-1])
+    assert shown[-1].startswith("Filled **Out**: 12 / 12 done · 0 failed")
+    assert all(line.startswith("Filling **Out**:") for line in shown[:-1])
     got = await quiet_cells(engine, s)
     assert {rid: c["value"] for rid, c in got.items()} == expected_values(s, got)
     assert {c["s"] for c in got.values()} == {"completed"}
@@ -134,7 +134,7 @@ async def test_a_job_over_its_cost_cap_stops_and_says_so(ctx, sheet, pipeline, f
     finally:
         pipeline.restart()
     assert job.status == "stopped" and job.done < 40
-    assert shown[-1].startswith("⛔ Stopped filling **Out**") and "cost limit of $0.00" in shown[-1]
+    assert shown[-1].startswith("Stopped filling **Out**") and "cost limit of $0.00" in shown[-1]
 
 
 async def test_enrich_column_proposes_a_sample_without_writing(ctx, events, engine, sheet):
@@ -178,3 +178,21 @@ async def test_applying_a_new_ai_column_starts_its_fill(ctx, events, engine, she
         values = (await conn.execute(text("SELECT data ->> :c FROM records WHERE table_id = :t"),
                                      {"c": summary, "t": t.id})).scalars().all()
     assert len(values) == 7 and all(v and v.startswith("about Company") for v in values)
+
+
+@pytest.mark.parametrize(("rows", "shown"), [(60, True), (50, False)])
+async def test_a_new_ai_column_over_50_cells_shows_its_estimated_cost(ctx, events, sheet, rows, shown):
+    s = await sheet(rows, ai_column=False)
+    out = await run_tool(ctx, "propose_schema", {
+        "mode": "update", "table_id": str(s.table.id), "reasoning": "tags",
+        "operations": [{"action": "add", "column": {"name": "Kind", "type": "text", "ai": {
+            "prompt": "What kind of company is {Name}? {Description}", "depends_on": ["Name", "Description"]}}},
+            {"action": "add", "column": {"name": "Plain", "type": "text"}}]})
+    assert not out.is_error, out.text()
+    (event,) = [e for e in events if isinstance(e, ProposalEvent)]
+    estimates = ai.fill_estimates(event.preview)
+    if not shown:
+        assert estimates == []
+        return
+    assert [(e["column"], e["cells"]) for e in estimates] == [("Kind", 60)]
+    assert 0 < estimates[0]["usd"] < 1

@@ -1,0 +1,124 @@
+"""An AI column through the chat in headless Chromium: the offline chat model proposes it, Apply starts
+its fill on a real `tablechat worker` (cells computed by the fake Claude, slowed down so progress can be
+seen), the progress message counts up to done and the live view shows every generated value."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import subprocess
+import time
+import uuid
+
+import pytest
+from browser import ARTIFACTS, ROOT, AppServer, app_env, login, new_page, screenshot, send_message
+from fakes.cell_llm import CellLLM, expected
+from playwright.async_api import expect
+
+from db import accounts
+from db.engine import transaction
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+PREFIX = f"tcui{uuid.uuid4().hex[:8]}"
+PROGRESS = re.compile(r"(\d+) / (\d+) done")
+
+
+@pytest.fixture(scope="module")
+def fake_claude():
+    with CellLLM() as fake:
+        fake.configure(latency_s=0.4)
+        yield fake
+
+
+@pytest.fixture(scope="module")
+def app_server(services):
+    """The app (offline chat model) on its own Redis prefix, shared with the worker below."""
+    server = AppServer(app_env(services, TABLECHAT_REDIS_PREFIX=PREFIX))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def worker(services, fake_claude):
+    """`tablechat worker`, one cell per call and one call at a time, so a fill of a few rows takes seconds."""
+    env = app_env(services, TABLECHAT_REDIS_PREFIX=PREFIX, TABLECHAT_LLM="anthropic", ANTHROPIC_API_KEY="test",
+                  ANTHROPIC_BASE_URL=fake_claude.url, TABLECHAT_ROWS_PER_CALL="1", TABLECHAT_CALLS_PER_MESSAGE="1",
+                  TABLECHAT_MAX_CONCURRENCY="1")
+    log = (ARTIFACTS / f"worker-{PREFIX}.log").open("a")
+    proc = subprocess.Popen([str(ROOT / ".venv/bin/tablechat"), "worker", "--processes", "1", "--threads", "1"],
+                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    time.sleep(1)
+    assert proc.poll() is None, (ARTIFACTS / f"worker-{PREFIX}.log").read_text()[-3000:]
+    yield proc
+    os.killpg(proc.pid, signal.SIGTERM)  # its own session: the worker and the Dramatiq processes it started
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    log.close()
+
+
+@pytest.fixture(scope="module")
+async def user(engine):
+    name, password = f"ai{uuid.uuid4().hex[:8]}", "pw-ai-columns"
+    async with transaction(None, engine=engine) as conn:
+        account_id = await accounts.create_account(conn, name=name, password=password)
+    return {"name": name, "password": password, "id": account_id}
+
+
+async def test_ai_column_through_the_chat_fills_with_live_progress(chromium, app_server, worker, user):
+    page = await new_page(chromium)
+    try:
+        await login(page, app_server.url, user["name"], user["password"])
+        await expect(page.locator(".step").filter(has_text="Welcome to tablechat")).to_contain_text("Workspace:")
+        await send_message(page, "Create a table of Italian restaurants in Chicago")
+        create = page.locator('[data-testid="proposal"][data-kind="schema_create"]').last
+        await create.get_by_role("button", name="Create Table").click()
+        await expect(create.get_by_test_id("proposal-outcome")).to_contain_text("Created table")
+        live = page.locator("#side-view-content [data-testid=live-table]")
+        await expect(live.get_by_test_id("live-table-count")).to_contain_text("of 3")
+        names = [n.strip() for n in await live.locator('td[data-col="Name"]').all_inner_texts()]
+        assert len(names) == 3
+
+        await send_message(page, "add an AI column Summary: Summarize {Name} in 10 words")
+        schema = page.locator('[data-testid="proposal"][data-kind="schema_update"]').last
+        await expect(schema).to_contain_text("Summary")
+        await schema.get_by_role("button", name="Apply").click()
+
+        progress = page.locator(".step").filter(has_text=re.compile(r"Fill(ing|ed) Summary"))
+        seen: list[tuple[int, int]] = []
+        shot = False
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            texts = await progress.all_inner_texts()
+            if texts and (m := PROGRESS.search(texts[-1])):
+                done, total = int(m.group(1)), int(m.group(2))
+                if not seen or seen[-1] != (done, total):
+                    seen.append((done, total))
+                if 0 < done < total and not shot:
+                    await live.locator('td[data-col="Summary"]').first.scroll_into_view_if_needed()
+                    await screenshot(page, "ai_column_progress")
+                    shot = True
+                if "Filled Summary" in texts[-1]:
+                    break
+            await asyncio.sleep(0.05)
+        final = (await progress.all_inner_texts())[-1]
+        assert "Filled Summary: 3 / 3 done · 0 failed" in final, (seen, final)
+        assert [d for d, _ in seen] == sorted(d for d, _ in seen) and len(seen) >= 2, seen  # it counted up
+        assert any(0 < d < 3 for d, _ in seen), seen
+        await expect(progress).to_have_count(1)  # one message, updated in place
+
+        column = {"name": "Summary", "type": "text", "options": None}
+        for name in names:
+            want = expected(column, {"Name": name})
+            row = live.locator("tr", has=page.locator('td[data-col="Name"]', has_text=name))
+            await expect(row.locator('td[data-col="Summary"]')).to_contain_text(want)
+        await row.locator('td[data-col="Summary"]').scroll_into_view_if_needed()
+        await screenshot(page, "ai_column_filled")
+    finally:
+        await page.context.close()
