@@ -37,15 +37,10 @@ async def owner(engine, unique) -> Owner:
 
 @pytest.fixture(scope="session")
 def io_api(engine):
-    """The REST API app with the import/export router (included here until the app includes it)."""
+    """The REST API app (it serves the import/export routes)."""
     from api.app import create_api
-    from api.common import COMMON
-    from api.io_routes import router
 
-    app = create_api(engine)
-    if not any(getattr(r, "path", "") == "/tables/import" for r in app.routes):
-        app.include_router(router, responses=COMMON)
-    return app
+    return create_api(engine)
 
 
 @pytest.fixture

@@ -7,17 +7,13 @@ from httpx import ASGITransport, AsyncClient
 from workerkit import wait_job
 
 from api.app import create_api
-from api.jobs_routes import router
 from db import accounts
 from db.engine import transaction
 
 
 @pytest.fixture(scope="module")
 def app(engine):
-    api = create_api(engine)
-    if not any(getattr(r, "path", "") == "/jobs/{job_id}" for r in api.routes):
-        api.include_router(router)
-    return api
+    return create_api(engine)
 
 
 @pytest.fixture
