@@ -122,3 +122,38 @@ async def test_ai_column_through_the_chat_fills_with_live_progress(chromium, app
         await screenshot(page, "ai_column_filled")
     finally:
         await page.context.close()
+
+
+async def test_failed_cells_are_listed_and_retried_from_the_live_view(chromium, app_server, worker, user,
+                                                                      fake_claude):
+    fake_claude.configure(poison="Piccolo Sogno")
+    page = await new_page(chromium)
+    try:
+        await login(page, app_server.url, user["name"], user["password"])
+        await expect(page.locator(".step").filter(has_text="Welcome to tablechat")).to_contain_text("Workspace:")
+        await send_message(page, "Create a table of Italian restaurants in Chicago")
+        create = page.locator('[data-testid="proposal"][data-kind="schema_create"]').last
+        await create.get_by_role("button", name="Create Table").click()
+        live = page.locator("#side-view-content [data-testid=live-table]")
+        await expect(live.get_by_test_id("live-table-count")).to_contain_text("of 3")
+        await send_message(page, "add an AI column Verdict: Describe {Name} in one line")
+        schema = page.locator('[data-testid="proposal"][data-kind="schema_update"]').last
+        await schema.get_by_role("button", name="Apply").click()
+
+        summary = page.locator(".step").filter(has_text="Filled Verdict")
+        await expect(summary).to_contain_text("2 / 3 done · 1 failed", timeout=60_000)
+        await expect(summary).to_contain_text("Claude refused the request")
+        bad = live.locator("tr", has=page.locator('td[data-col="Name"]', has_text="Piccolo Sogno"))
+        await expect(bad.locator('td[data-col="Verdict"]')).to_contain_text("failed")
+        retry = live.get_by_test_id("retry-failed")
+        await expect(retry).to_have_text(re.compile("Retry failed: Verdict"))
+        await screenshot(page, "ai_column_failed")
+
+        fake_claude.configure(poison=None)
+        await retry.click()
+        want = expected({"name": "Verdict", "type": "text", "options": None}, {"Name": "Piccolo Sogno"})
+        await expect(bad.locator('td[data-col="Verdict"]')).to_contain_text(want, timeout=30_000)
+        await expect(retry).to_have_count(0)
+    finally:
+        fake_claude.configure(poison=None)
+        await page.context.close()
