@@ -5,4 +5,5 @@
 from bench.metrics import data_layer  # noqa: F401
 from bench.metrics import agent  # noqa: F401
 from bench.metrics import dataio  # noqa: F401
+from bench.metrics import worker  # noqa: F401
 # isort: on
