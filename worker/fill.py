@@ -92,10 +92,12 @@ class Filler:
         self.open = {c.id: c for c in taken}
         size = self.rt.app.rows_per_call
         chunks = [list(taken[i: i + size]) for i in range(0, len(taken), size)]
-        results = await asyncio.gather(*(self._batch(chunk) for chunk in chunks), return_exceptions=True)
+        try:
+            results = await asyncio.gather(*(self._batch(chunk) for chunk in chunks), return_exceptions=True)
+        finally:
+            if self.open:  # a failure (or a shutdown) left cells claimed: hand them back to the queue
+                await asyncio.shield(self._write([self._retry(c, None) for c in self.open.values()]))
         failure = next((r for r in results if isinstance(r, BaseException)), None)
-        if self.open:  # an unexpected failure left cells claimed: hand them back to the queue
-            await asyncio.shield(self._write([self._retry(c, None) for c in self.open.values()]))
         if failure is not None:
             raise failure
 
