@@ -115,6 +115,10 @@ async def resume(thread: ThreadDict) -> None:
     await _load_history(thread["id"])
     await _commands()
     await _restore_elements(thread.get("elements") or [])
+    try:
+        await _follow_running(thread["id"])
+    except Exception:  # progress is a courtesy: the thread must open even if this fails
+        log.exception("following the running fills of thread %s failed", thread["id"])
 
 
 @cl.on_message
@@ -594,13 +598,20 @@ async def on_page(action: cl.Action) -> dict[str, Any]:
 # -- AI fill progress -----------------------------------------------------------------------------------
 
 
-_JOB_TASKS: set[asyncio.Task] = set()
+_FOLLOWERS: dict[str, tuple[asyncio.Task, cl.Message]] = {}  # by job id: one follower per job in this process
 
 
-def _follow_job(job_id: Any, column: str) -> asyncio.Task:
+def _follow_job(job_id: Any, column: str, *, take_over: bool = False) -> asyncio.Task | None:
     """One message per fill job, updated as it moves (≤ 4 times a second), ending with its summary. The
-    task keeps this session's context; the message is saved each time, so a reload shows where it got."""
-    msg = cl.Message(content=f"Filling **{column}**…", author=_author())
+    message is saved on each update, so a reload shows where it got; `take_over` moves a job's follower
+    to this session (a reloaded page), still updating the same message."""
+    jid = str(job_id)
+    old = _FOLLOWERS.get(jid)
+    if old is not None and not take_over:
+        return None
+    if old is not None:
+        old[0].cancel()
+    msg = old[1] if old is not None else cl.Message(content=f"Filling **{column}**…", author=_author())
     ctx = ToolContext(account_id=_account_id())
 
     async def show(text: str) -> None:
@@ -611,21 +622,30 @@ def _follow_job(job_id: Any, column: str) -> asyncio.Task:
             else:
                 await msg.update()
         except Exception:  # the browser may be gone; the database keeps the job's truth
-            log.debug("progress of job %s not shown", job_id, exc_info=True)
+            log.debug("progress of job %s not shown", jid, exc_info=True)
 
     async def run() -> None:
         try:
-            await ai.follow_job(ctx, job_id, column, show, interval_s=PROGRESS_EVERY_S)
+            await ai.follow_job(ctx, jid, column, show, interval_s=PROGRESS_EVERY_S)
         except Exception:
-            log.exception("following job %s failed", job_id)
+            log.exception("following job %s failed", jid)
 
+    # the task inherits this session's context, so its updates reach this session's browser
     task = asyncio.create_task(run())
-    _JOB_TASKS.add(task)  # a task nobody holds may be garbage-collected mid-run
-    task.add_done_callback(_JOB_TASKS.discard)
+    _FOLLOWERS[jid] = (task, msg)  # a task nobody holds may be garbage-collected mid-run
+    task.add_done_callback(lambda t: _FOLLOWERS.pop(jid) if _FOLLOWERS.get(jid, (None,))[0] is t else None)
     return task
 
 
-async def _follow_jobs(account_id: uuid.UUID, job_ids: list[str]) -> None:
+async def _follow_running(thread_id: str) -> None:
+    """After a reload: the thread's fills still running are followed in this session."""
+    account_id = _account_id()
+    async with transaction(account_id) as conn:
+        ids = await ai.running_jobs(conn, thread_id)
+    await _follow_jobs(account_id, ids, take_over=True)
+
+
+async def _follow_jobs(account_id: uuid.UUID, job_ids: list[str], *, take_over: bool = False) -> None:
     if not job_ids:
         return
     async with transaction(account_id) as conn:
@@ -633,7 +653,7 @@ async def _follow_jobs(account_id: uuid.UUID, job_ids: list[str]) -> None:
             job = await ai_jobs.get_job(conn, jid)
             table = await db_tables.get_table(conn, job.table_id)
             column = next((c.name for c in table.columns if c.id == job.column_id), "AI column")
-            _follow_job(job.id, column)
+            _follow_job(job.id, column, take_over=take_over)
 
 
 # -- the live view and the table list -------------------------------------------------------------------

@@ -244,6 +244,13 @@ async def final_summary(conn: Any, job: jobs.JobPublic, column: str) -> str:
     return text_
 
 
+async def running_jobs(conn: Any, thread_id: str) -> list[str]:
+    """The fills a conversation started that are still running."""
+    found = await conn.execute(text("SELECT id FROM jobs WHERE thread_id = :th AND status IN ('queued', 'running') "
+                                    "ORDER BY created_at"), {"th": thread_id})
+    return [str(r.id) for r in found]
+
+
 async def follow_job(ctx: ToolContext, job_id: Any, column: str, show: Any, *, interval_s: float = 0.25,
                      timeout_s: float = 3600.0) -> jobs.JobPublic:
     """Call `show(text)` as a job moves (at most once per `interval_s`, only when the text changes), then

@@ -71,24 +71,31 @@ async def user(engine):
     return {"name": name, "password": password, "id": account_id}
 
 
+async def _restaurants(page, app_server, user):
+    """Sign in, create the offline model's restaurant table (3 rows) through the chat; its live view."""
+    await login(page, app_server.url, user["name"], user["password"])
+    await expect(page.locator(".step").filter(has_text="Welcome to tablechat")).to_contain_text("Workspace:",
+                                                                                           timeout=30_000)
+    await send_message(page, "Create a table of Italian restaurants in Chicago")
+    create = page.locator('[data-testid="proposal"][data-kind="schema_create"]').last
+    await create.get_by_role("button", name="Create Table").click(timeout=30_000)
+    await expect(create.get_by_test_id("proposal-outcome")).to_contain_text("Created table", timeout=30_000)
+    live = page.locator("#side-view-content [data-testid=live-table]")
+    await expect(live.get_by_test_id("live-table-count")).to_contain_text("of 3", timeout=30_000)
+    return live
+
+
 async def test_ai_column_through_the_chat_fills_with_live_progress(chromium, app_server, worker, user):
     page = await new_page(chromium)
     try:
-        await login(page, app_server.url, user["name"], user["password"])
-        await expect(page.locator(".step").filter(has_text="Welcome to tablechat")).to_contain_text("Workspace:")
-        await send_message(page, "Create a table of Italian restaurants in Chicago")
-        create = page.locator('[data-testid="proposal"][data-kind="schema_create"]').last
-        await create.get_by_role("button", name="Create Table").click()
-        await expect(create.get_by_test_id("proposal-outcome")).to_contain_text("Created table")
-        live = page.locator("#side-view-content [data-testid=live-table]")
-        await expect(live.get_by_test_id("live-table-count")).to_contain_text("of 3")
+        live = await _restaurants(page, app_server, user)
         names = [n.strip() for n in await live.locator('td[data-col="Name"]').all_inner_texts()]
         assert len(names) == 3
 
         await send_message(page, "add an AI column Summary: Summarize {Name} in 10 words")
         schema = page.locator('[data-testid="proposal"][data-kind="schema_update"]').last
-        await expect(schema).to_contain_text("Summary")
-        await schema.get_by_role("button", name="Apply").click()
+        await expect(schema).to_contain_text("Summary", timeout=30_000)
+        await schema.get_by_role("button", name="Apply").click(timeout=30_000)
 
         progress = page.locator(".step").filter(has_text=re.compile(r"Fill(ing|ed) Summary"))
         seen: list[tuple[int, int]] = []
@@ -129,16 +136,10 @@ async def test_failed_cells_are_listed_and_retried_from_the_live_view(chromium, 
     fake_claude.configure(poison="Piccolo Sogno")
     page = await new_page(chromium)
     try:
-        await login(page, app_server.url, user["name"], user["password"])
-        await expect(page.locator(".step").filter(has_text="Welcome to tablechat")).to_contain_text("Workspace:")
-        await send_message(page, "Create a table of Italian restaurants in Chicago")
-        create = page.locator('[data-testid="proposal"][data-kind="schema_create"]').last
-        await create.get_by_role("button", name="Create Table").click()
-        live = page.locator("#side-view-content [data-testid=live-table]")
-        await expect(live.get_by_test_id("live-table-count")).to_contain_text("of 3")
+        live = await _restaurants(page, app_server, user)
         await send_message(page, "add an AI column Verdict: Describe {Name} in one line")
         schema = page.locator('[data-testid="proposal"][data-kind="schema_update"]').last
-        await schema.get_by_role("button", name="Apply").click()
+        await schema.get_by_role("button", name="Apply").click(timeout=30_000)
 
         summary = page.locator(".step").filter(has_text="Filled Verdict")
         await expect(summary).to_contain_text("2 / 3 done · 1 failed", timeout=60_000)
@@ -156,4 +157,27 @@ async def test_failed_cells_are_listed_and_retried_from_the_live_view(chromium, 
         await expect(retry).to_have_count(0)
     finally:
         fake_claude.configure(poison=None)
+        await page.context.close()
+
+
+async def test_a_reloaded_chat_keeps_following_a_running_fill(chromium, app_server, worker, user, fake_claude):
+    fake_claude.configure(latency_s=1.2)
+    page = await new_page(chromium)
+    try:
+        await _restaurants(page, app_server, user)
+        await send_message(page, "add an AI column Blurb: Write a blurb for {Name}")
+        schema = page.locator('[data-testid="proposal"][data-kind="schema_update"]').last
+        await schema.get_by_role("button", name="Apply").click(timeout=30_000)
+        progress = page.locator(".step").filter(has_text=re.compile(r"Fill(ing|ed) Blurb"))
+        await expect(progress).to_contain_text("Filling Blurb", timeout=30_000)
+
+        await page.reload()
+        progress = page.locator(".step").filter(has_text=re.compile(r"Fill(ing|ed) Blurb"))
+        await expect(progress).to_contain_text("Filling Blurb: ", timeout=30_000)  # still running
+        await expect(progress).to_contain_text("Filled Blurb: 3 / 3 done · 0 failed", timeout=60_000)
+        await expect(progress).to_have_count(1)  # the same message, followed by the reloaded page
+        await progress.scroll_into_view_if_needed()
+        await screenshot(page, "ai_column_reloaded")
+    finally:
+        fake_claude.configure(latency_s=0.4)
         await page.context.close()
