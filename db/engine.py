@@ -10,18 +10,37 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 APP_ROLE = "tablechat_app"
 
 _engines: dict[tuple[str, int], AsyncEngine] = {}
+LOCAL_HOSTS = {None, "", "localhost", "127.0.0.1", "::1"}
+
+
+def connect_args(url: str) -> dict[str, Any]:
+    """asyncpg's arguments for `url`: no TLS attempt to a local server unless the URL asks for TLS."""
+    # asyncpg's default ("prefer") tries a TLS handshake on every new connection first, a wasted round
+    # trip (and CPU) against a local server; a URL that names ssl/sslmode keeps its own choice.
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return {}  # create_async_engine reports the bad URL itself
+    if parsed.host in LOCAL_HOSTS and not {"ssl", "sslmode"} & set(parsed.query):
+        return {"ssl": False}
+    return {}
 
 
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """A pooled asyncpg engine; JSON is decoded by asyncpg's codec through SQLAlchemy."""
-    kwargs.setdefault("pool_size", 10)
-    kwargs.setdefault("max_overflow", 20)
+    # Most connections stay in the pool: overflow ones are closed as soon as they are returned, so a
+    # burst of chats would open and close connections for every turn.
+    kwargs.setdefault("pool_size", 20)
+    kwargs.setdefault("max_overflow", 10)
     kwargs.setdefault("pool_pre_ping", False)
+    kwargs.setdefault("connect_args", connect_args(url))
     return create_async_engine(url, **kwargs)
 
 
