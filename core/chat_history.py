@@ -4,6 +4,7 @@ workspace each chat thread works in."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import re
@@ -16,15 +17,22 @@ from chainlit.data.utils import queue_until_user_message
 from chainlit.element import ElementDict
 from chainlit.types import PageInfo, PaginatedResponse, Pagination, ThreadDict, ThreadFilter
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from db import accounts
-from db.engine import transaction
+from db.engine import make_engine, transaction
 
 if TYPE_CHECKING:
     from chainlit.element import Element
+    from chainlit.step import StepDict
 
 log = logging.getLogger(__name__)
+
+# Chainlit's statements are few and repeat for every step: their parsed form is kept.
+_sql = functools.lru_cache(maxsize=256)(text)
+# The thread row a step or element needs (foreign key), made in the same statement as the write.
+_ENSURE_THREAD = ('WITH thread AS (INSERT INTO threads (id, "createdAt", metadata) VALUES (:threadId, :thread_at, '
+                  "'{}') ON CONFLICT (id) DO NOTHING) ")
 
 WORKSPACE_KEYS = ("workspace_id", "workspace_name")  # in the thread's metadata and the user session
 
@@ -51,11 +59,26 @@ class ChatHistory(SQLAlchemyDataLayer):
 
     def __init__(self, url: str, **kwargs: Any):
         super().__init__(conninfo=url, storage_provider=NoFiles(), **kwargs)
+        # Chainlit's engine has a pool of 5 (+10 that close on return) and tries TLS on each connection:
+        # a crowd of chats would open connections for every step.
+        self.engine = make_engine(url, pool_size=15, max_overflow=5)
+        self.async_session = async_sessionmaker(bind=self.engine, expire_on_commit=False, class_=AsyncSession)
 
     async def execute_sql(self, query: str, parameters: dict) -> list[dict[str, Any]] | int | None:
+        """One statement in its own transaction: its rows, its row count, or None when it failed."""
         # asyncpg takes JSONB as text through SQLAlchemy; Chainlit passes a few dicts (modes, playerConfig).
         params = {k: json.dumps(v) if isinstance(v, dict) else v for k, v in parameters.items()}
-        return await super().execute_sql(query, params)
+        # Chainlit runs each statement through an ORM session; a plain connection does the same work
+        # with a fraction of the CPU, which is what a crowd of chats is short of.
+        try:
+            async with self.engine.begin() as conn:
+                result = await conn.execute(_sql(query), params)
+                if not result.returns_rows:
+                    return result.rowcount
+                return self.clean_result([dict(row._mapping) for row in result.fetchall()])
+        except Exception as exc:  # noqa: BLE001  (Chainlit's contract: a failed statement is logged, not raised)
+            log.warning("chat history statement failed: %s", exc)
+            return None
 
     async def update_thread(self, thread_id: str, name: str | None = None, user_id: str | None = None,
                             metadata: dict | None = None, tags: list[str] | None = None) -> None:
@@ -74,11 +97,11 @@ class ChatHistory(SQLAlchemyDataLayer):
                 {"id": thread_id, "at": await self.get_current_timestamp()},
             )
             return
-        identifier = await self._get_user_identifer_by_id(user_id) if user_id else None
+        # the user's identifier is looked up inside the statement, not in a round trip of its own
         await self.execute_sql(
             """
             INSERT INTO threads (id, "createdAt", name, "userId", "userIdentifier", tags, metadata)
-            VALUES (:id, :at, :name, :user_id, :identifier, :tags, :keep)
+            VALUES (:id, :at, :name, :user_id, (SELECT identifier FROM users WHERE id = :user_id), :tags, :keep)
             ON CONFLICT (id) DO UPDATE SET
               name = COALESCE(EXCLUDED.name, threads.name),
               "userId" = COALESCE(EXCLUDED."userId", threads."userId"),
@@ -87,7 +110,26 @@ class ChatHistory(SQLAlchemyDataLayer):
               metadata = (COALESCE(threads.metadata, '{}') - CAST(:drop AS text[])) || EXCLUDED.metadata
             """,
             {"id": thread_id, "at": await self.get_current_timestamp(), "name": name, "user_id": user_id,
-             "identifier": identifier, "tags": tags, "keep": json.dumps(keep), "drop": drop},
+             "tags": tags, "keep": json.dumps(keep), "drop": drop},
+        )
+
+    @queue_until_user_message()
+    async def create_step(self, step_dict: StepDict) -> None:
+        """Save a step (insert or update), making its thread's row in the same statement if need be."""
+        # Chainlit's version spends a statement and a transaction of its own on the thread row first.
+        step_dict["showInput"] = (str(step_dict.get("showInput", "")).lower()  # type: ignore[typeddict-item]
+                                  if "showInput" in step_dict else None)
+        row = {k: v for k, v in step_dict.items() if v is not None and not (isinstance(v, dict) and not v)}
+        row["metadata"] = json.dumps(step_dict.get("metadata", {}))
+        row["generation"] = json.dumps(step_dict.get("generation", {}))
+        columns = ", ".join(f'"{k}"' for k in row)
+        values = ", ".join(f":{k}" for k in row)
+        updates = ", ".join(f'"{k}" = EXCLUDED."{k}"' for k in row if k != "id")
+        ensure = _ENSURE_THREAD if row.get("threadId") else ""
+        await self.execute_sql(
+            f"{ensure}INSERT INTO steps ({columns}) VALUES ({values}) "
+            f"ON CONFLICT (id) DO UPDATE SET {updates}",
+            {**row, "thread_at": await self.get_current_timestamp()},
         )
 
     async def list_threads(self, pagination: Pagination, filters: ThreadFilter) -> PaginatedResponse:
@@ -142,14 +184,16 @@ class ChatHistory(SQLAlchemyDataLayer):
         if element.type != "custom" and not element.url:
             log.debug("element %s (%s) has no outside URL; not kept in history", element.id, element.type)
             return
-        # The first element of a new thread can arrive before the thread row (foreign key).
-        await self.update_thread(element.thread_id)
         row = {k: v for k, v in element.to_dict().items() if v is not None}
         columns = ", ".join(f'"{k}"' for k in row)
         values = ", ".join(f":{k}" for k in row)
         updates = ", ".join(f'"{k}" = EXCLUDED."{k}"' for k in row if k != "id")
+        # The first element of a new thread can arrive before the thread row (foreign key).
+        ensure = _ENSURE_THREAD if row.get("threadId") else ""
         await self.execute_sql(
-            f"INSERT INTO elements ({columns}) VALUES ({values}) ON CONFLICT (id) DO UPDATE SET {updates}", row
+            f"{ensure}INSERT INTO elements ({columns}) VALUES ({values}) "
+            f"ON CONFLICT (id) DO UPDATE SET {updates}",
+            {**row, "thread_at": await self.get_current_timestamp()},
         )
 
     async def get_element(self, thread_id: str, element_id: str) -> ElementDict | None:
