@@ -18,7 +18,7 @@ from typing import Any
 from agent.model import MessageDone, ModelEvent, ModelRequest, TextDelta, ToolUseStart
 from agent.offline_data import plan_data
 
-CHUNK_WORDS = 3
+CHUNK_CHARS = 40  # a streamed chunk: whole words, about this long (each chunk is a socket message)
 MAX_NEW_ROWS = 500
 MAX_MATCHED_ROWS = 1000
 PAGE = 200
@@ -1432,8 +1432,13 @@ def _tokens(obj: Any) -> int:
 
 
 def _chunks(text: str) -> list[str]:
-    words = re.findall(r"\S+\s*|\s+", text)
-    return ["".join(words[i : i + CHUNK_WORDS]) for i in range(0, len(words), CHUNK_WORDS)]
+    """The text in pieces of whole words of at most CHUNK_CHARS (a longer word is a piece alone)."""
+    pieces = [""]
+    for word in re.findall(r"\S+\s*|\s+", text):
+        if pieces[-1] and len(pieces[-1]) + len(word) > CHUNK_CHARS:
+            pieces.append("")
+        pieces[-1] += word
+    return [p for p in pieces if p]
 
 
 class OfflineModel:
