@@ -196,3 +196,18 @@ async def test_a_new_ai_column_over_50_cells_shows_its_estimated_cost(ctx, event
         return
     assert [(e["column"], e["cells"]) for e in estimates] == [("Kind", 60)]
     assert 0 < estimates[0]["usd"] < 1
+
+
+async def test_enrich_with_a_new_column_proposes_it_with_its_sample(ctx, events, sheet):
+    s = await sheet(4, ai_column=False)
+    out = await run_tool(ctx, "enrich_column", {"table_id": str(s.table.id), "new_column": {
+        "name": "Pitch", "type": "text", "ai": {"prompt": "Pitch {Name}", "depends_on": ["Name"]}}, "sample": 2})
+    assert not out.is_error, out.text()
+    assert (out.content["sample"], out.content["rows_in_scope"], out.content["computed"]) == (2, 4, 2)
+    (event,) = [e for e in events if isinstance(e, ProposalEvent)]
+    assert event.kind == "schema_update"
+    (op,) = event.payload["operations"]
+    assert op["column"]["name"] == "Pitch" and op["column"]["ai"]["prompt"] == "Pitch {Name}"
+    assert f"row {s.ids[0]}: 'Company 0'" in event.payload["reasoning"]
+    bad = await run_tool(ctx, "enrich_column", {"table_id": str(s.table.id), "new_column": {"name": "Name"}})
+    assert bad.is_error and "needs ai" in bad.text()
