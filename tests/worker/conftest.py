@@ -20,8 +20,9 @@ def fake(cell_llm):
     return cell_llm
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def pipeline(services, cell_llm):
+    """Running only while a module of these tests runs: it would fill other tests' jobs too."""
     p = Pipeline(services, cell_llm)
     p.start()
     yield p

@@ -1,5 +1,6 @@
 """Faults with real processes: `tablechat worker` instances killed with SIGKILL in the middle of a fill,
-and the Redis they use stopped for 20 seconds. Nothing is lost; every fill completes."""
+and the Redis they use stopped for 20 seconds. Nothing is lost; every fill completes. (The in-process
+pipeline of the other modules is not running here: these workers do all the work.)"""
 
 import asyncio
 import os
@@ -10,21 +11,12 @@ import time
 import uuid
 
 import psutil
-import pytest
 from fakes.cell_llm import free_port
 from workerkit import FAST, cells, expected_values, make_sheet, wait_job
 
 from core.settings import ROOT
 from db.engine import transaction
 from worker import jobs
-
-
-@pytest.fixture
-def no_inprocess_pipeline(pipeline):
-    """The in-process pipeline shares the database: stopped, so the workers under test do all the work."""
-    pipeline.stop()
-    yield
-    pipeline.start()
 
 
 class Instance:
@@ -87,7 +79,7 @@ def _check(sheet, got, fake):
     assert max(fake.stats()["rows"].values()) <= 3
 
 
-async def test_a_worker_killed_mid_fill_leaves_nothing_behind(engine, unique, services, fake, no_inprocess_pipeline):
+async def test_a_worker_killed_mid_fill_leaves_nothing_behind(engine, unique, services, fake):
     prefix = f"tckill{uuid.uuid4().hex[:6]}"
     first = Instance(services, fake, services.redis_url, prefix)  # started first: it leads relay and sweeper
     await asyncio.sleep(1.0)
@@ -109,7 +101,7 @@ async def test_a_worker_killed_mid_fill_leaves_nothing_behind(engine, unique, se
     assert resent > 0, "the killed worker had no call in flight: the test proved nothing"
 
 
-async def test_redis_down_for_20_seconds_loses_nothing(engine, unique, services, fake, no_inprocess_pipeline, tmp_path):
+async def test_redis_down_for_20_seconds_loses_nothing(engine, unique, services, fake, tmp_path):
     port = free_port()
     command = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
                "--dir", str(tmp_path)]
