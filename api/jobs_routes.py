@@ -35,7 +35,7 @@ class FillStarted(BaseModel):
     total: int
 
 
-async def _announce(job: JobPublic) -> None:
+async def announce_job(job: JobPublic) -> None:
     try:
         await jobs.announce(job)
     except Exception:  # the stream only tells listeners sooner; the database has the job either way
@@ -51,7 +51,7 @@ async def start_fill(caller: CallerDep, table_id: TableId, column_id: ColumnKey,
     scope = (body or FillRequest()).scope
     async with caller.tx() as conn:
         job = await jobs.start_fill(conn, table_id, column_id, scope)
-    await _announce(job)
+    await announce_job(job)
     return FillStarted(job_id=job.id, status=job.status, total=job.total)
 
 
@@ -68,5 +68,5 @@ async def cancel_job(caller: CallerDep, job_id: JobId) -> JobPublic:
     as it is."""
     async with caller.tx() as conn:
         job = await jobs.cancel(conn, job_id)
-    await _announce(job)
+    await announce_job(job)
     return job

@@ -96,10 +96,19 @@ async def list_columns(caller: CallerDep, table_id: TableId) -> ColumnList:
 
 @router.post("/tables/{table_id}/columns", status_code=201, response_model=ColumnPublic, tags=["columns"],
              responses=errors(409))
-async def create_column(caller: CallerDep, table_id: TableId, body: ColumnCreate) -> ColumnPublic:
-    """A new column (default: last). An AI column's cells start `pending`."""
+async def create_column(caller: CallerDep, table_id: TableId, body: ColumnCreate, response: Response) -> ColumnPublic:
+    """A new column (default: last). An AI column's cells start `pending` and a fill job starts at once
+    (its id in the `X-Fill-Job` header; follow it with `GET /jobs/{id}`)."""
+    from api.jobs_routes import announce_job
+    from worker import jobs
+
     async with caller.tx() as conn:
-        return await tables.create_column(conn, table_id, body)
+        column = await tables.create_column(conn, table_id, body)
+        job = await jobs.start_fill(conn, table_id, column.id, "all") if column.ai else None
+    if job is not None:
+        response.headers["X-Fill-Job"] = str(job.id)
+        await announce_job(job)
+    return column
 
 
 @router.patch("/tables/{table_id}/columns/{column_id}", response_model=ColumnPublic, tags=["columns"],

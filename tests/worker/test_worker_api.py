@@ -40,12 +40,16 @@ async def _table(client, headers, rows):
     r = await client.post(f"/tables/{table['id']}/columns", headers=headers, json={
         "name": "Pitch", "type": "text", "ai": {"prompt": "One line pitch for {Description}"}})
     assert r.status_code == 201, r.text
-    return table["id"], r.json()["id"]
+    assert r.headers["X-Fill-Job"]  # a new AI column starts filling at once
+    return table["id"], r.json()["id"], r.headers["X-Fill-Job"]
 
 
 async def test_start_follow_and_finish_a_fill(engine, unique, client, pipeline, fake):
     headers = await _user(engine, unique)
-    table_id, column_id = await _table(client, headers, 25)
+    table_id, column_id, first_job = await _table(client, headers, 25)
+    await wait_job(engine, first_job)
+    r = await client.get(f"/jobs/{first_job}", headers=headers)
+    assert r.json()["status"] == "completed" and r.json()["done"] == 25
     r = await client.post(f"/tables/{table_id}/columns/Pitch/fill", headers=headers, json={"scope": "all"})
     assert r.status_code == 202, r.text
     started = r.json()
@@ -64,7 +68,7 @@ async def test_start_follow_and_finish_a_fill(engine, unique, client, pipeline, 
 
 async def test_fill_errors_are_clear_and_jobs_are_private(engine, unique, client, pipeline, fake):
     owner, stranger = await _user(engine, unique), await _user(engine, unique + "x")
-    table_id, _ = await _table(client, owner, 3)
+    table_id, _, _ = await _table(client, owner, 3)
     r = await client.post(f"/tables/{table_id}/columns/Company/fill", headers=owner, json={"scope": "all"})
     assert r.status_code == 422 and "not an AI column" in r.json()["error"]["message"]
     r = await client.post(f"/tables/{table_id}/columns/Pitch/fill", headers=owner, json={"scope": "most"})
