@@ -153,29 +153,32 @@ async def settle(conn: AsyncConnection, deltas: Mapping[str, Delta]) -> list[dic
     if not rows:
         return []
     # lock in id order: writers that settle several jobs at once must not deadlock each other
-    await conn.execute(text("SELECT 1 FROM jobs WHERE id = ANY(CAST(:ids AS uuid[])) ORDER BY id FOR UPDATE"),
-                       {"ids": [r["id"] for r in rows]})
-    res = await conn.execute(
-        text(
-            "UPDATE jobs j SET "
-            " total = j.total + CASE WHEN j.status IN ('queued', 'running') THEN x.dt ELSE 0 END, "
-            " done = j.done + x.dd, failed = j.failed + x.df, cost_usd = j.cost_usd + x.dc, updated_at = now(), "
-            " status = CASE WHEN j.status IN ('queued', 'running') "
-            "   AND j.done + x.dd + j.failed + x.df >= j.total + x.dt THEN 'completed' "
-            "   WHEN j.status = 'queued' AND x.dd + x.df > 0 THEN 'running' ELSE j.status END, "
-            " finished_at = CASE WHEN j.status IN ('queued', 'running') "
-            "   AND j.done + x.dd + j.failed + x.df >= j.total + x.dt THEN now() ELSE j.finished_at END "
-            "FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS x(id uuid, dt int, dd int, df int, dc numeric) "
-            f"WHERE j.id = x.id RETURNING {', '.join('j.' + f.strip() for f in JOB_FIELDS.split(','))}"
-        ),
-        {"rows": json.dumps(rows)},
-    )
+    await conn.execute(_LOCK_JOBS, {"ids": [r["id"] for r in rows]})
+    res = await conn.execute(_SETTLE, {"rows": json.dumps(rows)})
     return [_jsonable(m) for m in res.mappings()]
+
+
+_LOCK_JOBS = text("SELECT 1 FROM jobs WHERE id = ANY(CAST(:ids AS uuid[])) ORDER BY id FOR UPDATE")
+_SETTLE = text(
+    "UPDATE jobs j SET "
+    " total = j.total + CASE WHEN j.status IN ('queued', 'running') THEN x.dt ELSE 0 END, "
+    " done = j.done + x.dd, failed = j.failed + x.df, cost_usd = j.cost_usd + x.dc, updated_at = now(), "
+    " status = CASE WHEN j.status IN ('queued', 'running') "
+    "   AND j.done + x.dd + j.failed + x.df >= j.total + x.dt THEN 'completed' "
+    "   WHEN j.status = 'queued' AND x.dd + x.df > 0 THEN 'running' ELSE j.status END, "
+    " finished_at = CASE WHEN j.status IN ('queued', 'running') "
+    "   AND j.done + x.dd + j.failed + x.df >= j.total + x.dt THEN now() ELSE j.finished_at END "
+    "FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS x(id uuid, dt int, dd int, df int, dc numeric) "
+    f"WHERE j.id = x.id RETURNING {', '.join('j.' + f.strip() for f in JOB_FIELDS.split(','))}"
+)
+
+
+_GET_JOB = text(f"SELECT {JOB_FIELDS} FROM jobs WHERE id = :j")
 
 
 async def get_job(conn: AsyncConnection, job_id: Any) -> dict[str, Any]:
     jid = as_uuid(job_id, "job")
-    row = (await conn.execute(text(f"SELECT {JOB_FIELDS} FROM jobs WHERE id = :j"), {"j": jid})).mappings().first()
+    row = (await conn.execute(_GET_JOB, {"j": jid})).mappings().first()
     if row is None:
         raise NotFound(f"No job {job_id}", job_id=str(job_id))
     return _jsonable(row)
@@ -211,11 +214,11 @@ async def enqueue(conn: AsyncConnection, messages: Sequence[Mapping[str, Any]]) 
     """Write fill messages to the outbox (relayed to the broker after commit)."""
     if not messages:
         return
-    await conn.execute(
-        text("INSERT INTO outbox (queue, actor, payload) "
-             "SELECT :q, :a, e FROM jsonb_array_elements(CAST(:m AS jsonb)) AS e"),
-        {"q": QUEUE, "a": FILL_ACTOR, "m": json.dumps(list(messages))},
-    )
+    await conn.execute(_ENQUEUE, {"q": QUEUE, "a": FILL_ACTOR, "m": json.dumps(list(messages))})
+
+
+_ENQUEUE = text("INSERT INTO outbox (queue, actor, payload) "
+                "SELECT :q, :a, e FROM jsonb_array_elements(CAST(:m AS jsonb)) AS e")
 
 
 _ASSIGN = """
@@ -326,6 +329,24 @@ async def stop_job(conn: AsyncConnection, job_id: str, message: str) -> list[dic
 
 
 # -- workers -----------------------------------------------------------------------------------------
+_CLAIM = text(
+    "UPDATE records r SET updated_at = now(), meta = jsonb_set(r.meta, ARRAY[:c], (r.meta -> :c) "
+    " || jsonb_build_object('s', 'computing', 'c', CAST(:claim AS text), 'w', CAST(:w AS bigint), "
+    "    't', extract(epoch FROM clock_timestamp()), "
+    "    'a', coalesce((r.meta -> :c ->> 'a')::int, 0) + 1, "
+    "    'h', tc_input_hash(r.data, CAST(:deps AS text[])))) "
+    "WHERE r.table_id = :t AND r.id = ANY(:ids) AND r.meta -> :c ->> 'j' = :job "
+    " AND r.meta -> :c ->> 's' = 'pending' AND coalesce((r.meta -> :c ->> 'a')::int, 0) < :max "
+    " AND EXISTS (SELECT 1 FROM jobs WHERE id = CAST(:job AS uuid) AND status IN ('queued', 'running')) "
+    " AND coalesce((r.meta -> :c ->> 'n')::float8, 0) <= extract(epoch FROM clock_timestamp()) + 0.2 "
+    "RETURNING r.id, (r.meta -> :c ->> 'a')::int AS attempt, "
+    " (SELECT coalesce(jsonb_object_agg(d, r.data -> d), '{}') "
+    "  FROM unnest(CAST(:deps AS text[])) AS d) AS inputs"
+)
+_RUNNING = text("UPDATE jobs SET status = 'running', updated_at = now() WHERE id = "
+                "(SELECT id FROM jobs WHERE id = :j AND status = 'queued' FOR UPDATE SKIP LOCKED)")
+
+
 async def claim(
     conn: AsyncConnection, *, job_id: str, table_id: Any, column_id: str, deps: Sequence[str],
     record_ids: Sequence[int], claim_id: str, worker: int,
@@ -333,32 +354,17 @@ async def claim(
     """Take the job's queued cells among `record_ids` in one conditional UPDATE; returns what was taken
     with the values of its inputs. Cells already taken, finished, or waiting for their time are skipped."""
     res = await conn.execute(
-        text(
-            "UPDATE records r SET updated_at = now(), meta = jsonb_set(r.meta, ARRAY[:c], (r.meta -> :c) "
-            " || jsonb_build_object('s', 'computing', 'c', CAST(:claim AS text), 'w', CAST(:w AS bigint), "
-            "    't', extract(epoch FROM clock_timestamp()), "
-            "    'a', coalesce((r.meta -> :c ->> 'a')::int, 0) + 1, "
-            "    'h', tc_input_hash(r.data, CAST(:deps AS text[])))) "
-            "WHERE r.table_id = :t AND r.id = ANY(:ids) AND r.meta -> :c ->> 'j' = :job "
-            " AND r.meta -> :c ->> 's' = 'pending' AND coalesce((r.meta -> :c ->> 'a')::int, 0) < :max "
-            " AND EXISTS (SELECT 1 FROM jobs WHERE id = CAST(:job AS uuid) AND status IN ('queued', 'running')) "
-            " AND coalesce((r.meta -> :c ->> 'n')::float8, 0) <= extract(epoch FROM clock_timestamp()) + 0.2 "
-            "RETURNING r.id, (r.meta -> :c ->> 'a')::int AS attempt, "
-            " (SELECT coalesce(jsonb_object_agg(d, r.data -> d), '{}') "
-            "  FROM unnest(CAST(:deps AS text[])) AS d) AS inputs"
-        ),
+        _CLAIM,
         {"t": table_id, "c": column_id, "ids": list(record_ids), "job": job_id, "claim": claim_id,
          "w": worker, "deps": list(deps), "max": MAX_ATTEMPTS},
     )
     taken = [Claimed(id=m["id"], attempt=m["attempt"], inputs=m["inputs"] or {}) for m in res.mappings()]
     if taken:  # skip it when a writer holds the row: its count update makes the job running anyway
-        await conn.execute(text("UPDATE jobs SET status = 'running', updated_at = now() WHERE id = "
-                                "(SELECT id FROM jobs WHERE id = :j AND status = 'queued' FOR UPDATE SKIP LOCKED)"),
-                           {"j": job_id})
+        await conn.execute(_RUNNING, {"j": job_id})
     return sorted(taken, key=lambda c: c.id)
 
 
-_WRITE = """
+_WRITE_SQL = """
 WITH u AS (
   SELECT * FROM jsonb_to_recordset(CAST(:rows AS jsonb))
     AS x(id bigint, claim text, kind text, val jsonb, err text, nb float8)
@@ -396,6 +402,7 @@ UPDATE records r SET updated_at = now(),
 FROM res WHERE r.id = res.id
 RETURNING r.id, res.kind, res.m ->> 'j' AS job, coalesce((res.m ->> 'n')::float8, 0) AS nb
 """
+_WRITE = text(_WRITE_SQL)
 
 
 async def write_results(
@@ -406,7 +413,7 @@ async def write_results(
     (queueing the retries on the outbox)."""
     rows = [{"id": o.id, "claim": o.claim, "kind": o.kind, "val": o.value, "err": o.error, "nb": o.not_before}
             for o in outcomes]
-    res = await conn.execute(text(_WRITE), {"rows": json.dumps(rows), "t": table_id, "c": column_id,
+    res = await conn.execute(_WRITE, {"rows": json.dumps(rows), "t": table_id, "c": column_id,
                                             "deps": list(deps)})
     kinds: dict[int, str] = {o.id: "lost" for o in outcomes}
     deltas: dict[str, Delta] = {}
@@ -427,25 +434,25 @@ async def write_results(
     return kinds, deltas
 
 
+_RUNS = text(
+    "INSERT INTO ai_runs (workspace_id, table_id, column_id, job_id, record_ids, model, prompt_hash, "
+    " input_hash, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, latency_ms, "
+    " cost_usd, success, error) "
+    "SELECT x.workspace_id, x.table_id, x.column_id, x.job_id, x.record_ids, x.model, x.prompt_hash, "
+    " x.input_hash, x.input_tokens, x.output_tokens, x.cache_read_tokens, x.cache_write_tokens, "
+    " x.latency_ms, x.cost_usd, x.success, x.error "
+    "FROM jsonb_to_recordset(CAST(:runs AS jsonb)) AS x(workspace_id uuid, table_id uuid, column_id uuid, "
+    " job_id uuid, record_ids jsonb, model text, prompt_hash text, input_hash text, input_tokens int, "
+    " output_tokens int, cache_read_tokens int, cache_write_tokens int, latency_ms float8, "
+    " cost_usd numeric, success boolean, error text)"
+)
+
+
 async def record_runs(conn: AsyncConnection, runs: Sequence[Mapping[str, Any]]) -> None:
     """Audit LLM calls (one row each: model, hashes, tokens, latency, cost, success, error)."""
     if not runs:
         return
-    await conn.execute(
-        text(
-            "INSERT INTO ai_runs (workspace_id, table_id, column_id, job_id, record_ids, model, prompt_hash, "
-            " input_hash, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, latency_ms, "
-            " cost_usd, success, error) "
-            "SELECT x.workspace_id, x.table_id, x.column_id, x.job_id, x.record_ids, x.model, x.prompt_hash, "
-            " x.input_hash, x.input_tokens, x.output_tokens, x.cache_read_tokens, x.cache_write_tokens, "
-            " x.latency_ms, x.cost_usd, x.success, x.error "
-            "FROM jsonb_to_recordset(CAST(:runs AS jsonb)) AS x(workspace_id uuid, table_id uuid, column_id uuid, "
-            " job_id uuid, record_ids jsonb, model text, prompt_hash text, input_hash text, input_tokens int, "
-            " output_tokens int, cache_read_tokens int, cache_write_tokens int, latency_ms float8, "
-            " cost_usd numeric, success boolean, error text)"
-        ),
-        {"runs": json.dumps(list(runs), default=str)},
-    )
+    await conn.execute(_RUNS, {"runs": json.dumps(list(runs), default=str)})
 
 
 # -- when inputs change ------------------------------------------------------------------------------

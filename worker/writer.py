@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 
 MAX_ITEMS = 200
 DEADLOCK_RETRIES = 3
+NO_WAIT_FOR_DISK = text("SET LOCAL synchronous_commit = off")
 
 
 @dataclass
@@ -96,7 +97,7 @@ class Writer:
         async with transaction(None, engine=self.engine) as conn:
             # results are recomputable: should the database crash before this commit reaches disk, the
             # cells are still claimed by workers whose leases died with it, and the sweeper requeues them
-            await conn.execute(text("SET LOCAL synchronous_commit = off"))
+            await conn.execute(NO_WAIT_FOR_DISK)
             for (table_id, column_id), items in sorted(groups.items()):
                 outcomes = [o for item in items for o in item.outcomes]
                 got, moved = await ai_cells.write_results(conn, table_id=table_id, column_id=column_id,
