@@ -62,7 +62,7 @@ class ChatHistory(SQLAlchemyDataLayer):
         # Chainlit's engine has a pool of 5 (+10 that close on return) and tries TLS on each connection:
         # a crowd of chats would open connections for every step. Every statement here stands alone,
         # so it commits by itself: one round trip instead of BEGIN, statement, COMMIT.
-        self.engine = make_engine(url, pool_size=15, max_overflow=5, isolation_level="AUTOCOMMIT")
+        self.engine = make_engine(url, pool_size=20, max_overflow=0, isolation_level="AUTOCOMMIT")
         self.async_session = async_sessionmaker(bind=self.engine, expire_on_commit=False, class_=AsyncSession)
 
     async def execute_sql(self, query: str, parameters: dict) -> list[dict[str, Any]] | int | None:

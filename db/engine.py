@@ -35,10 +35,10 @@ def connect_args(url: str) -> dict[str, Any]:
 
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """A pooled asyncpg engine; JSON is decoded by asyncpg's codec through SQLAlchemy."""
-    # Most connections stay in the pool: overflow ones are closed as soon as they are returned, so a
-    # burst of chats would open and close connections for every turn.
-    kwargs.setdefault("pool_size", 20)
-    kwargs.setdefault("max_overflow", 10)
+    # Every connection stays in the pool: overflow ones are closed as soon as they are returned, so a
+    # burst of chats would open (a new PostgreSQL backend) and close connections for every turn.
+    kwargs.setdefault("pool_size", 30)
+    kwargs.setdefault("max_overflow", 0)
     kwargs.setdefault("pool_pre_ping", False)
     kwargs.setdefault("connect_args", connect_args(url))
     return create_async_engine(url, **kwargs)
