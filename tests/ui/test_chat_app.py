@@ -21,7 +21,14 @@ def app(engine):
     """The entry module, imported once the test database is configured (its data layer reads it)."""
     import importlib
 
-    return importlib.import_module("app")
+    import chainlit.data
+
+    module = importlib.import_module("app")
+    # Chainlit caches the first data layer anyone asked for; an earlier test may have asked before the
+    # entry registered ours (Chainlit then falls back to its own, which cannot read our DATABASE_URL)
+    chainlit.data._data_layer = None
+    chainlit.data._data_layer_initialized = False
+    return module
 
 
 class Chat:
