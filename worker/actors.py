@@ -3,6 +3,8 @@ UPDATE, so a repeated or duplicated message finds nothing left to do."""
 
 from __future__ import annotations
 
+import logging
+
 import dramatiq
 
 from db.ai_cells import FILL_ACTOR, QUEUE
@@ -11,6 +13,9 @@ from worker.fill import run_message
 from worker.runtime import runtime
 
 __all__ = ["broker", "fill_rows"]
+
+# a log line per HTTP request to the model costs more than the rest of a call's bookkeeping
+logging.getLogger("httpx2").setLevel(logging.WARNING)
 
 
 @dramatiq.actor(queue_name=QUEUE, actor_name=FILL_ACTOR, max_retries=2, min_backoff=MIN_BACKOFF_MS,
