@@ -173,7 +173,9 @@ class Rig:
             req = prompt.request(pre, get_settings().cell_model, deps, [row])
             await model.client.messages.create(model=req.model, max_tokens=req.max_tokens, system=req.system,
                                                messages=[{"role": "user", "content": req.user}])
-        return time.perf_counter() - started
+        elapsed = time.perf_counter() - started
+        await model.client.close()
+        return elapsed
 
 
 _INPUTS = text("SELECT id, (SELECT jsonb_object_agg(d, r.data -> d) FROM unnest(CAST(:deps AS text[])) d) "
