@@ -84,7 +84,7 @@ async def column_stats(
     distinct counts, min/max of numbers and dates and the most common values of choice columns come from
     every row of a table of up to `sample` rows, else from an even sample of about that many."""
     params: dict[str, Any] = {"t": table.id}
-    filled = ["count(*) AS n"]
+    filled = ["count(*) AS n", "coalesce(min(r.id), 0) AS first"]
     for i, col in enumerate(table.columns):
         params[f"k{i}"] = str(col.id)
         # writes drop empty values from the row document, so a present key is a filled cell (several
@@ -98,7 +98,9 @@ async def column_stats(
     )
     total = counts["n"]
     params["step"] = max(1, -(-total // sample))  # ceil: every step-th row by id
-    where = "r.table_id = :t" + (" AND r.id % :step = 0" if params["step"] > 1 else "")
+    params["first"], params["half"] = counts["first"], params["step"] // 2
+    # counted from the table's first row (ids are shared by all tables): the middle row of every step
+    where = "r.table_id = :t" + (" AND (r.id - :first) % :step = :half" if params["step"] > 1 else "")
     parts = ["count(*) AS n"]
     for i, col in enumerate(table.columns):
         cell = f"(r.data -> :k{i})"
