@@ -1,5 +1,5 @@
-"""`tablechat worker`: the Dramatiq worker processes (restarted if they die), plus the outbox relay and
-the sweeper in this process (one `tablechat worker` leads at a time; run as many as you like)."""
+"""`tablechat worker`: the Dramatiq worker processes (each restarted if it dies), plus the outbox relay
+and the sweeper in this process (one `tablechat worker` leads at a time; run as many as you like)."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from core.settings import ROOT
 log = logging.getLogger("tablechat.worker")
 
 RESTART_PAUSE_S = (1.0, 30.0)
+STOP_WAIT_S = 40.0
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -31,19 +32,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(fn=run)
 
 
-def dramatiq_command(processes: int, threads: int) -> list[str]:
-    from db.ai_cells import QUEUE
-
-    return [sys.executable, "-m", "dramatiq", "worker.actors", "--processes", str(processes),
-            "--threads", str(threads), "--queues", QUEUE]
-
-
 class Supervisor(threading.Thread):
-    """Keeps the Dramatiq processes running: started again (after a pause) when they exit."""
+    """Keeps one worker process running: started again (after a pause) when it exits."""
 
-    def __init__(self, command: list[str], env: dict[str, str]):
-        super().__init__(name="dramatiq-supervisor", daemon=True)
-        self.command, self.env = command, env
+    def __init__(self, number: int, threads: int, env: dict[str, str]):
+        super().__init__(name=f"worker-{number}", daemon=True)
+        self.command = [sys.executable, "-m", "worker.process", "--threads", str(threads)]
+        self.env = env
         self.stopping = threading.Event()
         self.proc: subprocess.Popen | None = None
 
@@ -56,19 +51,25 @@ class Supervisor(threading.Thread):
             if self.stopping.is_set():
                 return
             pause = RESTART_PAUSE_S[0] if time.monotonic() - started > 60 else min(RESTART_PAUSE_S[1], pause * 2)
-            log.warning("worker processes exited (code %s); starting them again in %.0f s", code, pause)
+            log.warning("worker process %s exited (code %s); starting it again in %.0f s", self.proc.pid, code,
+                        pause)
             self.stopping.wait(pause)
 
-    def stop(self, timeout: float = 20.0) -> None:
+    def signal_stop(self) -> None:
         self.stopping.set()
         proc = self.proc
         if proc is not None and proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            proc.terminate()  # it finishes the messages in hand (a Ctrl-C may have told it already)
+
+    def wait_stopped(self, deadline: float) -> None:
+        proc = self.proc
+        if proc is None:
+            return
+        try:
+            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def run(args: argparse.Namespace) -> int:
@@ -77,29 +78,29 @@ def run(args: argparse.Namespace) -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     found = _services()
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
-    env.setdefault("dramatiq_worker_timeout", "100")  # an idle worker looks for new messages every 0.1 s
-    supervisor = Supervisor(dramatiq_command(args.processes, args.threads), env)
-    supervisor.start()
+    env = dict(os.environ, PYTHONUNBUFFERED="1", TABLECHAT_SUPERVISOR_PID=str(os.getpid()))
+    supervisors = [Supervisor(n, args.threads, env) for n in range(args.processes)]
+    for sup in supervisors:
+        sup.start()
     print(f"tablechat worker: {args.processes} process(es) × {args.threads} thread(s); Ctrl-C stops", flush=True)
 
     async def main() -> None:
-        from db.engine import dispose_engines
         from worker.service import serve
 
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        try:
-            await serve(stop)
-        finally:
-            await dispose_engines()
+        await serve(stop)
 
     try:
         asyncio.run(main())
     finally:
-        supervisor.stop()
+        for sup in supervisors:
+            sup.signal_stop()
+        deadline = time.monotonic() + STOP_WAIT_S
+        for sup in supervisors:
+            sup.wait_stopped(deadline)
         found.stop()
     return 0
 

@@ -115,9 +115,13 @@ class Rig:
                 os.killpg(proc.pid, signal.SIGTERM)
         for proc in self._procs:
             try:
-                proc.wait(30)
+                proc.wait(60)
             except subprocess.TimeoutExpired:
+                pass
+            try:  # nothing of the group outlives the measurement
                 os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         keys = await self.redis.keys(f"{self.prefix}:*")
         if keys:
             await self.redis.delete(*keys)
