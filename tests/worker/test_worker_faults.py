@@ -128,3 +128,22 @@ async def test_redis_down_for_20_seconds_loses_nothing(engine, unique, services,
         redis_proc.wait(10)
     assert done["done"] == 600 and stopped_at < 600
     _check(sheet, got, fake)
+
+
+async def test_a_killed_worker_process_is_started_again(engine, unique, services, fake):
+    instance = Instance(services, fake, services.redis_url, f"tcre{uuid.uuid4().hex[:6]}")
+    try:
+        await _warm_up(engine, unique)
+        (before,) = psutil.Process(instance.proc.pid).children()
+        sheet = await make_sheet(engine, unique, 600)
+        fake.reset(latency_s=0.1)
+        job = await _fill(engine, sheet)
+        await _until_done(engine, job.id, 100)
+        before.kill()  # SIGKILL: the worker process only; its supervisor stays
+        await wait_job(engine, job.id, timeout=90)
+        (after,) = psutil.Process(instance.proc.pid).children()
+        got = await cells(engine, sheet)
+    finally:
+        instance.stop()
+    assert after.pid != before.pid
+    _check(sheet, got, fake)
