@@ -18,6 +18,7 @@ import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from pydantic import Field
@@ -330,37 +331,38 @@ async def stop_job(conn: AsyncConnection, job_id: str, message: str) -> list[dic
 
 # -- workers -----------------------------------------------------------------------------------------
 _CLAIM = text(
-    "UPDATE records r SET updated_at = now(), meta = jsonb_set(r.meta, ARRAY[:c], (r.meta -> :c) "
-    " || jsonb_build_object('s', 'computing', 'c', CAST(:claim AS text), 'w', CAST(:w AS bigint), "
-    "    't', extract(epoch FROM clock_timestamp()), "
-    "    'a', coalesce((r.meta -> :c ->> 'a')::int, 0) + 1, "
-    "    'h', tc_input_hash(r.data, CAST(:deps AS text[])))) "
-    "WHERE r.table_id = :t AND r.id = ANY(:ids) AND r.meta -> :c ->> 'j' = :job "
-    " AND r.meta -> :c ->> 's' = 'pending' AND coalesce((r.meta -> :c ->> 'a')::int, 0) < :max "
-    " AND EXISTS (SELECT 1 FROM jobs WHERE id = CAST(:job AS uuid) AND status IN ('queued', 'running')) "
-    " AND coalesce((r.meta -> :c ->> 'n')::float8, 0) <= extract(epoch FROM clock_timestamp()) + 0.2 "
-    "RETURNING r.id, (r.meta -> :c ->> 'a')::int AS attempt, "
-    " (SELECT coalesce(jsonb_object_agg(d, r.data -> d), '{}') "
-    "  FROM unnest(CAST(:deps AS text[])) AS d) AS inputs"
+    "WITH claimed AS ("
+    " UPDATE records r SET updated_at = now(), meta = jsonb_set(r.meta, ARRAY[:c], (r.meta -> :c) "
+    "  || jsonb_build_object('s', 'computing', 'c', CAST(:claim AS text), 'w', CAST(:w AS bigint), "
+    "     't', extract(epoch FROM clock_timestamp()), "
+    "     'a', coalesce((r.meta -> :c ->> 'a')::int, 0) + 1, "
+    "     'h', tc_input_hash(r.data, CAST(:deps AS text[])))) "
+    " WHERE r.table_id = :t AND r.id = ANY(:ids) AND r.meta -> :c ->> 'j' = :job "
+    "  AND r.meta -> :c ->> 's' = 'pending' AND coalesce((r.meta -> :c ->> 'a')::int, 0) < :max "
+    "  AND EXISTS (SELECT 1 FROM jobs WHERE id = CAST(:job AS uuid) AND status IN ('queued', 'running')) "
+    "  AND coalesce((r.meta -> :c ->> 'n')::float8, 0) <= extract(epoch FROM clock_timestamp()) + 0.2 "
+    " RETURNING r.id, (r.meta -> :c ->> 'a')::int AS attempt, "
+    "  (SELECT coalesce(jsonb_object_agg(d, r.data -> d), '{}') FROM unnest(CAST(:deps AS text[])) AS d) AS inputs"
+    "), running AS ("  # skipped when a writer holds the job's row: its count update makes the job running
+    " UPDATE jobs SET status = 'running', updated_at = now() WHERE id = (SELECT id FROM jobs "
+    "  WHERE id = CAST(:job AS uuid) AND status = 'queued' AND EXISTS (SELECT 1 FROM claimed) FOR UPDATE SKIP LOCKED)"
+    ") SELECT id, attempt, inputs FROM claimed"
 )
-_RUNNING = text("UPDATE jobs SET status = 'running', updated_at = now() WHERE id = "
-                "(SELECT id FROM jobs WHERE id = :j AND status = 'queued' FOR UPDATE SKIP LOCKED)")
 
 
 async def claim(
     conn: AsyncConnection, *, job_id: str, table_id: Any, column_id: str, deps: Sequence[str],
     record_ids: Sequence[int], claim_id: str, worker: int,
 ) -> list[Claimed]:
-    """Take the job's queued cells among `record_ids` in one conditional UPDATE; returns what was taken
-    with the values of its inputs. Cells already taken, finished, or waiting for their time are skipped."""
+    """Take the job's queued cells among `record_ids` in one statement (a conditional UPDATE); returns
+    what was taken with the values of its inputs. Cells already taken, finished, or waiting for their
+    time are skipped."""
     res = await conn.execute(
         _CLAIM,
         {"t": table_id, "c": column_id, "ids": list(record_ids), "job": job_id, "claim": claim_id,
          "w": worker, "deps": list(deps), "max": MAX_ATTEMPTS},
     )
     taken = [Claimed(id=m["id"], attempt=m["attempt"], inputs=m["inputs"] or {}) for m in res.mappings()]
-    if taken:  # skip it when a writer holds the row: its count update makes the job running anyway
-        await conn.execute(_RUNNING, {"j": job_id})
     return sorted(taken, key=lambda c: c.id)
 
 
@@ -384,7 +386,7 @@ WITH u AS (
   FROM u JOIN cur ON cur.id = u.id
   CROSS JOIN LATERAL (SELECT CASE WHEN cur.same THEN u.kind ELSE 'changed' END AS kind) k
   LEFT JOIN jobs jb ON jb.id = (cur.m ->> 'j')::uuid
-)
+), upd AS (
 UPDATE records r SET updated_at = now(),
   data = CASE WHEN res.kind <> 'ok' THEN r.data
               WHEN res.val IS NULL OR jsonb_typeof(res.val) = 'null' THEN r.data - :c
@@ -400,38 +402,66 @@ UPDATE records r SET updated_at = now(),
       CASE WHEN res.m ->> 'ps' IN ('completed', 'error', 'stale') THEN res.m ->> 'ps' ELSE 'idle' END)
     ELSE (res.m - 'c' - 'w' - 't') || jsonb_build_object('s', 'pending', 'n', res.nb) END)
 FROM res WHERE r.id = res.id
-RETURNING r.id, res.kind, res.m ->> 'j' AS job, coalesce((res.m ->> 'n')::float8, 0) AS nb
+RETURNING r.id, res.kind, res.m ->> 'j' AS job
+), spent AS (
+  SELECT * FROM jsonb_to_recordset(CAST(:costs AS jsonb)) AS x(job text, dc numeric)
+), delta AS (
+  SELECT job, sum(dd) AS dd, sum(df) AS df, sum(dc) AS dc FROM (
+    SELECT job, count(*) FILTER (WHERE kind = 'ok') AS dd, count(*) FILTER (WHERE kind = 'error') AS df,
+           0::numeric AS dc FROM upd WHERE job IS NOT NULL GROUP BY job
+    UNION ALL SELECT job, 0, 0, dc FROM spent) d
+  GROUP BY job
+), locked AS (  -- in id order: writers that settle several jobs at once must not deadlock each other
+  SELECT j.id FROM jobs j JOIN delta x ON j.id = CAST(x.job AS uuid) ORDER BY j.id FOR UPDATE OF j
+), settled AS (
+  UPDATE jobs j SET done = j.done + x.dd, failed = j.failed + x.df, cost_usd = j.cost_usd + x.dc,
+    updated_at = now(),
+    status = CASE WHEN j.status IN ('queued', 'running') AND j.done + x.dd + j.failed + x.df >= j.total
+                  THEN 'completed' WHEN j.status = 'queued' AND x.dd + x.df > 0 THEN 'running' ELSE j.status END,
+    finished_at = CASE WHEN j.status IN ('queued', 'running') AND j.done + x.dd + j.failed + x.df >= j.total
+                       THEN now() ELSE j.finished_at END
+  FROM delta x, locked l WHERE j.id = CAST(x.job AS uuid) AND l.id = j.id
+  RETURNING JOB_COLUMNS
+)
+SELECT (SELECT coalesce(jsonb_agg(jsonb_build_array(id, kind, job)), '[]') FROM upd) AS cells,
+       (SELECT coalesce(jsonb_agg(to_jsonb(s)), '[]') FROM settled s) AS jobs
 """
-_WRITE = text(_WRITE_SQL)
+_WRITE = text(_WRITE_SQL.replace("JOB_COLUMNS", ", ".join("j." + f.strip() for f in JOB_FIELDS.split(","))))
+
+
+def _job_of(row: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(row)
+    for key in ("created_at", "finished_at"):
+        if isinstance(out.get(key), str):
+            out[key] = datetime.fromisoformat(out[key])
+    return out
 
 
 async def write_results(
     conn: AsyncConnection, *, table_id: Any, column_id: str, deps: Sequence[str], outcomes: Sequence[Outcome],
-) -> tuple[dict[int, str], dict[str, Delta]]:
-    """Write one column's outcomes where the claim still holds and the inputs are unchanged; cells whose
-    inputs changed meanwhile go back to the queue. Returns each row's fate and the jobs' count changes
-    (queueing the retries on the outbox)."""
+    costs: Mapping[str, float] | None = None,
+) -> tuple[dict[int, str], list[dict[str, Any]], list[dict[str, Any]]]:
+    """Write one column's outcomes where the claim still holds and the inputs are unchanged (cells whose
+    inputs changed meanwhile go back to the queue), and count them, with `costs`, on their jobs: one
+    statement, so that in autocommit the table's feed lock is held for no round trip. Returns each row's
+    fate, the jobs, and the messages that send the cells going back to the queue (for `enqueue`)."""
     rows = [{"id": o.id, "claim": o.claim, "kind": o.kind, "val": o.value, "err": o.error, "nb": o.not_before}
             for o in outcomes]
-    res = await conn.execute(_WRITE, {"rows": json.dumps(rows), "t": table_id, "c": column_id,
-                                            "deps": list(deps)})
+    spent = [{"job": str(j), "dc": c} for j, c in (costs or {}).items()]
+    got = (await conn.execute(_WRITE, {"rows": json.dumps(rows), "t": table_id, "c": column_id,
+                                        "deps": list(deps), "costs": json.dumps(spent)})).one()
     kinds: dict[int, str] = {o.id: "lost" for o in outcomes}
-    deltas: dict[str, Delta] = {}
     requeue: dict[tuple[str, int], list[int]] = {}
     wanted = {o.id: o for o in outcomes}
     now = time.time()
-    for rid, kind, job, _ in res.all():
+    for rid, kind, job in got.cells:
         kinds[rid] = kind
-        if kind == "ok":
-            deltas.setdefault(job, Delta()).done += 1
-        elif kind == "error":
-            deltas.setdefault(job, Delta()).failed += 1
-        elif kind in ("retry", "changed"):
+        if kind in ("retry", "changed"):
             nb = wanted[rid].not_before if kind == "retry" else None
             delay = max(0, int(((nb or now) - now) * 1000))
             requeue.setdefault((job, delay), []).append(rid)
-    await enqueue(conn, [m for (job, delay), ids in requeue.items() for m in _outbox_rows(job, ids, delay)])
-    return kinds, deltas
+    messages = [m for (job, delay), ids in requeue.items() for m in _outbox_rows(job, ids, delay)]
+    return kinds, [_job_of(j) for j in got.jobs], messages
 
 
 _RUNS = text(

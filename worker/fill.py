@@ -238,7 +238,8 @@ async def run_message(rt: Runtime, job_id: str, record_ids: Sequence[int]) -> in
         return 0
     claim = uuid.uuid4().hex[:16]
     worker = await rt.lease.ensure()
-    async with transaction(None, engine=rt.engine) as conn:
+    async with rt.engine.connect() as conn:  # one statement, committed at once (see worker/writer.py)
+        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
         taken = await ai_cells.claim(conn, job_id=job_id, table_id=ctx.table.id, column_id=str(ctx.column.id),
                                      deps=ctx.dep_ids, record_ids=record_ids, claim_id=claim, worker=worker)
     if taken:

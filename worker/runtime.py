@@ -24,6 +24,9 @@ from worker.settings import WorkerSettings, get_worker_settings
 from worker.writer import Writer
 
 CONTEXT_TTL_S = 2.0
+# What workers write can be computed again: should the database crash before a commit reaches disk,
+# the cells are still claimed by workers whose leases died with it, and the sweeper requeues them.
+NO_WAIT_FOR_DISK = {"server_settings": {"synchronous_commit": "off"}}
 
 
 @dataclass
@@ -105,7 +108,7 @@ async def runtime() -> Runtime:
             prefix = settings.redis_prefix
             lease = WorkerLease(app.database_url or "")
             _runtimes[loop_id] = Runtime(
-                app=app, settings=settings, engine=make_engine(app.database_url or ""), redis=redis,
+                app=app, settings=settings, engine=make_engine(app.database_url or "", connect_args=NO_WAIT_FOR_DISK), redis=redis,
                 model=factory(),
                 limiter=Limiter(redis, prefix, app.max_concurrency, owner=lease.key,
                                 slot_ttl_s=settings.llm_timeout_s + 60,

@@ -1,6 +1,6 @@
 """Group commit for cell results: every LLM call hands its outcomes here, and whatever arrived while
-the previous transaction ran is written together in the next one (cells, audit rows, job counts).
-Under load that turns hundreds of small transactions a second into a few larger ones."""
+the previous write ran is written together in the next one (cells, audit rows, job counts). Under
+load that turns hundreds of small writes a second into a few larger ones."""
 
 from __future__ import annotations
 
@@ -11,12 +11,11 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from db import ai_cells
-from db.ai_cells import Delta, Outcome
+from db.ai_cells import Outcome
 from db.engine import transaction
 from db.schemas import TablePublic
 
@@ -24,7 +23,6 @@ log = logging.getLogger(__name__)
 
 MAX_ITEMS = 200
 DEADLOCK_RETRIES = 3
-NO_WAIT_FOR_DISK = text("SET LOCAL synchronous_commit = off")
 
 
 @dataclass
@@ -60,7 +58,7 @@ class Writer:
         while self._queue:
             batch, self._queue = self._queue[:MAX_ITEMS], self._queue[MAX_ITEMS:]
             try:
-                kinds, jobs = await self._flush_retrying(batch)
+                kinds, jobs = await self._flush(batch)
             except BaseException as exc:  # every waiter learns of it; the next batch may still succeed
                 for item in batch:
                     if not item.done.done():
@@ -77,41 +75,52 @@ class Writer:
                 except Exception:
                     log.exception("progress hook failed")
 
-    async def _flush_retrying(self, batch: list[WriteItem]) -> tuple[dict[int, str], list[dict[str, Any]]]:
+    async def _flush(self, batch: list[WriteItem]) -> tuple[dict[int, str], list[dict[str, Any]]]:
+        """Each statement commits on its own: writing cells takes their table's change-feed lock
+        (db/migrations 0002) until commit, and every writer of the table waits for it, so it must not be
+        held over a round trip. Cells and their job's counts change in one statement; the audit rows
+        before them and the requeue messages after them may be lost in a crash without harm (the sweeper
+        sends stalled cells again)."""
+        groups: dict[tuple[str, str], list[WriteItem]] = defaultdict(list)
+        for item in batch:
+            groups[(str(item.table.id), item.column_id)].append(item)
+        kinds: dict[int, str] = {}
+        jobs: dict[str, dict[str, Any]] = {}
+        async with self.engine.connect() as conn:
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await ai_cells.record_runs(conn, [item.run for item in batch if item.run])
+            for (_table_id, column_id), items in sorted(groups.items()):
+                costs: dict[str, float] = defaultdict(float)
+                for item in items:
+                    costs[item.job_id] += item.cost
+                table = items[0].table
+                chained = bool(ai_cells.dependents(table, [column_id]))
+                got, settled, requeue = await self._write(conn, table, column_id, items, costs, chained)
+                kinds.update(got)
+                jobs.update({str(j["id"]): j for j in settled})
+                await ai_cells.enqueue(conn, requeue)
+        return kinds, list(jobs.values())
+
+    async def _write(self, conn: AsyncConnection, table: TablePublic, column_id: str, items: list[WriteItem],
+                     costs: dict[str, float], chained: bool
+                     ) -> tuple[dict[int, str], list[dict[str, Any]], list[dict[str, Any]]]:
+        outcomes = [o for item in items for o in item.outcomes]
         for attempt in range(DEADLOCK_RETRIES):
             try:
-                return await self._flush(batch)
+                if not chained:
+                    return await ai_cells.write_results(conn, table_id=table.id, column_id=column_id,
+                                                        deps=items[0].deps, outcomes=outcomes, costs=costs)
+                # cells that read this column go stale in the same transaction as the values they read
+                async with transaction(None, engine=self.engine) as tx:
+                    got = await ai_cells.write_results(tx, table_id=table.id, column_id=column_id,
+                                                       deps=items[0].deps, outcomes=outcomes, costs=costs)
+                    written = [rid for rid, kind in got[0].items() if kind == "ok"]
+                    if written:
+                        await ai_cells.mark_dependents(tx, table, written, [column_id])
+                    return got
             except DBAPIError as exc:
                 state = str(getattr(exc.orig, "sqlstate", "") or "")
                 if state not in ("40P01", "40001") or attempt == DEADLOCK_RETRIES - 1:
                     raise
                 await asyncio.sleep(0.01 * (attempt + 1))
         raise AssertionError("unreachable")
-
-    async def _flush(self, batch: list[WriteItem]) -> tuple[dict[int, str], list[dict[str, Any]]]:
-        groups: dict[tuple[str, str], list[WriteItem]] = defaultdict(list)
-        for item in batch:
-            groups[(str(item.table.id), item.column_id)].append(item)
-        kinds: dict[int, str] = {}
-        deltas: dict[str, Delta] = defaultdict(Delta)
-        async with transaction(None, engine=self.engine) as conn:
-            # results are recomputable: should the database crash before this commit reaches disk, the
-            # cells are still claimed by workers whose leases died with it, and the sweeper requeues them
-            await conn.execute(NO_WAIT_FOR_DISK)
-            for (table_id, column_id), items in sorted(groups.items()):
-                outcomes = [o for item in items for o in item.outcomes]
-                got, moved = await ai_cells.write_results(conn, table_id=table_id, column_id=column_id,
-                                                          deps=items[0].deps, outcomes=outcomes)
-                kinds.update(got)
-                for job, d in moved.items():
-                    deltas[job].done += d.done
-                    deltas[job].failed += d.failed
-                written = [rid for rid, kind in got.items() if kind == "ok"]
-                table = items[0].table
-                if written and ai_cells.dependents(table, [column_id]):
-                    await ai_cells.mark_dependents(conn, table, written, [column_id])
-            for item in batch:
-                deltas[item.job_id].cost += item.cost
-            await ai_cells.record_runs(conn, [item.run for item in batch if item.run])
-            jobs = await ai_cells.settle(conn, deltas)
-        return kinds, jobs
