@@ -217,6 +217,9 @@ class Job(Base):
     """An AI fill of one column over a scope of rows."""
 
     __tablename__ = "jobs"
+    __table_args__ = (
+        Index("ix_jobs_active", "updated_at", postgresql_where=text("status IN ('queued', 'running')")),
+    )
     id: Mapped[uuid.UUID] = _uuid_pk()
     workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), index=True)
     table_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), index=True)
@@ -230,7 +233,9 @@ class Job(Base):
     failed: Mapped[int] = mapped_column(Integer, server_default="0")
     cost_usd: Mapped[float] = mapped_column(Numeric(12, 6), server_default="0")
     error: Mapped[str | None] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(String(20), server_default="fill")
     created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
@@ -238,6 +243,7 @@ class Outbox(Base):
     """Messages written in the same transaction as the rows they concern, relayed to Redis later."""
 
     __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_unsent", "id", postgresql_where=text("sent_at IS NULL")),)
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     queue: Mapped[str] = mapped_column(String(100))
     actor: Mapped[str] = mapped_column(String(100))
