@@ -166,7 +166,8 @@ class Limiter:
                 try:
                     await self._release(keys=keys, args=args)
                 except (RedisError, OSError):
-                    pass  # the slot expires by itself; the reservation is dropped after a while
+                    # the slot expires by itself; the reservation is dropped after a while
+                    log.debug("releasing an LLM slot failed; it will expire", exc_info=True)
 
     async def throttle(self) -> float | None:
         """A rate-limit answer came back: halve the limit (once per cooldown). Returns the new limit."""
