@@ -15,6 +15,20 @@ CellStatus = Literal["idle", "pending", "computing", "completed", "error", "stal
 NAME_MAX = 200
 
 
+def clean_options(options: list[str] | None) -> list[str] | None:
+    """Options with white space folded and duplicates dropped, in order; each 1–200 characters."""
+    if options is None:
+        return None
+    out: list[str] = []
+    for o in options:
+        o = " ".join(str(o).split())
+        if not o or len(o) > NAME_MAX:
+            raise ValueError("each option must be 1–200 characters")
+        if o not in out:
+            out.append(o)
+    return out
+
+
 def _clean_name(value: str) -> str:
     value = " ".join(value.split())
     if not value:
@@ -44,19 +58,7 @@ class ColumnCreate(BaseModel):
 
     _name = field_validator("name")(classmethod(lambda cls, v: _clean_name(v)))
 
-    @field_validator("options")
-    @classmethod
-    def _options(cls, v: list[str] | None) -> list[str] | None:
-        if v is None:
-            return v
-        seen: list[str] = []
-        for o in v:
-            o = " ".join(str(o).split())
-            if not o or len(o) > NAME_MAX:
-                raise ValueError("each option must be 1–200 characters")
-            if o not in seen:
-                seen.append(o)
-        return seen
+    _options = field_validator("options")(classmethod(lambda cls, v: clean_options(v)))
 
 
 class ColumnUpdate(BaseModel):

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from db.schemas import NAME_MAX, AiConfig, ColumnType
+from db.schemas import NAME_MAX, AiConfig, ColumnType, clean_options
 
 MAX_SCHEMA_OPS = 200
 MAX_DATA_OPS = 10_000
@@ -29,19 +29,6 @@ def _clean(value: str | None) -> str | None:
     return value
 
 
-def _clean_options(options: list[str] | None) -> list[str] | None:
-    if options is None:
-        return None
-    out: list[str] = []
-    for o in options:
-        o = " ".join(str(o).split())
-        if not o or len(o) > NAME_MAX:
-            raise ValueError("each option must be 1–200 characters")
-        if o not in out:
-            out.append(o)
-    return out
-
-
 class ColumnSpec(_Frozen):
     """A column to add: as in seeds/002 (`filterDisplay` is accepted under either spelling)."""
 
@@ -53,7 +40,7 @@ class ColumnSpec(_Frozen):
     ai: AiConfig | None = None
 
     _name = field_validator("name")(classmethod(lambda cls, v: _clean(v)))
-    _options = field_validator("options")(classmethod(lambda cls, v: _clean_options(v)))
+    _options = field_validator("options")(classmethod(lambda cls, v: clean_options(v)))
 
 
 class ColumnChanges(_Frozen):
@@ -67,7 +54,7 @@ class ColumnChanges(_Frozen):
     ai: AiConfig | None = None
 
     _name = field_validator("name")(classmethod(lambda cls, v: _clean(v)))
-    _options = field_validator("options")(classmethod(lambda cls, v: _clean_options(v)))
+    _options = field_validator("options")(classmethod(lambda cls, v: clean_options(v)))
 
     @model_validator(mode="after")
     def _something(self) -> ColumnChanges:
