@@ -74,7 +74,7 @@ class ColumnUpdate(BaseModel):
     _name = field_validator("name")(classmethod(lambda cls, v: v if v is None else _clean_name(v)))
 
     @model_validator(mode="after")
-    def _no_null_essentials(self) -> "ColumnUpdate":
+    def _no_null_essentials(self) -> ColumnUpdate:
         for key in ("name", "type", "required"):
             if key in self.model_fields_set and getattr(self, key) is None:
                 raise ValueError(f"{key} cannot be null; leave it out to keep it")
