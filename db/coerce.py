@@ -49,8 +49,7 @@ def _number(value: Any, _options: Any) -> int | float:
         raise BadValue("expected a number")
     if isinstance(value, str):
         s = value.strip().replace(",", "").replace("_", "")
-        if s.endswith("%"):
-            s = s[:-1]
+        s = s.removesuffix("%")
         try:
             value = int(s) if re.fullmatch(r"[+-]?\d{1,18}", s) else float(s)
         except ValueError:
@@ -93,7 +92,7 @@ def _date(value: Any, _options: Any) -> str:
         except ValueError:
             pass
         try:
-            return dt.datetime.fromisoformat(s.replace("Z", "+00:00")).isoformat()
+            return dt.datetime.fromisoformat(s).isoformat()
         except ValueError:
             pass
     raise BadValue("expected a date as YYYY-MM-DD")
@@ -133,7 +132,7 @@ def _url(value: Any, _options: Any) -> str:
     if not isinstance(value, str):
         raise BadValue("expected a URL")
     s = value.strip()
-    if "://" not in s and re.fullmatch(r"[\w.-]+\.[a-z]{2,}(/\S*)?", s, re.I):
+    if "://" not in s and re.fullmatch(r"[\w.-]+\.[a-z]{2,}(/\S*)?", s, re.IGNORECASE):
         s = "https://" + s
     parts = urlsplit(s)
     if parts.scheme not in ("http", "https") or not parts.netloc or " " in s or len(s) > 2048:
