@@ -11,13 +11,12 @@ from fastapi import APIRouter, File, Form, Query, Response, UploadFile
 from pydantic import BaseModel
 
 from api.auth import CallerDep
-from api.common import TableId, errors
+from api.common import TableId, ensure_mine, errors, workspace_for
 from dataio.export import CSV_MIME, XLSX_MIME, export_csv, export_filename, export_xlsx
 from dataio.importer import default_name, import_into_table, import_new_table
 from dataio.infer import plan_import
 from dataio.read import ParsedTable, check_size, read_table_file
-from db import accounts, tables
-from db.errors import Forbidden
+from db import tables
 from db.schemas import TablePublic
 
 router = APIRouter(tags=["import and export"])
@@ -63,13 +62,9 @@ async def import_table(
     is imported, all in one transaction (a bad file leaves nothing behind)."""
     parsed = await _parse(file)
     plan = await asyncio.to_thread(plan_import, parsed)
-    if workspace_id is None:
-        async with caller.system_tx() as conn:
-            workspace_id = (await accounts.default_workspace(conn, caller.account_id))["id"]
+    workspace_id = await workspace_for(caller, workspace_id)
     async with caller.tx() as conn:
-        mine = {w["id"] for w in await accounts.workspaces_of(conn, caller.account_id)}
-        if workspace_id not in mine:
-            raise Forbidden("That workspace is not one of yours", workspace_id=str(workspace_id))
+        await ensure_mine(conn, caller, workspace_id)
         result = await import_new_table(conn, workspace_id, parsed, (name or "").strip() or default_name(
             parsed.filename), description=description, plan=plan)
     return ImportedTable(**result.table.model_dump(), row_count=result.added, notes=result.notes)

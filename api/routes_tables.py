@@ -7,7 +7,7 @@ import uuid
 from fastapi import APIRouter, Response
 
 from api.auth import CallerDep
-from api.common import ColumnKey, TableId, column_of, errors
+from api.common import ColumnKey, TableId, column_of, ensure_mine, errors, workspace_for
 from api.schemas import (
     ColumnList,
     ColumnPatch,
@@ -19,7 +19,6 @@ from api.schemas import (
     WorkspacePublic,
 )
 from db import accounts, tables
-from db.errors import Forbidden
 from db.schemas import ColumnCreate, ColumnPublic, TablePublic
 
 router = APIRouter()
@@ -52,15 +51,9 @@ async def list_tables(caller: CallerDep, workspace_id: uuid.UUID | None = None) 
              responses=errors(403, 409))
 async def create_table(caller: CallerDep, body: TableCreateIn) -> TablePublic:
     """A new table (with optional first columns) in one of the caller's workspaces."""
-    workspace_id = body.workspace_id
-    if workspace_id is None:
-        # the first table of a new account also brings its first workspace
-        async with caller.system_tx() as conn:
-            workspace_id = (await accounts.default_workspace(conn, caller.account_id))["id"]
+    workspace_id = await workspace_for(caller, body.workspace_id)
     async with caller.tx() as conn:
-        mine = {w["id"] for w in await accounts.workspaces_of(conn, caller.account_id)}
-        if workspace_id not in mine:
-            raise Forbidden("That workspace is not one of yours", workspace_id=str(workspace_id))
+        await ensure_mine(conn, caller, workspace_id)
         return await tables.create_table(conn, workspace_id=workspace_id, name=body.name,
                                          description=body.description, columns=body.columns)
 
