@@ -63,6 +63,7 @@ class Runtime:
         self.contexts[job_id] = (time.monotonic(), ctx)
 
     async def close(self) -> None:
+        await self.model.close()
         await self.lease.release()
         await self.redis.aclose()
         await self.engine.dispose()

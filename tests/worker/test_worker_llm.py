@@ -24,6 +24,7 @@ async def test_a_reply_carries_text_and_usage_with_cache_tokens(fake):
     model = AnthropicCellModel(api_key="test", base_url=fake.url, timeout=5)
     first = await model.complete(_request({"name": "Out", "type": "text"}, ROWS))
     second = await model.complete(_request({"name": "Out", "type": "text"}, ROWS))
+    await model.close()
     assert prompt.parse({"name": "Out", "type": "text"}, first.text, [1, 2])[2] == (True, "about Initech writes reports")
     assert first.cache_write_tokens > 0 and first.cache_read_tokens == 0
     assert second.cache_read_tokens == first.cache_write_tokens and second.output_tokens > 0
@@ -43,6 +44,7 @@ async def test_errors_say_whether_to_retry_split_or_give_up(fake, behaviour, kin
     model = AnthropicCellModel(api_key="test", base_url=fake.url, timeout=1)
     with pytest.raises(CellModelError) as caught:
         await model.complete(_request({"name": "Out", "type": "text"}, ROWS))
+    await model.close()
     err = caught.value
     assert (err.retryable, err.isolate, err.fatal) == (kind == "retryable", kind == "isolate", kind == "fatal")
     assert words in err.message
