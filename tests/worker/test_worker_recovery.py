@@ -14,7 +14,7 @@ from db import ai_cells, tables
 from db.engine import transaction
 from worker import jobs
 from worker.broker import make_broker
-from worker.limiter import Limiter, Spend
+from worker.limiter import Limiter, Slot, Spend
 from worker.outbox import Relay
 
 
@@ -110,10 +110,33 @@ async def test_two_processes_share_one_limit_that_halves_on_rate_limits_and_grow
     held = [await _take(a), await _take(b)]
     assert None not in held and await _take(a, wait_s=0.2) is None  # two slots now, not four
     for token in held:
-        await a._release(keys=a.keys[:2], args=[token, "1", a.cap])  # two successes: 2 + 1/2 + 1/2.5
+        await a._run("give", give=(Slot(token, ok=True), None))  # two successes: 2 + 1/2 + 1/2.5
     assert 2.8 < await a.limit() < 3.0
     await asyncio.gather(*(call(a) for _ in range(40)))
     assert await a.limit() == 4.0  # back to the cap, never above
+
+
+async def test_slots_handed_over_in_line_never_exceed_the_limit_even_when_waiters_give_up(redis):
+    client, prefix = redis
+    limiters = [Limiter(client, prefix, cap=3), Limiter(client, prefix, cap=3)]
+    inside = peak = 0
+
+    async def call(n):
+        nonlocal inside, peak
+        async with limiters[n % 2].slot() as slot:
+            inside += 1
+            peak = max(peak, inside)
+            await asyncio.sleep(0.001 * (n % 4))
+            inside -= 1
+            slot.ok = True
+
+    tasks = [asyncio.create_task(call(n)) for n in range(300)]
+    await asyncio.sleep(0.05)
+    for task in tasks[100::7]:  # some give up while waiting in line
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    assert peak == 3
+    assert await limiters[0].in_flight() == 0  # every slot came back, none leaked to a cancelled call
 
 
 async def _take(limiter, wait_s=1.0):
