@@ -25,7 +25,7 @@ class Settings(BaseSettings):
     llm: Literal["anthropic", "offline"] | None = Field(default=None, alias="TABLECHAT_LLM")
     chat_model: str = Field(default="claude-sonnet-4-5", alias="TABLECHAT_CHAT_MODEL")
     cell_model: str = Field(default="claude-haiku-4-5", alias="TABLECHAT_CELL_MODEL")
-    max_concurrency: int = Field(default=8, ge=1, le=512, alias="TABLECHAT_MAX_CONCURRENCY")
+    max_concurrency: int = Field(default=32, ge=1, le=512, alias="TABLECHAT_MAX_CONCURRENCY")
     rows_per_call: int = Field(default=10, ge=1, le=100, alias="TABLECHAT_ROWS_PER_CALL")
     max_job_cost_usd: float = Field(default=5.0, gt=0, alias="TABLECHAT_MAX_JOB_COST_USD")
     data_dir: Path = Field(default=ROOT / ".data", alias="TABLECHAT_DATA_DIR")
