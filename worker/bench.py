@@ -36,7 +36,7 @@ from worker import progress, prompt
 from worker.llm import AnthropicCellModel
 
 FAKE = ROOT / "tests" / "fakes" / "cell_llm.py"
-# Workers are long-lived: the first thousand cells a fresh worker fills cost it about 70% more CPU per
+# Workers are long-lived: the first 10,000 cells a fresh worker fills cost it 50-80% more CPU per
 # cell (connections opened and statements prepared per pool connection, caches filled), so measurements
 # start on workers that have filled this many cells.
 WARM_UP_CELLS = 2000
