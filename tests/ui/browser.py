@@ -6,6 +6,7 @@ Fixtures (made available to tests/ui by its conftest): `app_server` (one server 
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import secrets
@@ -19,6 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "tests" / "artifacts"
@@ -147,12 +149,20 @@ async def login(page: Any, base_url: str, name: str, password: str) -> None:
     await page.locator("#chat-input").wait_for(state="visible")
 
 
-async def send_message(page: Any, content: str) -> None:
-    """Type a message in the composer and send it."""
-    composer = page.locator("#chat-input")
-    await composer.click()
-    await composer.fill(content)
-    await page.locator("#chat-submit").click()
+async def send_message(page: Any, content: str, *, timeout_s: float = 30.0) -> None:
+    """Type a message in the composer and send it. A page still resuming its thread may clear what was
+    typed (the send button then stays disabled): type it again until it can be sent."""
+    composer, submit = page.locator("#chat-input"), page.locator("#chat-submit")
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while True:
+        await composer.click()
+        await composer.fill(content)
+        try:
+            await submit.click(timeout=2_000)
+            return
+        except PlaywrightTimeout:
+            if asyncio.get_running_loop().time() > deadline:
+                raise
 
 
 async def screenshot(page: Any, name: str) -> Path:
