@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Sequence
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Response
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api.auth import CallerDep
 from api.common import ColumnKey, TableId, errors
@@ -17,6 +19,7 @@ from worker.jobs import JobPublic
 router = APIRouter(tags=["jobs"])
 log = logging.getLogger("tablechat.api")
 
+FILL_HEADER = "X-Fill-Job"
 JobId = Annotated[str, Path(description="The job's id", json_schema_extra={"format": "uuid"})]
 
 
@@ -40,6 +43,20 @@ async def announce_job(job: JobPublic) -> None:
         await jobs.announce(job)
     except Exception:  # the stream only tells listeners sooner; the database has the job either way
         log.warning("progress of job %s not announced", job.id, exc_info=True)
+
+
+async def read_jobs(conn: AsyncConnection, job_ids: Sequence[str]) -> list[JobPublic]:
+    """The fills a call queued, as they stand in its transaction."""
+    return [await jobs.get_job(conn, j) for j in job_ids]
+
+
+async def tell_jobs(response: Response, started: Sequence[JobPublic]) -> None:
+    """After commit: name the fills a call started in the `X-Fill-Job` header (comma-separated when
+    there are several) and put them on their progress streams."""
+    if started:
+        response.headers[FILL_HEADER] = ", ".join(str(j.id) for j in started)
+    for job in started:
+        await announce_job(job)
 
 
 @router.post("/tables/{table_id}/columns/{column_id}/fill", status_code=202, response_model=FillStarted,

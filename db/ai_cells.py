@@ -185,8 +185,21 @@ async def get_job(conn: AsyncConnection, job_id: Any) -> dict[str, Any]:
     return _jsonable(row)
 
 
+@dataclass(frozen=True)
+class NewRows:
+    """The scope of the fill that queues freshly inserted rows: any number of them (an import of 100,000
+    rows is one job), recorded on the job as a count, not as the list of ids."""
+
+    ids: Sequence[int]
+
+    def stored(self) -> dict[str, int]:
+        return {"new_rows": len(self.ids)}
+
+
 def _scope_sql(scope: Any) -> tuple[str, dict[str, Any], bool]:
     """SQL condition on `r` for a scope, its parameters, and whether it names rows explicitly."""
+    if isinstance(scope, NewRows):  # hand-set cells of new rows are pinned: they stay as given
+        return "r.id = ANY(:scope_ids)", {"scope_ids": list(scope.ids)}, False
     if isinstance(scope, str):
         if scope == "all":
             return "true", {}, False
@@ -254,8 +267,8 @@ async def start_fill(
     row = await conn.execute(
         text("INSERT INTO jobs (workspace_id, table_id, column_id, thread_id, scope, reason) "
              "VALUES (:w, :t, :c, :th, CAST(:s AS jsonb), :r) RETURNING id"),
-        {"w": table.workspace_id, "t": table.id, "c": col.id, "th": thread_id, "s": json.dumps(scope),
-         "r": reason},
+        {"w": table.workspace_id, "t": table.id, "c": col.id, "th": thread_id,
+         "s": json.dumps(scope.stored() if isinstance(scope, NewRows) else scope), "r": reason},
     )
     job_id = str(row.scalar_one())
     ids = (await conn.execute(
@@ -272,14 +285,32 @@ async def start_fill(
     return await get_job(conn, job_id)
 
 
-async def fill_new_rows(conn: AsyncConnection, table: TablePublic, record_ids: Sequence[int]) -> list[str]:
-    """Queue the pending AI cells of freshly inserted rows (one job per AI column). Returns the job ids."""
+async def fill_new_rows(conn: AsyncConnection, table: TablePublic, record_ids: Sequence[int], *,
+                        thread_id: str | None = None) -> list[str]:
+    """Queue the AI cells of freshly inserted rows: one job per AI column over all of them, in the caller's
+    transaction (the outbox hands it to the workers after commit). Cells given a value are pinned and
+    stay as given; a column with nothing to queue gets no job. An AI column that reads another is queued
+    alongside it: computed before the value it reads lands, it turns stale then (and with auto_update
+    is recomputed), as after any change of its inputs. Returns the job ids."""
+    columns = [c for c in table.columns if c.ai is not None]
+    if not record_ids or not columns:
+        return []
+    waiting = set((await conn.execute(_WAITING, {"t": table.id, "ids": list(record_ids),
+                                                  "cols": [str(c.id) for c in columns]})).scalars())
     jobs = []
-    for col in table.columns:
-        if col.ai is not None and record_ids:
-            job = await start_fill(conn, table, col.id, list(record_ids), reason="new_rows", include_pinned=False)
+    for col in columns:
+        if str(col.id) in waiting:
+            job = await start_fill(conn, table, col.id, NewRows(record_ids), reason="new_rows",
+                                   thread_id=thread_id, include_pinned=False)
             jobs.append(job["id"])
     return jobs
+
+
+# the AI columns with a cell among the rows that is queued without a job (new rows start so)
+_WAITING = text(
+    "SELECT c FROM unnest(CAST(:cols AS text[])) AS c WHERE EXISTS (SELECT 1 FROM records r "
+    " WHERE r.table_id = :t AND r.id = ANY(:ids) AND r.meta -> c ->> 's' = 'pending' AND NOT r.meta -> c ? 'j')"
+)
 
 
 _RESTORE = ("CASE WHEN r.meta -> :c ->> 'ps' IN ('completed', 'error', 'stale') THEN r.meta -> :c ->> 'ps' "

@@ -13,9 +13,10 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from db import ai_cells
 from db.coerce import coerce
 from db.errors import Invalid
-from db.records import ColumnIndex, _ai_meta
+from db.records import ColumnIndex, RowsAdded, _ai_meta
 from db.schemas import TablePublic
 
 # The event loop gets a turn after this many rows, so a large import does not stall other requests.
@@ -86,16 +87,29 @@ async def _staged(rows: Iterable[Mapping[str, Any]] | AsyncIterable[Mapping[str,
             await asyncio.sleep(0)
 
 
-async def copy_records(
-    conn: AsyncConnection,
-    table: TablePublic,
-    rows: Iterable[Mapping[str, Any]] | AsyncIterable[Mapping[str, Any]],
-    *,
-    coerced: bool = False,
-) -> int:
+Rows = Iterable[Mapping[str, Any]] | AsyncIterable[Mapping[str, Any]]
+
+
+async def copy_records(conn: AsyncConnection, table: TablePublic, rows: Rows, *, coerced: bool = False) -> int:
     """Insert rows (keyed by column name or id) in their order, as one statement; returns how many.
     Values are coerced per column type unless `coerced`; a bad row raises Invalid naming it, and
-    nothing of the call is kept once the caller rolls back."""
+    nothing of the call is kept once the caller rolls back. AI cells are left `pending` without a
+    job: `copy_new_rows` also queues them."""
+    count, _ = await _copy(conn, table, rows, coerced=coerced, returning=False)
+    return count
+
+
+async def copy_new_rows(conn: AsyncConnection, table: TablePublic, rows: Rows, *, coerced: bool = False,
+                        thread_id: str | None = None) -> RowsAdded:
+    """`copy_records`, then the new rows' AI cells queued (one fill job per AI column, in this
+    transaction), as `records.add_records` does."""
+    _, ids = await _copy(conn, table, rows, coerced=coerced, returning=True)
+    return RowsAdded(ids, await ai_cells.fill_new_rows(conn, table, ids, thread_id=thread_id))
+
+
+async def _copy(conn: AsyncConnection, table: TablePublic, rows: Rows, *, coerced: bool,
+                returning: bool) -> tuple[int, list[int]]:
+    """How many rows went in, and (`returning`) their ids in order."""
     stage = f"tc_bulk_{secrets.token_hex(6)}"
     # ON COMMIT DROP: a failed call leaves nothing behind once the caller's transaction ends.
     await conn.execute(text(f"CREATE TEMP TABLE {stage} (n bigint, data jsonb, meta jsonb) ON COMMIT DROP"))
@@ -106,9 +120,10 @@ async def copy_records(
     res = await conn.execute(
         text(
             f"INSERT INTO records (table_id, workspace_id, data, meta) "
-            f"SELECT :t, :w, data, meta FROM {stage} ORDER BY n"
+            f"SELECT :t, :w, data, meta FROM {stage} ORDER BY n" + (" RETURNING id" if returning else "")
         ),
         {"t": table.id, "w": table.workspace_id},
     )
+    ids = sorted(res.scalars().all()) if returning else []
     await conn.execute(text(f"DROP TABLE {stage}"))
-    return res.rowcount
+    return (len(ids) if returning else res.rowcount), ids

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel
@@ -83,10 +84,29 @@ def _ai_meta(columns: Sequence[ColumnPublic], given: Mapping[str, Any]) -> dict[
     return meta
 
 
+@dataclass(frozen=True)
+class RowsAdded:
+    """New rows' ids in order, and the fill jobs queued for their AI cells."""
+
+    ids: list[int]
+    jobs: list[str]
+
+
+async def add_records(
+    conn: AsyncConnection, table: TablePublic, rows: Sequence[Mapping[str, Any]], *, coerced: bool = False,
+    thread_id: str | None = None,
+) -> RowsAdded:
+    """Insert rows and queue their AI cells (one fill job per AI column, in this transaction): what every
+    way of adding rows uses. An AI cell given a value is pinned instead."""
+    ids = await create_records(conn, table, rows, coerced=coerced)
+    return RowsAdded(ids, await ai_cells.fill_new_rows(conn, table, ids, thread_id=thread_id))
+
+
 async def create_records(
     conn: AsyncConnection, table: TablePublic, rows: Sequence[Mapping[str, Any]], *, coerced: bool = False
 ) -> list[int]:
-    """Insert many rows in one statement; values keyed by column name or id. Returns the new ids in order."""
+    """Insert many rows in one statement; values keyed by column name or id. Returns the new ids in order.
+    Their AI cells are left `pending` without a job: `add_records` also queues them."""
     idx = ColumnIndex(table.columns)
     docs = []
     for n, values in enumerate(rows):
