@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api.auth import CallerDep
 from api.common import ColumnKey, TableId, errors
+from db import ai_cells, tables
 from worker import jobs
 from worker.jobs import JobPublic
 
@@ -70,6 +71,38 @@ async def start_fill(caller: CallerDep, table_id: TableId, column_id: ColumnKey,
         job = await jobs.start_fill(conn, table_id, column_id, scope)
     await announce_job(job)
     return FillStarted(job_id=job.id, status=job.status, total=job.total)
+
+
+class AiColumnStatus(BaseModel):
+    """One AI column's cells across the whole table, by status, and its fills still under way."""
+
+    column_id: uuid.UUID
+    name: str
+    idle: int
+    pending: int
+    computing: int
+    completed: int
+    error: int = Field(description="Cells whose fill failed: `POST .../fill {scope: \"failed\"}` retries them")
+    stale: int
+    jobs: list[uuid.UUID] = Field(description="Fills of this column still queued or running")
+
+
+class AiStatus(BaseModel):
+    cursor: int = Field(description="The table's change number when the counts were taken")
+    columns: list[AiColumnStatus]
+
+
+@router.get("/tables/{table_id}/ai-status", response_model=AiStatus)
+async def ai_status(caller: CallerDep, table_id: TableId) -> AiStatus:
+    """How many cells of each AI column are idle, queued (`pending`), computing, completed, failed
+    (`error`) or stale, over every row of the table (one pass over it: ask when `/updates` reports
+    changes rather than on a timer)."""
+    async with caller.tx() as conn:
+        table = await tables.get_table(conn, table_id)
+        cursor = await tables.current_seq(conn, table.id)  # before the counts: a later change is replayed
+        counts = await ai_cells.status_counts(conn, table)
+    return AiStatus(cursor=cursor, columns=[AiColumnStatus(column_id=c.id, name=c.name, **counts[str(c.id)])
+                                            for c in table.columns if c.ai is not None])
 
 
 @router.get("/jobs/{job_id}", response_model=JobPublic)
