@@ -16,7 +16,7 @@ import json
 import re
 import time
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -311,6 +311,48 @@ _WAITING = text(
     "SELECT c FROM unnest(CAST(:cols AS text[])) AS c WHERE EXISTS (SELECT 1 FROM records r "
     " WHERE r.table_id = :t AND r.id = ANY(:ids) AND r.meta -> c ->> 's' = 'pending' AND NOT r.meta -> c ? 'j')"
 )
+
+
+async def open_new_row_jobs(conn: AsyncConnection, table: TablePublic, *,
+                            thread_id: str | None = None) -> dict[str, str]:
+    """Before rows are inserted: one queued job per AI column (job id by column id) for their AI cells to
+    name from the start (`new_cell`), so the insert is the only write of each row; `close_new_row_jobs`
+    then counts and sends them. `fill_new_rows` does the same for rows already inserted."""
+    columns = [str(c.id) for c in table.columns if c.ai is not None]
+    if not columns:
+        return {}
+    res = await conn.execute(
+        text("INSERT INTO jobs (workspace_id, table_id, column_id, thread_id, scope, reason) "
+             "SELECT :w, :t, c, :th, CAST(:s AS jsonb), 'new_rows' FROM unnest(CAST(:cols AS uuid[])) AS c "
+             "RETURNING column_id::text, id::text"),
+        {"w": table.workspace_id, "t": table.id, "th": thread_id, "cols": columns,
+         "s": json.dumps(NewRows(()).stored())},
+    )
+    return dict(res.all())
+
+
+def new_cell(job_id: str | None) -> dict[str, Any]:
+    """The state of a new row's AI cell that was given no value: queued, in `job_id` when there is one."""
+    return {"s": "pending", "j": job_id, "a": 0} if job_id else {"s": "pending"}
+
+
+async def close_new_row_jobs(conn: AsyncConnection, jobs: Mapping[str, str], ids: Sequence[int],
+                             given: Mapping[str, Collection[int]]) -> list[str]:
+    """After the insert: each job of `open_new_row_jobs` covers its column's cells among `ids` except the
+    rows that `given` its column a value (pinned), and its messages go to the outbox; a job left with
+    no cell is dropped. Returns the jobs that have cells."""
+    started = []
+    for column_id, job_id in jobs.items():
+        skip = given.get(column_id) or ()
+        queued = [i for i in ids if i not in skip] if skip else list(ids)
+        if not queued:
+            await conn.execute(text("DELETE FROM jobs WHERE id = :j"), {"j": job_id})
+            continue
+        await enqueue(conn, _outbox_rows(job_id, queued))
+        await conn.execute(text("UPDATE jobs SET total = :n, scope = CAST(:s AS jsonb) WHERE id = :j"),
+                           {"j": job_id, "n": len(queued), "s": json.dumps(NewRows(queued).stored())})
+        started.append(job_id)
+    return started
 
 
 _RESTORE = ("CASE WHEN r.meta -> :c ->> 'ps' IN ('completed', 'error', 'stale') THEN r.meta -> :c ->> 'ps' "

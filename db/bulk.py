@@ -28,13 +28,16 @@ class RowCoercer:
     """Turn rows keyed by column name or id into stored `(data, meta)` documents, row by row.
     Each key is resolved once per call site, not once per value: that is most of the speed of a bulk load."""
 
-    def __init__(self, table: TablePublic):
+    def __init__(self, table: TablePublic, jobs: Mapping[str, str] | None = None):
         self.index = ColumnIndex(table.columns)
         self.columns = table.columns
         self.required = [c for c in table.columns if c.required and c.ai is None]
         self.ai_ids = {str(c.id) for c in table.columns if c.ai is not None}
+        self.jobs = dict(jobs or {})
+        self.given: dict[str, list[int]] = {}  # AI column id → positions (0-based) of rows that gave a value
+        self._seen = 0
         self._keys: dict[str, tuple[str, dict[str, Any], bool]] = {}
-        self._plain_meta = _dumps(_ai_meta(table.columns, {}))
+        self._plain_meta = _dumps(_ai_meta(table.columns, {}, self.jobs))
 
     def _column(self, key: str) -> tuple[str, dict[str, Any], bool]:
         found = self._keys.get(key)
@@ -59,10 +62,14 @@ class RowCoercer:
         return out
 
     def meta_json(self, data: Mapping[str, Any]) -> str:
-        """The cell-state document of a new row as JSON (AI cells pending, or pinned when given)."""
+        """The cell-state document of the next new row as JSON (AI cells pending in their job, or pinned
+        when given)."""
+        position, self._seen = self._seen, self._seen + 1
         if not self.ai_ids or not self.ai_ids.intersection(data):
             return self._plain_meta
-        return _dumps(_ai_meta(self.columns, data))
+        for key in self.ai_ids.intersection(data):
+            self.given.setdefault(key, []).append(position)
+        return _dumps(_ai_meta(self.columns, data, self.jobs))
 
 
 async def _staged(rows: Iterable[Mapping[str, Any]] | AsyncIterable[Mapping[str, Any]],
@@ -95,7 +102,7 @@ async def copy_records(conn: AsyncConnection, table: TablePublic, rows: Rows, *,
     Values are coerced per column type unless `coerced`; a bad row raises Invalid naming it, and
     nothing of the call is kept once the caller rolls back. AI cells are left `pending` without a
     job: `copy_new_rows` also queues them."""
-    count, _ = await _copy(conn, table, rows, coerced=coerced, returning=False)
+    count, _ = await _copy(conn, table, rows, RowCoercer(table), coerced=coerced, returning=False)
     return count
 
 
@@ -103,11 +110,14 @@ async def copy_new_rows(conn: AsyncConnection, table: TablePublic, rows: Rows, *
                         thread_id: str | None = None) -> RowsAdded:
     """`copy_records`, then the new rows' AI cells queued (one fill job per AI column, in this
     transaction), as `records.add_records` does."""
-    _, ids = await _copy(conn, table, rows, coerced=coerced, returning=True)
-    return RowsAdded(ids, await ai_cells.fill_new_rows(conn, table, ids, thread_id=thread_id))
+    jobs = await ai_cells.open_new_row_jobs(conn, table, thread_id=thread_id)
+    coercer = RowCoercer(table, jobs)
+    _, ids = await _copy(conn, table, rows, coercer, coerced=coerced, returning=True)
+    given = {c: {ids[n] for n in positions} for c, positions in coercer.given.items()}
+    return RowsAdded(ids, await ai_cells.close_new_row_jobs(conn, jobs, ids, given))
 
 
-async def _copy(conn: AsyncConnection, table: TablePublic, rows: Rows, *, coerced: bool,
+async def _copy(conn: AsyncConnection, table: TablePublic, rows: Rows, coercer: RowCoercer, *, coerced: bool,
                 returning: bool) -> tuple[int, list[int]]:
     """How many rows went in, and (`returning`) their ids in order."""
     stage = f"tc_bulk_{secrets.token_hex(6)}"
@@ -115,7 +125,7 @@ async def _copy(conn: AsyncConnection, table: TablePublic, rows: Rows, *, coerce
     await conn.execute(text(f"CREATE TEMP TABLE {stage} (n bigint, data jsonb, meta jsonb) ON COMMIT DROP"))
     raw = await conn.get_raw_connection()
     await raw.driver_connection.copy_records_to_table(
-        stage, records=_staged(rows, RowCoercer(table), coerced), columns=["n", "data", "meta"]
+        stage, records=_staged(rows, coercer, coerced), columns=["n", "data", "meta"]
     )
     res = await conn.execute(
         text(
