@@ -27,7 +27,7 @@ from db.errors import NotFound, ServiceError
 from proposals import service, store
 from proposals.apply import apply as apply_proposal
 from tools import ai, imports
-from tools.base import AnalysisEvent, FileEvent, JobEvent, ProposalEvent, ToolContext
+from tools.base import AnalysisEvent, FileEvent, JobEvent, ProposalEvent, ToolContext, ToolError
 from worker import jobs as ai_jobs
 
 log = logging.getLogger("tablechat.app")
@@ -635,6 +635,41 @@ def _follow_job(job_id: Any, column: str, *, take_over: bool = False) -> asyncio
     _FOLLOWERS[jid] = (task, msg)  # a task nobody holds may be garbage-collected mid-run
     task.add_done_callback(lambda t: _FOLLOWERS.pop(jid) if _FOLLOWERS.get(jid, (None,))[0] is t else None)
     return task
+
+
+@cl.action_callback("live_retry_failed")
+async def on_retry_failed(action: cl.Action) -> dict[str, Any]:
+    """Retry failed in the live view: the column's failed cells are filled again as a fill of this chat,
+    followed by a progress message like any other. The payload is untrusted: the fill_column tool checks
+    the table is in this chat's workspace and the column is an AI column."""
+    live: cl.CustomElement | None = cl.user_session.get("live")
+    if live is not None and live.props.get("locked"):
+        return {"ok": False, "error": "Editing is paused while a proposal is open: apply or dismiss it first."}
+    payload = action.payload or {}
+    table_id, column_id = _uuid(payload.get("table_id")), _uuid(payload.get("column_id"))
+    if table_id is None or column_id is None:
+        return {"ok": False, "error": "Which column to retry was not understood; reload the page."}
+    started: list[JobEvent] = []
+
+    async def collect(event: object) -> None:
+        if isinstance(event, JobEvent):
+            started.append(event)
+
+    ctx = ToolContext(account_id=_account_id(), workspace_id=_workspace_id,
+                      thread_id=cl.context.session.thread_id, emit=collect)
+    try:
+        result = await ai.fill_column.fn(ctx, ai.FillColumn(table_id=str(table_id), column_id=str(column_id),
+                                                            scope="failed"))
+    except ToolError as exc:
+        return {"ok": False, "error": str(exc)}
+    except ServiceError as exc:
+        return {"ok": False, "error": exc.message}
+    except Exception:
+        log.exception("retrying the failed cells of column %s failed", column_id)
+        return {"ok": False, "error": "Retrying failed unexpectedly; nothing was started."}
+    for event in started:
+        _follow_job(event.job_id, event.column_name)
+    return {"ok": True, "total": result.content["cells_queued"], "job_id": result.content["job_id"]}
 
 
 async def _follow_running(thread_id: str) -> None:

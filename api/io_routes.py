@@ -8,10 +8,11 @@ from typing import Annotated, Literal
 from urllib.parse import quote
 
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from api.auth import CallerDep
 from api.common import TableId, ensure_mine, errors, workspace_for
+from api.jobs_routes import read_jobs, tell_jobs
 from dataio.export import CSV_MIME, XLSX_MIME, export_csv, export_filename, export_xlsx
 from dataio.importer import default_name, import_into_table, import_new_table
 from dataio.infer import plan_import
@@ -40,6 +41,8 @@ class ImportReport(BaseModel):
     unchanged: int
     row_count: int
     notes: list[str]
+    jobs: list[uuid.UUID] = Field(default_factory=list, description="The fills queued for the added rows' AI "
+                                  "cells, one per AI column (also in the `X-Fill-Job` header)")
 
 
 async def _parse(upload: UploadFile) -> ParsedTable:
@@ -74,18 +77,23 @@ async def import_table(
 async def import_rows(
     caller: CallerDep,
     table_id: TableId,
+    response: Response,
     file: Upload,
     key_column: Annotated[str | None, Form(description="Update the rows whose value in this column matches "
                                                        "the file's (adding the others); default: add all")] = None,
 ) -> ImportReport:
     """Add a file's rows to the table, or update rows matched on `key_column`. File columns are matched
-    to the table's by name; an empty cell leaves the stored value as it is. All or nothing."""
+    to the table's by name; an empty cell leaves the stored value as it is. All or nothing. The added
+    rows' AI cells are queued (one fill job per AI column, in `jobs`); AI cells the file gives a value
+    keep it, pinned; AI cells reading an updated cell turn stale, as after any edit."""
     parsed = await _parse(file)
     async with caller.tx() as conn:
         table = await tables.get_table(conn, table_id)
         result = await import_into_table(conn, table, parsed, key_column or None, account_id=caller.account_id)
+        started = await read_jobs(conn, result.jobs)
+    await tell_jobs(response, started)
     return ImportReport(added=result.added, updated=result.updated, unchanged=result.unchanged,
-                        row_count=result.row_count, notes=result.notes)
+                        row_count=result.row_count, notes=result.notes, jobs=[j.id for j in started])
 
 
 @router.get("/tables/{table_id}/export", response_class=Response,

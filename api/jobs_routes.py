@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Sequence
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Response
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api.auth import CallerDep
 from api.common import ColumnKey, TableId, errors
+from db import ai_cells, tables
 from worker import jobs
 from worker.jobs import JobPublic
 
 router = APIRouter(tags=["jobs"])
 log = logging.getLogger("tablechat.api")
 
+FILL_HEADER = "X-Fill-Job"
 JobId = Annotated[str, Path(description="The job's id", json_schema_extra={"format": "uuid"})]
 
 
@@ -42,6 +46,20 @@ async def announce_job(job: JobPublic) -> None:
         log.warning("progress of job %s not announced", job.id, exc_info=True)
 
 
+async def read_jobs(conn: AsyncConnection, job_ids: Sequence[str]) -> list[JobPublic]:
+    """The fills a call queued, as they stand in its transaction."""
+    return [await jobs.get_job(conn, j) for j in job_ids]
+
+
+async def tell_jobs(response: Response, started: Sequence[JobPublic]) -> None:
+    """After commit: name the fills a call started in the `X-Fill-Job` header (comma-separated when
+    there are several) and put them on their progress streams."""
+    if started:
+        response.headers[FILL_HEADER] = ", ".join(str(j.id) for j in started)
+    for job in started:
+        await announce_job(job)
+
+
 @router.post("/tables/{table_id}/columns/{column_id}/fill", status_code=202, response_model=FillStarted,
              responses=errors(422))
 async def start_fill(caller: CallerDep, table_id: TableId, column_id: ColumnKey,
@@ -53,6 +71,38 @@ async def start_fill(caller: CallerDep, table_id: TableId, column_id: ColumnKey,
         job = await jobs.start_fill(conn, table_id, column_id, scope)
     await announce_job(job)
     return FillStarted(job_id=job.id, status=job.status, total=job.total)
+
+
+class AiColumnStatus(BaseModel):
+    """One AI column's cells across the whole table, by status, and its fills still under way."""
+
+    column_id: uuid.UUID
+    name: str
+    idle: int
+    pending: int
+    computing: int
+    completed: int
+    error: int = Field(description="Cells whose fill failed: `POST .../fill {scope: \"failed\"}` retries them")
+    stale: int
+    jobs: list[uuid.UUID] = Field(description="Fills of this column still queued or running")
+
+
+class AiStatus(BaseModel):
+    cursor: int = Field(description="The table's change number when the counts were taken")
+    columns: list[AiColumnStatus]
+
+
+@router.get("/tables/{table_id}/ai-status", response_model=AiStatus)
+async def ai_status(caller: CallerDep, table_id: TableId) -> AiStatus:
+    """How many cells of each AI column are idle, queued (`pending`), computing, completed, failed
+    (`error`) or stale, over every row of the table (one pass over it: ask when `/updates` reports
+    changes rather than on a timer)."""
+    async with caller.tx() as conn:
+        table = await tables.get_table(conn, table_id)
+        cursor = await tables.current_seq(conn, table.id)  # before the counts: a later change is replayed
+        counts = await ai_cells.status_counts(conn, table)
+    return AiStatus(cursor=cursor, columns=[AiColumnStatus(column_id=c.id, name=c.name, **counts[str(c.id)])
+                                            for c in table.columns if c.ai is not None])
 
 
 @router.get("/jobs/{job_id}", response_model=JobPublic)

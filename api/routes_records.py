@@ -11,6 +11,7 @@ from pydantic import Field, TypeAdapter, ValidationError
 
 from api.auth import CallerDep
 from api.common import ColumnKey, RecordId, TableId, column_of, errors, parse_record_id
+from api.jobs_routes import FILL_HEADER, read_jobs, tell_jobs
 from api.schemas import CellItem, CellList, RecordsBulkCreate, RecordsCreated
 from db import changes, records, tables
 from db.records import MAX_PAGE, Filter, Sort
@@ -58,18 +59,26 @@ def _json_param(name: str, raw: str | None, adapter: TypeAdapter[Any]) -> list[A
         raise RequestValidationError([{**e, "loc": ("query", name, *e["loc"])} for e in exc.errors()]) from None
 
 
-@router.post("/tables/{table_id}/records", status_code=201, response_model=RecordPublic | RecordsCreated)
-async def create_records(caller: CallerDep, table_id: TableId,
-                         body: RecordCreate | RecordsBulkCreate) -> RecordPublic | RecordsCreated:
+@router.post("/tables/{table_id}/records", status_code=201, response_model=RecordPublic | RecordsCreated,
+             responses={201: {"headers": {FILL_HEADER: {
+                 "description": "The fills queued for the new rows' AI cells (comma-separated job ids)",
+                 "schema": {"type": "string"}}}}})
+async def create_records(caller: CallerDep, table_id: TableId, body: RecordCreate | RecordsBulkCreate,
+                         response: Response) -> RecordPublic | RecordsCreated:
     """One row `{values: {column: value}}` → the record, or up to 10,000 `{rows: [{column: value}]}` in one
-    statement → their ids. Columns are named by name or id."""
+    statement → their ids. Columns are named by name or id. The new rows' AI cells are queued at once,
+    one fill job per AI column (ids in `jobs` and in the `X-Fill-Job` header); an AI cell given a value
+    keeps it and is marked pinned."""
     async with caller.tx() as conn:
         table = await tables.get_table(conn, table_id)
-        if isinstance(body, RecordsBulkCreate):
-            ids = await records.create_records(conn, table, body.rows)
-            return RecordsCreated(ids=ids, count=len(ids))
-        (rid,) = await records.create_records(conn, table, [body.values])
-        return await records.get_record(conn, table, rid)
+        rows = body.rows if isinstance(body, RecordsBulkCreate) else [body.values]
+        added = await records.add_records(conn, table, rows)
+        started = await read_jobs(conn, added.jobs)
+        made: RecordPublic | RecordsCreated = (
+            RecordsCreated(ids=added.ids, count=len(added.ids), jobs=[j.id for j in started])
+            if isinstance(body, RecordsBulkCreate) else await records.get_record(conn, table, added.ids[0]))
+    await tell_jobs(response, started)
+    return made
 
 
 class RecordPageCursor(RecordPage):

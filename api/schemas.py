@@ -102,6 +102,8 @@ class RecordsBulkCreate(BaseModel):
 class RecordsCreated(BaseModel):
     ids: list[int]
     count: int
+    jobs: list[uuid.UUID] = Field(default_factory=list, description="The fills queued for the new rows' AI "
+                                  "cells, one per AI column (follow one with `GET /jobs/{id}`)")
 
 
 class CellItem(CellPublic):

@@ -10,9 +10,13 @@ from typing import Any
 
 def register(subparsers: Any) -> None:
     """Add the `import` and `export` commands to the `tablechat` parser's subcommands."""
-    imp = subparsers.add_parser("import", help="create a table from a CSV or XLSX file")
+    imp = subparsers.add_parser("import", help="create a table from a CSV or XLSX file, or add its rows to one")
     imp.add_argument("file", help="a .csv (comma, semicolon or tab separated) or .xlsx file")
     imp.add_argument("--name", help="table name (default: from the file name)")
+    imp.add_argument("--into", metavar="TABLE", help="add the rows to this table (id or name) instead; "
+                     "file columns match its columns by name, and its AI columns are filled for the new rows")
+    imp.add_argument("--key", metavar="COLUMN", help="with --into: update the rows whose value in COLUMN "
+                     "matches the file's, adding the others")
     imp.add_argument("--user", help="the account that owns the table (default: the first account)")
     imp.set_defaults(fn=cmd_import)
 
@@ -53,6 +57,22 @@ def _progress(done: int, total: int) -> None:
         print(f"\rimporting: {done:,} of {total:,} rows", end=end, file=sys.stderr, flush=True)
 
 
+async def _find_table(conn: Any, account: dict[str, Any], ref: str) -> Any:
+    """One of the account's tables by id or name (run as the account); ServiceError when none or several."""
+    from db import tables
+    from db.errors import Invalid, NotFound
+
+    mine = await tables.list_tables(conn)
+    matches = [t for t in mine if str(t.id) == ref] or [
+        t for t in mine if t.name.casefold() == ref.strip().casefold()]
+    if not matches:
+        raise NotFound(f"{account['name']} has no table {ref!r}")
+    if len(matches) > 1:
+        raise Invalid(f"{len(matches)} tables are named {ref!r}; give the id of one: "
+                      + ", ".join(str(t.id) for t in matches))
+    return matches[0]
+
+
 def cmd_import(args: argparse.Namespace) -> int:
     """Read the file first (a bad file is refused before the database is touched), then import it."""
     from cli.main import _run_db
@@ -66,11 +86,17 @@ def cmd_import(args: argparse.Namespace) -> int:
     path = Path(args.file)
     if not path.is_file():
         return _fail(f"no file {args.file!r}")
+    if args.into and args.name:
+        return _fail("--name names a new table; with --into the rows go to an existing one")
+    if args.key and not args.into:
+        return _fail("--key updates rows of an existing table: give the table with --into")
     try:
         parsed = read_table_file(path)
-        plan = plan_import(parsed)
+        plan = None if args.into else plan_import(parsed)
     except ServiceError as exc:
         return _fail(exc.message)
+    if args.into:
+        return _import_into(args, parsed)
 
     async def run(conn: Any) -> Any:
         account = await _account(conn, args.user)
@@ -88,13 +114,43 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def _import_into(args: argparse.Namespace, parsed: Any) -> int:
+    """`import FILE --into TABLE [--key COLUMN]`: the rows go into the table in one transaction; the AI
+    cells of new rows are queued (the workers fill them), those reading updated cells turn stale."""
+    from cli.main import _run_db
+    from dataio.importer import import_into_table
+    from db import tables
+    from db.engine import act_as
+    from db.errors import ServiceError
+
+    async def run(conn: Any) -> Any:
+        account = await _account(conn, args.user)
+        await act_as(conn, account["id"])
+        found = await _find_table(conn, account, args.into)
+        table = await tables.get_table(conn, found.id)
+        return await import_into_table(conn, table, parsed, args.key, account_id=account["id"], progress=_progress)
+
+    try:
+        result = _run_db(run)
+    except ServiceError as exc:
+        return _fail(exc.message)
+    for note in result.notes:
+        print(f"note: {note}", file=sys.stderr)
+    if result.jobs:
+        print(f"note: {len(result.jobs)} AI fill job{'s' if len(result.jobs) != 1 else ''} queued for the new "
+              f"rows ({', '.join(result.jobs)}); a running `tablechat worker` fills them", file=sys.stderr)
+    print(f"{result.table.id}\t{result.added} added, {result.updated} updated, {result.unchanged} unchanged"
+          f"\t{result.table.name}")
+    return 0
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     """Find the table by id or name among the user's tables and write it out."""
     from cli.main import _run_db
     from dataio.export import export_csv, export_xlsx
     from db import tables
     from db.engine import act_as
-    from db.errors import Invalid, NotFound, ServiceError
+    from db.errors import ServiceError
 
     fmt = args.format or ("xlsx" if args.output and args.output.lower().endswith(".xlsx") else "csv")
     if not args.output and fmt == "xlsx" and sys.stdout.isatty():
@@ -103,17 +159,10 @@ def cmd_export(args: argparse.Namespace) -> int:
     async def run(conn: Any) -> tuple[Any, bytes]:
         account = await _account(conn, args.user)
         await act_as(conn, account["id"])
-        mine = await tables.list_tables(conn)
-        matches = [t for t in mine if str(t.id) == args.table] or [
-            t for t in mine if t.name.casefold() == args.table.strip().casefold()]
-        if not matches:
-            raise NotFound(f"{account['name']} has no table {args.table!r}")
-        if len(matches) > 1:
-            raise Invalid(f"{len(matches)} tables are named {args.table!r}; give the id of one: "
-                          + ", ".join(str(t.id) for t in matches))
-        table = await tables.get_table(conn, matches[0].id)
+        found = await _find_table(conn, account, args.table)
+        table = await tables.get_table(conn, found.id)
         body = await (export_xlsx(conn, table) if fmt == "xlsx" else export_csv(conn, table))
-        return matches[0], body
+        return found, body
 
     try:
         summary, body = _run_db(run)

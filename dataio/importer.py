@@ -1,7 +1,8 @@
 """Importing a parsed file: into a new table (typed columns inferred from the values), or into an
 existing table (add rows, or update rows matched on a key column). Everything happens in the caller's
 one transaction, so a failure leaves nothing behind. Rows go in by COPY: a new table's through
-dataio.columnar, rows for an existing table through db.bulk (which coerces and sets AI cell state)."""
+dataio.columnar, rows for an existing table through db.bulk (which coerces, sets AI cell state and
+queues the new rows' AI cells; updated cells mark the AI cells reading them stale, as any edit does)."""
 
 from __future__ import annotations
 
@@ -37,6 +38,7 @@ class ImportResult:
     updated: int = 0
     unchanged: int = 0
     notes: list[str] = field(default_factory=list)
+    jobs: list[str] = field(default_factory=list)  # fills queued for the AI cells of the added rows
 
     @property
     def row_count(self) -> int:
@@ -51,9 +53,10 @@ async def _report(progress: Progress | None, done: int, total: int) -> None:
 
 
 async def _insert(conn: AsyncConnection, table: TablePublic, rows: Iterator[Any], total: int,
-                  progress: Progress | None, *, columnar: bool = False) -> int:
+                  progress: Progress | None, *, columnar: bool = False) -> tuple[int, list[str]]:
     """Insert stored-form rows in order, reporting progress as they stream: rows as {column id: value}
-    through db.bulk, or (`columnar`, new tables) as one value per column through dataio.columnar."""
+    through db.bulk (their AI cells queued), or (`columnar`, new tables) as one value per column through
+    dataio.columnar. Returns how many rows went in and the fill jobs queued."""
     async def counted() -> Any:
         for done, row in enumerate(rows, start=1):
             yield row
@@ -61,14 +64,14 @@ async def _insert(conn: AsyncConnection, table: TablePublic, rows: Iterator[Any]
                 await _report(progress, done, total)
 
     await _report(progress, 0, total)
-    if not total:
-        added = 0
-    elif columnar:
+    added, jobs = 0, []
+    if total and columnar:
         added = await copy_columns(conn, table, counted())
-    else:
-        added = await bulk.copy_records(conn, table, counted(), coerced=True)
+    elif total:
+        new = await bulk.copy_new_rows(conn, table, counted(), coerced=True)
+        added, jobs = len(new.ids), new.jobs
     await _report(progress, total, total)
-    return added
+    return added, jobs
 
 
 def default_name(filename: str) -> str:
@@ -94,7 +97,7 @@ async def import_new_table(
     plan = plan or plan_import(parsed)
     table = await tables.create_table(conn, workspace_id=workspace_id, name=name or default_name(parsed.filename),
                                       description=description, columns=plan.column_creates())
-    added = await _insert(conn, table, plan.rows(), plan.row_count, progress, columnar=True)
+    added, _ = await _insert(conn, table, plan.rows(), plan.row_count, progress, columnar=True)
     return ImportResult(table=table, added=added, notes=plan.notes)
 
 
@@ -163,8 +166,8 @@ async def import_into_table(
     required = [c for c in table.columns if c.required and c.ai is None]
     if key_column is None:
         _check_required(docs, required, range(len(docs)))
-        added = await _insert(conn, table, iter(docs), len(docs), progress)
-        return ImportResult(table=table, added=added, notes=list(parsed.notes))
+        added, jobs = await _insert(conn, table, iter(docs), len(docs), progress)
+        return ImportResult(table=table, added=added, notes=list(parsed.notes), jobs=jobs)
 
     key = next((c for c in columns if c.name.casefold() == key_column.strip().casefold()), None)
     if key is None:
@@ -200,10 +203,10 @@ async def import_into_table(
     unchanged = len(updates) - len(changed)
     written = await bulk_ops.write_cells(conn, table, changed, account_id=account_id, source="import")
     await _report(progress, len(updates), total)
-    added = await _insert(conn, table, (docs[n] for n in new_rows), len(new_rows),
-                          None if progress is None else lambda d, t: progress(len(updates) + d, total))
+    added, jobs = await _insert(conn, table, (docs[n] for n in new_rows), len(new_rows),
+                                None if progress is None else lambda d, t: progress(len(updates) + d, total))
     return ImportResult(table=await tables.get_table(conn, table.id), added=added, updated=len(written),
-                        unchanged=unchanged, notes=list(parsed.notes))
+                        unchanged=unchanged, notes=list(parsed.notes), jobs=jobs)
 
 
 def _json_cell(value: str) -> Any:

@@ -16,7 +16,7 @@ import json
 import re
 import time
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -185,8 +185,21 @@ async def get_job(conn: AsyncConnection, job_id: Any) -> dict[str, Any]:
     return _jsonable(row)
 
 
+@dataclass(frozen=True)
+class NewRows:
+    """The scope of the fill that queues freshly inserted rows: any number of them (an import of 100,000
+    rows is one job), recorded on the job as a count, not as the list of ids."""
+
+    ids: Sequence[int]
+
+    def stored(self) -> dict[str, int]:
+        return {"new_rows": len(self.ids)}
+
+
 def _scope_sql(scope: Any) -> tuple[str, dict[str, Any], bool]:
     """SQL condition on `r` for a scope, its parameters, and whether it names rows explicitly."""
+    if isinstance(scope, NewRows):  # hand-set cells of new rows are pinned: they stay as given
+        return "r.id = ANY(:scope_ids)", {"scope_ids": list(scope.ids)}, False
     if isinstance(scope, str):
         if scope == "all":
             return "true", {}, False
@@ -254,8 +267,8 @@ async def start_fill(
     row = await conn.execute(
         text("INSERT INTO jobs (workspace_id, table_id, column_id, thread_id, scope, reason) "
              "VALUES (:w, :t, :c, :th, CAST(:s AS jsonb), :r) RETURNING id"),
-        {"w": table.workspace_id, "t": table.id, "c": col.id, "th": thread_id, "s": json.dumps(scope),
-         "r": reason},
+        {"w": table.workspace_id, "t": table.id, "c": col.id, "th": thread_id,
+         "s": json.dumps(scope.stored() if isinstance(scope, NewRows) else scope), "r": reason},
     )
     job_id = str(row.scalar_one())
     ids = (await conn.execute(
@@ -272,14 +285,74 @@ async def start_fill(
     return await get_job(conn, job_id)
 
 
-async def fill_new_rows(conn: AsyncConnection, table: TablePublic, record_ids: Sequence[int]) -> list[str]:
-    """Queue the pending AI cells of freshly inserted rows (one job per AI column). Returns the job ids."""
+async def fill_new_rows(conn: AsyncConnection, table: TablePublic, record_ids: Sequence[int], *,
+                        thread_id: str | None = None) -> list[str]:
+    """Queue the AI cells of freshly inserted rows: one job per AI column over all of them, in the caller's
+    transaction (the outbox hands it to the workers after commit). Cells given a value are pinned and
+    stay as given; a column with nothing to queue gets no job. An AI column that reads another is queued
+    alongside it: computed before the value it reads lands, it turns stale then (and with auto_update
+    is recomputed), as after any change of its inputs. Returns the job ids."""
+    columns = [c for c in table.columns if c.ai is not None]
+    if not record_ids or not columns:
+        return []
+    waiting = set((await conn.execute(_WAITING, {"t": table.id, "ids": list(record_ids),
+                                                  "cols": [str(c.id) for c in columns]})).scalars())
     jobs = []
-    for col in table.columns:
-        if col.ai is not None and record_ids:
-            job = await start_fill(conn, table, col.id, list(record_ids), reason="new_rows", include_pinned=False)
+    for col in columns:
+        if str(col.id) in waiting:
+            job = await start_fill(conn, table, col.id, NewRows(record_ids), reason="new_rows",
+                                   thread_id=thread_id, include_pinned=False)
             jobs.append(job["id"])
     return jobs
+
+
+# the AI columns with a cell among the rows that is queued without a job (new rows start so)
+_WAITING = text(
+    "SELECT c FROM unnest(CAST(:cols AS text[])) AS c WHERE EXISTS (SELECT 1 FROM records r "
+    " WHERE r.table_id = :t AND r.id = ANY(:ids) AND r.meta -> c ->> 's' = 'pending' AND NOT r.meta -> c ? 'j')"
+)
+
+
+async def open_new_row_jobs(conn: AsyncConnection, table: TablePublic, *,
+                            thread_id: str | None = None) -> dict[str, str]:
+    """Before rows are inserted: one queued job per AI column (job id by column id) for their AI cells to
+    name from the start (`new_cell`), so the insert is the only write of each row; `close_new_row_jobs`
+    then counts and sends them. `fill_new_rows` does the same for rows already inserted."""
+    columns = [str(c.id) for c in table.columns if c.ai is not None]
+    if not columns:
+        return {}
+    res = await conn.execute(
+        text("INSERT INTO jobs (workspace_id, table_id, column_id, thread_id, scope, reason) "
+             "SELECT :w, :t, c, :th, CAST(:s AS jsonb), 'new_rows' FROM unnest(CAST(:cols AS uuid[])) AS c "
+             "RETURNING column_id::text, id::text"),
+        {"w": table.workspace_id, "t": table.id, "th": thread_id, "cols": columns,
+         "s": json.dumps(NewRows(()).stored())},
+    )
+    return dict(res.all())
+
+
+def new_cell(job_id: str | None) -> dict[str, Any]:
+    """The state of a new row's AI cell that was given no value: queued, in `job_id` when there is one."""
+    return {"s": "pending", "j": job_id, "a": 0} if job_id else {"s": "pending"}
+
+
+async def close_new_row_jobs(conn: AsyncConnection, jobs: Mapping[str, str], ids: Sequence[int],
+                             given: Mapping[str, Collection[int]]) -> list[str]:
+    """After the insert: each job of `open_new_row_jobs` covers its column's cells among `ids` except the
+    rows that `given` its column a value (pinned), and its messages go to the outbox; a job left with
+    no cell is dropped. Returns the jobs that have cells."""
+    started = []
+    for column_id, job_id in jobs.items():
+        skip = given.get(column_id) or ()
+        queued = [i for i in ids if i not in skip] if skip else list(ids)
+        if not queued:
+            await conn.execute(text("DELETE FROM jobs WHERE id = :j"), {"j": job_id})
+            continue
+        await enqueue(conn, _outbox_rows(job_id, queued))
+        await conn.execute(text("UPDATE jobs SET total = :n, scope = CAST(:s AS jsonb) WHERE id = :j"),
+                           {"j": job_id, "n": len(queued), "s": json.dumps(NewRows(queued).stored())})
+        started.append(job_id)
+    return started
 
 
 _RESTORE = ("CASE WHEN r.meta -> :c ->> 'ps' IN ('completed', 'error', 'stale') THEN r.meta -> :c ->> 'ps' "
@@ -588,6 +661,36 @@ async def after_cells_written(conn: AsyncConnection, table: TablePublic, record_
         return
     await release_edited(conn, table, record_ids, column_ids)
     await mark_dependents(conn, table, record_ids, column_ids)
+
+
+# -- the whole table at a glance -------------------------------------------------------------------------
+STATUSES = ("idle", "pending", "computing", "completed", "error", "stale")
+
+
+async def status_counts(conn: AsyncConnection, table: TablePublic) -> dict[str, dict[str, Any]]:
+    """Per AI column (by id): how many of its cells are in each status across the whole table, and the
+    fills still queued or running (`jobs`). One pass over the table's rows (the cell states live in
+    them): about 0.15 s at 100,000 rows, so callers ask when the change feed moved, not on a timer."""
+    columns = [str(c.id) for c in table.columns if c.ai is not None]
+    out: dict[str, dict[str, Any]] = {c: {**dict.fromkeys(STATUSES, 0), "jobs": []} for c in columns}
+    if not columns:
+        return out
+    counts = await conn.execute(_COUNT_STATES, {"t": table.id, "cols": columns})
+    for column_id, status, n in counts.all():
+        out[column_id][status if status in STATUSES else "idle"] += n
+    active = await conn.execute(
+        text("SELECT column_id::text, id::text FROM jobs WHERE table_id = :t AND status IN ('queued', 'running') "
+             "ORDER BY created_at"), {"t": table.id})
+    for column_id, job_id in active.all():
+        if column_id in out:
+            out[column_id]["jobs"].append(job_id)
+    return out
+
+
+_COUNT_STATES = text(
+    "SELECT c.id, coalesce(r.meta -> c.id ->> 's', 'idle'), count(*) FROM records r "
+    "CROSS JOIN unnest(CAST(:cols AS text[])) AS c(id) WHERE r.table_id = :t GROUP BY 1, 2"
+)
 
 
 # -- sweeping ----------------------------------------------------------------------------------------

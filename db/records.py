@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel
@@ -74,31 +75,67 @@ def record_of(row: Mapping[str, Any], columns: Iterable[ColumnPublic]) -> Record
     return RecordPublic(id=row["id"], cells={str(c.id): cell_of(data, meta, str(c.id)) for c in columns})
 
 
-def _ai_meta(columns: Sequence[ColumnPublic], given: Mapping[str, Any]) -> dict[str, Any]:
-    """New rows: AI cells without a given value start `pending`; given ones are pinned."""
+def _ai_meta(columns: Sequence[ColumnPublic], given: Mapping[str, Any],
+             jobs: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """New rows: AI cells without a given value start `pending` (in their column's job of `jobs`);
+    given ones are pinned."""
     meta: dict[str, Any] = {}
     for c in columns:
         if c.ai is not None:
-            meta[str(c.id)] = {"p": True, "s": "completed"} if str(c.id) in given else {"s": "pending"}
+            key = str(c.id)
+            meta[key] = {"p": True, "s": "completed"} if key in given else ai_cells.new_cell((jobs or {}).get(key))
     return meta
+
+
+@dataclass(frozen=True)
+class RowsAdded:
+    """New rows' ids in order, and the fill jobs queued for their AI cells."""
+
+    ids: list[int]
+    jobs: list[str]
+
+
+async def add_records(
+    conn: AsyncConnection, table: TablePublic, rows: Sequence[Mapping[str, Any]], *, coerced: bool = False,
+    thread_id: str | None = None,
+) -> RowsAdded:
+    """Insert rows and queue their AI cells (one fill job per AI column, in this transaction): what every
+    way of adding rows uses. An AI cell given a value is pinned instead."""
+    data = _coerced_rows(table, rows, coerced)
+    jobs = await ai_cells.open_new_row_jobs(conn, table, thread_id=thread_id) if data else {}
+    ids = await _insert(conn, table, data, jobs)
+    given = {c: {rid for rid, d in zip(ids, data, strict=True) if c in d} for c in jobs}
+    return RowsAdded(ids, await ai_cells.close_new_row_jobs(conn, jobs, ids, given))
 
 
 async def create_records(
     conn: AsyncConnection, table: TablePublic, rows: Sequence[Mapping[str, Any]], *, coerced: bool = False
 ) -> list[int]:
-    """Insert many rows in one statement; values keyed by column name or id. Returns the new ids in order."""
+    """Insert many rows in one statement; values keyed by column name or id. Returns the new ids in order.
+    Their AI cells are left `pending` without a job: `add_records` also queues them."""
+    return await _insert(conn, table, _coerced_rows(table, rows, coerced), {})
+
+
+def _coerced_rows(table: TablePublic, rows: Sequence[Mapping[str, Any]], coerced: bool) -> list[dict[str, Any]]:
+    """Each row's stored values keyed by column id; Invalid naming the row of a bad value."""
     idx = ColumnIndex(table.columns)
-    docs = []
+    out = []
     for n, values in enumerate(rows):
         try:
-            data = dict(values) if coerced else idx.coerce_values(values, partial=False)
+            out.append(dict(values) if coerced else idx.coerce_values(values, partial=False))
         except Invalid as exc:
             if len(rows) > 1:
                 raise Invalid(f"Row {n + 1}: {exc.message}", row=n + 1, **exc.details) from None
             raise
-        docs.append({"d": data, "m": _ai_meta(table.columns, data)})
-    if not docs:
+    return out
+
+
+async def _insert(conn: AsyncConnection, table: TablePublic, rows: Sequence[Mapping[str, Any]],
+                  jobs: Mapping[str, str]) -> list[int]:
+    """One statement; the ids come back in the rows' order."""
+    if not rows:
         return []
+    docs = [{"d": data, "m": _ai_meta(table.columns, data, jobs)} for data in rows]
     res = await conn.execute(
         text(
             "INSERT INTO records (table_id, workspace_id, data, meta) "

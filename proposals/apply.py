@@ -109,7 +109,7 @@ async def apply(
     created, samples = None, 0
     jobs: list[str] = []
     if isinstance(p, DataProposal):
-        table_id, results = await _apply_data(conn, row, p, chosen, account_id)
+        table_id, results = await _apply_data(conn, row, p, chosen, account_id, jobs)
     elif p.mode == "create":
         table_id, results, samples = await _apply_create(conn, row, p, chosen, include_sample_rows, jobs)
         created = p.table_name if table_id else None
@@ -144,6 +144,7 @@ async def _apply_data(
     p: DataProposal,
     chosen: list[int],
     account_id: uuid.UUID | None,
+    jobs: list[str],
 ) -> tuple[uuid.UUID | None, list[OpResult]]:
     table = await _table(conn, row.table_id)
     if table is None:
@@ -163,8 +164,10 @@ async def _apply_data(
             account_id=account_id,
             source=SOURCE,
         )
-        new_ids = await db_records.create_records(conn, table, [v for _, v in plan.adds], coerced=True)
-        await ai_cells.fill_new_rows(conn, table, new_ids)
+        added = await db_records.add_records(conn, table, [v for _, v in plan.adds], coerced=True,
+                                             thread_id=row.thread_id)
+        new_ids = added.ids
+        jobs += added.jobs
     for rid, i in plan.deletes.items():
         results[i] = (
             ok(i, row_id=rid) if rid in deleted else failed(i, f"Row {rid} does not exist", row_id=rid)
@@ -199,7 +202,7 @@ async def _apply_create(
     for i, c in plan.columns:
         results[i] = ok(i, column_id=by_name.get(c.name))
     ids = await _insert_samples(conn, table, plan.sample_rows) if plan.sample_rows else []
-    jobs += await ai_cells.fill_new_rows(conn, table, ids)
+    jobs += await ai_cells.fill_new_rows(conn, table, ids, thread_id=row.thread_id)
     return table.id, [results[i] for i in chosen], len(ids)
 
 

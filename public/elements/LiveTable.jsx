@@ -10,6 +10,10 @@ import { Loader2, Sparkles, AlertTriangle, RotateCw, Clock, Lock } from "lucide-
 const API = "/api/v1";
 const HEADERS = { "X-Requested-With": "tablechat", "Content-Type": "application/json" };
 const POLL_MS = 1000;
+// The AI status counts read the whole table (~0.15 s at 100,000 rows): asked again only when the feed
+// moved, and no sooner than this many times the last answer took (at least once a poll).
+const STATUS_COST_FACTOR = 10;
+const RETRY_ACTION = "live_retry_failed";
 
 async function api(path, options = {}) {
   const res = await fetch(API + path, { credentials: "same-origin", headers: HEADERS, ...options });
@@ -70,7 +74,10 @@ export default function LiveTable() {
   const [error, setError] = useState(null);
   const [editing, setEditing] = useState(null);
   const [notice, setNotice] = useState(null);
+  const [aiStatus, setAiStatus] = useState({});
+  const [retrying, setRetrying] = useState(null);
   const cursor = useRef(null);
+  const statusClock = useRef({ timer: null, last: 0, took: 0 });
   const locked = !!props.locked;
 
   async function load(p = page) {
@@ -89,10 +96,42 @@ export default function LiveTable() {
     }
   }
 
+  // failed / queued cells of each AI column over the whole table, not just this page
+  async function loadStatus() {
+    const clock = statusClock.current;
+    clock.last = Date.now();
+    try {
+      const status = await api(`/tables/${props.table_id}/ai-status`);
+      const byColumn = {};
+      for (const c of status.columns) byColumn[c.column_id] = c;
+      setAiStatus(byColumn);
+    } catch (e) {
+      // the table view shows what went wrong with the table itself; the counts simply wait
+    }
+    clock.took = Date.now() - clock.last;
+  }
+
+  function statusChanged() {
+    const clock = statusClock.current;
+    if (clock.timer !== null) return; // the refresh already planned reads this change too
+    const gap = Math.max(POLL_MS, STATUS_COST_FACTOR * clock.took);
+    clock.timer = setTimeout(() => { clock.timer = null; loadStatus(); }, Math.max(0, clock.last + gap - Date.now()));
+  }
+
   useEffect(() => {
     cursor.current = null;
     load(page);
   }, [props.table_id, page]);
+
+  useEffect(() => {
+    setAiStatus({});
+    loadStatus();
+    return () => {
+      const clock = statusClock.current;
+      if (clock.timer !== null) clearTimeout(clock.timer);
+      clock.timer = null;
+    };
+  }, [props.table_id]);
 
   useEffect(() => {
     let stopped = false;
@@ -102,6 +141,7 @@ export default function LiveTable() {
         const feed = await api(`/tables/${props.table_id}/updates?cursor=${cursor.current}&limit=500`);
         if (feed.changes.length === 0) return;
         cursor.current = feed.cursor;
+        statusChanged();
         let reload = feed.more;
         const cellChanges = {};
         for (const c of feed.changes) {
@@ -146,15 +186,38 @@ export default function LiveTable() {
     }
   }
 
+  // Through the chat session when it answers (the conversation then follows the fill with its live
+  // progress message, as for any fill), else straight through the REST API.
   async function retryFailed(col) {
+    if (locked || retrying) return;
+    setRetrying(col.id);
+    const cells = (n) => `${n} failed cell${n === 1 ? "" : "s"} of "${col.name}"`;
     try {
-      const job = await api(`/tables/${props.table_id}/columns/${col.id}/fill`, {
-        method: "POST",
-        body: JSON.stringify({ scope: "failed" }),
-      });
-      setNotice(`Retrying ${job.total} failed cell${job.total === 1 ? "" : "s"} of "${col.name}"…`);
+      let answer = null;
+      try {
+        if (typeof callAction === "function") {
+          const res = await callAction({ name: RETRY_ACTION, payload: { table_id: props.table_id, column_id: col.id } });
+          answer = res && res.response;
+        }
+      } catch (e) {
+        answer = null; // no chat session to take it (or no such action there): the REST call below
+      }
+      if (answer && answer.ok) {
+        setNotice(answer.total ? `Retrying ${cells(answer.total)}: progress in the chat.` : `No failed cells of "${col.name}" left to retry.`);
+      } else if (answer && answer.error) {
+        setNotice(answer.error);
+      } else {
+        const job = await api(`/tables/${props.table_id}/columns/${col.id}/fill`, {
+          method: "POST",
+          body: JSON.stringify({ scope: "failed" }),
+        });
+        setNotice(`Retrying ${cells(job.total)}…`);
+      }
     } catch (e) {
       setNotice(e.message);
+    } finally {
+      setRetrying(null);
+      loadStatus();
     }
   }
 
@@ -164,7 +227,7 @@ export default function LiveTable() {
   const pages = Math.max(1, Math.ceil(total / pageSize));
   const first = total === 0 ? 0 : page * pageSize + 1;
   const last = Math.min(total, (page + 1) * pageSize);
-  const failedColumns = table.columns.filter((c) => c.ai && rows.some((r) => (r.cells[c.id] || {}).status === "error"));
+  const failedColumns = table.columns.filter((c) => c.ai && (aiStatus[c.id] || {}).error > 0);
 
   return (
     <div className="flex flex-col gap-2 w-full" data-testid="live-table">
@@ -183,9 +246,12 @@ export default function LiveTable() {
       {failedColumns.length ? (
         <div className="flex flex-wrap gap-1">
           {failedColumns.map((c) => (
-            <Button key={c.id} size="sm" variant="outline" data-testid="retry-failed" disabled={locked}
+            <Button key={c.id} size="sm" variant="outline" data-testid="retry-failed" data-column={c.name}
+              disabled={locked || retrying !== null}
+              title={locked ? "Apply or dismiss the proposal in the chat first" : `Fill the failed cells of "${c.name}" again`}
               onClick={() => retryFailed(c)}>
-              <RotateCw size={12} className="mr-1" /> Retry failed: {c.name}
+              {retrying === c.id ? <Loader2 size={12} className="mr-1 animate-spin" /> : <RotateCw size={12} className="mr-1" />}
+              Retry {aiStatus[c.id].error} failed: {c.name}
             </Button>
           ))}
         </div>

@@ -69,10 +69,10 @@ async def test_import_into_a_table_adds_then_updates_by_key(client, owner):
     r = await client.post(f"/tables/{table['id']}/import", files={"file": ("more.csv", b"Name,Points\nCy,7\n")},
                           headers=owner.headers)
     assert r.status_code == 200, r.text
-    assert r.json() == {"added": 1, "updated": 0, "unchanged": 0, "row_count": 1, "notes": []}
+    assert r.json() == {"added": 1, "updated": 0, "unchanged": 0, "row_count": 1, "notes": [], "jobs": []}
     r = await client.post(f"/tables/{table['id']}/import", data={"key_column": "Name"},
                           files={"file": ("upd.csv", b"Name,Points\nAda,30\nBob,4.5\nDee,1\n")}, headers=owner.headers)
-    assert r.json() == {"added": 1, "updated": 1, "unchanged": 1, "row_count": 3, "notes": []}
+    assert r.json() == {"added": 1, "updated": 1, "unchanged": 1, "row_count": 3, "notes": [], "jobs": []}
     page = (await client.get(f"/tables/{table['id']}/records", headers=owner.headers)).json()
     points = table["columns"][1]["id"]
     assert [i["cells"][points]["value"] for i in page["items"]] == [30, 4.5, 7, 1]

@@ -94,3 +94,41 @@ async def test_default_user_is_the_first_account(database_url, engine, tmp_path)
             "SELECT (SELECT id FROM accounts ORDER BY created_at, name LIMIT 1), w.owner_id FROM data_tables t "
             "JOIN workspaces w ON w.id = t.workspace_id WHERE t.id = :t"), {"t": table_id})).one()
     assert owner == first
+
+
+async def test_import_into_a_table_queues_its_ai_cells(database_url, engine, unique, tmp_path):
+    from db import tables
+    from db.schemas import AiConfig, ColumnCreate
+
+    async with transaction(None, engine=engine) as conn:
+        acc = await accounts.create_account(conn, name=f"cli{unique}", password="secret-pw")
+        ws = await accounts.create_workspace(conn, owner_id=acc)
+    async with transaction(acc, engine=engine) as conn:
+        table = await tables.create_table(conn, workspace_id=ws["id"], name="Leads", columns=[
+            ColumnCreate(name="Company", type="text"),
+            ColumnCreate(name="Pitch", type="text", ai=AiConfig(prompt="A pitch for {Company}"))])
+    src = tmp_path / "leads.csv"
+    src.write_text("Company,Pitch\nAcme,\nBolt,Written by hand\n")
+    done = tablechat("import", str(src), "--into", "leads", "--user", f"cli{unique}", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr.decode()
+    assert done.stdout.decode().strip() == f"{table.id}\t2 added, 0 updated, 0 unchanged\tLeads"
+    assert "1 AI fill job queued" in done.stderr.decode()
+    pitch = str(table.columns[1].id)
+    async with transaction(acc, engine=engine) as conn:
+        cells = (await conn.execute(text(
+            "SELECT r.meta -> :c AS m, j.total FROM records r LEFT JOIN jobs j ON j.id::text = r.meta -> :c ->> 'j' "
+            "WHERE r.table_id = :t ORDER BY r.id"), {"t": table.id, "c": pitch})).all()
+    assert [(c.m["s"], c.m.get("p"), c.total) for c in cells] == [("pending", None, 1), ("completed", True, None)]
+
+    src.write_text("Company,Pitch\nAcme,Now by hand too\nCog,\n")
+    done = tablechat("import", str(src), "--into", str(table.id), "--key", "Company", "--user", f"cli{unique}",
+                     cwd=tmp_path)
+    assert done.returncode == 0, done.stderr.decode()
+    assert "1 added, 1 updated, 0 unchanged" in done.stdout.decode()
+
+    done = tablechat("import", str(src), "--into", "Leads", "--name", "X", "--user", f"cli{unique}", cwd=tmp_path)
+    assert done.returncode == 1 and "--name names a new table" in done.stderr.decode()
+    done = tablechat("import", str(src), "--key", "Company", "--user", f"cli{unique}", cwd=tmp_path)
+    assert done.returncode == 1 and "give the table with --into" in done.stderr.decode()
+    done = tablechat("import", str(src), "--into", "Nope", "--user", f"cli{unique}", cwd=tmp_path)
+    assert done.returncode == 1 and f"cli{unique} has no table 'Nope'" in done.stderr.decode()

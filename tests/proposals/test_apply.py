@@ -203,13 +203,17 @@ async def test_ai_cells_follow_applied_rows(engine, bugs):
         rec = await records.get_record(conn, t, ids[0])
         jobs = (
             await conn.execute(
-                text("SELECT total, scope FROM jobs WHERE table_id = :t AND column_id = :c"),
+                text("SELECT id::text, total, scope FROM jobs WHERE table_id = :t AND column_id = :c"),
                 {"t": t.id, "c": summary},
             )
         ).all()
-    # its input changed, so the computed summary is stale; the new row's summary is queued for a fill
+        new_cell = (await conn.execute(text("SELECT meta -> :c FROM records WHERE id = :r"),
+                                       {"c": summary, "r": result.results[1].row_id})).scalar_one()
+    # its input changed, so the computed summary is stale; the new row's summary is queued for a fill,
+    # which the apply reports (the chat follows it)
     assert rec.cells[summary].status == "stale" and rec.cells[summary].value == "old"
-    assert [(j.total, j.scope) for j in jobs] == [(1, [result.results[1].row_id])]
+    assert [(j.total, j.scope) for j in jobs] == [(1, {"new_rows": 1})]
+    assert new_cell["s"] == "pending" and new_cell["j"] == jobs[0].id and result.jobs == [jobs[0].id]
 
 
 async def test_apply_only_the_selected_operations(engine, bugs):

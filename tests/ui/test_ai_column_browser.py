@@ -147,14 +147,33 @@ async def test_failed_cells_are_listed_and_retried_from_the_live_view(chromium, 
         bad = live.locator("tr", has=page.locator('td[data-col="Name"]', has_text="Piccolo Sogno"))
         await expect(bad.locator('td[data-col="Verdict"]')).to_contain_text("failed")
         retry = live.get_by_test_id("retry-failed")
-        await expect(retry).to_have_text(re.compile("Retry failed: Verdict"))
+        await expect(retry).to_have_text(re.compile(r"Retry 1 failed: Verdict"))  # counted over the whole table
+        await bad.locator('td[data-col="Verdict"]').scroll_into_view_if_needed()
         await screenshot(page, "ai_column_failed")
+
+        # editing is paused while a proposal waits: so is Retry failed
+        await send_message(page, "add a column Parking (boolean)")
+        pending = page.locator('[data-testid="proposal"][data-kind="schema_update"]').filter(
+            has=page.locator('th[data-col="Parking"]'))
+        await expect(pending).to_have_count(1, timeout=30_000)
+        await expect(live).to_contain_text("editing paused")
+        await expect(retry).to_be_disabled()
+        await pending.get_by_role("button", name="Dismiss").click()
+        await expect(retry).to_be_enabled()
 
         fake_claude.configure(poison=None)
         await retry.click()
+        # the retry is a fill of this chat: its own live progress message, ending with the summary
+        fills = page.locator(".step").filter(has_text=re.compile(r"Fill(ing|ed) Verdict"))
+        retried = page.locator(".step").filter(has_text="Filled Verdict: 1 / 1 done · 0 failed")
+        await expect(retried).to_have_count(1, timeout=30_000)
+        await expect(fills).to_have_count(2)
         want = expected({"name": "Verdict", "type": "text", "options": None}, {"Name": "Piccolo Sogno"})
         await expect(bad.locator('td[data-col="Verdict"]')).to_contain_text(want, timeout=30_000)
         await expect(retry).to_have_count(0)
+        await retried.scroll_into_view_if_needed()
+        await bad.locator('td[data-col="Verdict"]').scroll_into_view_if_needed()
+        await screenshot(page, "ai_column_retried")
     finally:
         fake_claude.configure(poison=None)
         await page.context.close()

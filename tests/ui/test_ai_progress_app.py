@@ -15,7 +15,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "worker"))
 
 from fakes.cell_llm import CellLLM
-from workerkit import Pipeline, make_sheet
+from sqlalchemy import text
+from workerkit import Pipeline, make_sheet, wait_job
 
 from db.engine import transaction
 from worker import jobs
@@ -80,3 +81,49 @@ async def test_one_message_counts_up_at_most_four_times_a_second(app, engine, un
     gaps = [b - a for a, b in itertools.pairwise(times)]
     print(f"progress: {len(times)} messages, shortest gap {min(gaps):.3f} s, counts {counts}")
     assert len(times) >= 3 and min(gaps) >= 0.2  # ≤ 4 updates a second
+
+
+async def test_retry_failed_of_the_live_view_is_a_fill_this_chat_follows(app, engine, unique, pipeline, fake_llm):
+    import chainlit as cl
+
+    fake_llm.reset()
+    sheet = await make_sheet(engine, unique, 30)
+    out = sheet.col("Out")
+    async with transaction(sheet.account, engine=engine) as conn:
+        first = await jobs.start_fill(conn, sheet.table.id, "Out", "all")
+    await wait_job(engine, first.id)
+    async with transaction(None, engine=engine) as conn:  # three failed cells, one far down the table
+        await conn.execute(text("UPDATE records SET meta = jsonb_set(meta, ARRAY[:c], '{\"s\": \"error\", "
+                                "\"e\": \"refused\", \"v\": 1}') WHERE id = ANY(:ids)"),
+                           {"c": out, "ids": [sheet.ids[1], sheet.ids[2], sheet.ids[28]]})
+    events: list = []
+    session = _session(sheet.account, events)
+    payload = {"table_id": str(sheet.table.id), "column_id": out}
+
+    live = cl.CustomElement(name="LiveTable", props={"table_id": str(sheet.table.id), "locked": True}, display="side")
+    cl.user_session.set("live", live)
+    answer = await app.on_retry_failed(cl.Action(name="live_retry_failed", payload=payload))
+    assert answer == {"ok": False, "error": "Editing is paused while a proposal is open: apply or dismiss it first."}
+    live.props = {**live.props, "locked": False}
+
+    answer = await app.on_retry_failed(cl.Action(name="live_retry_failed", payload={**payload, "column_id": "x"}))
+    assert answer["ok"] is False and "reload" in answer["error"]
+    stranger = await make_sheet(engine, unique + "s", 1)
+    answer = await app.on_retry_failed(cl.Action(name="live_retry_failed", payload={
+        "table_id": str(stranger.table.id), "column_id": stranger.col("Out")}))
+    assert answer["ok"] is False and "No table" in answer["error"]  # not even visible to this account
+
+    answer = await app.on_retry_failed(cl.Action(name="live_retry_failed", payload=payload))
+    assert answer["ok"] is True and answer["total"] == 3, answer
+    async with transaction(sheet.account, engine=engine) as conn:
+        job = await jobs.get_job(conn, answer["job_id"])
+        thread = (await conn.execute(text("SELECT thread_id FROM jobs WHERE id = :j"), {"j": job.id})).scalar_one()
+    assert thread == session.thread_id  # a reloaded chat picks the fill up again
+    follower = app._FOLLOWERS[answer["job_id"]][0]
+    await follower
+    texts = [d["output"] for _, e, d in events if e in ("new_message", "update_message")]
+    assert texts[-1].startswith("Filled **Out**: 3 / 3 done · 0 failed"), texts
+
+    again = await app.on_retry_failed(cl.Action(name="live_retry_failed", payload=payload))
+    assert again["ok"] is True and again["total"] == 0  # nothing failed any more: nothing followed
+    assert again["job_id"] not in app._FOLLOWERS
