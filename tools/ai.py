@@ -4,29 +4,29 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import uuid
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import text
 
 from core.settings import get_settings
-from db import ai_cells
-from db.ai_cells import Claimed
+from db import ai_cells, previews
 from db.schemas import ColumnCreate, ColumnPublic, TablePublic
 from db.tables import get_table
 from tools.base import JobEvent, ToolContext, ToolError, ToolResult, tool
 from tools.proposals import _propose
 from worker import jobs, prompt
-from worker.llm import CellModelError, cost_usd, price
-from worker.runtime import make_model
-from worker.settings import get_worker_settings
+from worker.llm import price
 
 log = logging.getLogger(__name__)
 
 COST_SHOWN_FROM = 50  # fills larger than this show their estimated cost before they run
 MAX_SAMPLE = 50
 MAX_DEPENDS = 10
+MAX_LOG_NOTES = 10
 
 Scope = Literal["all", "empty", "failed", "stale"] | Annotated[list[Annotated[int, Field(ge=1)]], Field(max_length=10_000)]
 
@@ -94,16 +94,15 @@ async def fill_column(ctx: ToolContext, args: FillColumn) -> ToolResult:
 
 def _target(table: TablePublic, args: EnrichColumn) -> tuple[ColumnPublic, bool]:
     """The column to compute, with an `ai` config (a plain column gets one built from its row), and
-    whether it is a new column."""
+    whether it is a new column (then it gets an id of its own, which no column has yet)."""
     if args.new_column is not None:
         spec = args.new_column
         if spec.ai is None:
             raise ToolError("new_column needs ai: {prompt, depends_on} so there is something to compute.")
         if any(c.name.casefold() == spec.name.casefold() for c in table.columns):
             raise ToolError(f'A column "{spec.name}" already exists; pass its column_id instead.')
-        col = ColumnPublic.model_validate({**spec.model_dump(), "id": "00000000-0000-0000-0000-000000000000",
-                                           "position": len(table.columns),
-                                           "ai": spec.ai.model_dump() if hasattr(spec.ai, "model_dump") else spec.ai})
+        col = ColumnPublic.model_validate({**spec.model_dump(), "id": uuid.uuid4(), "position": len(table.columns),
+                                           "ai": spec.ai.model_dump()})
         return col, True
     if not args.column_id:
         raise ToolError("Give column_id (an existing column) or new_column (a new AI column).")
@@ -119,7 +118,7 @@ def _target(table: TablePublic, args: EnrichColumn) -> tuple[ColumnPublic, bool]
 
 
 async def _sample(conn: Any, table: TablePublic, col: ColumnPublic, scope: Any, n: int, new: bool
-                  ) -> tuple[list[tuple[int, dict[str, Any]]], int]:
+                  ) -> tuple[list[int], int]:
     """Up to `n` rows of `scope` (hand-edited cells left out unless named) and how many are in scope."""
     if new:
         scope = "all" if isinstance(scope, str) else scope
@@ -128,86 +127,149 @@ async def _sample(conn: Any, table: TablePublic, col: ColumnPublic, scope: Any, 
     where = f"r.table_id = :t AND ({cond}){pinned}"
     values = {"t": table.id, "c": str(col.id), **params}
     total = (await conn.execute(text(f"SELECT count(*) FROM records r WHERE {where}"), values)).scalar_one()
-    rows = (await conn.execute(text(f"SELECT r.id, r.data FROM records r WHERE {where} ORDER BY r.id LIMIT :n"),
-                               {**values, "n": n})).all()
-    return [(r.id, r.data or {}) for r in rows], total
+    rows = (await conn.execute(text(f"SELECT r.id FROM records r WHERE {where} ORDER BY r.id LIMIT :n"),
+                               {**values, "n": n})).scalars().all()
+    return list(rows), total
 
 
-async def _compute(col: ColumnPublic, deps: list[ColumnPublic], rows: list[tuple[int, dict[str, Any]]]
-                   ) -> tuple[dict[int, tuple[bool, Any]], float, str]:
-    """Each row's value (or why not), the cost and the model: the same prompt the workers use."""
-    app = get_settings()
-    model_name = (col.ai or {}).get("model") or (app.cell_model if app.llm_kind != "offline" else "offline")
-    model = make_model(app, get_worker_settings())
-    pre = prompt.prefix(col, deps)
-    claimed = [Claimed(rid, 1, {str(d.id): data.get(str(d.id)) for d in deps}) for rid, data in rows]
-    size = app.rows_per_call
-    chunks = [claimed[i: i + size] for i in range(0, len(claimed), size)]
+async def _cancel(ctx: ToolContext, job_id: Any) -> jobs.JobPublic:
+    async with ctx.transaction() as conn:
+        job = await jobs.cancel(conn, job_id)
+    try:
+        await jobs.announce(job)
+    except Exception:  # the stream only wakes listeners sooner
+        log.warning("progress of job %s not announced", job_id, exc_info=True)
+    return job
 
-    async def call(chunk: list[Claimed]) -> tuple[dict[int, tuple[bool, Any]], float]:
-        try:
-            reply = await model.complete(prompt.request(pre, model_name, deps, chunk))
-        except CellModelError as exc:
-            return {c.id: (False, exc.message) for c in chunk}, 0.0
-        return prompt.parse(pre.column, reply.text, [c.id for c in chunk]), cost_usd(model_name, reply)
 
-    results = await asyncio.gather(*(call(c) for c in chunks))
-    values: dict[int, tuple[bool, Any]] = {}
-    for got, _ in results:
-        values.update(got)
-    return values, round(sum(c for _, c in results), 6), model_name
+async def wait_preview(ctx: ToolContext, job_id: Any, *, timeout_s: float, interval_s: float = 0.2
+                       ) -> tuple[jobs.JobPublic, list[previews.Result], bool]:
+    """Wait for the workers to finish a preview; returns the job, its rows and whether it timed out
+    (then it is cancelled, keeping what was computed). A turn stopped meanwhile cancels it too."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    try:
+        while True:
+            async with ctx.transaction() as conn:
+                job = await jobs.get_job(conn, job_id)
+                if job.status not in ai_cells.ACTIVE:
+                    return job, await previews.results(conn, job_id), False
+            if loop.time() >= deadline:
+                job = await _cancel(ctx, job_id)
+                async with ctx.transaction() as conn:
+                    return job, await previews.results(conn, job_id), True
+            await asyncio.sleep(interval_s)
+    except asyncio.CancelledError:
+        await asyncio.shield(_cancel(ctx, job_id))
+        raise
+
+
+def _scale(col: ColumnPublic, args: EnrichColumn, new: bool, ai_column: bool, sampled: list[int], in_scope: int
+           ) -> tuple[str, str]:
+    """What comes after the sample: a sentence for the user (in the proposal) and one for the agent."""
+    rest = in_scope - len(sampled)
+    if new:
+        user = "Apply adds the column; the background workers then fill every row."
+        agent = "Applying adds the column and fills every row in the background (progress shows in the chat)."
+    elif rest <= 0:
+        user = "These are all the rows in scope."
+        agent = "Applying writes these values: that is every row in scope."
+    elif ai_column:
+        scope: Any = args.scope
+        if isinstance(scope, list):
+            left = [i for i in scope if i not in set(sampled)]
+            scope = left if len(left) <= 200 else "the remaining row ids of the list"
+        user = f"After Apply, ask to fill the remaining {rest} rows."
+        agent = (f"Applying writes these values (kept as hand edits). {rest} more rows are in scope: after the user "
+                 f'applies, fill_column {{column_id: "{col.id}", scope: {json.dumps(scope)}}} computes and writes '
+                 "them in the background. Say so in one sentence; do not start it before Apply.")
+    else:
+        user = f"After Apply, ask to enrich the next rows ({rest} more are in scope)."
+        agent = (f"Applying writes these values. {rest} more rows are in scope: after the user applies, call "
+                 f'enrich_column again (scope "empty") for the next sample, or make "{col.name}" an AI column '
+                 "(propose_schema modify with ai) so that fill_column can compute them all.")
+    return user, agent
 
 
 @tool(EnrichColumn)
 async def enrich_column(ctx: ToolContext, args: EnrichColumn) -> ToolResult:
-    """Compute values for a column WITHOUT writing them, and show them to the user as a proposal to
-    review (Apply / Dismiss), with a research log. Sample first, then scale: by default only `sample`
-    (5) rows of `scope` are computed. Give column_id (an AI column uses its prompt; a plain column is
-    researched from the rest of its row) or new_column {name, type, ai: {prompt, depends_on}} to try a
-    new AI column (proposed as a schema change with the sample in its reasoning). scope: "all",
-    "empty" (default), "failed", "stale" or row ids. Write your message BEFORE this call: say a sample
-    is being computed for review and that after **Apply** they can ask to fill the remaining rows."""
+    """Have the background workers compute values for a column WITHOUT writing them, and show them to
+    the user as a proposal to review (Apply / Dismiss), with a research log. Sample first, then scale:
+    only `sample` (default 5) rows of `scope` are computed; after the user applies them, fill_column
+    computes and writes the rest of an AI column. Give column_id (an AI column uses its prompt; a plain
+    column is researched from the rest of its row) or new_column {name, type, ai: {prompt, depends_on}}
+    to try a new AI column (proposed as a schema change with the sample in its reasoning; applying it
+    fills every row). scope: "all", "empty" (default), "failed", "stale" or row ids. Progress shows in
+    the conversation while the workers compute. Write your message BEFORE this call: say a sample is
+    being computed for review, that the values will be highlighted in the table preview, name
+    **Apply** and **Dismiss**, and that after Apply they can ask to fill the remaining rows."""
     ref = _table_ref(ctx, args.table_id)
     async with ctx.transaction() as conn:
         table = await _own_table(ctx, conn, ref)
         col, new = _target(table, args)
+        ai_column = new or any(c.id == col.id and c.ai is not None for c in table.columns)
         rows, in_scope = await _sample(conn, table, col, args.scope, args.sample, new)
-    if not rows:
+        job = await jobs.start_preview(conn, table, col, rows, scope=args.scope, thread_id=ctx.thread_id) if rows else None
+    if job is None:
         return ToolResult({"column": col.name, "rows_in_scope": 0,
                            "note": f"No rows of scope {args.scope!r}: nothing to compute."})
-    deps = ai_cells.dependencies(table, col)
-    values, cost, model_name = await _compute(col, deps, rows)
-    good = {rid: v for rid, (ok, v) in values.items() if ok}
-    bad = {rid: v for rid, (ok, v) in values.items() if not ok}
+    try:
+        await jobs.announce(job)
+    except Exception:  # the stream only wakes listeners sooner; the job is in the database either way
+        log.warning("progress of job %s not announced", job.id, exc_info=True)
+    await ctx.emit(JobEvent(job_id=job.id, table_id=table.id, column_id=col.id, column_name=col.name,
+                            total=job.total))
+    timeout = get_settings().preview_timeout_s
+    job, found, timed_out = await wait_preview(ctx, job.id, timeout_s=timeout)
+    async with ctx.transaction() as conn:
+        models = await previews.models_used(conn, job.id)
+    good = {r.record_id: r.value for r in found if r.status == "done" and r.value is not None}
+    empty = [r.record_id for r in found if r.status == "done" and r.value is None]
+    bad = {r.record_id: r.error or "no reason given" for r in found if r.status == "error"}
+    unfinished = [r.record_id for r in found if r.status in ("pending", "computing")]
+    facts: dict[str, Any] = {"job_id": str(job.id), "column": col.name, "sample": len(rows), "rows_in_scope": in_scope,
+                             "computed": len(good), "no_answer": len(empty), "failed": len(bad),
+                             "cost_usd": round(job.cost_usd, 6), "model": ", ".join(models) or None}
+    if timed_out:
+        facts["timed_out"] = (f"The workers had not finished after {timeout:g} s, so the sample was cancelled with "
+                              f"{len(rows) - len(unfinished)} of {len(rows)} rows done. They may be busy, or not "
+                              "running (`make run` starts them; `tablechat worker` runs them on their own).")
+    elif job.status == "cancelled":
+        return ToolResult({**facts, "status": "cancelled",
+                           "note": "The sample was cancelled before it finished: nothing was proposed or written."})
+    if job.status == "stopped" and job.error:
+        facts["stopped"] = job.error
+    if not good:
+        why = facts.get("timed_out") or facts.get("stopped") or (
+            "; ".join(sorted(set(bad.values()))[:5]) if bad else "the model found no value for any sampled row")
+        return ToolResult({**facts, "error": f"No values to propose: {why}"}, is_error=True)
     ask = (col.ai or {}).get("prompt", "")
-    log_entries: list[dict[str, Any]] = [
-        {"step": 1, "query": ask, "source": model_name,
-         "note": f"Computed a sample of {len(rows)} of {in_scope} rows in scope; cost ${cost:.4f}"},
-        *({"step": 2 + i, "note": f"Row {rid}: no value ({why})"} for i, (rid, why) in enumerate(list(bad.items())[:10])),
-    ]
-    scale = (f"Applying writes these {len(good)} values; {in_scope - len(rows)} more rows are in scope — "
-             "after Apply, ask to fill the rest." if in_scope > len(rows) else
-             f"Applying writes these {len(good)} values (every row in scope).")
+    model = facts["model"] or "the cell model"
+    user_next, agent_next = _scale(col, args, new, ai_column, rows, in_scope)
+    summary = (f"The workers computed a sample of {len(rows)} of {in_scope} rows in scope with {model}: "
+               f"{len(good)} values, {len(bad)} failed, {len(empty)} without an answer; cost ${job.cost_usd:.4f}.")
+    log_entries: list[dict[str, Any]] = [{"step": 1, "query": ask, "source": model, "note": summary}]
+    notes = [*(f"Row {rid}: no value ({why})" for rid, why in bad.items()),
+             *(f"Row {rid}: the model found no value" for rid in empty)]
+    if facts.get("timed_out") or facts.get("stopped"):
+        notes.insert(0, facts.get("timed_out") or facts["stopped"])
+    log_entries += [{"step": 2 + i, "note": note} for i, note in enumerate(notes[:MAX_LOG_NOTES])]
     if new:
         shown = "; ".join(f"row {rid}: {v!r}" for rid, v in list(good.items())[:5])
         result = await _propose(ctx, "schema", {
             "mode": "update", "table_id": str(table.id),
-            "reasoning": f"Sample of {len(rows)} rows ({model_name}, ${cost:.4f}): {shown}"[:2000],
-            "operations": [{"action": "add", "column": args.new_column.model_dump(by_alias=True, exclude_none=True, exclude={"position"})}]})
-        scale = "Applying adds the column and fills every row in the background."
+            "reasoning": f"{user_next} Sample of {len(rows)} rows ({model}, ${job.cost_usd:.4f}): {shown}"[:2000],
+            "operations": [{"action": "add", "column": args.new_column.model_dump(
+                by_alias=True, exclude_none=True, exclude={"position"})}]})
     else:
-        if not good:
-            return ToolResult({"column": col.name, "computed": 0, "failed": len(bad),
-                               "errors": sorted(set(map(str, bad.values())))[:5]}, is_error=True)
         ops = [{"action": "update", "row_id": rid, "changes": {col.name: v}} for rid, v in good.items()]
         result = await _propose(ctx, "data", {
             "table_id": str(table.id), "operations": ops, "research_log": log_entries,
-            "reasoning": f'AI values for "{col.name}" on a sample of {len(rows)} rows, computed from: {ask}'[:2000]})
+            "reasoning": (f'AI values for "{col.name}" on a sample of {len(rows)} of {in_scope} rows, computed by '
+                          f"the background workers from: {ask}. {user_next}")[:2000]})
     if result.is_error or not isinstance(result.content, dict):
         return result
-    content = {**result.content, "sample": len(rows), "rows_in_scope": in_scope, "computed": len(good),
-               "failed": len(bad), "cost_usd": cost, "model": model_name, "scale": scale}
-    return ToolResult(content, ends_turn=result.ends_turn)
+    return ToolResult({**result.content, **facts, "scale": agent_next}, ends_turn=result.ends_turn)
 
 
 # -- progress as the conversation shows it ------------------------------------------------------------
@@ -221,11 +283,14 @@ def progress_line(job: jobs.JobPublic, column: str) -> str:
              f"${job.cost_usd:.4f} so far"]
     if job.eta_s is not None:
         parts.append(f"about {max(1, round(job.eta_s))} s left")
-    return f"Filling **{column}**: " + " · ".join(parts)
+    lead = "Computing a sample of" if job.mode == "preview" else "Filling"
+    return f"{lead} **{column}**: " + " · ".join(parts)
 
 
 async def final_summary(conn: Any, job: jobs.JobPublic, column: str) -> str:
     """How a job ended, with the failed cells of its column and why (the first few)."""
+    if job.mode == "preview":
+        return await _preview_summary(conn, job, column)
     head = {"completed": "Filled", "cancelled": "Cancelled filling", "stopped": "Stopped filling"}.get(
         job.status, "Filling")
     text_ = f"{head} **{column}**: {job.done} / {job.total} done · {job.failed} failed · ${job.cost_usd:.4f}"
@@ -241,6 +306,22 @@ async def final_summary(conn: Any, job: jobs.JobPublic, column: str) -> str:
             if rows[0].n > len(rows):
                 text_ += f"\n- and {rows[0].n - len(rows)} more"
             text_ += "\n\nUse **Retry failed** in the live view (or ask “retry column …”) to try them again."
+    return text_
+
+
+async def _preview_summary(conn: Any, job: jobs.JobPublic, column: str) -> str:
+    head = {"completed": "Computed a sample of", "cancelled": "Cancelled the sample of",
+            "stopped": "Stopped the sample of"}.get(job.status, "Computing a sample of")
+    text_ = (f"{head} **{column}**: {job.done} / {job.total} done · {job.failed} failed · ${job.cost_usd:.4f} "
+             "· nothing written")
+    if job.status == "stopped" and job.error:
+        text_ += f"\n\n{job.error}"
+    failed = [r for r in await previews.results(conn, job.id) if r.status == "error"]
+    if failed:
+        text_ += "\n\nRows without a value:\n" + "\n".join(
+            f"- row {r.record_id}: {r.error or 'no reason given'}" for r in failed[:SHOW_FAILURES])
+        if len(failed) > SHOW_FAILURES:
+            text_ += f"\n- and {len(failed) - SHOW_FAILURES} more"
     return text_
 
 
