@@ -204,20 +204,32 @@ async def write_results(conn: AsyncConnection, *, job_id: str, table_id: Any, de
     return kinds, await ai_cells.settle(conn, {job_id: delta})
 
 
+async def cancel_job(conn: AsyncConnection, job_id: Any) -> dict[str, Any]:
+    """Stop a preview: rows being computed go back to unfinished (results in flight are dropped); what
+    was computed stays. A finished job is returned unchanged."""
+    job = await ai_cells.get_job(conn, job_id)
+    if job["status"] not in ACTIVE:
+        return job
+    await conn.execute(text("UPDATE job_results SET status = 'pending', claim = NULL, worker = NULL, "
+                            "claimed_at = NULL, input_hash = NULL, updated_at = now() "
+                            "WHERE job_id = CAST(:j AS uuid) AND status = 'computing'"), {"j": job["id"]})
+    await conn.execute(text("UPDATE jobs SET status = 'cancelled', finished_at = now(), updated_at = now() "
+                            "WHERE id = CAST(:j AS uuid) AND status IN ('queued', 'running')"), {"j": job["id"]})
+    return await ai_cells.get_job(conn, job["id"])
+
+
 async def stop_job(conn: AsyncConnection, job_id: str, message: str) -> list[dict[str, Any]]:
     """End a preview early with `message` (the cost cap, a dead key): its pending rows fail with that
     message; rows being computed still land. Returns the job (empty when it had already ended)."""
-    job = await ai_cells.get_job(conn, job_id)
-    if job["status"] not in ACTIVE:
-        return []
-    failed = (await conn.execute(text(
-        "UPDATE job_results SET status = 'error', error = :m, updated_at = now() "
-        "WHERE job_id = CAST(:j AS uuid) AND status = 'pending'"), {"j": job_id, "m": message})).rowcount
+    # the job first: of workers stopping it at once, one wins and fails (and counts) the pending rows
     res = await conn.execute(text("UPDATE jobs SET status = 'stopped', error = :m, finished_at = now(), "
                                   "updated_at = now() WHERE id = CAST(:j AS uuid) AND status IN ('queued', 'running')"),
                              {"j": job_id, "m": message})
     if res.rowcount == 0:
         return []
+    failed = (await conn.execute(text(
+        "UPDATE job_results SET status = 'error', error = :m, updated_at = now() "
+        "WHERE job_id = CAST(:j AS uuid) AND status = 'pending'"), {"j": job_id, "m": message})).rowcount
     return await ai_cells.settle(conn, {job_id: Delta(failed=failed)})
 
 
@@ -282,7 +294,12 @@ async def requeue_stalled(conn: AsyncConnection, job: Mapping[str, Any]) -> tupl
 
 async def release_ended(conn: AsyncConnection, job: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Rows of a stopped preview still pending (sent back while it was being stopped) fail with its
-    reason; those of a cancelled one simply stay unfinished."""
+    reason; rows of a cancelled one still marked computing (claimed as it was cancelled) go back to
+    unfinished."""
+    if job["status"] == "cancelled":
+        await conn.execute(text("UPDATE job_results SET status = 'pending', claim = NULL, worker = NULL, "
+                                "claimed_at = NULL, input_hash = NULL, updated_at = now() "
+                                "WHERE job_id = CAST(:j AS uuid) AND status = 'computing'"), {"j": job["id"]})
     if job["status"] != "stopped":
         return []
     failed = (await conn.execute(text(

@@ -78,7 +78,9 @@ async def get_job(conn: AsyncConnection, job_id: Any) -> JobPublic:
 
 async def cancel(conn: AsyncConnection, job_id: Any) -> JobPublic:
     """Cancel a running job (a finished one is returned as it is)."""
-    return public(await ai_cells.cancel_job(conn, job_id))
+    job = await ai_cells.get_job(conn, job_id)
+    store = previews if job["mode"] == previews.MODE else ai_cells
+    return public(await store.cancel_job(conn, job_id))
 
 
 async def estimate_cost(conn: AsyncConnection, table_id: Any, column_id: Any, scope: Scope = "all") -> CostEstimate:
