@@ -23,6 +23,7 @@ from proposals.apply import apply
 from tools import ai
 from tools.base import JobEvent, ProposalEvent
 from tools.registry import run_tool
+from worker.llm import offline_value
 
 
 @pytest.fixture(scope="module")
@@ -311,3 +312,29 @@ async def test_enrich_with_a_new_column_proposes_it_with_its_sample(ctx, events,
     assert [c.name for c in t.columns] == ["Name", "Description"]  # proposed, not added
     bad = await run_tool(ctx, "enrich_column", {"table_id": str(s.table.id), "new_column": {"name": "Name"}})
     assert bad.is_error and "needs ai" in bad.text()
+
+
+async def test_the_offline_agent_enriches_through_the_offline_workers(ctx, events, engine, sheet, pipeline):
+    from agent.loop import run_turn
+    from agent.offline import OfflineModel
+    from agent.sink import CollectingSink
+
+    pipeline.restart(offline=True)  # `make run` without a key
+    try:
+        s = await sheet(7)
+        before = await _cells(engine, s.table.id)
+        ctx.active_table_id = s.table.id
+        result = await run_turn(OfflineModel(), ctx, [], "enrich column Out", CollectingSink())
+    finally:
+        pipeline.restart()
+    assert [c for c in result.history[-1]["content"] if c["type"] == "tool_result"][-1].get("is_error") is None
+    assert "**Apply**" in result.text and "**Dismiss**" in result.text
+    assert "ask me to “fill column Out” for the rest" in result.text
+    (event,) = [e for e in events if isinstance(e, ProposalEvent)]
+    desc, out_id = s.col("Description"), s.col("Out")
+    column = {"name": "Out", "type": "text", "options": None}
+    want = {rid: offline_value(column, {"Description": before[rid][0][desc]}) for rid in s.ids[:5]}
+    assert {op["row_id"]: op["changes"][out_id] for op in event.payload["operations"]} == want
+    first = event.payload["research_log"][0]
+    assert first["source"] == "offline" and "sample of 5 of 7 rows" in first["note"] and "$0.0000" in first["note"]
+    assert await _cells(engine, s.table.id) == before
