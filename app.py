@@ -185,11 +185,14 @@ class ChatSink:
         self.reply = cl.Message(content="", author=_author())
         self.steps: dict[str, cl.Step] = {}
         self.proposals: list[ProposalEvent] = []
+        self.sent = ""  # the turn's text already sent in earlier messages (see finish_text)
 
     async def on_text(self, delta: str) -> None:
         await self.reply.stream_token(delta)
 
     async def on_replace_text(self, text: str) -> None:
+        if self.sent and text.startswith(self.sent):  # what earlier messages show is not repeated
+            text = text[len(self.sent):].lstrip("\n")
         if text:
             await self.reply.stream_token(text, is_sequence=True)
         elif self.reply.content:
@@ -251,6 +254,7 @@ class ChatSink:
         """Send what was said so far, so a progress message started now comes after it."""
         if self.reply.content and not self.reply.elements:
             await self.reply.send()
+            self.sent += self.reply.content
             self.reply = cl.Message(content="", author=_author())
 
     async def finish(self) -> None:

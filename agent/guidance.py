@@ -45,6 +45,8 @@ def kind_of(tool: str, tool_input: dict | None) -> str:
         return "create" if given.get("mode") == "create" else "update"
     if tool == "propose_import":
         return "create" if given.get("target") == "new_table" else "data"
+    if tool == "enrich_column":  # a sample for a new column comes as a schema change
+        return "update" if given.get("new_column") else "data"
     return "data"
 
 

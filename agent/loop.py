@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 MAX_TURNS = 8  # model calls per user message
 MAX_TOKENS = 4096
-PROPOSING = {"propose_schema", "propose_data", "enrich_column"}
+PROPOSING = {"propose_schema", "propose_data"}  # and any tool whose result ends the turn (enrich_column)
 INTERRUPTED = "This tool call was interrupted before it finished; it may not have run."
 
 ToolRunner = Callable[[Any, str, dict], Awaitable[Any]]

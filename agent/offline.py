@@ -723,6 +723,10 @@ def plan(request: ModelRequest) -> Step:
 
 
 def _after_proposal(last: Done) -> Step:
+    if last.name == "enrich_column":  # a proposal would have ended the turn: there is none
+        got = last.data() if isinstance(last.data(), dict) else {}
+        why = got.get("error") or got.get("note") or _error_text(last.text)
+        return Step(f"There is nothing to review this time: {why} Your table is unchanged.")
     if last.is_error:
         return Step(
             f"I couldn't make that change: {_error_text(last.text)}\n\nTell me what to adjust, "
@@ -1093,9 +1097,11 @@ def _fill(intent: Intent, done: list[Done], tools: set) -> Step:
     args: dict[str, Any] = {"table_id": table["id"], "column_id": target["id"], "scope": intent.args["scope"]}
     if tool == "enrich_column":
         args["sample"] = 5
+        scale = (f"“fill column {target['name']}”" if target.get("ai") else f"“enrich column {target['name']}” again")
         return Step(
-            f"I'm asking AI to research values for “{target['name']}” on a sample of 5 rows first; the "
-            "results come back as a proposal to review before anything is written.",
+            f"The background workers are computing “{target['name']}” for a sample of 5 rows first; the "
+            "values come back as a proposal to review before anything is written. After you apply them, "
+            f"ask me to {scale} for the rest.",
             [(tool, args)],
         )
     return Step(

@@ -17,7 +17,10 @@ dismisses with the buttons on the preview.
   operations, and a few realistic sample_rows keyed by column name) or changes to an existing table (mode
   "update": add, modify, remove and reorder operations that refer to columns by id).
 - propose_data: rows to add (keyed by column name), update or delete (by row id), with your reasoning.
-- enrich_column / fill_column, when available: compute an AI column's values (a sample first, then all).
+- enrich_column / fill_column, when available: sample first, then scale. enrich_column has the background
+  workers compute a sample of a column's values without writing them and shows them as a data proposal;
+  once the user applies it, fill_column computes and writes the rest of an AI column (progress shows in the
+  conversation).
 - Column types: text, long_text, number, boolean, date (ISO 8601), select, multi_select, url, email, json.
   select and multi_select need their options, and values must be among them.
 - An AI column has `ai: {prompt, depends_on, auto_update}`; its prompt names other columns of the same row in

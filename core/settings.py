@@ -28,6 +28,7 @@ class Settings(BaseSettings):
     max_concurrency: int = Field(default=32, ge=1, le=512, alias="TABLECHAT_MAX_CONCURRENCY")
     rows_per_call: int = Field(default=10, ge=1, le=100, alias="TABLECHAT_ROWS_PER_CALL")
     max_job_cost_usd: float = Field(default=5.0, gt=0, alias="TABLECHAT_MAX_JOB_COST_USD")
+    preview_timeout_s: float = Field(default=120.0, gt=0, le=3600, alias="TABLECHAT_PREVIEW_TIMEOUT_S")
     data_dir: Path = Field(default=ROOT / ".data", alias="TABLECHAT_DATA_DIR")
     port: int = Field(default=8000, alias="PORT")
     chainlit_auth_secret: str | None = Field(default=None, alias="CHAINLIT_AUTH_SECRET")

@@ -144,7 +144,7 @@ def _jsonable(row: Mapping[str, Any]) -> dict[str, Any]:
 
 
 JOB_FIELDS = ("id, workspace_id, table_id, column_id, status, total, done, failed, cost_usd, error, reason, "
-              "scope, created_at, finished_at")
+              "scope, created_at, finished_at, mode")
 
 
 async def settle(conn: AsyncConnection, deltas: Mapping[str, Delta]) -> list[dict[str, Any]]:
@@ -696,7 +696,7 @@ _COUNT_STATES = text(
 # -- sweeping ----------------------------------------------------------------------------------------
 async def active_jobs(conn: AsyncConnection) -> list[dict[str, Any]]:
     res = await conn.execute(text(
-        "SELECT id::text AS id, table_id, column_id::text AS column_id, status, "
+        "SELECT id::text AS id, table_id, column_id::text AS column_id, status, mode, "
         " extract(epoch FROM now() - updated_at) AS idle_s FROM jobs WHERE status IN ('queued', 'running') "
         "ORDER BY created_at"))
     return [dict(m) for m in res.mappings()]
@@ -777,7 +777,7 @@ async def requeue_stalled(conn: AsyncConnection, job: Mapping[str, Any]) -> tupl
 async def ended_jobs(conn: AsyncConnection, within_s: float) -> list[dict[str, Any]]:
     """Jobs that ended in the last `within_s` seconds."""
     res = await conn.execute(text(
-        "SELECT id::text AS id, table_id, column_id::text AS column_id, status, error FROM jobs "
+        "SELECT id::text AS id, table_id, column_id::text AS column_id, status, error, mode FROM jobs "
         "WHERE status NOT IN ('queued', 'running') AND finished_at > now() - make_interval(secs => :s)"),
         {"s": within_s})
     return [dict(m) for m in res.mappings()]

@@ -214,7 +214,8 @@ class Proposal(Base):
 
 
 class Job(Base):
-    """An AI fill of one column over a scope of rows."""
+    """An AI fill of one column over a scope of rows (`write`), or a preview of its values (`preview`:
+    computed into `job_results`, no cell changes; `spec` is the column it computes)."""
 
     __tablename__ = "jobs"
     __table_args__ = (
@@ -227,6 +228,7 @@ class Job(Base):
     thread_id: Mapped[str | None] = mapped_column(String(64))
     scope: Mapped[Any] = mapped_column(JSONB)
     mode: Mapped[str] = mapped_column(String(10), server_default="write")  # write | preview
+    spec: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     status: Mapped[str] = mapped_column(String(20), server_default="queued")
     total: Mapped[int] = mapped_column(Integer, server_default="0")
     done: Mapped[int] = mapped_column(Integer, server_default="0")
@@ -237,6 +239,26 @@ class Job(Base):
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class JobResult(Base):
+    """One row of a preview job: its working state while the workers compute it, then its value (or
+    why there is none). The cells of the table are never touched."""
+
+    __tablename__ = "job_results"
+    job_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
+    record_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(20), server_default="pending")  # pending computing done error
+    value: Mapped[Any | None] = mapped_column(JSONB)
+    error: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+    not_before: Mapped[float] = mapped_column(Float, server_default="0")
+    claim: Mapped[str | None] = mapped_column(String(32))
+    worker: Mapped[int | None] = mapped_column(BigInteger)
+    claimed_at: Mapped[float | None] = mapped_column(Float)
+    input_hash: Mapped[str | None] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 class Outbox(Base):

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from db.errors import ServiceError
 from proposals.validate import ACTIONS
-from tools import ai, analyze, export, imports, proposals, tables
+from tools import ai, analyze, enrich, export, imports, proposals, tables
 from tools.base import Tool, ToolContext, ToolError, ToolResult, error
 
 log = logging.getLogger(__name__)
@@ -27,7 +27,7 @@ TOOLS: dict[str, Tool] = {
         export.export_table,
         imports.propose_import,
         ai.fill_column,
-        ai.enrich_column,
+        enrich.enrich_column,
     )
 }
 

@@ -1,5 +1,5 @@
-"""The actors. They take ids only and are safe to run twice: cells are claimed with a conditional
-UPDATE, so a repeated or duplicated message finds nothing left to do."""
+"""The actors. They take ids only and are safe to run twice: cells (and the rows of a preview) are
+claimed with a conditional UPDATE, so a repeated or duplicated message finds nothing left to do."""
 
 from __future__ import annotations
 
@@ -8,11 +8,13 @@ import logging
 import dramatiq
 
 from db.ai_cells import FILL_ACTOR, QUEUE
+from db.previews import PREVIEW_ACTOR
+from worker import preview
 from worker.broker import MAX_BACKOFF_MS, MIN_BACKOFF_MS, broker
 from worker.fill import run_message
 from worker.runtime import runtime
 
-__all__ = ["broker", "fill_rows"]
+__all__ = ["broker", "fill_rows", "preview_rows"]
 
 # a log line per HTTP request to the model costs more than the rest of a call's bookkeeping
 logging.getLogger("httpx2").setLevel(logging.WARNING)
@@ -23,3 +25,10 @@ logging.getLogger("httpx2").setLevel(logging.WARNING)
 async def fill_rows(job_id: str, rows: list[int]) -> None:
     """Fill the queued AI cells of `rows` for job `job_id`."""
     await run_message(await runtime(), job_id, rows)
+
+
+@dramatiq.actor(queue_name=QUEUE, actor_name=PREVIEW_ACTOR, max_retries=2, min_backoff=MIN_BACKOFF_MS,
+                max_backoff=MAX_BACKOFF_MS, time_limit=15 * 60 * 1000)
+async def preview_rows(job_id: str, rows: list[int]) -> None:
+    """Compute the pending rows `rows` of preview job `job_id`, without writing any cell."""
+    await preview.run_message(await runtime(), job_id, rows)

@@ -1,6 +1,6 @@
-"""Fill jobs for the API, the agent tools and the chat: start one, read its progress, cancel it,
-estimate its cost. Light on imports (no broker, no SDK): starting a job only writes rows; the relay
-sends them."""
+"""Fill jobs for the API, the agent tools and the chat: start one (a fill, or a preview that computes
+values without writing them), read its progress, cancel it, estimate its cost. Light on imports (no
+broker, no SDK): starting a job only writes rows; the relay sends them."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.settings import get_settings
-from db import ai_cells
+from db import ai_cells, previews
+from db.schemas import ColumnPublic, TablePublic
 from db.tables import get_table
 from worker import progress, prompt
 from worker.llm import price
@@ -26,11 +27,13 @@ EST_INPUT_TOKENS_PER_VALUE = 30
 
 
 class JobPublic(BaseModel):
-    """A fill job: `queued` cells are still to do; `cost_usd` is what it spent so far."""
+    """A fill job (`mode` write) or a preview (`mode` preview: values kept as the job's results, no cell
+    written): `queued` cells are still to do; `cost_usd` is what it spent so far."""
 
     id: uuid.UUID
     table_id: uuid.UUID
     column_id: uuid.UUID
+    mode: Literal["write", "preview"] = "write"
     status: Literal["queued", "running", "completed", "cancelled", "stopped"]
     reason: str
     scope: Any
@@ -62,13 +65,22 @@ async def start_fill(conn: AsyncConnection, table_id: Any, column_id: Any, scope
     return public(await ai_cells.start_fill(conn, table_id, column_id, scope, thread_id=thread_id, reason=reason))
 
 
+async def start_preview(conn: AsyncConnection, table: TablePublic, column: ColumnPublic, record_ids: list[int], *,
+                        scope: Any = "all", thread_id: str | None = None) -> JobPublic:
+    """Have the workers compute `column` (an AI column, or the definition of one) for `record_ids`
+    without writing any cell: the values become the job's results (`previews.results`)."""
+    return public(await previews.start_preview(conn, table, column, record_ids, scope=scope, thread_id=thread_id))
+
+
 async def get_job(conn: AsyncConnection, job_id: Any) -> JobPublic:
     return public(await ai_cells.get_job(conn, job_id))
 
 
 async def cancel(conn: AsyncConnection, job_id: Any) -> JobPublic:
     """Cancel a running job (a finished one is returned as it is)."""
-    return public(await ai_cells.cancel_job(conn, job_id))
+    job = await ai_cells.get_job(conn, job_id)
+    store = previews if job["mode"] == previews.MODE else ai_cells
+    return public(await store.cancel_job(conn, job_id))
 
 
 async def estimate_cost(conn: AsyncConnection, table_id: Any, column_id: Any, scope: Scope = "all") -> CostEstimate:

@@ -1,6 +1,7 @@
 """The sweeper: claims held by worker processes that died go back to the queue (their lease lock is
 gone), and jobs that stopped moving get their queued cells sent again (their messages may have been
-lost with a broker or a worker). Runs in the leader process only."""
+lost with a broker or a worker). Preview jobs keep their rows in `job_results` instead of cells
+(db/previews.py has the same functions for them). Runs in the leader process only."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from db import ai_cells
+from db import ai_cells, previews
 from db.engine import transaction
 from worker.lease import live_keys
 from worker.limiter import free_slots_of_dead
@@ -49,12 +50,13 @@ class Sweeper:
         stats = {"recovered": 0, "resent": 0}
         for job in jobs:
             changed: list[dict[str, Any]] = []
+            store = _store(job)
             async with transaction(None, engine=self.engine) as conn:
                 if full:
-                    n, changed = await ai_cells.recover_dead(conn, job, live, self.settings.lease_s, float(read_at))
+                    n, changed = await store.recover_dead(conn, job, live, self.settings.lease_s, float(read_at))
                     stats["recovered"] += n
                 if job["idle_s"] >= self.settings.stall_s:
-                    n, finished = await ai_cells.requeue_stalled(conn, job)
+                    n, finished = await store.requeue_stalled(conn, job)
                     stats["resent"] += n
                     changed += finished
             if changed:
@@ -64,9 +66,14 @@ class Sweeper:
                 ended = await ai_cells.ended_jobs(conn, 2 * self.settings.full_sweep_s + 60)
             for job in ended:
                 async with transaction(None, engine=self.engine) as conn:
-                    changed = await ai_cells.release_ended(conn, job)
+                    changed = await _store(job).release_ended(conn, job)
                 if changed:
                     await self.on_jobs(changed)
         if stats["recovered"] or stats["resent"]:
             log.info("sweeper: %(recovered)d cell(s) of dead workers requeued, %(resent)d re-sent", stats)
         return stats
+
+
+def _store(job: dict[str, Any]) -> Any:
+    """Where a job keeps its rows: the table's cells (a fill) or its own results (a preview)."""
+    return previews if job.get("mode") == previews.MODE else ai_cells

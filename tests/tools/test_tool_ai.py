@@ -1,6 +1,6 @@
 """The AI column tools against the real fill pipeline (Dramatiq workers on Redis, the outbox relay,
-Postgres) with the fake Claude: fill_column writes and reports progress; enrich_column proposes a
-sample without writing; applying a new AI column starts its fill."""
+Postgres) with the fake Claude: fill_column writes and reports progress; enrich_column has the workers
+compute a sample without writing and proposes it; applying a new AI column starts its fill."""
 
 from __future__ import annotations
 
@@ -137,25 +137,120 @@ async def test_a_job_over_its_cost_cap_stops_and_says_so(ctx, sheet, pipeline, f
     assert shown[-1].startswith("Stopped filling **Out**") and "cost limit of $0.00" in shown[-1]
 
 
-async def test_enrich_column_proposes_a_sample_without_writing(ctx, events, engine, sheet):
+async def _cells(engine, table_id):
+    async with transaction(None, engine=engine) as conn:
+        return {r.id: (r.data, r.meta, r.updated_at) for r in (await conn.execute(
+            text("SELECT id, data, meta, updated_at FROM records WHERE table_id = :t"), {"t": table_id})).all()}
+
+
+async def test_enrich_column_has_the_workers_compute_a_sample_and_proposes_it_without_writing(
+        ctx, events, engine, sheet, pipeline, fake):
     s = await sheet(8)
+    before = await _cells(engine, s.table.id)
     out = await run_tool(ctx, "enrich_column", {"table_id": str(s.table.id), "column_id": "Out"})
     assert not out.is_error, out.text()
     assert out.ends_turn and (out.content["sample"], out.content["rows_in_scope"]) == (5, 8)
-    assert "after Apply, ask to fill the rest" in out.content["scale"]
-    (event,) = [e for e in events if isinstance(e, ProposalEvent)]
+    assert (out.content["computed"], out.content["failed"]) == (5, 0) and out.content["cost_usd"] > 0
+    assert out.content["model"] == "claude-haiku-4-5"
+    assert f'fill_column {{column_id: "{s.col("Out")}", scope: "empty"}}' in out.content["scale"]
+    started, proposed = ([e for e in events if isinstance(e, kind)] for kind in (JobEvent, ProposalEvent))
+    (job_event,), (event,) = started, proposed
+    assert (str(job_event.job_id), job_event.column_name, job_event.total) == (out.content["job_id"], "Out", 5)
     assert event.kind == "data"
-    desc = s.col("Description")
-    async with transaction(None, engine=engine) as conn:
-        rows = {r.id: r for r in (await conn.execute(
-            text("SELECT id, data, meta FROM records WHERE table_id = :t"), {"t": s.table.id})).all()}
-    column = {"name": "Out", "type": "text", "options": None}
-    want = {rid: offline_value(column, {"Description": rows[rid].data[desc]}) for rid in s.ids[:5]}
+
+    after = await _cells(engine, s.table.id)
+    assert after == before  # no cell changed: values, states, versions, not even updated_at
+    got = {rid: {"data": data} for rid, (data, _, _) in after.items()}
+    want = expected_values(s, got)
     out_id = s.col("Out")
-    assert {op["row_id"]: op["changes"][out_id] for op in event.payload["operations"]} == want
-    assert event.payload["research_log"][0]["query"] == "Summarize {Description} in a few words"
-    assert "sample of 5 of 8 rows" in event.payload["research_log"][0]["note"]
-    assert all(out_id not in r.data for r in rows.values())  # nothing written
+    assert {op["row_id"]: op["changes"][out_id] for op in event.payload["operations"]} == {
+        rid: want[rid] for rid in s.ids[:5]}
+    assert {int(r) for r in fake.stats()["rows"]} == set(s.ids[:5])  # the workers called the model for these
+    first = event.payload["research_log"][0]
+    assert first["query"] == "Summarize {Description} in a few words" and first["source"] == "claude-haiku-4-5"
+    assert "sample of 5 of 8 rows" in first["note"] and "5 values, 0 failed" in first["note"]
+    assert f"${out.content['cost_usd']:.4f}" in first["note"]
+    assert "After Apply, ask to fill the remaining 3 rows." in event.payload["reasoning"]
+    async with transaction(None, engine=engine) as conn:
+        job = (await conn.execute(text("SELECT mode, status, done, cost_usd FROM jobs WHERE id = :j"),
+                                  {"j": out.content["job_id"]})).one()
+        runs = (await conn.execute(text("SELECT count(*), sum(cost_usd) FROM ai_runs WHERE job_id = :j"),
+                                   {"j": out.content["job_id"]})).one()
+    assert (job.mode, job.status, job.done) == ("preview", "completed", 5)
+    assert runs[0] == 1 and float(runs[1]) == float(job.cost_usd) == out.content["cost_usd"]
+
+
+async def test_the_conversation_shows_a_preview_as_a_sample_being_computed(ctx, events, engine, sheet, pipeline, fake):
+    s = await sheet(6)
+    fake.configure(poison="Company 2 makes")
+    out = await run_tool(ctx, "enrich_column", {"table_id": str(s.table.id), "column_id": "Out", "sample": 4})
+    assert not out.is_error, out.text()
+    assert (out.content["computed"], out.content["failed"]) == (3, 1)
+    shown: list[str] = []
+
+    async def show(line: str) -> None:
+        shown.append(line)
+
+    job = await ai.follow_job(ctx, out.content["job_id"], "Out", show, interval_s=0.05, timeout_s=10)
+    assert (job.mode, job.status, job.done, job.failed) == ("preview", "completed", 3, 1)
+    assert shown[-1].startswith("Computed a sample of **Out**: 3 / 4 done · 1 failed") and "nothing written" in shown[-1]
+    assert f"- row {s.ids[2]}: Claude refused the request" in shown[-1] and "Retry failed" not in shown[-1]
+    (event,) = [e for e in events if isinstance(e, ProposalEvent)]
+    assert [op["row_id"] for op in event.payload["operations"]] == [s.ids[0], s.ids[1], s.ids[3]]
+    assert any(f"Row {s.ids[2]}: no value (Claude refused the request" in e.get("note", "")
+               for e in event.payload["research_log"])
+
+
+async def test_a_plain_column_is_researched_from_the_rest_of_its_row(ctx, events, engine, sheet, pipeline, fake):
+    s = await sheet(3, ai_column=False)
+    async with transaction(ctx.account_id, engine=engine) as conn:
+        await tables.create_column(conn, s.table.id, ColumnCreate(name="Country", type="text"))
+    out = await run_tool(ctx, "enrich_column", {"table_id": str(s.table.id), "column_id": "Country", "sample": 2})
+    assert not out.is_error, out.text()
+    assert "enrich_column again" in out.content["scale"] and "1 more rows are in scope" in out.content["scale"]
+    (event,) = [e for e in events if isinstance(e, ProposalEvent)]
+    assert event.payload["research_log"][0]["query"] == "Find the Country for this row, from {Name}, {Description}."
+    assert [v for op in event.payload["operations"] for v in op["changes"].values()] == [
+        "about Company 0 Company 0 makes", "about Company 1 Company 1 makes"]  # the fake: 5 words of the inputs
+
+
+async def test_an_enrich_the_workers_do_not_finish_in_time_is_cancelled_and_says_so(
+        ctx, events, engine, sheet, pipeline, monkeypatch):
+    from core.settings import get_settings
+
+    s = await sheet(4)
+    pipeline.stop()
+    monkeypatch.setenv("TABLECHAT_PREVIEW_TIMEOUT_S", "1")
+    get_settings.cache_clear()
+    try:
+        out = await run_tool(ctx, "enrich_column", {"table_id": str(s.table.id), "column_id": "Out"})
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+        pipeline.start()
+    assert out.is_error and "had not finished after 1 s" in out.text() and "`make run` starts them" in out.text()
+    assert not [e for e in events if isinstance(e, ProposalEvent)]
+    async with transaction(None, engine=engine) as conn:
+        status = (await conn.execute(text("SELECT status FROM jobs WHERE id = :j"),
+                                     {"j": out.content["job_id"]})).scalar_one()
+    assert status == "cancelled"
+
+
+async def test_a_turn_stopped_while_waiting_cancels_the_sample(ctx, events, engine, sheet, pipeline, fake):
+    import asyncio
+
+    s = await sheet(4)
+    fake.configure(latency_s=2.0)
+    task = asyncio.create_task(run_tool(ctx, "enrich_column", {"table_id": str(s.table.id), "column_id": "Out"}))
+    while not [e for e in events if isinstance(e, JobEvent)]:
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.3)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    (started,) = [e for e in events if isinstance(e, JobEvent)]
+    job = await wait_job(engine, started.job_id, timeout=5)
+    assert job["status"] == "cancelled"
 
 
 async def test_applying_a_new_ai_column_starts_its_fill(ctx, events, engine, sheet, pipeline, fake):
@@ -198,8 +293,9 @@ async def test_a_new_ai_column_over_50_cells_shows_its_estimated_cost(ctx, event
     assert 0 < estimates[0]["usd"] < 1
 
 
-async def test_enrich_with_a_new_column_proposes_it_with_its_sample(ctx, events, sheet):
+async def test_enrich_with_a_new_column_proposes_it_with_its_sample(ctx, events, engine, sheet, pipeline, fake):
     s = await sheet(4, ai_column=False)
+    before = await _cells(engine, s.table.id)
     out = await run_tool(ctx, "enrich_column", {"table_id": str(s.table.id), "new_column": {
         "name": "Pitch", "type": "text", "ai": {"prompt": "Pitch {Name}", "depends_on": ["Name"]}}, "sample": 2})
     assert not out.is_error, out.text()
@@ -208,6 +304,37 @@ async def test_enrich_with_a_new_column_proposes_it_with_its_sample(ctx, events,
     assert event.kind == "schema_update"
     (op,) = event.payload["operations"]
     assert op["column"]["name"] == "Pitch" and op["column"]["ai"]["prompt"] == "Pitch {Name}"
-    assert f"row {s.ids[0]}: 'Company 0'" in event.payload["reasoning"]
+    assert f"row {s.ids[0]}: 'about Company 0'" in event.payload["reasoning"]
+    assert "the background workers then fill every row" in event.payload["reasoning"]
+    assert await _cells(engine, s.table.id) == before
+    async with transaction(None, engine=engine) as conn:
+        t = await tables.get_table(conn, s.table.id)
+    assert [c.name for c in t.columns] == ["Name", "Description"]  # proposed, not added
     bad = await run_tool(ctx, "enrich_column", {"table_id": str(s.table.id), "new_column": {"name": "Name"}})
     assert bad.is_error and "needs ai" in bad.text()
+
+
+async def test_the_offline_agent_enriches_through_the_offline_workers(ctx, events, engine, sheet, pipeline):
+    from agent.loop import run_turn
+    from agent.offline import OfflineModel
+    from agent.sink import CollectingSink
+
+    pipeline.restart(offline=True)  # `make run` without a key
+    try:
+        s = await sheet(7)
+        before = await _cells(engine, s.table.id)
+        ctx.active_table_id = s.table.id
+        result = await run_turn(OfflineModel(), ctx, [], "enrich column Out", CollectingSink())
+    finally:
+        pipeline.restart()
+    assert [c for c in result.history[-1]["content"] if c["type"] == "tool_result"][-1].get("is_error") is None
+    assert "**Apply**" in result.text and "**Dismiss**" in result.text
+    assert "ask me to “fill column Out” for the rest" in result.text
+    (event,) = [e for e in events if isinstance(e, ProposalEvent)]
+    desc, out_id = s.col("Description"), s.col("Out")
+    column = {"name": "Out", "type": "text", "options": None}
+    want = {rid: offline_value(column, {"Description": before[rid][0][desc]}) for rid in s.ids[:5]}
+    assert {op["row_id"]: op["changes"][out_id] for op in event.payload["operations"]} == want
+    first = event.payload["research_log"][0]
+    assert first["source"] == "offline" and "sample of 5 of 7 rows" in first["note"] and "$0.0000" in first["note"]
+    assert await _cells(engine, s.table.id) == before

@@ -127,3 +127,33 @@ async def test_retry_failed_of_the_live_view_is_a_fill_this_chat_follows(app, en
     again = await app.on_retry_failed(cl.Action(name="live_retry_failed", payload=payload))
     assert again["ok"] is True and again["total"] == 0  # nothing failed any more: nothing followed
     assert again["job_id"] not in app._FOLLOWERS
+
+
+async def test_an_enrich_in_the_chat_shows_the_samples_progress_then_its_proposal(app, engine, unique, pipeline,
+                                                                                   fake_llm):
+    import chainlit as cl
+
+    fake_llm.reset(latency_s=0.2)
+    sheet = await make_sheet(engine, unique, 8)
+    events: list = []
+    session = _session(sheet.account, events)
+    session.has_first_interaction = True
+    metadata = {"workspace_id": str(sheet.table.workspace_id), "workspace_name": "theirs"}
+    await app.resume({"id": session.thread_id, "steps": [], "elements": [], "metadata": metadata})
+    cl.user_session.set("active_table_id", str(sheet.table.id))
+    await app.on_message(cl.Message(content="enrich column Out", author="user", type="user_message"))
+    for task, _ in list(app._FOLLOWERS.values()):
+        await task  # the progress message gets its final summary just after the tool saw the job end
+
+    said: dict[str, str] = {}  # message id → its last text, in the order the messages appeared
+    for _, kind, data in events:
+        if kind in ("new_message", "update_message") and data.get("type") == "assistant_message":
+            said[data["id"]] = data["output"]
+    texts = list(said.values())
+    computing = next(i for i, t in enumerate(texts) if "sample of **Out**" in t)
+    assert texts[computing].startswith("Computed a sample of **Out**: 5 / 5 done · 0 failed")
+    assert any("background workers are computing" in t for t in texts[:computing])
+    (proposal,) = [d for _, kind, d in events if kind == "element" and d.get("name") == "Proposal"]
+    last = texts[-1]
+    assert "**Apply**" in last and "**Dismiss**" in last and "background workers are computing" not in last
+    assert proposal["props"]["kind"] == "data" and len(proposal["props"]["rows"]) >= 5

@@ -57,18 +57,22 @@ class Pipeline:
         self.leader: threading.Thread | None = None
         self._stop: tuple[asyncio.AbstractEventLoop, asyncio.Event] | None = None
 
-    def start(self, *, threads: int = 4, **app_changes: Any) -> None:
+    def start(self, *, threads: int = 4, offline: bool = False, **app_changes: Any) -> None:
+        """Start; `offline` runs the built-in offline cell model, as `make run` does without a key."""
         import dramatiq
         from anthropic import AsyncAnthropic
 
         from worker import runtime
-        from worker.llm import AnthropicCellModel
+        from worker.llm import AnthropicCellModel, OfflineCellModel
 
-        app = app_settings(self.services, self.cell_llm, **app_changes)
+        app = app_settings(self.services, self.cell_llm, **({"TABLECHAT_LLM": "offline"} if offline else {}),
+                           **app_changes)
         ws = worker_settings()
         url = self.cell_llm.url
 
         def model():
+            if offline:
+                return OfflineCellModel()
             client = AsyncAnthropic(api_key="test", base_url=url, max_retries=0, timeout=ws.llm_timeout_s,
                                     _strict_response_validation=True)
             return AnthropicCellModel(api_key="test", client=client)
@@ -104,9 +108,9 @@ class Pipeline:
             self.worker = None
         self.broker.flush_all()
 
-    def restart(self, **app_changes: Any) -> None:
+    def restart(self, **changes: Any) -> None:
         self.stop()
-        self.start(**app_changes)
+        self.start(**changes)
 
 
 @dataclass
