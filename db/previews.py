@@ -234,6 +234,11 @@ async def stop_job(conn: AsyncConnection, job_id: str, message: str) -> list[dic
 
 
 # -- sweeping ----------------------------------------------------------------------------------------
+async def _lock_job(conn: AsyncConnection, job_id: str) -> None:
+    """Take the job's row before its pending rows, in the order stop_job takes them."""
+    await conn.execute(text("SELECT 1 FROM jobs WHERE id = CAST(:j AS uuid) FOR UPDATE"), {"j": job_id})
+
+
 _DEAD = ("'The worker computing this row stopped before it finished (' || x.attempts || ' attempts)'")
 
 
@@ -266,6 +271,7 @@ async def requeue_stalled(conn: AsyncConnection, job: Mapping[str, Any]) -> tupl
     """A preview that made no progress for a while: its pending rows are sent again (their messages may
     have been lost with a broker or a worker), those whose row was deleted fail. With nothing left
     pending or computing, it completes."""
+    await _lock_job(conn, job["id"])
     gone = (await conn.execute(text(
         "UPDATE job_results x SET status = 'error', error = 'The row was deleted', updated_at = now() "
         "WHERE x.job_id = CAST(:j AS uuid) AND x.status = 'pending' "
@@ -302,6 +308,7 @@ async def release_ended(conn: AsyncConnection, job: Mapping[str, Any]) -> list[d
                                 "WHERE job_id = CAST(:j AS uuid) AND status = 'computing'"), {"j": job["id"]})
     if job["status"] != "stopped":
         return []
+    await _lock_job(conn, job["id"])
     failed = (await conn.execute(text(
         "UPDATE job_results SET status = 'error', error = :m, updated_at = now() "
         "WHERE job_id = CAST(:j AS uuid) AND status = 'pending'"),

@@ -69,3 +69,5 @@ def test_kind_of_a_proposing_call():
     assert kind_of("propose_schema", {"mode": "create"}) == "create"
     assert kind_of("propose_schema", {"mode": "update"}) == "update"
     assert kind_of("propose_data", {}) == "data"
+    assert kind_of("enrich_column", {"column_id": "Out"}) == "data"  # a sample of values to apply
+    assert kind_of("enrich_column", {"new_column": {"name": "Pitch"}}) == "update"  # the column to add

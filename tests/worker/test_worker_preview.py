@@ -207,3 +207,14 @@ async def test_an_edit_during_the_call_computes_the_row_again_and_a_deleted_row_
     assert got[ids[11]].status == "error" and got[ids[11]].error == "The row was deleted"
     sent = _sent(fake)
     assert sent[ids[4]] == 2 and sent[ids[0]] == 1 and ids[11] not in sent
+
+
+async def test_a_previews_results_are_private_to_its_workspace(engine, unique, pipeline, fake):
+    mine, theirs = await make_sheet(engine, unique, 3), await make_sheet(engine, "o" + unique, 1)
+    job = await _preview(engine, mine, mine.ids)
+    await wait_job(engine, job.id)
+    async with transaction(mine.account, engine=engine) as conn:
+        assert len(await previews.results(conn, job.id)) == 3
+    async with transaction(theirs.account, engine=engine) as conn:
+        assert await previews.results(conn, job.id) == []
+        assert (await conn.execute(text("SELECT count(*) FROM job_results"))).scalar_one() == 0
