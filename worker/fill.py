@@ -204,8 +204,13 @@ class Filler:
         self.stopped = message
         self.rt.finished[self.ctx.job_id] = "stopped"  # calls about to start here see it at once
         async with transaction(None, engine=self.rt.engine) as conn:
-            jobs = await ai_cells.stop_job(conn, self.ctx.job_id, message)
+            jobs = await self._stop_job(conn, self.ctx.job_id, message)
         await self.rt.on_jobs(jobs)
+
+    @staticmethod
+    async def _stop_job(conn: Any, job_id: str, message: str) -> list[dict[str, Any]]:
+        """End the job as stopped (its cells still queued fail with `message`); returns the jobs changed."""
+        return await ai_cells.stop_job(conn, job_id, message)
 
     def _estimate(self, req: CellRequest, rows: int) -> float:
         """A call's cost before it is made: from this job's calls so far, else from the prompt's size."""

@@ -77,14 +77,9 @@ class PreviewFiller(Filler):
         await self.rt.on_jobs(jobs)
         return kinds
 
-    async def _stop(self, message: str) -> None:
-        if self.stopped:
-            return
-        self.stopped = message
-        self.rt.finished[self.ctx.job_id] = "stopped"  # calls about to start here see it at once
-        async with transaction(None, engine=self.rt.engine) as conn:
-            jobs = await previews.stop_job(conn, self.ctx.job_id, message)
-        await self.rt.on_jobs(jobs)
+    @staticmethod
+    async def _stop_job(conn: Any, job_id: str, message: str) -> list[dict[str, Any]]:
+        return await previews.stop_job(conn, job_id, message)
 
 
 async def run_message(rt: Runtime, job_id: str, record_ids: Sequence[int]) -> int:
