@@ -45,7 +45,7 @@ class CellSettings(BaseSettings):
 
     model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
     debounce_s: float = Field(default=1.0, ge=0, le=60, alias="TABLECHAT_AUTO_UPDATE_DEBOUNCE_S")
-    calls_per_message: int = Field(default=4, ge=1, le=100, alias="TABLECHAT_CALLS_PER_MESSAGE")
+    calls_per_message: int = Field(default=8, ge=1, le=100, alias="TABLECHAT_CALLS_PER_MESSAGE")
 
 
 def cell_settings() -> CellSettings:
