@@ -615,7 +615,14 @@ def _follow_job(job_id: Any, column: str, *, take_over: bool = False) -> asyncio
         return None
     if old is not None:
         old[0].cancel()
-    msg = old[1] if old is not None else cl.Message(content=f"Filling **{column}**…", author=_author())
+    if old is not None:
+        msg = old[1]
+        for action in msg.actions:  # buttons are not part of a resumed thread: send them to this page again
+            action.forId = None
+    else:
+        msg = cl.Message(content=f"Filling **{column}**…", author=_author(), actions=[cl.Action(
+            name="stop_job", label="Stop", icon="square", payload={"job_id": jid},
+            tooltip="Stop: the cells not computed yet go back to what they were; computed ones stay")])
     ctx = ToolContext(account_id=_account_id())
 
     async def show(text: str) -> None:
@@ -633,12 +640,35 @@ def _follow_job(job_id: Any, column: str, *, take_over: bool = False) -> asyncio
             await ai.follow_job(ctx, jid, column, show, interval_s=PROGRESS_EVERY_S)
         except Exception:
             log.exception("following job %s failed", jid)
+            return
+        try:  # the job is over: its Stop button goes
+            await msg.remove_actions()
+            msg.actions = []
+        except Exception:
+            log.debug("the Stop button of job %s not removed", jid, exc_info=True)
 
     # the task inherits this session's context, so its updates reach this session's browser
     task = asyncio.create_task(run())
     _FOLLOWERS[jid] = (task, msg)  # a task nobody holds may be garbage-collected mid-run
     task.add_done_callback(lambda t: _FOLLOWERS.pop(jid) if _FOLLOWERS.get(jid, (None,))[0] is t else None)
     return task
+
+
+@cl.action_callback("stop_job")
+async def on_stop_job(action: cl.Action) -> dict[str, Any]:
+    """The Stop button of a progress message: the job is cancelled (its follower then shows how it
+    ended). The payload is untrusted: a job outside this user's workspaces is not found."""
+    job_id = _uuid((action.payload or {}).get("job_id"))
+    if job_id is None:
+        return {"ok": False, "error": "Which fill to stop was not understood; reload the page."}
+    try:
+        job = await ai.cancel_job(ToolContext(account_id=_account_id()), job_id)
+    except NotFound:
+        return {"ok": False, "error": "This fill was not found in your workspace."}
+    except Exception:
+        log.exception("stopping job %s failed", job_id)
+        return {"ok": False, "error": "Stopping failed unexpectedly; the fill goes on."}
+    return {"ok": True, "status": job.status}
 
 
 @cl.action_callback("live_retry_failed")

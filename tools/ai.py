@@ -101,6 +101,10 @@ async def final_summary(conn: Any, job: jobs.JobPublic, column: str) -> str:
     text_ = f"{head} **{column}**: {job.done} / {job.total} done · {job.failed} failed · ${job.cost_usd:.4f}"
     if job.status == "stopped" and job.error:
         text_ += f"\n\n{job.error}"
+    left = job.total - job.done - job.failed
+    if job.status == "cancelled" and left > 0:
+        text_ += (f"\n\n{left} cell{'s' if left != 1 else ''} not computed: left as before the fill. "
+                  f"Ask “fill column {column} for empty cells” to compute them.")
     if job.failed:
         rows = (await conn.execute(text(
             "SELECT r.id, r.meta -> :c ->> 'e' AS e, count(*) OVER () AS n FROM records r "
@@ -128,6 +132,19 @@ async def _preview_summary(conn: Any, job: jobs.JobPublic, column: str) -> str:
         if len(failed) > SHOW_FAILURES:
             text_ += f"\n- and {len(failed) - SHOW_FAILURES} more"
     return text_
+
+
+async def cancel_job(ctx: ToolContext, job_id: Any) -> jobs.JobPublic:
+    """Stop a fill or a sample as the user asked: cells not yet computed go back to what they were,
+    computed ones stay. A job of another workspace is not found (row-level security); a finished one is
+    returned as it is."""
+    async with ctx.transaction() as conn:
+        job = await jobs.cancel(conn, job_id)
+    try:
+        await jobs.announce(job)
+    except Exception:  # the stream only wakes listeners sooner; the database has the job either way
+        log.warning("progress of job %s not announced", job.id, exc_info=True)
+    return job
 
 
 async def running_jobs(conn: Any, thread_id: str) -> list[str]:

@@ -18,7 +18,7 @@ from sqlalchemy import text
 from core.settings import get_settings
 from db import ai_cells, previews
 from db.schemas import ColumnCreate, ColumnPublic, TablePublic
-from tools.ai import Scope, _own_table, _table_ref
+from tools.ai import Scope, _own_table, _table_ref, cancel_job
 from tools.base import JobEvent, ToolContext, ToolError, ToolResult, tool
 from tools.proposals import _propose
 from worker import jobs
@@ -79,16 +79,6 @@ async def _sample(conn: Any, table: TablePublic, col: ColumnPublic, scope: Any, 
     return list(rows), total
 
 
-async def _cancel(ctx: ToolContext, job_id: Any) -> jobs.JobPublic:
-    async with ctx.transaction() as conn:
-        job = await jobs.cancel(conn, job_id)
-    try:
-        await jobs.announce(job)
-    except Exception:  # the stream only wakes listeners sooner
-        log.warning("progress of job %s not announced", job_id, exc_info=True)
-    return job
-
-
 async def wait_preview(ctx: ToolContext, job_id: Any, *, timeout_s: float, interval_s: float = 0.2
                        ) -> tuple[jobs.JobPublic, list[previews.Result], bool]:
     """Wait for the workers to finish a preview; returns the job, its rows and whether it timed out
@@ -102,12 +92,12 @@ async def wait_preview(ctx: ToolContext, job_id: Any, *, timeout_s: float, inter
                 if job.status not in ai_cells.ACTIVE:
                     return job, await previews.results(conn, job_id), False
             if loop.time() >= deadline:
-                job = await _cancel(ctx, job_id)
+                job = await cancel_job(ctx, job_id)
                 async with ctx.transaction() as conn:
                     return job, await previews.results(conn, job_id), True
             await asyncio.sleep(interval_s)
     except asyncio.CancelledError:
-        await asyncio.shield(_cancel(ctx, job_id))
+        await asyncio.shield(cancel_job(ctx, job_id))
         raise
 
 

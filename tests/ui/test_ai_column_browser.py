@@ -193,10 +193,42 @@ async def test_a_reloaded_chat_keeps_following_a_running_fill(chromium, app_serv
         await page.reload()
         progress = page.locator(".step").filter(has_text=re.compile(r"Fill(ing|ed) Blurb"))
         await expect(progress).to_contain_text("Filling Blurb: ", timeout=30_000)  # still running
+        await expect(progress.get_by_role("button", name="Stop")).to_be_visible()  # sent to the new page
         await expect(progress).to_contain_text("Filled Blurb: 3 / 3 done · 0 failed", timeout=60_000)
         await expect(progress).to_have_count(1)  # the same message, followed by the reloaded page
+        await expect(progress.get_by_role("button", name="Stop")).to_have_count(0)
         await progress.scroll_into_view_if_needed()
         await screenshot(page, "ai_column_reloaded")
+    finally:
+        fake_claude.configure(latency_s=0.4)
+        await page.context.close()
+
+
+async def test_stop_on_the_progress_message_ends_the_fill(chromium, app_server, worker, user, fake_claude):
+    fake_claude.configure(latency_s=1.0)
+    page = await new_page(chromium)
+    try:
+        live = await _restaurants(page, app_server, user)
+        await send_message(page, "add an AI column Motto: Write a motto for {Name}")
+        schema = page.locator('[data-testid="proposal"][data-kind="schema_update"]').last
+        await schema.get_by_role("button", name="Apply").click(timeout=30_000)
+        progress = page.locator(".step").filter(has_text=re.compile(r"(Fill(ing|ed)|Cancelled filling) Motto"))
+        await expect(progress).to_contain_text("1 / 3 done", timeout=30_000)
+        await screenshot(page, "ai_column_stop_button")
+        await progress.get_by_role("button", name="Stop").click()
+
+        ended = re.compile(r"Cancelled filling Motto: ([12]) / 3 done")  # a call ending as Stop is clicked counts
+        await expect(progress).to_contain_text(ended, timeout=30_000)
+        await expect(progress.get_by_role("button", name="Stop")).to_have_count(0)
+        done = int(ended.search((await progress.all_inner_texts())[-1]).group(1))
+        cells = live.locator('td[data-col="Motto"]')
+        # the cells not computed go back to what they were (empty): none stays queued or computing
+        await expect(cells.filter(has_text=re.compile("queued|computing"))).to_have_count(0, timeout=15_000)
+        texts = [t.strip() for t in await cells.all_inner_texts()]
+        assert len(texts) == 3 and sum(1 for t in texts if t) == done, texts
+        await expect(progress).to_contain_text(f"{3 - done} cell")  # says what was left
+        await progress.scroll_into_view_if_needed()
+        await screenshot(page, "ai_column_stopped")
     finally:
         fake_claude.configure(latency_s=0.4)
         await page.context.close()

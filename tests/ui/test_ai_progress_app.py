@@ -3,6 +3,7 @@ with the real fill pipeline (Dramatiq workers, relay) and the fake Claude slowed
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import re
 import sys
@@ -81,6 +82,54 @@ async def test_one_message_counts_up_at_most_four_times_a_second(app, engine, un
     gaps = [b - a for a, b in itertools.pairwise(times)]
     print(f"progress: {len(times)} messages, shortest gap {min(gaps):.3f} s, counts {counts}")
     assert len(times) >= 3 and min(gaps) >= 0.2  # ≤ 4 updates a second
+
+
+async def test_the_stop_button_of_a_progress_message_cancels_its_fill(app, engine, unique, pipeline, fake_llm):
+    import chainlit as cl
+
+    fake_llm.reset(latency_s=0.3)
+    sheet = await make_sheet(engine, unique, 80)
+    stranger = await make_sheet(engine, unique + "t", 1)
+    events: list = []
+    _session(sheet.account, events)
+    async with transaction(sheet.account, engine=engine) as conn:
+        job = await jobs.start_fill(conn, sheet.table.id, "Out", "all")
+    task = app._follow_job(job.id, "Out")
+    await wait_done(engine, job.id, at_least=10)
+    (button,) = [d for _, e, d in events if e == "action"]  # sent with the progress message
+    assert button["label"] == "Stop" and button["payload"] == {"job_id": str(job.id)}
+
+    assert (await app.on_stop_job(cl.Action(name="stop_job", payload={"job_id": "x"})))["ok"] is False
+    async with transaction(stranger.account, engine=engine) as conn:  # a job of another workspace
+        theirs = await jobs.start_fill(conn, stranger.table.id, "Out", "all")
+    answer = await app.on_stop_job(cl.Action(name="stop_job", payload={"job_id": str(theirs.id)}))
+    assert answer == {"ok": False, "error": "This fill was not found in your workspace."}
+    answer = await app.on_stop_job(cl.Action(name="stop_job", payload=button["payload"]))
+    assert answer == {"ok": True, "status": "cancelled"}
+    await task
+
+    texts = [d["output"] for _, e, d in events if e in ("new_message", "update_message")]
+    assert texts[-1].startswith("Cancelled filling **Out**: "), texts
+    assert [d["id"] for _, e, d in events if e == "remove_action"] == [button["id"]]  # the button is gone
+    async with transaction(None, engine=engine) as conn:
+        states = dict((await conn.execute(text(
+            "SELECT coalesce(meta -> :c ->> 's', 'idle'), count(*) FROM records WHERE table_id = :t GROUP BY 1"),
+            {"c": sheet.col("Out"), "t": sheet.table.id})).all())
+        stopped = await jobs.get_job(conn, job.id)
+    assert stopped.status == "cancelled" and 10 <= stopped.done < 80
+    # nothing left queued or computing: the cells computed stay, the others are as before the fill
+    assert states.get("completed", 0) >= stopped.done and set(states) <= {"completed", "idle"}, states
+    assert (await wait_job(engine, theirs.id))["status"] == "completed"  # the stranger's fill went on
+
+
+async def wait_done(engine, job_id, *, at_least: int, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        async with transaction(None, engine=engine) as conn:
+            if (await jobs.get_job(conn, job_id)).done >= at_least:
+                return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"job {job_id} did not reach {at_least} cells done")
 
 
 async def test_retry_failed_of_the_live_view_is_a_fill_this_chat_follows(app, engine, unique, pipeline, fake_llm):
