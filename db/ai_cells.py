@@ -388,7 +388,10 @@ async def cancel_job(conn: AsyncConnection, job_id: Any) -> dict[str, Any]:
 
 async def stop_job(conn: AsyncConnection, job_id: str, message: str) -> list[dict[str, Any]]:
     """End a job early with `message` (the cost cap, a dead key): its queued cells fail with that
-    message; cells being computed still land. Returns the job (empty when it had already ended)."""
+    message; cells being computed still land. Returns the job (empty when it had already ended).
+
+    Two workers may stop a job at once, and cells may go back to its queue in between (a retry written
+    as it stopped): whoever fails cells counts them, even when the other one ended the job."""
     job = await get_job(conn, job_id)
     if job["status"] not in ACTIVE:
         return []
@@ -397,7 +400,7 @@ async def stop_job(conn: AsyncConnection, job_id: str, message: str) -> list[dic
     res = await conn.execute(
         text("UPDATE jobs SET status = 'stopped', error = :m, finished_at = now(), updated_at = now() "
              "WHERE id = :j AND status IN ('queued', 'running')"), {"j": job_id, "m": message})
-    if res.rowcount == 0:
+    if res.rowcount == 0 and not failed:
         return []
     return await settle(conn, {job_id: Delta(failed=failed)})
 

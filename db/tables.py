@@ -159,7 +159,10 @@ def _check_ai(table: TablePublic, ai: Any, own_name: str) -> None:
 
 
 async def create_column(conn: AsyncConnection, table_id: Any, col: ColumnCreate) -> ColumnPublic:
-    """A new column at `col.position` (default: last). An AI column's cells start `pending`."""
+    """A new column at `col.position` (default: last). No row is written: the cells of an AI column
+    are queued by the fill its caller starts in the same transaction (`ai_cells.start_fill`), which
+    writes each row once; marking them beforehand cost a second write of every row, and made
+    PostgreSQL check each row's foreign key again (a row updated twice in one transaction)."""
     table = await get_table(conn, table_id)
     _check_column(col)
     _check_ai(table, col.ai, col.name)
@@ -176,14 +179,6 @@ async def create_column(conn: AsyncConnection, table_id: Any, col: ColumnCreate)
         order = [c.id for c in table.columns]
         order.insert(col.position, cid)
         await _renumber(conn, table.id, order)
-    if col.ai is not None:
-        await conn.execute(
-            text(
-                "UPDATE records SET meta = jsonb_set(meta, ARRAY[CAST(:c AS text)], '{\"s\": \"pending\"}') "
-                "WHERE table_id = :t"
-            ),
-            {"t": table.id, "c": str(cid)},
-        )
     return next(c for c in await get_columns(conn, table.id) if c.id == cid)
 
 

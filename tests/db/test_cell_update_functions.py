@@ -1,6 +1,6 @@
 """The functions behind every cell update (migration 0009): the input hash keeps its first definition's
-values, and the change feed says the same of an update whatever its size, on one connection whose
-cached plan was made for a single row."""
+values; the change feed says the same of an update whatever its size, on one connection whose cached
+plan was made for a single row, and reports every cell whose value or state changed."""
 
 import importlib
 import json
@@ -68,3 +68,29 @@ async def test_the_feed_of_small_and_large_updates_is_the_same(engine, unique):
     assert {(r.column_id, r.kind, r.op) for r in feed} == {(name, "cell", "update")}
     assert all(r.data == {"value": f"v{r.record_id}", "version": 0, "status": "idle", "error": None,
                           "pinned": False} for r in feed)
+
+
+async def test_the_feed_reports_changed_states_and_removed_values(engine, unique):
+    async with transaction(None, engine=engine) as conn:
+        acc = await accounts.create_account(conn, name=f"feedb{unique}", password="pw12345")
+        ws = (await accounts.create_workspace(conn, owner_id=acc))["id"]
+    async with transaction(acc, engine=engine) as conn:
+        t = await tables.create_table(conn, workspace_id=ws, name="Sides", columns=[
+            ColumnCreate(name="A", type="text"), ColumnCreate(name="B", type="text")])
+        a, b = (str(c.id) for c in t.columns)
+        one, two, three = await records.create_records(conn, t, [{"A": "x", "B": "y"}] * 3)
+        start = (await conn.execute(text("SELECT coalesce(max(seq), 0) FROM changes"))).scalar_one()
+        update = "UPDATE records SET {} WHERE id = :id"
+        await conn.execute(text(update.format("meta = jsonb_set(meta, ARRAY[:a], '{\"s\": \"pending\"}')")),
+                           {"a": a, "id": one})  # a state alone
+        await conn.execute(text(update.format("data = data - :b")), {"b": b, "id": two})  # a value removed
+        await conn.execute(text(update.format("data = data || jsonb_build_object(CAST(:a AS text), 'z'), "
+                                              "meta = jsonb_set(meta, ARRAY[:b], '{\"v\": 2}')")),
+                           {"a": a, "b": b, "id": three})  # both sides, different cells
+        await conn.execute(text(update.format("data = data")), {"id": one})  # nothing at all
+        feed = (await conn.execute(
+            text("SELECT record_id, column_id::text, data FROM changes WHERE seq > :s ORDER BY seq"),
+            {"s": start})).all()
+    got = [(r.record_id, r.column_id, r.data["value"], r.data["status"], r.data["version"]) for r in feed]
+    assert sorted(got) == sorted([(one, a, "x", "pending", 0), (two, b, None, "idle", 0),
+                                  (three, a, "z", "idle", 0), (three, b, "y", "idle", 2)])

@@ -128,7 +128,7 @@ class Sheet:
 async def make_sheet(engine, unique: str, rows: int, *, ai_type: str = "text", options: list[str] | None = None,
                      prompt: str = "Summarize {Description} in a few words", auto_update: bool = False,
                      extra_ai: list[ColumnCreate] = ()) -> Sheet:
-    """An account, a table of `rows` rows (Name, Description) and an AI column "Out" (cells pending)."""
+    """An account, a table of `rows` rows (Name, Description) and an AI column "Out" (no cell queued yet)."""
     async with transaction(None, engine=engine) as conn:
         acc = await accounts.create_account(conn, name=f"w{unique}{uuid.uuid4().hex[:6]}", password="pw12345")
         ws = await accounts.create_workspace(conn, owner_id=acc)
