@@ -720,9 +720,7 @@ async def _follow_jobs(account_id: uuid.UUID, job_ids: list[str], *, take_over: 
     async with transaction(account_id) as conn:
         for jid in job_ids:
             job = await ai_jobs.get_job(conn, jid)
-            table = await db_tables.get_table(conn, job.table_id)
-            column = next((c.name for c in table.columns if c.id == job.column_id), "AI column")
-            _follow_job(job.id, column, take_over=take_over)
+            _follow_job(job.id, await ai.column_name(conn, job), take_over=take_over)
 
 
 # -- the live view and the table list -------------------------------------------------------------------

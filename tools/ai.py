@@ -147,6 +147,14 @@ async def cancel_job(ctx: ToolContext, job_id: Any) -> jobs.JobPublic:
     return job
 
 
+async def column_name(conn: Any, job: jobs.JobPublic) -> str:
+    """The name of the column a job computes: a sample's is in the job, as its column may not exist yet."""
+    if job.mode == previews.MODE:
+        return (await previews.get_preview(conn, job.id))[1].name
+    table = await get_table(conn, job.table_id)
+    return next((c.name for c in table.columns if c.id == job.column_id), "AI column")
+
+
 async def running_jobs(conn: Any, thread_id: str) -> list[str]:
     """The fills a conversation started that are still running."""
     found = await conn.execute(text("SELECT id FROM jobs WHERE thread_id = :th AND status IN ('queued', 'running') "

@@ -83,6 +83,8 @@ def backoff(rt: Runtime, attempt: int, retry_after: float | None) -> float:
 class Filler:
     """The calls for the cells one message claimed."""
 
+    WHAT = "fill"  # what the job is called in its messages
+
     def __init__(self, rt: Runtime, ctx: Context, claim: str):
         self.rt, self.ctx, self.claim = rt, ctx, claim
         self.open: dict[int, Claimed] = {}  # claimed and not yet written
@@ -133,7 +135,7 @@ class Filler:
                     self.open.pop(row.id, None)  # cancelling already gave these cells back
                 return []
             if slot.refused:
-                await self._stop(stop_message(spend.cap))
+                await self._stop(stop_message(spend.cap, self.WHAT))
             elif not self.stopped and status != "stopped":
                 started = time.monotonic()
                 try:
@@ -172,7 +174,7 @@ class Filler:
         if err.rate_limited:
             await rt.limiter.throttle()
         if err.fatal:
-            await self._stop(f"Stopped: {err.message}. Fix this and start the fill again.")
+            await self._stop(f"Stopped: {err.message}. Fix this and start the {self.WHAT} again.")
         outcomes = []
         for row in rows:
             if err.retryable:

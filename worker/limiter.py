@@ -81,8 +81,8 @@ return tostring(limit)
 """
 
 
-def stop_message(cap: float) -> str:
-    return (f"Stopped: the next call would take this fill past its cost limit of ${cap:.2f} "
+def stop_message(cap: float, what: str = "fill") -> str:
+    return (f"Stopped: the next call would take this {what} past its cost limit of ${cap:.2f} "
             "(TABLECHAT_MAX_JOB_COST_USD)")
 
 

@@ -55,6 +55,8 @@ def model_name(rt: Runtime, ai: dict[str, Any]) -> str:
 class PreviewFiller(Filler):
     """A Filler whose outcomes become the job's results; the table's cells are never touched."""
 
+    WHAT = "sample"
+
     async def _write(self, outcomes: list[Outcome], run: dict[str, Any] | None = None, cost: float = 0.0
                      ) -> dict[int, str]:
         ctx = self.ctx

@@ -23,6 +23,7 @@ from proposals.apply import apply
 from tools import ai
 from tools.base import JobEvent, ProposalEvent
 from tools.registry import run_tool
+from worker import jobs
 from worker.llm import offline_value
 
 
@@ -307,8 +308,11 @@ async def test_enrich_with_a_new_column_proposes_it_with_its_sample(ctx, events,
     assert f"row {s.ids[0]}: 'about Company 0'" in event.payload["reasoning"]
     assert "the background workers then fill every row" in event.payload["reasoning"]
     assert await _cells(engine, s.table.id) == before
+    (started,) = [e for e in events if isinstance(e, JobEvent)]
     async with transaction(None, engine=engine) as conn:
         t = await tables.get_table(conn, s.table.id)
+        # how a reloaded chat titles the sample's progress, though its column does not exist
+        assert await ai.column_name(conn, await jobs.get_job(conn, started.job_id)) == "Pitch"
     assert [c.name for c in t.columns] == ["Name", "Description"]  # proposed, not added
     bad = await run_tool(ctx, "enrich_column", {"table_id": str(s.table.id), "new_column": {"name": "Name"}})
     assert bad.is_error and "needs ai" in bad.text()
