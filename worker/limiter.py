@@ -9,10 +9,12 @@
   pass the cap only while others are in flight waits for them; one that would pass it on what was
   spent alone is refused, and the job stops.
 
-A call costs one round trip to Redis when it starts on a free slot and one when it ends. When every slot
-is taken, the calls of a process wait in line locally: a call that ends hands its slot to the next in
-line in the same round trip that releases it, and one poller per process watches for slots that other
-processes free. Scripts run atomically in Redis and read its clock."""
+A call takes its slot when it starts and gives it back when it ends: two operations of one script,
+which runs a batch of them atomically in Redis and reads its clock. The operations a process asks for
+while a script call is on its way go together in the next one, so a busy process makes one round trip
+for several calls. When every slot is taken, the calls of a process wait in line locally: a call that
+ends hands its slot to the next in line in the same operation that releases it, and one poller per
+process watches for slots that other processes free."""
 
 from __future__ import annotations
 
@@ -32,41 +34,55 @@ from redis.exceptions import RedisError
 log = logging.getLogger(__name__)
 
 BUDGET_TTL_S = 7 * 24 * 3600
-# KEYS: slots, limit, budget of the slot released, budget of the slot taken.
-# ARGV: what ('take' | 'give' | 'pass': give one slot back and take one in the same step), cap, slot ttl,
-#       budget ttl, then the slot given back (token, ok, reserved?, estimate, cost) and the slot taken
-#       (token, reserve?, spent known, estimate, cap in USD).
+MAX_BATCH = 64  # operations per script call
+# One call runs a batch of operations in order. KEYS: slots, limit, then for each operation the budget of
+# the slot it gives back and of the slot it takes. ARGV: cap, slot ttl, budget ttl, then for each
+# operation OP_FIELDS values: what ('take' | 'give' | 'pass': give one slot back and take one in the same
+# step), the slot given back (token, ok, reserved?, estimate, cost) and the slot taken (token, reserve?,
+# spent known, estimate, cap in USD). Returns each operation's answer.
+OP_FIELDS = 11
 SCRIPT = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-local cap, ttl, bttl = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-if ARGV[1] ~= 'take' then
-  redis.call('ZREM', KEYS[1], ARGV[5])
-  if ARGV[6] == '1' then
-    local limit = tonumber(redis.call('GET', KEYS[2]) or cap)
-    if limit < cap then redis.call('SET', KEYS[2], tostring(math.min(cap, limit + 1 / math.max(1, limit)))) end
+local cap, ttl, bttl = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local out = {}
+for i = 0, (#ARGV - 3) / 11 - 1 do
+  local a, given, taken = 3 + i * 11, KEYS[3 + i * 2], KEYS[4 + i * 2]
+  local answer = nil
+  if ARGV[a + 1] ~= 'take' then
+    redis.call('ZREM', KEYS[1], ARGV[a + 2])
+    if ARGV[a + 3] == '1' then
+      local limit = tonumber(redis.call('GET', KEYS[2]) or cap)
+      if limit < cap then redis.call('SET', KEYS[2], tostring(math.min(cap, limit + 1 / math.max(1, limit)))) end
+    end
+    if ARGV[a + 4] == '1' and redis.call('EXISTS', given) == 1 then
+      redis.call('HINCRBYFLOAT', given, 'held', -tonumber(ARGV[a + 5]))
+      redis.call('HINCRBYFLOAT', given, 'spent', tonumber(ARGV[a + 6]))
+    end
+    if ARGV[a + 1] == 'give' then answer = 'given' end
   end
-  if ARGV[7] == '1' and redis.call('EXISTS', KEYS[3]) == 1 then
-    redis.call('HINCRBYFLOAT', KEYS[3], 'held', -tonumber(ARGV[8]))
-    redis.call('HINCRBYFLOAT', KEYS[3], 'spent', tonumber(ARGV[9]))
+  if answer == nil then
+    redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+    local limit = math.min(cap, tonumber(redis.call('GET', KEYS[2]) or cap))
+    if redis.call('ZCARD', KEYS[1]) >= math.max(1, math.floor(limit)) then answer = 'busy' end
   end
-  if ARGV[1] == 'give' then return 'given' end
+  if answer == nil and ARGV[a + 8] == '1' then
+    redis.call('HSETNX', taken, 'spent', ARGV[a + 9])
+    redis.call('EXPIRE', taken, bttl)
+    local spent = tonumber(redis.call('HGET', taken, 'spent'))
+    local held = tonumber(redis.call('HGET', taken, 'held') or '0')
+    local est, budget = tonumber(ARGV[a + 10]), tonumber(ARGV[a + 11])
+    if spent + est > budget then answer = 'stop'
+    elseif spent + held + est > budget then answer = 'over'
+    else redis.call('HINCRBYFLOAT', taken, 'held', est) end
+  end
+  if answer == nil then
+    redis.call('ZADD', KEYS[1], now + ttl, ARGV[a + 7])
+    answer = 'go'
+  end
+  out[i + 1] = answer
 end
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-local limit = math.min(cap, tonumber(redis.call('GET', KEYS[2]) or cap))
-if redis.call('ZCARD', KEYS[1]) >= math.max(1, math.floor(limit)) then return 'busy' end
-if ARGV[11] == '1' then
-  redis.call('HSETNX', KEYS[4], 'spent', ARGV[12])
-  redis.call('EXPIRE', KEYS[4], bttl)
-  local spent = tonumber(redis.call('HGET', KEYS[4], 'spent'))
-  local held = tonumber(redis.call('HGET', KEYS[4], 'held') or '0')
-  local est, budget = tonumber(ARGV[13]), tonumber(ARGV[14])
-  if spent + est > budget then return 'stop' end
-  if spent + held + est > budget then return 'over' end
-  redis.call('HINCRBYFLOAT', KEYS[4], 'held', est)
-end
-redis.call('ZADD', KEYS[1], now + ttl, ARGV[10])
-return 'go'
+return out
 """
 THROTTLE = """
 local t = redis.call('TIME')
@@ -119,6 +135,17 @@ class _Waiter:
     asking: bool = False  # a request for it is on its way to Redis: nobody else may ask for it
 
 
+@dataclass(eq=False)
+class _Op:
+    """One operation of a script call (see SCRIPT): its two budget keys, its OP_FIELDS arguments, the
+    slot it takes (to give it back when its caller is gone) and the answer's future."""
+
+    keys: tuple[str, str]
+    args: list[str]
+    taken: tuple[str, Spend | None]
+    future: asyncio.Future
+
+
 class Limiter:
     """A concurrency limit (and cost caps) shared through Redis by every process with the same `prefix`."""
 
@@ -132,6 +159,8 @@ class Limiter:
         self._throttle = redis.register_script(THROTTLE)
         self._line: deque[_Waiter] = deque()
         self._poller: asyncio.Task | None = None
+        self._ops: list[_Op] = []  # operations waiting for the next script call
+        self._sender: asyncio.Task | None = None
         self._down = False
 
     def _budget_key(self, spend: Spend | None) -> str:
@@ -139,19 +168,51 @@ class Limiter:
 
     async def _run(self, what: str, give: tuple[Slot, Spend | None] | None = None,
                    take: tuple[str, Spend | None] | None = None) -> str:
+        """One operation, sent with the others of this process asked for meanwhile (see `_send`)."""
         given, given_spend = give or (Slot(""), None)
         token, spend = take or ("", None)
-        got = await self._script(
-            keys=[*self.keys[:2], self._budget_key(given_spend), self._budget_key(spend)],
-            args=[what, self.cap, self.ttl, BUDGET_TTL_S,
-                  given.token, "1" if given.ok else "0", "1" if given_spend else "0",
-                  repr(given_spend.estimate) if given_spend else "0", repr(given.cost),
-                  token, "1" if spend else "0", repr(spend.spent_known) if spend else "0",
-                  repr(spend.estimate) if spend else "0", repr(spend.cap) if spend else "0"])
+        op = _Op(keys=(self._budget_key(given_spend), self._budget_key(spend)), args=[
+            what, given.token, "1" if given.ok else "0", "1" if given_spend else "0",
+            repr(given_spend.estimate) if given_spend else "0", repr(given.cost),
+            token, "1" if spend else "0", repr(spend.spent_known) if spend else "0",
+            repr(spend.estimate) if spend else "0", repr(spend.cap) if spend else "0"],
+            taken=(token, spend), future=asyncio.get_running_loop().create_future())
+        self._ops.append(op)
+        if self._sender is None or self._sender.done():
+            self._sender = asyncio.create_task(self._send())
+        got = await op.future
         if self._down:
             log.warning("Redis is back: LLM calls resume")
             self._down = False
-        return got.decode() if isinstance(got, bytes) else got
+        return got
+
+    async def _send(self) -> None:
+        """Group commit for the operations: the ones asked for while a script call is on its way go
+        together in the next one (in order, atomically), so a busy process makes a round trip for several
+        calls' slots instead of one or two per call. A slot granted to a caller that gave up meanwhile is
+        given back."""
+        while self._ops:
+            batch, self._ops = self._ops[:MAX_BATCH], self._ops[MAX_BATCH:]
+            try:
+                got = await self._script(keys=[*self.keys[:2], *(k for op in batch for k in op.keys)],
+                                         args=[self.cap, self.ttl, BUDGET_TTL_S, *(a for op in batch for a in op.args)])
+            except BaseException as exc:  # every caller of the batch learns of it
+                for op in batch:
+                    if not op.future.done():
+                        op.future.set_exception(exc)
+                if isinstance(exc, asyncio.CancelledError):
+                    raise
+                continue
+            for op, answer in zip(batch, got, strict=True):
+                answer = answer.decode() if isinstance(answer, bytes) else answer
+                if not op.future.done():
+                    op.future.set_result(answer)
+                elif answer == "go":  # its caller was cancelled: nobody will release this slot
+                    token, spend = op.taken
+                    self._ops.append(_Op(keys=(self._budget_key(spend), self._budget_key(None)), args=[
+                        "give", token, "0", "1" if spend else "0", repr(spend.estimate) if spend else "0", "0.0",
+                        "", "0", "0", "0", "0"], taken=("", None),
+                        future=asyncio.get_running_loop().create_future()))
 
     def _redis_down(self, exc: BaseException) -> None:
         # without Redis nobody can count the calls in flight: calls wait rather than exceed the limit

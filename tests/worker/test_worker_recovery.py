@@ -14,7 +14,7 @@ from db import ai_cells, tables
 from db.engine import transaction
 from worker import jobs
 from worker.broker import make_broker
-from worker.limiter import Limiter, Slot, Spend
+from worker.limiter import OP_FIELDS, Limiter, Slot, Spend
 from worker.outbox import Relay
 
 
@@ -137,6 +137,39 @@ async def test_slots_handed_over_in_line_never_exceed_the_limit_even_when_waiter
     await asyncio.gather(*tasks, return_exceptions=True)
     assert peak == 3
     assert await limiters[0].in_flight() == 0  # every slot came back, none leaked to a cancelled call
+
+
+async def test_calls_of_a_busy_process_share_script_calls_and_a_slot_granted_too_late_comes_back(redis):
+    client, prefix = redis
+    limiter = Limiter(client, prefix, cap=20)
+    sent = []
+    script = limiter._script
+
+    async def counted(*, keys, args):
+        sent.append((len(args) - 3) // OP_FIELDS)
+        return await script(keys=keys, args=args)
+
+    limiter._script = counted
+
+    async def call():
+        async with limiter.slot(Spend("job", estimate=0.01, cap=100.0)) as slot:
+            await asyncio.sleep(0.005)
+            slot.ok, slot.cost = True, 0.01
+
+    await asyncio.gather(*(call() for _ in range(200)))
+    assert sum(sent) >= 400 and len(sent) < 200, sent  # 2 operations a call, several per round trip
+    assert await limiter.in_flight() == 0
+    spent = await client.hget(f"{prefix}:job:job:budget", "spent")
+    assert abs(float(spent) - 2.0) < 1e-6  # every call's cost counted once
+
+    for _ in range(5):  # a caller cancelled while its slot was being granted: the slot is given back
+        task = asyncio.create_task(limiter._run("take", take=(uuid.uuid4().hex, None)))
+        await asyncio.sleep(0)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        while limiter._sender is not None and not limiter._sender.done():
+            await limiter._sender
+    assert await limiter.in_flight() == 0
 
 
 async def _take(limiter, wait_s=1.0):
