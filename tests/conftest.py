@@ -66,3 +66,39 @@ async def engine(database_url):
 def unique() -> str:
     """A short unique suffix for names in a shared database."""
     return uuid.uuid4().hex[:8]
+
+
+# -- the REST API ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def api(engine):
+    """The REST API app on the run's database."""
+    from api.app import create_api
+
+    return create_api(engine)
+
+
+@pytest.fixture
+async def client(api):
+    """An HTTP client of the API app, in process."""
+    from httpx import ASGITransport, AsyncClient
+
+    async with AsyncClient(transport=ASGITransport(app=api), base_url="http://testserver") as c:
+        yield c
+
+
+@pytest.fixture
+def token_headers(engine, unique):
+    """A factory: the Authorization header of a new account with a workspace and an API token."""
+    from db import accounts
+    from db.engine import transaction
+
+    async def make() -> dict[str, str]:
+        async with transaction(None, engine=engine) as conn:
+            acc = await accounts.create_account(conn, name=f"t{unique}{uuid.uuid4().hex[:4]}", password="pw12345")
+            await accounts.create_workspace(conn, owner_id=acc)
+            token = await accounts.create_token(conn, account_id=acc)
+        return {"Authorization": f"Bearer {token}"}
+
+    return make

@@ -169,18 +169,14 @@ class Limiter:
     async def _run(self, what: str, give: tuple[Slot, Spend | None] | None = None,
                    take: tuple[str, Spend | None] | None = None) -> str:
         """One operation, sent with the others of this process asked for meanwhile (see `_send`)."""
-        given, given_spend = give or (Slot(""), None)
-        token, spend = take or ("", None)
-        op = _Op(keys=(self._budget_key(given_spend), self._budget_key(spend)), args=[
-            what, given.token, "1" if given.ok else "0", "1" if given_spend else "0",
-            repr(given_spend.estimate) if given_spend else "0", repr(given.cost),
-            token, "1" if spend else "0", repr(spend.spent_known) if spend else "0",
-            repr(spend.estimate) if spend else "0", repr(spend.cap) if spend else "0"],
-            taken=(token, spend), future=asyncio.get_running_loop().create_future())
-        self._ops.append(op)
-        if self._sender is None or self._sender.done():
-            self._sender = asyncio.create_task(self._send())
-        got = await op.future
+        op = self._op(what, give, take)
+        self._queue(op)
+        try:
+            got = await op.future
+        except asyncio.CancelledError:  # cancelled as the answer came: a slot granted must not leak
+            if op.future.done() and not op.future.cancelled() and op.future.result() == "go":
+                self._abandoned(op)
+            raise
         if self._down:
             log.warning("Redis is back: LLM calls resume")
             self._down = False
@@ -208,11 +204,28 @@ class Limiter:
                 if not op.future.done():
                     op.future.set_result(answer)
                 elif answer == "go":  # its caller was cancelled: nobody will release this slot
-                    token, spend = op.taken
-                    self._ops.append(_Op(keys=(self._budget_key(spend), self._budget_key(None)), args=[
-                        "give", token, "0", "1" if spend else "0", repr(spend.estimate) if spend else "0", "0.0",
-                        "", "0", "0", "0", "0"], taken=("", None),
-                        future=asyncio.get_running_loop().create_future()))
+                    self._abandoned(op)
+
+    def _queue(self, op: _Op) -> None:
+        self._ops.append(op)
+        if self._sender is None or self._sender.done():
+            self._sender = asyncio.create_task(self._send())
+
+    def _abandoned(self, op: _Op) -> None:
+        """Give back the slot an operation was granted for a caller that is gone."""
+        token, spend = op.taken
+        self._queue(self._op("give", give=(Slot(token), spend)))
+
+    def _op(self, what: str, give: tuple[Slot, Spend | None] | None = None,
+            take: tuple[str, Spend | None] | None = None) -> _Op:
+        given, given_spend = give or (Slot(""), None)
+        token, spend = take or ("", None)
+        return _Op(keys=(self._budget_key(given_spend), self._budget_key(spend)), args=[
+            what, given.token, "1" if given.ok else "0", "1" if given_spend else "0",
+            repr(given_spend.estimate) if given_spend else "0", repr(given.cost),
+            token, "1" if spend else "0", repr(spend.spent_known) if spend else "0",
+            repr(spend.estimate) if spend else "0", repr(spend.cap) if spend else "0"],
+            taken=(token, spend), future=asyncio.get_running_loop().create_future())
 
     def _redis_down(self, exc: BaseException) -> None:
         # without Redis nobody can count the calls in flight: calls wait rather than exceed the limit

@@ -1,4 +1,4 @@
-"""Fixtures for the REST API: the app on the run's database, clients, and users with tokens."""
+"""Fixtures for the REST API: users with tokens (the app and its client are in tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,7 @@ import uuid
 from dataclasses import dataclass, field
 
 import pytest
-from httpx import ASGITransport, AsyncClient
 
-from api.app import create_api
 from db import accounts
 from db.engine import transaction
 
@@ -20,17 +18,6 @@ class User:
     token: str
     workspace_id: uuid.UUID | None
     headers: dict[str, str] = field(default_factory=dict)
-
-
-@pytest.fixture(scope="session")
-def api(engine):
-    return create_api(engine)
-
-
-@pytest.fixture
-async def client(api):
-    async with AsyncClient(transport=ASGITransport(app=api), base_url="http://testserver") as c:
-        yield c
 
 
 @pytest.fixture

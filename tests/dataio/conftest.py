@@ -7,7 +7,6 @@ import uuid
 from dataclasses import dataclass
 
 import pytest
-from httpx import ASGITransport, AsyncClient
 
 from db import accounts
 from db.engine import transaction
@@ -35,15 +34,3 @@ async def owner(engine, unique) -> Owner:
     return Owner(id=acc, name=f"io{unique}", workspace_id=ws["id"], token=token)
 
 
-@pytest.fixture(scope="session")
-def io_api(engine):
-    """The REST API app (it serves the import/export routes)."""
-    from api.app import create_api
-
-    return create_api(engine)
-
-
-@pytest.fixture
-async def client(io_api):
-    async with AsyncClient(transport=ASGITransport(app=io_api), base_url="http://testserver") as c:
-        yield c

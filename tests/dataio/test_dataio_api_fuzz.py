@@ -21,8 +21,8 @@ PATHS = {"/tables/import", "/tables/{table_id}/import", "/tables/{table_id}/expo
 
 
 @pytest.fixture
-async def mounted(io_api):
-    app = Starlette(routes=[Mount(PREFIX, app=io_api)])
+async def mounted(api):
+    app = Starlette(routes=[Mount(PREFIX, app=api)])
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as c:
         spec = (await c.get(f"{PREFIX}/openapi.json")).json()
         yield asyncio.get_running_loop(), c, schemathesis.openapi.from_dict(spec)

@@ -85,6 +85,14 @@ async def _restaurants(page, app_server, user):
     return live
 
 
+async def _add_ai_column(page, name: str, prompt: str) -> None:
+    """Ask the chat for an AI column and apply its proposal (its fill starts)."""
+    await send_message(page, f"add an AI column {name}: {prompt}")
+    schema = page.locator('[data-testid="proposal"][data-kind="schema_update"]').last
+    await expect(schema).to_contain_text(name, timeout=30_000)
+    await schema.get_by_role("button", name="Apply").click(timeout=30_000)
+
+
 async def test_ai_column_through_the_chat_fills_with_live_progress(chromium, app_server, worker, user):
     page = await new_page(chromium)
     try:
@@ -92,10 +100,7 @@ async def test_ai_column_through_the_chat_fills_with_live_progress(chromium, app
         names = [n.strip() for n in await live.locator('td[data-col="Name"]').all_inner_texts()]
         assert len(names) == 3
 
-        await send_message(page, "add an AI column Summary: Summarize {Name} in 10 words")
-        schema = page.locator('[data-testid="proposal"][data-kind="schema_update"]').last
-        await expect(schema).to_contain_text("Summary", timeout=30_000)
-        await schema.get_by_role("button", name="Apply").click(timeout=30_000)
+        await _add_ai_column(page, "Summary", "Summarize {Name} in 10 words")
 
         progress = page.locator(".step").filter(has_text=re.compile(r"Fill(ing|ed) Summary"))
         seen: list[tuple[int, int]] = []
@@ -137,9 +142,7 @@ async def test_failed_cells_are_listed_and_retried_from_the_live_view(chromium, 
     page = await new_page(chromium)
     try:
         live = await _restaurants(page, app_server, user)
-        await send_message(page, "add an AI column Verdict: Describe {Name} in one line")
-        schema = page.locator('[data-testid="proposal"][data-kind="schema_update"]').last
-        await schema.get_by_role("button", name="Apply").click(timeout=30_000)
+        await _add_ai_column(page, "Verdict", "Describe {Name} in one line")
 
         summary = page.locator(".step").filter(has_text="Filled Verdict")
         await expect(summary).to_contain_text("2 / 3 done · 1 failed", timeout=60_000)
@@ -184,9 +187,7 @@ async def test_a_reloaded_chat_keeps_following_a_running_fill(chromium, app_serv
     page = await new_page(chromium)
     try:
         await _restaurants(page, app_server, user)
-        await send_message(page, "add an AI column Blurb: Write a blurb for {Name}")
-        schema = page.locator('[data-testid="proposal"][data-kind="schema_update"]').last
-        await schema.get_by_role("button", name="Apply").click(timeout=30_000)
+        await _add_ai_column(page, "Blurb", "Write a blurb for {Name}")
         progress = page.locator(".step").filter(has_text=re.compile(r"Fill(ing|ed) Blurb"))
         await expect(progress).to_contain_text("Filling Blurb", timeout=30_000)
 
@@ -209,9 +210,7 @@ async def test_stop_on_the_progress_message_ends_the_fill(chromium, app_server, 
     page = await new_page(chromium)
     try:
         live = await _restaurants(page, app_server, user)
-        await send_message(page, "add an AI column Motto: Write a motto for {Name}")
-        schema = page.locator('[data-testid="proposal"][data-kind="schema_update"]').last
-        await schema.get_by_role("button", name="Apply").click(timeout=30_000)
+        await _add_ai_column(page, "Motto", "Write a motto for {Name}")
         progress = page.locator(".step").filter(has_text=re.compile(r"(Fill(ing|ed)|Cancelled filling) Motto"))
         await expect(progress).to_contain_text("1 / 3 done", timeout=30_000)
         await screenshot(page, "ai_column_stop_button")

@@ -1,33 +1,6 @@
 """The REST routes of fills: start one, follow it, cancel it; only on the caller's own tables and jobs."""
 
-import uuid
-
-import pytest
-from httpx import ASGITransport, AsyncClient
 from workerkit import wait_job
-
-from api.app import create_api
-from db import accounts
-from db.engine import transaction
-
-
-@pytest.fixture(scope="module")
-def app(engine):
-    return create_api(engine)
-
-
-@pytest.fixture
-async def client(app):
-    async with AsyncClient(transport=ASGITransport(app=app), base_url="http://testserver") as c:
-        yield c
-
-
-async def _user(engine, unique):
-    async with transaction(None, engine=engine) as conn:
-        acc = await accounts.create_account(conn, name=f"j{unique}{uuid.uuid4().hex[:4]}", password="pw12345")
-        await accounts.create_workspace(conn, owner_id=acc)
-        token = await accounts.create_token(conn, account_id=acc)
-    return {"Authorization": f"Bearer {token}"}
 
 
 async def _table(client, headers, rows):
@@ -44,8 +17,8 @@ async def _table(client, headers, rows):
     return table["id"], r.json()["id"], r.headers["X-Fill-Job"]
 
 
-async def test_start_follow_and_finish_a_fill(engine, unique, client, pipeline, fake):
-    headers = await _user(engine, unique)
+async def test_start_follow_and_finish_a_fill(engine, token_headers, client, pipeline, fake):
+    headers = await token_headers()
     table_id, column_id, first_job = await _table(client, headers, 25)
     await wait_job(engine, first_job)
     r = await client.get(f"/jobs/{first_job}", headers=headers)
@@ -66,8 +39,8 @@ async def test_start_follow_and_finish_a_fill(engine, unique, client, pipeline, 
     assert {c["status"] for rec in r.json()["items"] for c in [rec["cells"][column_id]]} == {"completed"}
 
 
-async def test_fill_errors_are_clear_and_jobs_are_private(engine, unique, client, pipeline, fake):
-    owner, stranger = await _user(engine, unique), await _user(engine, unique + "x")
+async def test_fill_errors_are_clear_and_jobs_are_private(engine, token_headers, client, pipeline, fake):
+    owner, stranger = await token_headers(), await token_headers()
     table_id, _, _ = await _table(client, owner, 3)
     r = await client.post(f"/tables/{table_id}/columns/Company/fill", headers=owner, json={"scope": "all"})
     assert r.status_code == 422 and "not an AI column" in r.json()["error"]["message"]

@@ -5,38 +5,19 @@ queued); the last ones start the fill pipeline and see the cells filled."""
 
 import asyncio
 import math
-import uuid
 
 import pytest
 from fakes.cell_llm import expected
-from httpx import ASGITransport, AsyncClient
 from sqlalchemy import text
 from workerkit import wait_job
 
-from api.app import create_api
-from db import accounts
 from db.ai_cells import rows_per_message
 from db.engine import transaction
 
 
-@pytest.fixture(scope="module")
-def app(engine):
-    return create_api(engine)
-
-
 @pytest.fixture
-async def client(app):
-    async with AsyncClient(transport=ASGITransport(app=app), base_url="http://testserver") as c:
-        yield c
-
-
-@pytest.fixture
-async def headers(engine, unique):
-    async with transaction(None, engine=engine) as conn:
-        acc = await accounts.create_account(conn, name=f"n{unique}{uuid.uuid4().hex[:4]}", password="pw12345")
-        await accounts.create_workspace(conn, owner_id=acc)
-        token = await accounts.create_token(conn, account_id=acc)
-    return {"Authorization": f"Bearer {token}"}
+async def headers(token_headers):
+    return await token_headers()
 
 
 async def _leads(client, headers, *, rows: int = 2, more_ai: list[dict] = ()) -> dict:
