@@ -46,8 +46,8 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local cap, ttl, bttl = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local out = {}
-for i = 0, (#ARGV - 3) / 11 - 1 do
-  local a, given, taken = 3 + i * 11, KEYS[3 + i * 2], KEYS[4 + i * 2]
+for i = 0, (#ARGV - 3) / OP_FIELDS - 1 do
+  local a, given, taken = 3 + i * OP_FIELDS, KEYS[3 + i * 2], KEYS[4 + i * 2]
   local answer = nil
   if ARGV[a + 1] ~= 'take' then
     redis.call('ZREM', KEYS[1], ARGV[a + 2])
@@ -83,7 +83,7 @@ for i = 0, (#ARGV - 3) / 11 - 1 do
   out[i + 1] = answer
 end
 return out
-"""
+""".replace("OP_FIELDS", str(OP_FIELDS))
 THROTTLE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
@@ -192,12 +192,14 @@ class Limiter:
             try:
                 got = await self._script(keys=[*self.keys[:2], *(k for op in batch for k in op.keys)],
                                          args=[self.cap, self.ttl, BUDGET_TTL_S, *(a for op in batch for a in op.args)])
-            except BaseException as exc:  # every caller of the batch learns of it
+            except asyncio.CancelledError:
+                for op in batch:
+                    op.future.cancel()
+                raise
+            except Exception as exc:  # noqa: BLE001 (every caller of the batch learns of it)
                 for op in batch:
                     if not op.future.done():
                         op.future.set_exception(exc)
-                if isinstance(exc, asyncio.CancelledError):
-                    raise
                 continue
             for op, answer in zip(batch, got, strict=True):
                 answer = answer.decode() if isinstance(answer, bytes) else answer
