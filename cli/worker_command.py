@@ -89,8 +89,14 @@ def run(args: argparse.Namespace) -> int:
 
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
+
+        def stopping() -> None:
+            stop.set()
+            for sup in supervisors:  # a Ctrl-C reaches the workers too: their exit is no crash to restart
+                sup.stopping.set()
+
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(sig, stopping)
         await serve(stop)
 
     try:

@@ -22,14 +22,15 @@ from worker import jobs
 class Instance:
     """One `tablechat worker` (its own process group, so that it can be killed whole)."""
 
-    def __init__(self, services, fake, redis_url: str, prefix: str):
+    def __init__(self, services, fake, redis_url: str, prefix: str, log=subprocess.DEVNULL):
         env = dict(os.environ, DATABASE_URL=services.database_url, REDIS_URL=redis_url, TABLECHAT_LLM="anthropic",
                    ANTHROPIC_API_KEY="test", ANTHROPIC_BASE_URL=fake.url, TABLECHAT_MAX_CONCURRENCY="8",
                    PYTHONUNBUFFERED="1", **{k: str(v) for k, v in FAST.items()})
         env.update(TABLECHAT_REDIS_PREFIX=prefix, TABLECHAT_LLM_TIMEOUT_S="5")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "cli.worker_command", "worker", "--processes", "1", "--threads", "4"],
-            cwd=ROOT, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            cwd=ROOT, env=env, start_new_session=True, stdout=log, stderr=subprocess.STDOUT if log != subprocess.DEVNULL
+            else subprocess.DEVNULL)
 
     def kill(self) -> None:
         os.killpg(self.proc.pid, signal.SIGKILL)
@@ -147,3 +148,20 @@ async def test_a_killed_worker_process_is_started_again(engine, unique, services
         instance.stop()
     assert after.pid != before.pid
     _check(sheet, got, fake)
+
+
+async def test_ctrl_c_stops_every_process_and_restarts_none(services, fake, tmp_path):
+    log = tmp_path / "worker.log"
+    with log.open("w") as out:
+        instance = Instance(services, fake, services.redis_url, f"tcci{uuid.uuid4().hex[:6]}", log=out)
+        try:
+            deadline = time.monotonic() + 60
+            while log.read_text().count("ready:") < 1:  # its worker process is up
+                assert time.monotonic() < deadline and instance.proc.poll() is None, log.read_text()[-2000:]
+                await asyncio.sleep(0.1)
+            os.killpg(instance.proc.pid, signal.SIGINT)  # what a terminal sends the whole group
+            assert instance.proc.wait(30) == 0
+        finally:
+            instance.stop()
+    text = log.read_text()
+    assert "Worker has been shut down" in text and "starting it again" not in text, text[-2000:]
