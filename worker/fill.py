@@ -23,7 +23,7 @@ from db.schemas import ColumnPublic, TablePublic
 from db.tables import get_table
 from worker import prompt
 from worker.limiter import Spend, stop_message
-from worker.llm import CellModelError, CellReply, CellRequest, cost_usd, price
+from worker.llm import CellModelError, CellReply, CellRequest, OfflineCellModel, cost_usd, price
 from worker.runtime import Runtime
 from worker.writer import WriteItem
 
@@ -66,11 +66,17 @@ async def load_context(rt: Runtime, job_id: str) -> Context | None:
     if column is None:
         return None
     deps = tuple(ai_cells.dependencies(table, column))
-    ctx = Context(job_id=job_id, table=table, column=column, deps=deps,
-                  model=(column.ai or {}).get("model") or rt.app.cell_model,
+    ctx = Context(job_id=job_id, table=table, column=column, deps=deps, model=model_name(rt, column.ai or {}),
                   prefix=prompt.prefix(column, deps), spent=float(job["cost_usd"]))
     rt.remember(job_id, ctx)
     return ctx
+
+
+def model_name(rt: Runtime, ai: dict[str, Any]) -> str:
+    """The model a job's calls are priced by and audited as: "offline" (free) when no Claude is set up."""
+    if isinstance(rt.model, OfflineCellModel):
+        return "offline"
+    return ai.get("model") or rt.app.cell_model
 
 
 def backoff(rt: Runtime, attempt: int, retry_after: float | None) -> float:

@@ -17,8 +17,7 @@ from db.engine import transaction
 from db.errors import NotFound
 from db.tables import get_table
 from worker import prompt
-from worker.fill import Context, Filler
-from worker.llm import OfflineCellModel
+from worker.fill import Context, Filler, model_name
 from worker.runtime import Runtime
 
 DEADLOCK_RETRIES = 3
@@ -43,13 +42,6 @@ async def load_context(rt: Runtime, job_id: str) -> Context | None:
                   prefix=prompt.prefix(column, deps), spent=float(job["cost_usd"]))
     rt.remember(job_id, ctx)
     return ctx
-
-
-def model_name(rt: Runtime, ai: dict[str, Any]) -> str:
-    """The model the preview names in its research log (and prices its calls by)."""
-    if isinstance(rt.model, OfflineCellModel):
-        return "offline"
-    return ai.get("model") or rt.app.cell_model
 
 
 class PreviewFiller(Filler):

@@ -329,8 +329,16 @@ async def test_the_offline_agent_enriches_through_the_offline_workers(ctx, event
         before = await _cells(engine, s.table.id)
         ctx.active_table_id = s.table.id
         result = await run_turn(OfflineModel(), ctx, [], "enrich column Out", CollectingSink())
+        after_enrich = await _cells(engine, s.table.id)
+        fill = await run_tool(ctx, "fill_column", {"table_id": str(s.table.id), "column_id": "Out", "scope": "all"})
+        filled = await wait_job(engine, fill.content["job_id"])
+        async with transaction(None, engine=engine) as conn:
+            models = set((await conn.execute(text("SELECT DISTINCT model FROM ai_runs WHERE job_id = :j"),
+                                             {"j": filled["id"]})).scalars())
     finally:
         pipeline.restart()
+    # a fill by the offline model is priced and audited as what it is: free
+    assert (filled["status"], filled["done"], filled["cost_usd"], models) == ("completed", 7, 0.0, {"offline"})
     assert [c for c in result.history[-1]["content"] if c["type"] == "tool_result"][-1].get("is_error") is None
     assert "**Apply**" in result.text and "**Dismiss**" in result.text
     assert "ask me to “fill column Out” for the rest" in result.text
@@ -341,4 +349,4 @@ async def test_the_offline_agent_enriches_through_the_offline_workers(ctx, event
     assert {op["row_id"]: op["changes"][out_id] for op in event.payload["operations"]} == want
     first = event.payload["research_log"][0]
     assert first["source"] == "offline" and "sample of 5 of 7 rows" in first["note"] and "$0.0000" in first["note"]
-    assert await _cells(engine, s.table.id) == before
+    assert after_enrich == before
