@@ -75,7 +75,6 @@ async def _find_table(conn: Any, account: dict[str, Any], ref: str) -> Any:
 
 def cmd_import(args: argparse.Namespace) -> int:
     """Read the file first (a bad file is refused before the database is touched), then import it."""
-    from cli.main import _run_db
     from dataio.importer import import_new_table
     from dataio.infer import plan_import
     from dataio.read import read_table_file
@@ -104,24 +103,34 @@ def cmd_import(args: argparse.Namespace) -> int:
         await act_as(conn, account["id"])  # the rest runs under row-level security, as that user
         return await import_new_table(conn, workspace["id"], parsed, args.name, plan=plan, progress=_progress)
 
+    result = _run_import(run)
+    if result is None:
+        return 1
+    print(f"{result.table.id}\t{result.added} rows\t{result.table.name}")
+    return 0
+
+
+def _run_import(run: Any) -> Any:
+    """Run an import in one transaction and print its notes; None (the error printed) when refused."""
+    from cli.main import _run_db
+    from db.errors import ServiceError
+
     try:
         result = _run_db(run)
     except ServiceError as exc:
-        return _fail(exc.message)
+        _fail(exc.message)
+        return None
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)
-    print(f"{result.table.id}\t{result.added} rows\t{result.table.name}")
-    return 0
+    return result
 
 
 def _import_into(args: argparse.Namespace, parsed: Any) -> int:
     """`import FILE --into TABLE [--key COLUMN]`: the rows go into the table in one transaction; the AI
     cells of new rows are queued (the workers fill them), those reading updated cells turn stale."""
-    from cli.main import _run_db
     from dataio.importer import import_into_table
     from db import tables
     from db.engine import act_as
-    from db.errors import ServiceError
 
     async def run(conn: Any) -> Any:
         account = await _account(conn, args.user)
@@ -130,12 +139,9 @@ def _import_into(args: argparse.Namespace, parsed: Any) -> int:
         table = await tables.get_table(conn, found.id)
         return await import_into_table(conn, table, parsed, args.key, account_id=account["id"], progress=_progress)
 
-    try:
-        result = _run_db(run)
-    except ServiceError as exc:
-        return _fail(exc.message)
-    for note in result.notes:
-        print(f"note: {note}", file=sys.stderr)
+    result = _run_import(run)
+    if result is None:
+        return 1
     if result.jobs:
         print(f"note: {len(result.jobs)} AI fill job{'s' if len(result.jobs) != 1 else ''} queued for the new "
               f"rows ({', '.join(result.jobs)}); a running `tablechat worker` fills them", file=sys.stderr)
