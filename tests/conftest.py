@@ -102,3 +102,22 @@ def token_headers(engine, unique):
         return {"Authorization": f"Bearer {token}"}
 
     return make
+
+
+# -- the fake Claude of the fill pipeline ----------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def cell_llm():
+    """The fake Anthropic API that AI-column fills call, in a process of its own (tests/fakes/cell_llm.py)."""
+    from fakes.cell_llm import CellLLM
+
+    with CellLLM() as fake:
+        yield fake
+
+
+@pytest.fixture
+def fake(cell_llm):
+    """The fake LLM, reset to instant, correct answers."""
+    cell_llm.reset()
+    return cell_llm

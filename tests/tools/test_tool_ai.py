@@ -12,7 +12,6 @@ from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "worker"))
 
-from fakes.cell_llm import CellLLM
 from workerkit import Pipeline, expected_values, quiet_cells, wait_job
 
 from db import records, tables
@@ -28,23 +27,11 @@ from worker.llm import offline_value
 
 
 @pytest.fixture(scope="module")
-def fake_llm():
-    with CellLLM() as fake:
-        yield fake
-
-
-@pytest.fixture(scope="module")
-def pipeline(services, fake_llm):
-    p = Pipeline(services, fake_llm)
+def pipeline(services, cell_llm):
+    p = Pipeline(services, cell_llm)
     p.start()
     yield p
     p.stop()
-
-
-@pytest.fixture
-def fake(fake_llm):
-    fake_llm.reset()
-    return fake_llm
 
 
 class Sheet:

@@ -15,7 +15,6 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "worker"))
 
-from fakes.cell_llm import CellLLM
 from sqlalchemy import text
 from workerkit import Pipeline, make_sheet, wait_job
 
@@ -33,14 +32,8 @@ def app(engine):
 
 
 @pytest.fixture(scope="module")
-def fake_llm():
-    with CellLLM() as fake:
-        yield fake
-
-
-@pytest.fixture(scope="module")
-def pipeline(services, fake_llm):
-    p = Pipeline(services, fake_llm)
+def pipeline(services, cell_llm):
+    p = Pipeline(services, cell_llm)
     p.start(TABLECHAT_MAX_CONCURRENCY=1)  # one call at a time: a fill of a few batches takes a while
     yield p
     p.stop()
@@ -62,8 +55,8 @@ def _session(account_id, events: list):
     return session
 
 
-async def test_one_message_counts_up_at_most_four_times_a_second(app, engine, unique, pipeline, fake_llm):
-    fake_llm.reset(latency_s=0.3)
+async def test_one_message_counts_up_at_most_four_times_a_second(app, engine, unique, pipeline, cell_llm):
+    cell_llm.reset(latency_s=0.3)
     sheet = await make_sheet(engine, unique, 60)
     events: list = []
     _session(sheet.account, events)
@@ -84,10 +77,10 @@ async def test_one_message_counts_up_at_most_four_times_a_second(app, engine, un
     assert len(times) >= 3 and min(gaps) >= 0.2  # ≤ 4 updates a second
 
 
-async def test_the_stop_button_of_a_progress_message_cancels_its_fill(app, engine, unique, pipeline, fake_llm):
+async def test_the_stop_button_of_a_progress_message_cancels_its_fill(app, engine, unique, pipeline, cell_llm):
     import chainlit as cl
 
-    fake_llm.reset(latency_s=0.3)
+    cell_llm.reset(latency_s=0.3)
     sheet = await make_sheet(engine, unique, 80)
     stranger = await make_sheet(engine, unique + "t", 1)
     events: list = []
@@ -132,10 +125,10 @@ async def wait_done(engine, job_id, *, at_least: int, timeout_s: float = 60) -> 
     raise AssertionError(f"job {job_id} did not reach {at_least} cells done")
 
 
-async def test_retry_failed_of_the_live_view_is_a_fill_this_chat_follows(app, engine, unique, pipeline, fake_llm):
+async def test_retry_failed_of_the_live_view_is_a_fill_this_chat_follows(app, engine, unique, pipeline, cell_llm):
     import chainlit as cl
 
-    fake_llm.reset()
+    cell_llm.reset()
     sheet = await make_sheet(engine, unique, 30)
     out = sheet.col("Out")
     async with transaction(sheet.account, engine=engine) as conn:
@@ -179,10 +172,10 @@ async def test_retry_failed_of_the_live_view_is_a_fill_this_chat_follows(app, en
 
 
 async def test_an_enrich_in_the_chat_shows_the_samples_progress_then_its_proposal(app, engine, unique, pipeline,
-                                                                                   fake_llm):
+                                                                                   cell_llm):
     import chainlit as cl
 
-    fake_llm.reset(latency_s=0.2)
+    cell_llm.reset(latency_s=0.2)
     sheet = await make_sheet(engine, unique, 8)
     events: list = []
     session = _session(sheet.account, events)

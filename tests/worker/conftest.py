@@ -1,23 +1,9 @@
-"""Fixtures for the fill pipeline (helpers are in workerkit.py)."""
+"""Fixtures for the fill pipeline (helpers are in workerkit.py; the fake LLM is in tests/conftest.py)."""
 
 from __future__ import annotations
 
 import pytest
-from fakes.cell_llm import CellLLM
 from workerkit import Pipeline
-
-
-@pytest.fixture(scope="session")
-def cell_llm():
-    with CellLLM() as fake:
-        yield fake
-
-
-@pytest.fixture
-def fake(cell_llm):
-    """The fake LLM, reset to instant, correct answers."""
-    cell_llm.reset()
-    return cell_llm
 
 
 @pytest.fixture(scope="module")
