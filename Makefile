@@ -7,7 +7,7 @@ UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 VENV := .venv
 STAMP := $(VENV)/.synced
 
-.PHONY: run test bench install browser lint clean
+.PHONY: run test bench install browser lint clean elements
 
 run: install
 	$(VENV)/bin/tablechat run --port $(PORT)
@@ -34,6 +34,11 @@ browser:
 	  echo "installing Debian's chromium for the browser tests"; \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
 	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; fi; }
+
+# Chainlit cannot import a file into a custom element: each element carries a pasted copy of the
+# public/elements/shared/ files it names (core/elements.py; tests/core/test_elements.py checks them).
+elements: install
+	$(VENV)/bin/python -m core.elements
 
 lint: install
 	$(VENV)/bin/ruff check .

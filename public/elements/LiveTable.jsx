@@ -7,6 +7,59 @@ import { Loader2, Sparkles, AlertTriangle, RotateCw, Clock, Lock } from "lucide-
 // change feed, so edits from another tab, user or the API appear within a second or two.
 // Values render as text (React escapes them); nothing here is HTML from a cell.
 
+// ==== shared/look.jsx (pasted by `make elements`: edit public/elements/shared/look.jsx) ====
+// Colours and value formatting of every tablechat element: one palette, one way to show a value.
+//
+// Why this file is copied into each element instead of imported: Chainlit 2.12 fetches
+// /public/elements/<Name>.jsx and runs it with react-runner, whose `import` resolves only a fixed map of
+// packages (react, lucide-react, @/components/ui/...) and throws "Module not found" for anything else,
+// relative paths included. So `make elements` (core/elements.py) pastes the files of this folder
+// between marker lines of the elements that name them, and a test fails when a pasted copy differs.
+// Edit the files here, never the pasted copies. Only a few Tailwind colours are compiled into
+// Chainlit's CSS, hence inline colours.
+
+const COLOR = {
+  bad: "#dc2626",
+  good: "#16a34a",
+  warn: "#b45309",
+  busy: "#2563eb",
+  ai: "#7c3aed",
+  muted: "var(--muted-foreground, #6b7280)",
+  border: "var(--border, #e5e7eb)",
+  panel: "var(--muted, #f9fafb)",
+  track: "rgba(127, 127, 127, 0.25)",
+};
+const MUTED = { color: COLOR.muted };
+
+// the background and left edge of a proposed change, by its state
+const TINT = {
+  added: "rgba(34, 197, 94, 0.12)",
+  removed: "rgba(239, 68, 68, 0.10)",
+  modified: "rgba(245, 158, 11, 0.14)",
+  updated: "rgba(245, 158, 11, 0.06)",
+  changedCell: "rgba(245, 158, 11, 0.24)",
+  deleted: "rgba(239, 68, 68, 0.10)",
+};
+const EDGE = { added: "#4ade80", removed: "#f87171", modified: "#fbbf24", updated: "#fbbf24", deleted: "#f87171" };
+
+// A stored value as cell text, the same way proposals/preview.py `show` writes preview cells.
+function show(value) {
+  if (value === null || value === undefined) return "";
+  if (typeof value === "boolean") return value ? "Yes" : "No";
+  if (Array.isArray(value) && value.every((v) => typeof v === "string")) return value.join(", ");
+  if (typeof value === "object") return JSON.stringify(value);
+  return String(value);
+}
+
+function plural(n, noun) {
+  return `${n} ${noun}${n === 1 ? "" : "s"}`;
+}
+
+function typeLabel(type) {
+  return String(type).replace("_", " ");
+}
+// ==== end shared/look.jsx ====
+
 const API = "/api/v1";
 const HEADERS = { "X-Requested-With": "tablechat", "Content-Type": "application/json" };
 const POLL_MS = 1000;
@@ -27,14 +80,6 @@ async function api(path, options = {}) {
   return body;
 }
 
-function show(value) {
-  if (value === null || value === undefined) return "";
-  if (Array.isArray(value)) return value.join(", ");
-  if (typeof value === "object") return JSON.stringify(value);
-  if (typeof value === "boolean") return value ? "✓" : "✗";
-  return String(value);
-}
-
 function parseInput(text, type) {
   if (text.trim() === "") return null;
   if (type === "number") return Number(text.replace(/,/g, ""));
@@ -47,10 +92,10 @@ function parseInput(text, type) {
 }
 
 const STATUS = {
-  pending: { icon: Clock, label: "queued", color: "#6b7280" },
-  computing: { icon: Loader2, label: "computing", color: "#2563eb", spin: true },
-  error: { icon: AlertTriangle, label: "failed", color: "#dc2626" },
-  stale: { icon: RotateCw, label: "stale", color: "#b45309" },
+  pending: { icon: Clock, label: "queued", color: COLOR.muted },
+  computing: { icon: Loader2, label: "computing", color: COLOR.busy, spin: true },
+  error: { icon: AlertTriangle, label: "failed", color: COLOR.bad },
+  stale: { icon: RotateCw, label: "stale", color: COLOR.warn },
 };
 
 function StatusBadge({ cell }) {
@@ -221,7 +266,7 @@ export default function LiveTable() {
     }
   }
 
-  if (error) return <div className="p-3 text-sm" style={{ color: "#dc2626" }}>{error}</div>;
+  if (error) return <div className="p-3 text-sm" style={{ color: COLOR.bad }}>{error}</div>;
   if (!table) return <div className="p-3 text-sm text-muted-foreground"><Loader2 size={14} className="animate-spin inline" /> Loading table…</div>;
 
   const pages = Math.max(1, Math.ceil(total / pageSize));
@@ -242,7 +287,7 @@ export default function LiveTable() {
           </Badge>
         ) : null}
       </div>
-      {notice ? <div className="text-xs" style={{ color: "#b45309" }}>{notice}</div> : null}
+      {notice ? <div className="text-xs" style={{ color: COLOR.warn }}>{notice}</div> : null}
       {failedColumns.length ? (
         <div className="flex flex-wrap gap-1">
           {failedColumns.map((c) => (
@@ -263,9 +308,9 @@ export default function LiveTable() {
               <th className="px-2 py-1 text-left text-xs text-muted-foreground">#</th>
               {table.columns.map((c) => (
                 <th key={c.id} className="px-2 py-1 text-left whitespace-nowrap">
-                  <span>{c.name}</span>{c.required ? <span style={{ color: "#dc2626" }}>*</span> : null}{" "}
-                  <Badge variant="secondary" className="text-[10px] px-1 py-0">{c.type}</Badge>
-                  {c.ai ? <Sparkles size={12} className="inline ml-1" style={{ color: "#7c3aed" }} /> : null}
+                  <span>{c.name}</span>{c.required ? <span style={{ color: COLOR.bad }}>*</span> : null}{" "}
+                  <Badge variant="secondary" className="text-[10px] px-1 py-0">{typeLabel(c.type)}</Badge>
+                  {c.ai ? <Sparkles size={12} className="inline ml-1" style={{ color: COLOR.ai }} /> : null}
                 </th>
               ))}
             </tr>

@@ -1,12 +1,36 @@
-import { Button } from "@/components/ui/button";
 import { Checkbox } from "@/components/ui/checkbox";
-import { Check, X, Loader2, Sparkles, AlertTriangle, ChevronLeft, ChevronRight } from "lucide-react";
+import { ChevronLeft, ChevronRight } from "lucide-react";
 
 // One proposal preview inline in the conversation (a new table, schema changes, data changes), as
 // the preview model of proposals/preview.py describes it. Checkboxes and the apply phase live in props
 // (React state is wiped on every re-render); the server re-checks every payload sent from here.
 // Cell values render as text: React escapes them.
 
+// ==== shared/look.jsx (pasted by `make elements`: edit public/elements/shared/look.jsx) ====
+// Colours and value formatting of every tablechat element: one palette, one way to show a value.
+//
+// Why this file is copied into each element instead of imported: Chainlit 2.12 fetches
+// /public/elements/<Name>.jsx and runs it with react-runner, whose `import` resolves only a fixed map of
+// packages (react, lucide-react, @/components/ui/...) and throws "Module not found" for anything else,
+// relative paths included. So `make elements` (core/elements.py) pastes the files of this folder
+// between marker lines of the elements that name them, and a test fails when a pasted copy differs.
+// Edit the files here, never the pasted copies. Only a few Tailwind colours are compiled into
+// Chainlit's CSS, hence inline colours.
+
+const COLOR = {
+  bad: "#dc2626",
+  good: "#16a34a",
+  warn: "#b45309",
+  busy: "#2563eb",
+  ai: "#7c3aed",
+  muted: "var(--muted-foreground, #6b7280)",
+  border: "var(--border, #e5e7eb)",
+  panel: "var(--muted, #f9fafb)",
+  track: "rgba(127, 127, 127, 0.25)",
+};
+const MUTED = { color: COLOR.muted };
+
+// the background and left edge of a proposed change, by its state
 const TINT = {
   added: "rgba(34, 197, 94, 0.12)",
   removed: "rgba(239, 68, 68, 0.10)",
@@ -16,21 +40,205 @@ const TINT = {
   deleted: "rgba(239, 68, 68, 0.10)",
 };
 const EDGE = { added: "#4ade80", removed: "#f87171", modified: "#fbbf24", updated: "#fbbf24", deleted: "#f87171" };
-const RED = "#dc2626";
-const GREEN = "#16a34a";
-const AMBER = "#b45309";
-const MUTED = { color: "var(--muted-foreground, #6b7280)" };
 
-const STYLE = `
+// A stored value as cell text, the same way proposals/preview.py `show` writes preview cells.
+function show(value) {
+  if (value === null || value === undefined) return "";
+  if (typeof value === "boolean") return value ? "Yes" : "No";
+  if (Array.isArray(value) && value.every((v) => typeof v === "string")) return value.join(", ");
+  if (typeof value === "object") return JSON.stringify(value);
+  return String(value);
+}
+
+function plural(n, noun) {
+  return `${n} ${noun}${n === 1 ? "" : "s"}`;
+}
+
+function typeLabel(type) {
+  return String(type).replace("_", " ");
+}
+// ==== end shared/look.jsx ====
+
+// ==== shared/preview.jsx (pasted by `make elements`: edit public/elements/shared/preview.jsx) ====
+// The parts every proposal preview shares: its phase, cells and rows tinted by state, the outcome banner,
+// the progress bar and the Dismiss / Apply buttons. Pasted after look.jsx (see there why it is pasted).
+// They take what they show as arguments; only phaseOf and Outcome read the element's `props`.
+import { Button } from "@/components/ui/button";
+import { Check, X, Loader2, Sparkles, AlertTriangle } from "lucide-react";
+
+const KEYFRAMES = `
 @keyframes tcFadeIn { from { opacity: 0; transform: translateY(4px); } to { opacity: 1; transform: none; } }
 @keyframes tcSlide { from { transform: translateX(-100%); } to { transform: translateX(250%); } }
 `;
 
+// what a decided-without-applying proposal says when the server sent no text of its own
 const FINAL = {
   dismissed: "Dismissed — nothing was changed.",
   superseded: "Superseded by a newer proposal — nothing was changed.",
   stale: "Not applied: the table changed since this proposal was made.",
 };
+
+const th = "px-2 py-1 text-left align-top font-medium whitespace-nowrap";
+const td = "px-2 py-1 align-top";
+
+// Where the proposal stands; `applying` lives in props (set before Apply is sent) so a re-render keeps it.
+function phaseOf(p) {
+  const pending = p.status === "pending";
+  const results = {};
+  for (const r of p.results || []) results[r.index] = r;
+  return {
+    pending,
+    applying: pending && p.phase === "applying",
+    decided: p.status === "applied" || p.status === "failed",
+    results,
+  };
+}
+
+// nothing applied: bad; some failed: a warning; else good
+function outcomeTone(outcome) {
+  if (!outcome.applied) return "bad";
+  return outcome.failed ? "warn" : "good";
+}
+
+// The outcome line of a decided proposal: the server's ready text (`outcome.text`) when it sent one,
+// else `fallback(outcome)` once applied or failed, or the FINAL words of a proposal not applied.
+function Outcome({ fallback }) {
+  const outcome = props.outcome;
+  const final = FINAL[props.status];
+  const decided = props.status === "applied" || props.status === "failed";
+  if (!final && !(decided && outcome)) return null;
+  const text = outcome && outcome.text ? outcome.text : final || fallback(outcome);
+  return <Banner tone={final ? "muted" : outcomeTone(outcome)} testid="proposal-outcome">{text}</Banner>;
+}
+
+function Banner({ tone, children, testid }) {
+  const color = { bad: COLOR.bad, good: COLOR.good, warn: COLOR.warn }[tone];
+  return (
+    <div className="text-sm font-medium" style={{ color }} data-testid={testid}>
+      {children}
+    </div>
+  );
+}
+
+function ErrorLine({ error }) {
+  if (!error) return null;
+  return (
+    <div className="text-xs flex items-center gap-1" style={{ color: COLOR.bad }} data-testid="proposal-error">
+      <AlertTriangle size={12} /> {error}
+    </div>
+  );
+}
+
+function Progress({ done }) {
+  return (
+    <div
+      className="w-full rounded overflow-hidden"
+      style={{ height: 6, background: COLOR.track }}
+      data-testid="proposal-progress"
+    >
+      {done ? (
+        <div style={{ width: "100%", height: "100%", background: COLOR.good }} />
+      ) : (
+        <div style={{ width: "40%", height: "100%", background: COLOR.busy, animation: "tcSlide 1s linear infinite" }} />
+      )}
+    </div>
+  );
+}
+
+function StatusIcon({ result, applying }) {
+  if (applying) return <Loader2 size={14} className="animate-spin" style={MUTED} aria-label="applying" />;
+  if (!result) return null;
+  return result.ok ? (
+    <Check size={14} style={{ color: COLOR.good }} aria-label="applied" />
+  ) : (
+    <span title={result.error || "failed"} style={{ display: "inline-flex" }}>
+      <X size={14} style={{ color: COLOR.bad }} aria-label={"failed: " + (result.error || "")} />
+    </span>
+  );
+}
+
+function TypeBadge({ type }) {
+  return (
+    <span
+      className="rounded px-1 text-[10px] font-normal whitespace-nowrap"
+      style={{ border: `1px solid ${COLOR.border}`, ...MUTED }}
+    >
+      {typeLabel(type)}
+    </span>
+  );
+}
+
+// a column's name with its marks: * when required, a spark when AI fills it
+function ColumnName({ column, struck }) {
+  return (
+    <>
+      <span style={{ textDecoration: struck ? "line-through" : "none" }}>{column.name}</span>
+      {column.required ? <span style={{ color: COLOR.bad }}>*</span> : null}
+      {column.ai_prompt ? <Sparkles size={12} style={{ color: COLOR.ai }} /> : null}
+    </>
+  );
+}
+
+// The table a preview draws in; `box` gets the scrolling element (to bring a change into view).
+function PreviewTable({ children, maxHeight, box }) {
+  return (
+    <div className="overflow-auto rounded" style={{ border: `1px solid ${COLOR.border}`, maxHeight }} ref={box}>
+      <table className="text-sm w-full" style={{ borderCollapse: "collapse" }}>{children}</table>
+    </div>
+  );
+}
+
+// A row tinted by the state of its change (added, updated, deleted); `off` when its box is unchecked.
+function Row({ state, off, dim, style, children, ...rest }) {
+  const shown = off ? "unchanged" : state;
+  return (
+    <tr
+      className="border-t"
+      style={{
+        background: TINT[shown],
+        boxShadow: EDGE[shown] ? `inset 4px 0 0 ${EDGE[shown]}` : undefined,
+        opacity: shown === "deleted" ? 0.6 : off ? 0.55 : dim ? 0.4 : 1,
+        textDecoration: shown === "deleted" ? "line-through" : "none",
+        ...style,
+      }}
+      {...rest}
+    >
+      {children}
+    </tr>
+  );
+}
+
+// One value; `was` (the value before a proposed update) highlights it and shows "Was: …" under it.
+function Cell({ text, style, title, was }) {
+  const changed = was !== undefined && was !== null;
+  return (
+    <td
+      className={td}
+      style={{ maxWidth: 260, background: changed ? TINT.changedCell : undefined, ...style }}
+      title={title !== undefined ? title : changed ? `Was: ${was || "(empty)"}` : undefined}
+    >
+      <span className="block truncate">{text}</span>
+      {changed ? (
+        <span className="block truncate text-[11px]" style={{ color: COLOR.warn }}>Was: {was || "(empty)"}</span>
+      ) : null}
+    </td>
+  );
+}
+
+// Dismiss and the apply button (with a spinner while applying); `children` go before them.
+function Actions({ phase, label, canApply, onDismiss, onApply, children }) {
+  return (
+    <span className="flex gap-2 items-center flex-wrap">
+      {children}
+      <Button variant="outline" size="sm" disabled={phase.applying} onClick={onDismiss}>Dismiss</Button>
+      <Button size="sm" disabled={phase.applying || !canApply} onClick={onApply}>
+        {phase.applying ? <Loader2 size={14} className="animate-spin mr-1" /> : null}
+        {label}
+      </Button>
+    </span>
+  );
+}
+// ==== end shared/preview.jsx ====
 
 // Sample rows fade in once per proposal, not again on every re-render (any props update remounts us).
 function firstShowing() {
@@ -38,12 +246,6 @@ function firstShowing() {
   if (seen.has(props.proposal_id)) return false;
   seen.add(props.proposal_id);
   return true;
-}
-
-function resultsByOp() {
-  const out = {};
-  for (const r of props.results || []) out[r.index] = r;
-  return out;
 }
 
 function isUnchecked(op) {
@@ -87,85 +289,21 @@ async function act(name, extra, busy) {
   }
 }
 
-function TypeBadge({ type }) {
-  return (
-    <span
-      className="rounded px-1 text-[10px] font-normal whitespace-nowrap"
-      style={{ border: "1px solid var(--border, #e5e7eb)", ...MUTED }}
-    >
-      {String(type).replace("_", " ")}
-    </span>
-  );
-}
-
-function StatusIcon({ result, applying }) {
-  if (applying) return <Loader2 size={14} className="animate-spin" style={MUTED} aria-label="applying" />;
-  if (!result) return null;
-  return result.ok ? (
-    <Check size={14} style={{ color: GREEN }} aria-label="applied" />
-  ) : (
-    <span title={result.error || "failed"} style={{ display: "inline-flex" }}>
-      <X size={14} style={{ color: RED }} aria-label={"failed: " + (result.error || "")} />
-    </span>
-  );
-}
-
-function Banner({ tone, children, testid }) {
-  const color = tone === "bad" ? RED : tone === "good" ? GREEN : tone === "warn" ? AMBER : undefined;
-  return (
-    <div className="text-sm font-medium" style={{ color }} data-testid={testid}>
-      {children}
-    </div>
-  );
-}
-
-function ErrorLine() {
-  if (!props.error) return null;
-  return (
-    <div className="text-xs flex items-center gap-1" style={{ color: RED }} data-testid="proposal-error">
-      <AlertTriangle size={12} /> {props.error}
-    </div>
-  );
-}
-
-function Progress({ done }) {
-  return (
-    <div
-      className="w-full rounded overflow-hidden"
-      style={{ height: 6, background: "rgba(127, 127, 127, 0.25)" }}
-      data-testid="proposal-progress"
-    >
-      {done ? (
-        <div style={{ width: "100%", height: "100%", background: GREEN }} />
-      ) : (
-        <div style={{ width: "40%", height: "100%", background: "#3b82f6", animation: "tcSlide 1s linear infinite" }} />
-      )}
-    </div>
-  );
-}
-
-const th = "px-2 py-1 text-left align-top font-medium whitespace-nowrap";
-const td = "px-2 py-1 align-top";
-
-function Cell({ text, style, title }) {
-  return (
-    <td className={td} style={{ maxWidth: 260, ...style }} title={title}>
-      <span className="block truncate">{text}</span>
-    </td>
-  );
-}
+const dismiss = () => act("proposal_dismiss");
+const apply = () => act("proposal_apply", null, "applying");
 
 // -- a new table ---------------------------------------------------------------------------------------
 
+function createdText(outcome) {
+  const samples = outcome.sample_rows ? ` and ${plural(outcome.sample_rows, "sample row")}` : "";
+  return outcome.message + samples + (outcome.applied ? " — it is open in the live view." : "");
+}
+
 function CreatePreview() {
-  const pending = props.status === "pending";
-  const applying = props.phase === "applying" && pending;
-  const applied = props.status === "applied" || props.status === "failed";
-  const results = resultsByOp();
+  const phase = phaseOf(props);
   const withSamples = props.include_samples !== false;
   const chosen = props.columns.filter((c) => !isUnchecked(c.op)).length;
-  const outcome = props.outcome;
-  const animate = pending && firstShowing();
+  const animate = phase.pending && firstShowing();
   return (
     <div className="flex flex-col gap-2">
       <div>
@@ -173,56 +311,48 @@ function CreatePreview() {
         <div className="text-lg font-semibold" data-testid="proposal-title">{props.table_name}</div>
         {props.table_description ? <div className="text-sm" style={MUTED}>{props.table_description}</div> : null}
       </div>
-      <div className="overflow-auto rounded" style={{ border: "1px solid var(--border, #e5e7eb)" }}>
-        <table className="text-sm w-full" style={{ borderCollapse: "collapse" }}>
-          <thead style={{ background: "var(--muted, #f9fafb)" }}>
-            <tr>
-              {props.columns.map((c) => {
-                const off = isUnchecked(c.op);
-                return (
-                  <th key={c.key} className={th} data-col={c.name} style={{ opacity: off ? 0.45 : 1 }}>
-                    <span className="flex items-center gap-1">
-                      {pending ? (
-                        <Checkbox
-                          checked={!off}
-                          disabled={applying}
-                          aria-label={`Include column ${c.name}`}
-                          onCheckedChange={(v) => toggle([c.op], v === true)}
-                        />
-                      ) : (
-                        <StatusIcon result={results[c.op]} />
-                      )}
-                      <span style={{ textDecoration: off ? "line-through" : "none" }}>{c.name}</span>
-                      {c.required ? <span style={{ color: RED }}>*</span> : null}
-                      {c.ai_prompt ? <Sparkles size={12} style={{ color: "#7c3aed" }} /> : null}
-                    </span>
-                    <div className="mt-0.5"><TypeBadge type={c.type} /></div>
-                  </th>
-                );
-              })}
-            </tr>
-          </thead>
-          <tbody>
-            {props.rows.map((r, i) => (
-              <tr
-                key={r.id}
-                className="border-t"
-                data-testid="sample-row"
-                style={{
-                  opacity: withSamples ? 1 : 0.4,
-                  animation: animate ? "tcFadeIn 0.35s ease both" : undefined,
-                  animationDelay: animate ? `${i * 90}ms` : undefined,
-                }}
-              >
-                {props.columns.map((c) => (
-                  <Cell key={c.key} text={r.cells[c.key]} style={{ opacity: isUnchecked(c.op) ? 0.45 : 1 }} />
-                ))}
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
-      {pending ? (
+      <PreviewTable>
+        <thead style={{ background: COLOR.panel }}>
+          <tr>
+            {props.columns.map((c) => {
+              const off = isUnchecked(c.op);
+              return (
+                <th key={c.key} className={th} data-col={c.name} style={{ opacity: off ? 0.45 : 1 }}>
+                  <span className="flex items-center gap-1">
+                    {phase.pending ? (
+                      <Checkbox
+                        checked={!off}
+                        disabled={phase.applying}
+                        aria-label={`Include column ${c.name}`}
+                        onCheckedChange={(v) => toggle([c.op], v === true)}
+                      />
+                    ) : (
+                      <StatusIcon result={phase.results[c.op]} />
+                    )}
+                    <ColumnName column={c} struck={off} />
+                  </span>
+                  <div className="mt-0.5"><TypeBadge type={c.type} /></div>
+                </th>
+              );
+            })}
+          </tr>
+        </thead>
+        <tbody>
+          {props.rows.map((r, i) => (
+            <Row
+              key={r.id}
+              dim={!withSamples}
+              data-testid="sample-row"
+              style={animate ? { animation: "tcFadeIn 0.35s ease both", animationDelay: `${i * 90}ms` } : undefined}
+            >
+              {props.columns.map((c) => (
+                <Cell key={c.key} text={r.cells[c.key]} style={{ opacity: isUnchecked(c.op) ? 0.45 : 1 }} />
+              ))}
+            </Row>
+          ))}
+        </tbody>
+      </PreviewTable>
+      {phase.pending ? (
         <div className="flex items-center justify-between gap-2 flex-wrap">
           {props.import_rows != null ? (
             <span className="text-sm" data-testid="import-note" style={MUTED}>
@@ -233,161 +363,132 @@ function CreatePreview() {
             <label className="flex items-center gap-2 text-sm cursor-pointer">
               <Checkbox
                 checked={withSamples}
-                disabled={applying}
+                disabled={phase.applying}
                 aria-label="Include sample data"
                 onCheckedChange={(v) => setProps({ include_samples: v === true })}
               />
               Include sample data ({props.rows.length} rows)
             </label>
           ) : <span />}
-          <span className="flex gap-2">
-            <Button variant="outline" size="sm" disabled={applying} onClick={() => act("proposal_dismiss")}>Dismiss</Button>
-            <Button size="sm" disabled={applying || chosen === 0} onClick={() => act("proposal_apply", null, "applying")}>
-              {applying ? <Loader2 size={14} className="animate-spin mr-1" /> : null}
-              Create Table
-            </Button>
-          </span>
+          <Actions phase={phase} label="Create Table" canApply={chosen > 0} onDismiss={dismiss} onApply={apply} />
         </div>
       ) : null}
-      {applying ? <Progress done={false} /> : null}
-      <ErrorLine />
-      {applied && outcome ? (
-        <Banner tone={outcome.applied ? "good" : "bad"} testid="proposal-outcome">
-          {outcome.message}
-          {outcome.sample_rows ? ` and ${outcome.sample_rows} sample row${outcome.sample_rows === 1 ? "" : "s"}` : ""}
-          {outcome.applied ? " — it is open in the live view." : ""}
-        </Banner>
-      ) : null}
-      {FINAL[props.status] ? <Banner tone="muted" testid="proposal-outcome">{FINAL[props.status]}</Banner> : null}
+      {phase.applying ? <Progress done={false} /> : null}
+      <ErrorLine error={props.error} />
+      <Outcome fallback={createdText} />
     </div>
   );
 }
 
+// -- schema changes to a table ------------------------------------------------------------------------
+
 // The first changed column may sit past the right edge of a narrow chat: bring it into view.
 function showFirstChange(box) {
   if (!box) return;
-  const th = box.querySelector('th[data-state="removed"], th[data-state="added"], th[data-state="modified"]');
-  if (th && th.offsetLeft + th.offsetWidth > box.clientWidth) box.scrollLeft = Math.max(0, th.offsetLeft - 48);
+  const head = box.querySelector('th[data-state="removed"], th[data-state="added"], th[data-state="modified"]');
+  if (head && head.offsetLeft + head.offsetWidth > box.clientWidth) box.scrollLeft = Math.max(0, head.offsetLeft - 48);
 }
 
-// -- schema changes to a table ------------------------------------------------------------------------
+// the state a column is drawn in: as it is today once all its changes are unchecked
+function shownState(c) {
+  return c.ops.length > 0 && c.ops.every(isUnchecked) ? "unchanged" : c.state;
+}
+
+function SchemaHead({ c, phase }) {
+  const state = shownState(c);
+  const off = state !== c.state;
+  const result = c.op !== null && c.op !== undefined ? phase.results[c.op] : null;
+  const removed = c.state === "removed" && !off;
+  return (
+    <th
+      className={th}
+      data-col={c.name}
+      data-state={c.state}
+      style={{
+        background: TINT[state] || COLOR.panel,
+        borderLeft: EDGE[state] ? `3px solid ${EDGE[state]}` : undefined,
+        opacity: removed ? 0.85 : 1,
+      }}
+    >
+      <span className="flex items-center gap-1">
+        {phase.pending && (c.state !== "unchanged" || c.moved) ? (
+          <Checkbox
+            checked={!off}
+            disabled={phase.applying}
+            aria-label={`Include the change to ${c.name}`}
+            onCheckedChange={(v) => toggle(c.ops, v === true)}
+          />
+        ) : null}
+        {!phase.pending && result ? <StatusIcon result={result} /> : null}
+        <ColumnName column={c} struck={removed} />
+        <span style={MUTED}>·</span>
+        <TypeBadge type={c.type} />
+      </span>
+      {c.state === "removed" ? (
+        <div className="text-[11px] font-semibold" style={{ color: COLOR.bad }}>Data will be lost</div>
+      ) : c.subtitle ? (
+        <div className="text-[11px] font-normal" style={{ color: COLOR.warn }}>{c.subtitle}</div>
+      ) : c.moved ? (
+        <div className="text-[11px] font-normal" style={MUTED}>→ moved</div>
+      ) : null}
+    </th>
+  );
+}
+
+function schemaCellStyle(state) {
+  const removed = state === "removed";
+  return {
+    background: state === "added" || removed ? TINT[state] : state === "modified" ? TINT.updated : undefined,
+    textDecoration: removed ? "line-through" : "none",
+    opacity: removed ? 0.6 : 1,
+    color: state === "added" ? COLOR.muted : undefined,
+  };
+}
 
 function SchemaPreview() {
-  const pending = props.status === "pending";
-  const applying = props.phase === "applying" && pending;
-  const applied = props.status === "applied" || props.status === "failed";
-  const results = resultsByOp();
+  const phase = phaseOf(props);
   const changed = props.columns.filter((c) => c.state !== "unchanged" || c.moved);
   const chosen = changed.filter((c) => !c.ops.every(isUnchecked)).length;
-  const outcome = props.outcome;
   return (
     <div className="flex flex-col gap-2">
       <div
         className="flex items-center justify-between gap-2 flex-wrap rounded px-3 py-2"
-        style={{ background: "var(--muted, #f9fafb)", border: "1px solid var(--border, #e5e7eb)" }}
+        style={{ background: COLOR.panel, border: `1px solid ${COLOR.border}` }}
         data-testid="schema-strip"
       >
         <div className="text-sm">
-          <span className="font-semibold">{applied ? "Schema changes" : "Schema changes proposed"}</span>
+          <span className="font-semibold">{phase.decided ? "Schema changes" : "Schema changes proposed"}</span>
           <span style={MUTED}>: {props.summary}</span>
           <span style={MUTED}> · {props.renamed_from ? `${props.renamed_from} → ` : ""}{props.table_name}</span>
         </div>
-        {pending ? (
-          <span className="flex gap-2">
-            <Button variant="outline" size="sm" disabled={applying} onClick={() => act("proposal_dismiss")}>Dismiss</Button>
-            <Button size="sm" disabled={applying || chosen === 0} onClick={() => act("proposal_apply", null, "applying")}>
-              {applying ? <Loader2 size={14} className="animate-spin mr-1" /> : null}
-              Apply
-            </Button>
-          </span>
+        {phase.pending ? (
+          <Actions phase={phase} label="Apply" canApply={chosen > 0} onDismiss={dismiss} onApply={apply} />
         ) : null}
       </div>
-      {applying ? <Progress done={false} /> : null}
-      <div className="overflow-auto rounded" style={{ border: "1px solid var(--border, #e5e7eb)" }} ref={showFirstChange}>
-        <table className="text-sm w-full" style={{ borderCollapse: "collapse" }}>
-          <thead>
-            <tr>
-              <th className={th} style={{ width: 1, ...MUTED }}>#</th>
-              {props.columns.map((c) => {
-                const off = c.ops.length > 0 && c.ops.every(isUnchecked);
-                const state = off ? "unchanged" : c.state;
-                const result = c.op !== null && c.op !== undefined ? results[c.op] : null;
-                return (
-                  <th
-                    key={c.key}
-                    className={th}
-                    data-col={c.name}
-                    data-state={c.state}
-                    style={{
-                      background: TINT[state] || "var(--muted, #f9fafb)",
-                      borderLeft: EDGE[state] ? `3px solid ${EDGE[state]}` : undefined,
-                      opacity: c.state === "removed" && !off ? 0.85 : 1,
-                    }}
-                  >
-                    <span className="flex items-center gap-1">
-                      {pending && (c.state !== "unchanged" || c.moved) ? (
-                        <Checkbox
-                          checked={!off}
-                          disabled={applying}
-                          aria-label={`Include the change to ${c.name}`}
-                          onCheckedChange={(v) => toggle(c.ops, v === true)}
-                        />
-                      ) : null}
-                      {!pending && result ? <StatusIcon result={result} /> : null}
-                      <span style={{ textDecoration: c.state === "removed" && !off ? "line-through" : "none" }}>{c.name}</span>
-                      {c.required ? <span style={{ color: RED }}>*</span> : null}
-                      {c.ai_prompt ? <Sparkles size={12} style={{ color: "#7c3aed" }} /> : null}
-                      <span style={MUTED}>·</span>
-                      <TypeBadge type={c.type} />
-                    </span>
-                    {c.state === "removed" ? (
-                      <div className="text-[11px] font-semibold" style={{ color: RED }}>Data will be lost</div>
-                    ) : c.subtitle ? (
-                      <div className="text-[11px] font-normal" style={{ color: AMBER }}>{c.subtitle}</div>
-                    ) : c.moved ? (
-                      <div className="text-[11px] font-normal" style={MUTED}>→ moved</div>
-                    ) : null}
-                  </th>
-                );
-              })}
-            </tr>
-          </thead>
-          <tbody>
-            {props.rows.map((r) => (
-              <tr key={r.id} className="border-t">
-                <td className={td + " text-xs"} style={MUTED}>{r.id}</td>
-                {props.columns.map((c) => {
-                  const off = c.ops.length > 0 && c.ops.every(isUnchecked);
-                  const state = off ? "unchanged" : c.state;
-                  const removed = state === "removed";
-                  return (
-                    <Cell
-                      key={c.key}
-                      text={r.cells[c.key]}
-                      style={{
-                        background: state === "added" || removed ? TINT[state] : state === "modified" ? TINT.updated : undefined,
-                        textDecoration: removed ? "line-through" : "none",
-                        opacity: removed ? 0.6 : 1,
-                        color: state === "added" ? "var(--muted-foreground, #6b7280)" : undefined,
-                      }}
-                    />
-                  );
-                })}
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      {phase.applying ? <Progress done={false} /> : null}
+      <PreviewTable box={showFirstChange}>
+        <thead>
+          <tr>
+            <th className={th} style={{ width: 1, ...MUTED }}>#</th>
+            {props.columns.map((c) => <SchemaHead key={c.key} c={c} phase={phase} />)}
+          </tr>
+        </thead>
+        <tbody>
+          {props.rows.map((r) => (
+            <Row key={r.id}>
+              <td className={td + " text-xs"} style={MUTED}>{r.id}</td>
+              {props.columns.map((c) => (
+                <Cell key={c.key} text={r.cells[c.key]} style={schemaCellStyle(shownState(c))} />
+              ))}
+            </Row>
+          ))}
+        </tbody>
+      </PreviewTable>
       {props.total_rows > props.rows.length ? (
         <div className="text-xs" style={MUTED}>Showing {props.rows.length} of {props.total_rows} rows.</div>
       ) : null}
-      <ErrorLine />
-      {applied && outcome ? (
-        <Banner tone={outcome.applied ? (outcome.failed ? "warn" : "good") : "bad"} testid="proposal-outcome">
-          {outcome.message}
-        </Banner>
-      ) : null}
-      {FINAL[props.status] ? <Banner tone="muted" testid="proposal-outcome">{FINAL[props.status]}</Banner> : null}
+      <ErrorLine error={props.error} />
+      <Outcome fallback={(o) => o.message} />
     </div>
   );
 }
@@ -397,9 +498,9 @@ function SchemaPreview() {
 function countsLine() {
   const c = props.counts || {};
   const parts = [];
-  if (c.added) parts.push(`${c.added} new row${c.added === 1 ? "" : "s"}`);
-  if (c.updated) parts.push(`${c.updated} update${c.updated === 1 ? "" : "s"}`);
-  if (c.deleted) parts.push(`${c.deleted} deletion${c.deleted === 1 ? "" : "s"}`);
+  if (c.added) parts.push(plural(c.added, "new row"));
+  if (c.updated) parts.push(plural(c.updated, "update"));
+  if (c.deleted) parts.push(plural(c.deleted, "deletion"));
   return parts.join(", ");
 }
 
@@ -408,7 +509,7 @@ function ResearchLog() {
   if (!log.length) return null;
   return (
     <details className="text-xs" data-testid="research-log">
-      <summary className="cursor-pointer" style={MUTED}>Research log ({log.length} step{log.length === 1 ? "" : "s"})</summary>
+      <summary className="cursor-pointer" style={MUTED}>Research log ({plural(log.length, "step")})</summary>
       <ol className="list-decimal ml-5 mt-1 flex flex-col gap-1">
         {log.map((e, i) => (
           <li key={i}>
@@ -422,21 +523,55 @@ function ResearchLog() {
   );
 }
 
+function DataRow({ r, phase }) {
+  const proposed = r.op !== null && r.op !== undefined;
+  const off = proposed && isUnchecked(r.op);
+  return (
+    <Row
+      state={r.state}
+      off={off}
+      data-testid={proposed ? "proposed-row" : "context-row"}
+      data-state={r.state}
+      data-op={proposed ? r.op : undefined}
+    >
+      <td className={td}>
+        {proposed && phase.pending && !phase.applying ? (
+          <Checkbox
+            checked={!off}
+            aria-label={`Include change ${r.op + 1}`}
+            onCheckedChange={(v) => toggle([r.op], v === true)}
+          />
+        ) : proposed ? (
+          <StatusIcon result={phase.results[r.op]} applying={phase.applying && !off} />
+        ) : null}
+      </td>
+      <td className={td + " text-xs"} style={MUTED}>{r.id > 0 ? r.id : "new"}</td>
+      {props.columns.map((c) => {
+        const change = r.changes && r.changes[c.key];
+        return (
+          <Cell
+            key={c.key}
+            text={change && off ? change.was : r.cells[c.key]}
+            was={change && !off ? change.was : undefined}
+            title={change ? `Was: ${change.was || "(empty)"}` : undefined}
+          />
+        );
+      })}
+    </Row>
+  );
+}
+
 function DataPreview() {
-  const pending = props.status === "pending";
-  const applying = props.phase === "applying" && pending;
-  const decided = props.status === "applied" || props.status === "failed";
-  const results = resultsByOp();
+  const phase = phaseOf(props);
   const total = props.total_ops || 0;
-  const unselected = props.unselected || [];
-  const chosen = total - unselected.length;
-  const outcome = props.outcome;
+  const chosen = total - (props.unselected || []).length;
   const allOps = Array.from({ length: total }, (_, i) => i);
+  const select = (unselected) => setProps({ unselected, error: null });
   return (
     <div className="flex flex-col gap-2">
       <div
         className="flex flex-col gap-2 rounded px-3 py-2"
-        style={{ background: "var(--muted, #f9fafb)", border: "1px solid var(--border, #e5e7eb)" }}
+        style={{ background: COLOR.panel, border: `1px solid ${COLOR.border}` }}
         data-testid="data-bar"
       >
         <div className="flex items-center justify-between gap-2 flex-wrap">
@@ -444,109 +579,45 @@ function DataPreview() {
             <span className="font-semibold">AI Proposed Changes</span>
             <span style={MUTED}> · {countsLine()} · {props.table_name}</span>
           </div>
-          {pending ? (
-            <span className="flex gap-2 items-center flex-wrap">
-              <Button variant="ghost" size="sm" disabled={applying} onClick={() => setProps({ unselected: [], error: null })}>Select all</Button>
-              <Button variant="ghost" size="sm" disabled={applying} onClick={() => setProps({ unselected: allOps, error: null })}>Deselect all</Button>
-              <Button variant="outline" size="sm" disabled={applying} onClick={() => act("proposal_dismiss")}>Dismiss</Button>
-              <Button size="sm" disabled={applying || chosen === 0} onClick={() => act("proposal_apply", null, "applying")}>
-                {applying ? <Loader2 size={14} className="animate-spin mr-1" /> : null}
-                Apply {chosen} of {total}
-              </Button>
-            </span>
+          {phase.pending ? (
+            <Actions phase={phase} label={`Apply ${chosen} of ${total}`} canApply={chosen > 0} onDismiss={dismiss} onApply={apply}>
+              <Button variant="ghost" size="sm" disabled={phase.applying} onClick={() => select([])}>Select all</Button>
+              <Button variant="ghost" size="sm" disabled={phase.applying} onClick={() => select(allOps)}>Deselect all</Button>
+            </Actions>
           ) : null}
-          {decided && !props.acknowledged ? (
+          {phase.decided && !props.acknowledged ? (
             <Button size="sm" onClick={() => act("proposal_done")}>Done</Button>
           ) : null}
         </div>
-        {applying || decided ? <Progress done={decided} /> : null}
-        {decided && outcome ? (
-          <Banner tone={outcome.failed ? (outcome.applied ? "warn" : "bad") : "good"} testid="proposal-outcome">
-            {outcome.message}
-          </Banner>
-        ) : null}
-        {FINAL[props.status] ? <Banner tone="muted" testid="proposal-outcome">{FINAL[props.status]}</Banner> : null}
-        <ErrorLine />
+        {phase.applying || phase.decided ? <Progress done={phase.decided} /> : null}
+        <Outcome fallback={(o) => o.message} />
+        <ErrorLine error={props.error} />
         <ResearchLog />
       </div>
-      <div className="overflow-auto rounded" style={{ border: "1px solid var(--border, #e5e7eb)", maxHeight: 520 }}>
-        <table className="text-sm w-full" style={{ borderCollapse: "collapse" }}>
-          <thead style={{ background: "var(--muted, #f9fafb)", position: "sticky", top: 0 }}>
-            <tr>
-              <th className={th} style={{ width: 1 }} />
-              <th className={th} style={{ width: 1, ...MUTED }}>#</th>
-              {props.columns.map((c) => (
-                <th key={c.key} className={th} data-col={c.name}>
-                  <span className="flex items-center gap-1">
-                    {c.name}
-                    {c.ai_prompt ? <Sparkles size={12} style={{ color: "#7c3aed" }} /> : null}
-                  </span>
-                  <div className="mt-0.5"><TypeBadge type={c.type} /></div>
-                </th>
-              ))}
-            </tr>
-          </thead>
-          <tbody>
-            {props.rows.map((r) => {
-              const proposed = r.op !== null && r.op !== undefined;
-              const off = proposed && isUnchecked(r.op);
-              const state = off ? "unchanged" : r.state;
-              const result = proposed ? results[r.op] : null;
-              return (
-                <tr
-                  key={r.id}
-                  className="border-t"
-                  data-testid={proposed ? "proposed-row" : "context-row"}
-                  data-state={r.state}
-                  data-op={proposed ? r.op : undefined}
-                  style={{
-                    background: TINT[state],
-                    boxShadow: EDGE[state] ? `inset 4px 0 0 ${EDGE[state]}` : undefined,
-                    opacity: state === "deleted" ? 0.6 : off ? 0.55 : 1,
-                    textDecoration: state === "deleted" ? "line-through" : "none",
-                  }}
-                >
-                  <td className={td}>
-                    {proposed && pending && !applying ? (
-                      <Checkbox
-                        checked={!off}
-                        aria-label={`Include change ${r.op + 1}`}
-                        onCheckedChange={(v) => toggle([r.op], v === true)}
-                      />
-                    ) : proposed ? (
-                      <StatusIcon result={result} applying={applying && !off} />
-                    ) : null}
-                  </td>
-                  <td className={td + " text-xs"} style={MUTED}>{r.id > 0 ? r.id : "new"}</td>
-                  {props.columns.map((c) => {
-                    const change = r.changes && r.changes[c.key];
-                    return (
-                      <td
-                        key={c.key}
-                        className={td}
-                        style={{ maxWidth: 260, background: change && !off ? TINT.changedCell : undefined }}
-                        title={change ? `Was: ${change.was || "(empty)"}` : undefined}
-                      >
-                        <span className="block truncate">{change && off ? change.was : r.cells[c.key]}</span>
-                        {change && !off ? (
-                          <span className="block truncate text-[11px]" style={{ color: AMBER }}>Was: {change.was || "(empty)"}</span>
-                        ) : null}
-                      </td>
-                    );
-                  })}
-                </tr>
-              );
-            })}
-          </tbody>
-        </table>
-      </div>
+      <PreviewTable maxHeight={520}>
+        <thead style={{ background: COLOR.panel, position: "sticky", top: 0 }}>
+          <tr>
+            <th className={th} style={{ width: 1 }} />
+            <th className={th} style={{ width: 1, ...MUTED }}>#</th>
+            {props.columns.map((c) => (
+              <th key={c.key} className={th} data-col={c.name}>
+                <span className="flex items-center gap-1"><ColumnName column={{ ...c, required: false }} /></span>
+                <div className="mt-0.5"><TypeBadge type={c.type} /></div>
+              </th>
+            ))}
+          </tr>
+        </thead>
+        <tbody>
+          {props.rows.map((r) => <DataRow key={r.id} r={r} phase={phase} />)}
+        </tbody>
+      </PreviewTable>
       {props.pages > 1 ? (
         <div className="flex items-center justify-between text-xs" style={MUTED}>
           <span>Page {props.page + 1} of {props.pages} · {total} changes</span>
           <span className="flex gap-1">
-            <Button size="sm" variant="outline" disabled={props.page === 0 || applying}
+            <Button size="sm" variant="outline" disabled={props.page === 0 || phase.applying}
               onClick={() => act("proposal_page", { page: props.page - 1 })}><ChevronLeft size={14} /></Button>
-            <Button size="sm" variant="outline" disabled={props.page + 1 >= props.pages || applying}
+            <Button size="sm" variant="outline" disabled={props.page + 1 >= props.pages || phase.applying}
               onClick={() => act("proposal_page", { page: props.page + 1 })}><ChevronRight size={14} /></Button>
           </span>
         </div>
@@ -565,7 +636,7 @@ export default function Proposal() {
       data-status={props.status}
       style={{ opacity: FINAL[props.status] ? 0.7 : 1 }}
     >
-      <style>{STYLE}</style>
+      <style>{KEYFRAMES}</style>
       {body}
       {(props.fill_estimates || []).map((e) => (
         <div key={e.column} className="text-xs" style={MUTED} data-testid="fill-estimate">
