@@ -1,11 +1,12 @@
-"""Paste the shared code of the custom elements into each element that names it (`make elements`).
+"""Paste the parts of the custom elements into each element that names them (`make elements`).
 
 Chainlit runs every `public/elements/<Name>.jsx` on its own with react-runner, whose imports resolve
-only a fixed map of packages: an element cannot import a sibling file. The shared code therefore lives
-once in `public/elements/shared/` and is copied between marker lines of the elements that want it:
+only a fixed map of packages: an element cannot import a sibling file. Code shared by several elements
+lives once in `public/elements/shared/` (and a long element keeps its parts in a folder of its own);
+it is copied between marker lines of the element that names it, the path relative to public/elements:
 
-    // ==== shared/look.jsx (pasted by `make elements`: edit public/elements/shared/look.jsx) ====
-    // ==== end shared/look.jsx ====
+    // ==== pasted from shared/look.jsx (edit public/elements/shared/look.jsx, then `make elements`) ====
+    // ==== end of shared/look.jsx ====
 
 `python -m core.elements` rewrites those regions; `--check` only reports elements whose copies differ
 (a test runs it). Every name stays imported once per element: a pasted file's imports count as the
@@ -23,14 +24,18 @@ ELEMENTS = Path(__file__).resolve().parents[1] / "public" / "elements"
 SHARED = ELEMENTS / "shared"
 
 _REGION = re.compile(
-    r"^// ==== shared/(?P<name>[\w.-]+) [^\n]*====\n(?P<body>.*?)^// ==== end shared/(?P=name) ====$",
+    r"^// ==== pasted from (?P<name>[\w./-]+) [^\n]*====\n(?P<body>.*?)^// ==== end of (?P=name) ====$",
     re.MULTILINE | re.DOTALL,
 )
 _IMPORT = re.compile(r"^import\s+(?P<what>.+?)\s+from\s+[\"'][^\"']+[\"'];?\s*$", re.MULTILINE | re.DOTALL)
 
 
 def begin_marker(name: str) -> str:
-    return f"// ==== shared/{name} (pasted by `make elements`: edit public/elements/shared/{name}) ===="
+    return f"// ==== pasted from {name} (edit public/elements/{name}, then `make elements`) ===="
+
+
+def end_marker(name: str) -> str:
+    return f"// ==== end of {name} ===="
 
 
 def imported_names(source: str) -> list[str]:
@@ -62,7 +67,7 @@ def paste(source: str, read: Callable[[str], str]) -> str:
     def fill(match: re.Match[str]) -> str:
         name = match.group("name")
         body = read(name).rstrip("\n") + "\n"
-        return f"{begin_marker(name)}\n{body}// ==== end shared/{name} ===="
+        return f"{begin_marker(name)}\n{body}{end_marker(name)}"
 
     built = _REGION.sub(fill, source)
     names = imported_names(built)
@@ -72,8 +77,10 @@ def paste(source: str, read: Callable[[str], str]) -> str:
     return built
 
 
-def _read_shared(name: str) -> str:
-    return (SHARED / name).read_text()
+def _read_part(name: str) -> str:
+    if ".." in Path(name).parts or not name.endswith(".jsx"):
+        raise ValueError(f"not a part under public/elements: {name}")
+    return (ELEMENTS / name).read_text()
 
 
 def build(*, write: bool) -> list[Path]:
@@ -81,7 +88,7 @@ def build(*, write: bool) -> list[Path]:
     changed = []
     for path in sorted(ELEMENTS.glob("*.jsx")):
         source = path.read_text()
-        built = paste(source, _read_shared)
+        built = paste(source, _read_part)
         if built != source:
             changed.append(path)
             if write:

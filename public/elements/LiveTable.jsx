@@ -7,7 +7,7 @@ import { Loader2, Sparkles, AlertTriangle, RotateCw, Clock, Lock } from "lucide-
 // change feed, so edits from another tab, user or the API appear within a second or two.
 // Values render as text (React escapes them); nothing here is HTML from a cell.
 
-// ==== shared/look.jsx (pasted by `make elements`: edit public/elements/shared/look.jsx) ====
+// ==== pasted from shared/look.jsx (edit public/elements/shared/look.jsx, then `make elements`) ====
 // Colours and value formatting of every tablechat element: one palette, one way to show a value.
 //
 // Why this file is copied into each element instead of imported: Chainlit 2.12 fetches
@@ -58,7 +58,7 @@ function plural(n, noun) {
 function typeLabel(type) {
   return String(type).replace("_", " ");
 }
-// ==== end shared/look.jsx ====
+// ==== end of shared/look.jsx ====
 
 const API = "/api/v1";
 const HEADERS = { "X-Requested-With": "tablechat", "Content-Type": "application/json" };

@@ -5,8 +5,10 @@ import { ChevronLeft, ChevronRight } from "lucide-react";
 // the preview model of proposals/preview.py describes it. Checkboxes and the apply phase live in props
 // (React state is wiped on every re-render); the server re-checks every payload sent from here.
 // Cell values render as text: React escapes them.
+// Each preview kind has its file in proposal/ (pasted below, see core/elements.py); they use the
+// helpers and imports of this file.
 
-// ==== shared/look.jsx (pasted by `make elements`: edit public/elements/shared/look.jsx) ====
+// ==== pasted from shared/look.jsx (edit public/elements/shared/look.jsx, then `make elements`) ====
 // Colours and value formatting of every tablechat element: one palette, one way to show a value.
 //
 // Why this file is copied into each element instead of imported: Chainlit 2.12 fetches
@@ -57,9 +59,9 @@ function plural(n, noun) {
 function typeLabel(type) {
   return String(type).replace("_", " ");
 }
-// ==== end shared/look.jsx ====
+// ==== end of shared/look.jsx ====
 
-// ==== shared/preview.jsx (pasted by `make elements`: edit public/elements/shared/preview.jsx) ====
+// ==== pasted from shared/preview.jsx (edit public/elements/shared/preview.jsx, then `make elements`) ====
 // The parts every proposal preview shares: its phase, cells and rows tinted by state, the outcome banner,
 // the progress bar and the Dismiss / Apply buttons. Pasted after look.jsx (see there why it is pasted).
 // They take what they show as arguments; only phaseOf and Outcome read the element's `props`.
@@ -238,15 +240,7 @@ function Actions({ phase, label, canApply, onDismiss, onApply, children }) {
     </span>
   );
 }
-// ==== end shared/preview.jsx ====
-
-// Sample rows fade in once per proposal, not again on every re-render (any props update remounts us).
-function firstShowing() {
-  const seen = (window.__tablechatShown = window.__tablechatShown || new Set());
-  if (seen.has(props.proposal_id)) return false;
-  seen.add(props.proposal_id);
-  return true;
-}
+// ==== end of shared/preview.jsx ====
 
 function isUnchecked(op) {
   return (props.unselected || []).includes(op);
@@ -291,6 +285,17 @@ async function act(name, extra, busy) {
 
 const dismiss = () => act("proposal_dismiss");
 const apply = () => act("proposal_apply", null, "applying");
+
+// ==== pasted from proposal/create.jsx (edit public/elements/proposal/create.jsx, then `make elements`) ====
+// The preview of a new table, pasted into Proposal.jsx (whose helpers and imports it uses).
+
+// Sample rows fade in once per proposal, not again on every re-render (any props update remounts us).
+function firstShowing() {
+  const seen = (window.__tablechatShown = window.__tablechatShown || new Set());
+  if (seen.has(props.proposal_id)) return false;
+  seen.add(props.proposal_id);
+  return true;
+}
 
 // -- a new table ---------------------------------------------------------------------------------------
 
@@ -379,8 +384,10 @@ function CreatePreview() {
     </div>
   );
 }
+// ==== end of proposal/create.jsx ====
 
-// -- schema changes to a table ------------------------------------------------------------------------
+// ==== pasted from proposal/schema.jsx (edit public/elements/proposal/schema.jsx, then `make elements`) ====
+// The preview of schema changes, pasted into Proposal.jsx (whose helpers and imports it uses).
 
 // The first changed column may sit past the right edge of a narrow chat: bring it into view.
 function showFirstChange(box) {
@@ -492,8 +499,10 @@ function SchemaPreview() {
     </div>
   );
 }
+// ==== end of proposal/schema.jsx ====
 
-// -- data changes -------------------------------------------------------------------------------------
+// ==== pasted from proposal/data.jsx (edit public/elements/proposal/data.jsx, then `make elements`) ====
+// The preview of data changes, pasted into Proposal.jsx (whose helpers and imports it uses).
 
 function countsLine() {
   const c = props.counts || {};
@@ -625,6 +634,7 @@ function DataPreview() {
     </div>
   );
 }
+// ==== end of proposal/data.jsx ====
 
 export default function Proposal() {
   const body = props.kind === "schema_create" ? <CreatePreview /> : props.kind === "schema_update" ? <SchemaPreview /> : <DataPreview />;
