@@ -118,6 +118,7 @@ async def test_booleans_read_yes_no_in_the_preview_and_in_the_live_view(chromium
         live = page.locator("#side-view-content [data-testid=live-table]")
         await expect(live.locator('tr:has-text("Inception") td[data-col="Watched"]')).to_have_text("No")
         await expect(live.locator('tr:has-text("Spirited Away") td[data-col="Watched"]')).to_have_text("Yes")
+        await live.locator('td[data-col="Watched"]').first.scroll_into_view_if_needed()
         await screenshot(page, "live_table_booleans")
     finally:
         await page.context.close()
