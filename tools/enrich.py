@@ -69,7 +69,7 @@ async def _sample(conn: Any, table: TablePublic, col: ColumnPublic, scope: Any, 
     """Up to `n` rows of `scope` (hand-edited cells left out unless named) and how many are in scope."""
     if new:
         scope = "all" if isinstance(scope, str) else scope
-    cond, params, explicit = ai_cells._scope_sql(scope)
+    cond, params, explicit = ai_cells.scope_sql(scope)
     pinned = "" if explicit else " AND NOT coalesce((r.meta -> :c ->> 'p')::boolean, false)"
     where = f"r.table_id = :t AND ({cond}){pinned}"
     values = {"t": table.id, "c": str(col.id), **params}

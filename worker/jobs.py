@@ -87,7 +87,7 @@ async def estimate_cost(conn: AsyncConnection, table_id: Any, column_id: Any, sc
     """What a fill of `scope` would roughly cost, before it runs (shown for fills of more than 50 cells)."""
     table = await get_table(conn, table_id)
     col = ai_cells.ai_column(table, column_id)
-    cond, params, explicit = ai_cells._scope_sql(scope)
+    cond, params, explicit = ai_cells.scope_sql(scope)
     pinned = "" if explicit else " AND NOT coalesce((r.meta -> :c ->> 'p')::boolean, false)"
     cells = (await conn.execute(text(f"SELECT count(*) FROM records r WHERE r.table_id = :t AND ({cond}){pinned}"),
                                 {"t": table.id, "c": str(col.id), **params})).scalar_one()

@@ -255,7 +255,7 @@ async def tokens_per_cell_ratio(url: str, *, rows: int = 500, sample: int = 50,
 
 
 def main() -> None:
-    """`python -m worker.bench [KEY…]`: run the measurements against the configured database."""
+    """`python -m bench.fills [KEY…]`: run the measurements against the configured database."""
     from core.services import resolve
     from db.migrate import upgrade
 
