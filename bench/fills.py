@@ -32,7 +32,8 @@ from core.settings import ROOT, get_settings
 from db import accounts, ai_cells, records, tables
 from db.engine import make_engine, transaction
 from db.schemas import AiConfig, ColumnCreate, TablePublic
-from worker import progress, prompt
+from jobs import progress
+from worker import prompt
 from worker.llm import AnthropicCellModel
 
 FAKE = ROOT / "tests" / "fakes" / "cell_llm.py"

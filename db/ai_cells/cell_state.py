@@ -15,6 +15,7 @@ WORKING_KEYS = ("j", "a", "n", "ps", "c", "w", "t")
 
 
 async def owned_jobs(conn: AsyncConnection, job_ids: Iterable[str]) -> set[str]:
+    """Those of `job_ids` still queued or running (a cell naming an ended job is free)."""
     ids = sorted({j for j in job_ids if j})
     if not ids:
         return set()
@@ -24,6 +25,7 @@ async def owned_jobs(conn: AsyncConnection, job_ids: Iterable[str]) -> set[str]:
 
 
 async def set_cells(conn: AsyncConnection, table_id: Any, column_id: str, metas: Mapping[int, Any]) -> None:
+    """Replace the state of a column's cells (state by row id)."""
     if metas:
         await conn.execute(
             text("UPDATE records r SET updated_at = now(), meta = jsonb_set(r.meta, ARRAY[:c], x.m) "
@@ -35,6 +37,7 @@ async def set_cells(conn: AsyncConnection, table_id: Any, column_id: str, metas:
 
 
 async def lock_cells(conn: AsyncConnection, table_id: Any, column_id: str, ids: Sequence[int]) -> list[Any]:
+    """(row id, state) of a column's cells among `ids`, locked in id order like every other writer."""
     res = await conn.execute(
         text("SELECT id, meta -> :c AS m FROM records WHERE table_id = :t AND id = ANY(:ids) "
              "ORDER BY id FOR UPDATE"),
@@ -44,8 +47,8 @@ async def lock_cells(conn: AsyncConnection, table_id: Any, column_id: str, ids: 
 
 
 def strip(m: Mapping[str, Any], *keys: str) -> dict[str, Any]:
+    """A cell state without `keys`."""
     return {k: v for k, v in m.items() if k not in keys}
-
 
 
 RESTORE = ("CASE WHEN r.meta -> :c ->> 'ps' IN ('completed', 'error', 'stale') THEN r.meta -> :c ->> 'ps' "

@@ -49,7 +49,6 @@ class Written:
     jobs: list[dict[str, Any]] = field(default_factory=list)
 
 
-
 _CLAIM = text(
     "WITH claimed AS ("
     " UPDATE records r SET updated_at = now(), meta = jsonb_set(r.meta, ARRAY[:c], (r.meta -> :c) "

@@ -28,7 +28,6 @@ class Delta:
     cost: float = 0.0
 
 
-
 def jsonable(row: Mapping[str, Any]) -> dict[str, Any]:
     out = dict(row)
     for key, value in out.items():
@@ -81,7 +80,6 @@ async def get_job(conn: AsyncConnection, job_id: Any) -> dict[str, Any]:
     return jsonable(row)
 
 
-
 async def active_jobs(conn: AsyncConnection) -> list[dict[str, Any]]:
     res = await conn.execute(text(
         "SELECT id::text AS id, table_id, column_id::text AS column_id, status, mode, "
@@ -97,3 +95,10 @@ async def ended_jobs(conn: AsyncConnection, within_s: float) -> list[dict[str, A
         "WHERE status NOT IN ('queued', 'running') AND finished_at > now() - make_interval(secs => :s)"),
         {"s": within_s})
     return [dict(m) for m in res.mappings()]
+
+
+async def running_in_thread(conn: AsyncConnection, thread_id: str) -> list[str]:
+    """The jobs a conversation started that are still queued or running, oldest first."""
+    found = await conn.execute(text("SELECT id FROM jobs WHERE thread_id = :th AND status IN ('queued', 'running') "
+                                    "ORDER BY created_at"), {"th": thread_id})
+    return [str(r.id) for r in found]

@@ -1,4 +1,8 @@
-"""Fill messages in the outbox: written in the caller's transaction, relayed to the broker after commit."""
+"""Work messages in the outbox: written in the caller's transaction, relayed to the broker after commit.
+
+A message names its job and some of its rows, and its kind: `fill` (compute and write cells) or
+`preview` (compute, keep as the job's results). The kind fills the outbox's `queue` and `actor`
+columns; which broker queue and actor a kind goes to is the jobs layer's business (jobs/names.py)."""
 
 from __future__ import annotations
 
@@ -11,22 +15,23 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from db.ai_cells.settings import rows_per_message
 
-QUEUE = "cells"
-FILL_ACTOR = "fill_rows"
+FILL = "fill"
+PREVIEW = "preview"
 
 
 def outbox_rows(job_id: str, ids: Sequence[int], delay_ms: int = 0) -> list[dict[str, Any]]:
+    """The messages for `ids` of a job, a few calls' worth of rows each, due in `delay_ms`."""
     chunk = rows_per_message()
     ids = sorted(ids)
     return [{"job": job_id, "rows": ids[i: i + chunk], "delay_ms": delay_ms} for i in range(0, len(ids), chunk)]
 
 
-async def enqueue(conn: AsyncConnection, messages: Sequence[Mapping[str, Any]]) -> None:
-    """Write fill messages to the outbox (relayed to the broker after commit)."""
+async def enqueue(conn: AsyncConnection, messages: Sequence[Mapping[str, Any]], kind: str = FILL) -> None:
+    """Write messages of `kind` to the outbox (relayed to the broker after commit)."""
     if not messages:
         return
-    await conn.execute(_ENQUEUE, {"q": QUEUE, "a": FILL_ACTOR, "m": json.dumps(list(messages))})
+    await conn.execute(_ENQUEUE, {"k": kind, "m": json.dumps(list(messages))})
 
 
 _ENQUEUE = text("INSERT INTO outbox (queue, actor, payload) "
-                "SELECT :q, :a, e FROM jsonb_array_elements(CAST(:m AS jsonb)) AS e")
+                "SELECT :k, :k, e FROM jsonb_array_elements(CAST(:m AS jsonb)) AS e")

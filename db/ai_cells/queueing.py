@@ -55,7 +55,6 @@ def scope_sql(scope: Any) -> tuple[str, dict[str, Any], bool]:
     raise Invalid('scope is "all", "empty", "failed", "stale" or a list of row ids', scope=str(scope)[:80])
 
 
-
 _ASSIGN = """
 WITH cand AS (
   SELECT r.id, coalesce(r.meta -> :c, '{{}}'::jsonb) AS m FROM records r
@@ -174,3 +173,27 @@ async def close_new_row_jobs(conn: AsyncConnection, jobs: Mapping[str, str], ids
                            {"j": job_id, "n": len(queued), "s": json.dumps(NewRows(queued).stored())})
         started.append(job_id)
     return started
+
+
+def _in_scope(table_id: Any, column_id: Any, scope: Any) -> tuple[str, dict[str, Any]]:
+    """The rows a fill of `scope` would queue, as a condition on `r` and its parameters (cells edited by
+    hand left out unless the scope names their rows); cells already queued are counted too."""
+    cond, params, explicit = scope_sql(scope)
+    pinned = "" if explicit else " AND NOT coalesce((r.meta -> :c ->> 'p')::boolean, false)"
+    return f"r.table_id = :t AND ({cond}){pinned}", {"t": table_id, "c": str(column_id), **params}
+
+
+async def count_in_scope(conn: AsyncConnection, table_id: Any, column_id: Any, scope: Any) -> int:
+    """How many cells of an AI column a fill of `scope` covers."""
+    where, values = _in_scope(table_id, column_id, scope)
+    return (await conn.execute(text(f"SELECT count(*) FROM records r WHERE {where}"), values)).scalar_one()
+
+
+async def rows_in_scope(conn: AsyncConnection, table_id: Any, column_id: Any, scope: Any, limit: int
+                        ) -> tuple[list[int], int]:
+    """The first `limit` rows (by id) of a fill of `scope`, and how many rows it covers."""
+    where, values = _in_scope(table_id, column_id, scope)
+    total = (await conn.execute(text(f"SELECT count(*) FROM records r WHERE {where}"), values)).scalar_one()
+    rows = (await conn.execute(text(f"SELECT r.id FROM records r WHERE {where} ORDER BY r.id LIMIT :n"),
+                               {**values, "n": limit})).scalars().all()
+    return list(rows), total

@@ -87,7 +87,6 @@ async def requeue_stalled(conn: AsyncConnection, job: Mapping[str, Any]) -> tupl
     return sum(len(v) for v in by_delay.values()), []
 
 
-
 async def release_ended(conn: AsyncConnection, job: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Cells still held by a job that has ended (sent back to its queue while it was being stopped):
     those of a stopped job fail with its reason, the others go back to what they were."""

@@ -36,3 +36,13 @@ _COUNT_STATES = text(
     "SELECT c.id, coalesce(r.meta -> c.id ->> 's', 'idle'), count(*) FROM records r "
     "CROSS JOIN unnest(CAST(:cols AS text[])) AS c(id) WHERE r.table_id = :t GROUP BY 1, 2"
 )
+
+
+async def failed_cells(conn: AsyncConnection, table_id: Any, column_id: Any, limit: int
+                       ) -> tuple[list[tuple[int, str | None]], int]:
+    """The first `limit` failed cells of a column (row id, error) and how many have failed in all."""
+    rows = (await conn.execute(text(
+        "SELECT r.id, r.meta -> :c ->> 'e' AS e, count(*) OVER () AS n FROM records r "
+        "WHERE r.table_id = :t AND r.meta -> :c ->> 's' = 'error' ORDER BY r.id LIMIT :k"),
+        {"t": table_id, "c": str(column_id), "k": limit})).all()
+    return [(r.id, r.e) for r in rows], (rows[0].n if rows else 0)
