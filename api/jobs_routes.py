@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import uuid
 from collections.abc import Sequence
 from typing import Annotated, Literal
@@ -11,14 +10,13 @@ from fastapi import APIRouter, Path, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+import jobs
 from api.auth import CallerDep
 from api.common import ColumnKey, TableId, errors
-from db import ai_cells, tables
-from worker import jobs
-from worker.jobs import JobPublic
+from db import tables
+from jobs import JobPublic
 
 router = APIRouter(tags=["jobs"])
-log = logging.getLogger("tablechat.api")
 
 FILL_HEADER = "X-Fill-Job"
 JobId = Annotated[str, Path(description="The job's id", json_schema_extra={"format": "uuid"})]
@@ -39,13 +37,6 @@ class FillStarted(BaseModel):
     total: int
 
 
-async def announce_job(job: JobPublic) -> None:
-    try:
-        await jobs.announce(job)
-    except Exception:  # the stream only tells listeners sooner; the database has the job either way
-        log.warning("progress of job %s not announced", job.id, exc_info=True)
-
-
 async def read_jobs(conn: AsyncConnection, job_ids: Sequence[str]) -> list[JobPublic]:
     """The fills a call queued, as they stand in its transaction."""
     return [await jobs.get_job(conn, j) for j in job_ids]
@@ -57,7 +48,7 @@ async def tell_jobs(response: Response, started: Sequence[JobPublic]) -> None:
     if started:
         response.headers[FILL_HEADER] = ", ".join(str(j.id) for j in started)
     for job in started:
-        await announce_job(job)
+        await jobs.tell(job)
 
 
 @router.post("/tables/{table_id}/columns/{column_id}/fill", status_code=202, response_model=FillStarted,
@@ -69,7 +60,7 @@ async def start_fill(caller: CallerDep, table_id: TableId, column_id: ColumnKey,
     scope = (body or FillRequest()).scope
     async with caller.tx() as conn:
         job = await jobs.start_fill(conn, table_id, column_id, scope)
-    await announce_job(job)
+    await jobs.tell(job)
     return FillStarted(job_id=job.id, status=job.status, total=job.total)
 
 
@@ -100,7 +91,7 @@ async def ai_status(caller: CallerDep, table_id: TableId) -> AiStatus:
     async with caller.tx() as conn:
         table = await tables.get_table(conn, table_id)
         cursor = await tables.current_seq(conn, table.id)  # before the counts: a later change is replayed
-        counts = await ai_cells.status_counts(conn, table)
+        counts = await jobs.status_counts(conn, table)
     return AiStatus(cursor=cursor, columns=[AiColumnStatus(column_id=c.id, name=c.name, **counts[str(c.id)])
                                             for c in table.columns if c.ai is not None])
 
@@ -118,5 +109,5 @@ async def cancel_job(caller: CallerDep, job_id: JobId) -> JobPublic:
     as it is."""
     async with caller.tx() as conn:
         job = await jobs.cancel(conn, job_id)
-    await announce_job(job)
+    await jobs.tell(job)
     return job

@@ -92,8 +92,8 @@ async def list_columns(caller: CallerDep, table_id: TableId) -> ColumnList:
 async def create_column(caller: CallerDep, table_id: TableId, body: ColumnCreate, response: Response) -> ColumnPublic:
     """A new column (default: last). An AI column's cells start `pending` and a fill job starts at once
     (its id in the `X-Fill-Job` header; follow it with `GET /jobs/{id}`)."""
+    import jobs
     from api.jobs_routes import tell_jobs
-    from worker import jobs
 
     async with caller.tx() as conn:
         column = await tables.create_column(conn, table_id, body)

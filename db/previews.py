@@ -23,12 +23,12 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from db import ai_cells
-from db.ai_cells import ACTIVE, MAX_ATTEMPTS, QUEUE, Claimed, Delta, Outcome
+from db.ai_cells import ACTIVE, MAX_ATTEMPTS, Claimed, Delta, Outcome
+from db.ai_cells.outbox import PREVIEW, enqueue, outbox_rows
 from db.errors import NotFound
 from db.schemas import ColumnPublic, TablePublic
 from db.tables import as_uuid
 
-PREVIEW_ACTOR = "preview_rows"
 MODE = "preview"
 
 
@@ -44,19 +44,6 @@ class Result:
 
 
 # -- starting --------------------------------------------------------------------------------------
-def _messages(job_id: str, ids: Sequence[int], delay_ms: int = 0) -> list[dict[str, Any]]:
-    chunk = ai_cells.rows_per_message()
-    ids = sorted(ids)
-    return [{"job": job_id, "rows": ids[i: i + chunk], "delay_ms": delay_ms} for i in range(0, len(ids), chunk)]
-
-
-async def _enqueue(conn: AsyncConnection, messages: Sequence[Mapping[str, Any]]) -> None:
-    if messages:
-        await conn.execute(text("INSERT INTO outbox (queue, actor, payload) "
-                                "SELECT :q, :a, e FROM jsonb_array_elements(CAST(:m AS jsonb)) AS e"),
-                           {"q": QUEUE, "a": PREVIEW_ACTOR, "m": json.dumps(list(messages))})
-
-
 async def start_preview(conn: AsyncConnection, table: TablePublic, column: ColumnPublic, record_ids: Sequence[int],
                         *, scope: Any = "all", thread_id: str | None = None) -> dict[str, Any]:
     """A preview job computing `column` (it needs `ai`; it may be a column that does not exist yet, with
@@ -79,7 +66,7 @@ async def start_preview(conn: AsyncConnection, table: TablePublic, column: Colum
         await conn.execute(text("INSERT INTO job_results (job_id, record_id, workspace_id) "
                                 "SELECT :j, r, :w FROM unnest(CAST(:ids AS bigint[])) AS r"),
                            {"j": job_id, "w": table.workspace_id, "ids": ids})
-        await _enqueue(conn, _messages(job_id, ids))
+        await enqueue(conn, outbox_rows(job_id, ids), PREVIEW)
     return await ai_cells.get_job(conn, job_id)
 
 
@@ -198,7 +185,7 @@ async def write_results(conn: AsyncConnection, *, job_id: str, table_id: Any, de
         if kind in ("retry", "changed"):
             delay = max(0, int(((nb if kind == "retry" and nb else now) - now) * 1000))
             back.setdefault(delay, []).append(rid)
-    await _enqueue(conn, [m for delay, ids in back.items() for m in _messages(job_id, ids, delay)])
+    await enqueue(conn, [m for delay, ids in back.items() for m in outbox_rows(job_id, ids, delay)], PREVIEW)
     delta = Delta(done=sum(k == "ok" for k in kinds.values()), failed=sum(k == "error" for k in kinds.values()),
                   cost=cost)
     return kinds, await ai_cells.settle(conn, {job_id: delta})
@@ -262,7 +249,7 @@ async def recover_dead(conn: AsyncConnection, job: Mapping[str, Any], live_worke
     rows = res.all()
     if not rows:
         return 0, []
-    await _enqueue(conn, _messages(job["id"], [rid for rid, status in rows if status == "pending"]))
+    await enqueue(conn, outbox_rows(job["id"], [rid for rid, status in rows if status == "pending"]), PREVIEW)
     failed = sum(status == "error" for _, status in rows)
     return len(rows), await ai_cells.settle(conn, {job["id"]: Delta(failed=failed)})
 
@@ -293,7 +280,7 @@ async def requeue_stalled(conn: AsyncConnection, job: Mapping[str, Any]) -> tupl
     for rid, status, nb in cells:
         if status == "pending":
             by_delay.setdefault(max(0, int((nb - now) * 1000)), []).append(rid)
-    await _enqueue(conn, [m for delay, ids in by_delay.items() for m in _messages(job["id"], ids, delay)])
+    await enqueue(conn, [m for delay, ids in by_delay.items() for m in outbox_rows(job["id"], ids, delay)], PREVIEW)
     await conn.execute(text("UPDATE jobs SET updated_at = now() WHERE id = CAST(:j AS uuid)"), {"j": job["id"]})
     return sum(len(v) for v in by_delay.values()), ended
 

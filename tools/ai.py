@@ -8,19 +8,17 @@ import logging
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import text
 
+import jobs
 from core.settings import get_settings
-from db import ai_cells, previews
-from db.schemas import ColumnPublic, TablePublic
+from db.schemas import TablePublic
 from db.tables import get_table
+from jobs import COST_SHOWN_FROM, fill_estimates
 from tools.base import JobEvent, ToolContext, ToolError, ToolResult, tool
-from worker import jobs, prompt
-from worker.llm import price
+
+__all__ = ["COST_SHOWN_FROM", "fill_estimates"]  # read here by the chat (app.py) until it calls jobs itself
 
 log = logging.getLogger(__name__)
-
-COST_SHOWN_FROM = 50  # fills larger than this show their estimated cost before they run
 
 Scope = Literal["all", "empty", "failed", "stale"] | Annotated[list[Annotated[int, Field(ge=1)]], Field(max_length=10_000)]
 
@@ -56,13 +54,10 @@ async def fill_column(ctx: ToolContext, args: FillColumn) -> ToolResult:
     ref = _table_ref(ctx, args.table_id)
     async with ctx.transaction() as conn:
         table = await _own_table(ctx, conn, ref)
-        column = ai_cells.ai_column(table, args.column_id)
-        estimate = await jobs.estimate_cost(conn, table.id, column.id, args.scope)
-        job = await jobs.start_fill(conn, table.id, column.id, args.scope, thread_id=ctx.thread_id)
-    try:
-        await jobs.announce(job)
-    except Exception:  # the stream only wakes listeners sooner; the job is in the database either way
-        log.warning("progress of job %s not announced", job.id, exc_info=True)
+        column = jobs.ai_column(table, args.column_id)
+        estimate = await jobs.estimate_cost(conn, table, column.id, args.scope)
+        job = await jobs.start_fill(conn, table, column.id, args.scope, thread_id=ctx.thread_id)
+    await jobs.tell(job)
     out: dict[str, Any] = {"job_id": str(job.id), "column": column.name, "cells_queued": job.total,
                            "status": job.status}
     if job.total == 0:
@@ -106,14 +101,11 @@ async def final_summary(conn: Any, job: jobs.JobPublic, column: str) -> str:
         text_ += (f"\n\n{left} cell{'s' if left != 1 else ''} not computed: left as before the fill. "
                   f"Ask “fill column {column} for empty cells” to compute them.")
     if job.failed:
-        rows = (await conn.execute(text(
-            "SELECT r.id, r.meta -> :c ->> 'e' AS e, count(*) OVER () AS n FROM records r "
-            "WHERE r.table_id = :t AND r.meta -> :c ->> 's' = 'error' ORDER BY r.id LIMIT :k"),
-            {"t": job.table_id, "c": str(job.column_id), "k": SHOW_FAILURES})).all()
+        rows, n = await jobs.failed_cells(conn, job, SHOW_FAILURES)
         if rows:
-            text_ += "\n\nFailed cells:\n" + "\n".join(f"- row {r.id}: {r.e or 'no reason given'}" for r in rows)
-            if rows[0].n > len(rows):
-                text_ += f"\n- and {rows[0].n - len(rows)} more"
+            text_ += "\n\nFailed cells:\n" + "\n".join(f"- row {rid}: {e or 'no reason given'}" for rid, e in rows)
+            if n > len(rows):
+                text_ += f"\n- and {n - len(rows)} more"
             text_ += "\n\nUse **Retry failed** in the live view (or ask “retry column …”) to try them again."
     return text_
 
@@ -125,7 +117,7 @@ async def _preview_summary(conn: Any, job: jobs.JobPublic, column: str) -> str:
              "· nothing written")
     if job.status == "stopped" and job.error:
         text_ += f"\n\n{job.error}"
-    failed = [r for r in await previews.results(conn, job.id) if r.status == "error"]
+    failed = [r for r in await jobs.preview_results(conn, job.id) if r.status == "error"]
     if failed:
         text_ += "\n\nRows without a value:\n" + "\n".join(
             f"- row {r.record_id}: {r.error or 'no reason given'}" for r in failed[:SHOW_FAILURES])
@@ -140,26 +132,18 @@ async def cancel_job(ctx: ToolContext, job_id: Any) -> jobs.JobPublic:
     returned as it is."""
     async with ctx.transaction() as conn:
         job = await jobs.cancel(conn, job_id)
-    try:
-        await jobs.announce(job)
-    except Exception:  # the stream only wakes listeners sooner; the database has the job either way
-        log.warning("progress of job %s not announced", job.id, exc_info=True)
+    await jobs.tell(job)
     return job
 
 
 async def column_name(conn: Any, job: jobs.JobPublic) -> str:
-    """The name of the column a job computes: a sample's is in the job, as its column may not exist yet."""
-    if job.mode == previews.MODE:
-        return (await previews.get_preview(conn, job.id))[1].name
-    table = await get_table(conn, job.table_id)
-    return next((c.name for c in table.columns if c.id == job.column_id), "AI column")
+    """The name of the column a job computes (see jobs.column_name)."""
+    return await jobs.column_name(conn, job)
 
 
 async def running_jobs(conn: Any, thread_id: str) -> list[str]:
     """The fills a conversation started that are still running."""
-    found = await conn.execute(text("SELECT id FROM jobs WHERE thread_id = :th AND status IN ('queued', 'running') "
-                                    "ORDER BY created_at"), {"th": thread_id})
-    return [str(r.id) for r in found]
+    return await jobs.running_jobs(conn, thread_id)
 
 
 async def follow_job(ctx: ToolContext, job_id: Any, column: str, show: Any, *, interval_s: float = 0.25,
@@ -180,27 +164,3 @@ async def follow_job(ctx: ToolContext, job_id: Any, column: str, show: Any, *, i
         if done or loop.time() > deadline:
             return job
         await asyncio.sleep(interval_s)
-
-
-def fill_estimates(preview: Any) -> list[dict[str, Any]]:
-    """For each AI column a schema preview adds: the cells its fill will cover and roughly what that
-    costs, when it is more than 50 cells (the same arithmetic as `jobs.estimate_cost`, before the
-    column exists)."""
-    if getattr(preview, "kind", None) != "schema_update" or preview.total_rows <= COST_SHOWN_FROM:
-        return []
-    app = get_settings()
-    out = []
-    for c in preview.columns:
-        if c.state != "added" or not c.ai_prompt:
-            continue
-        col = ColumnPublic(id="00000000-0000-0000-0000-000000000000", name=c.name, type=c.type, position=0,
-                           required=False, options=c.options, ai={"prompt": c.ai_prompt})
-        deps = len(set(ai_cells.PLACEHOLDER.findall(c.ai_prompt)))
-        cells = preview.total_rows
-        inp, outp = price(app.cell_model)
-        calls = -(-cells // app.rows_per_call)
-        tokens_in = calls * len(prompt.prefix(col, []).system) / 4 + cells * (deps * jobs.EST_INPUT_TOKENS_PER_VALUE + 10)
-        tokens_out = cells * jobs.EST_OUTPUT_TOKENS_PER_CELL.get(c.type, 8)
-        out.append({"column": c.name, "cells": cells, "model": app.cell_model,
-                    "usd": round((tokens_in * inp + tokens_out * outp) / 1e6, 4)})
-    return out

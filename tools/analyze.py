@@ -12,9 +12,10 @@ from typing import Annotated, Any, Literal
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import text
 
+from db.records import count_records
 from db.schemas import TablePublic
+from db.stats import column_texts
 from tools.base import AnalysisEvent, ToolContext, ToolError, ToolResult, tool
 from tools.tables import resolve_table, short
 
@@ -134,15 +135,8 @@ async def load_frame(ctx: ToolContext, conn: Any, table: TablePublic, names: set
         cols = list(table.columns)
     else:
         cols = [c for c in table.columns if any(_find(table, n) is c for n in names)]
-    params: dict[str, Any] = {"t": table.id, "lim": MAX_ROWS}
-    fields = []
-    for i, c in enumerate(cols):
-        params[f"k{i}"] = str(c.id)
-        fields.append(f"r.data ->> :k{i} AS c{i}")
-    select = ", ".join(["r.id"] + fields)
-    rows = (await conn.execute(
-        text(f"SELECT {select} FROM records r WHERE r.table_id = :t ORDER BY r.id LIMIT :lim"), params)).all()
-    total = (await conn.execute(text("SELECT count(*) FROM records WHERE table_id = :t"), {"t": table.id})).scalar_one()
+    rows = await column_texts(conn, table.id, [c.id for c in cols], MAX_ROWS)
+    total = await count_records(conn, table.id)
     data = {c.name: _typed(c.type, [r[i + 1] for r in rows]) for i, c in enumerate(cols)}
     frame = pd.DataFrame(data)  # the Series share a RangeIndex; row ids become the index afterwards
     frame.index = pd.Index([r[0] for r in rows], name="row_id")

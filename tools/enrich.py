@@ -13,15 +13,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import text
 
+import jobs
 from core.settings import get_settings
-from db import ai_cells, previews
 from db.schemas import ColumnCreate, ColumnPublic, TablePublic
 from tools.ai import Scope, _own_table, _table_ref, cancel_job
 from tools.base import JobEvent, ToolContext, ToolError, ToolResult, tool
 from tools.proposals import _propose
-from worker import jobs
 
 log = logging.getLogger(__name__)
 
@@ -69,18 +67,11 @@ async def _sample(conn: Any, table: TablePublic, col: ColumnPublic, scope: Any, 
     """Up to `n` rows of `scope` (hand-edited cells left out unless named) and how many are in scope."""
     if new:
         scope = "all" if isinstance(scope, str) else scope
-    cond, params, explicit = ai_cells._scope_sql(scope)
-    pinned = "" if explicit else " AND NOT coalesce((r.meta -> :c ->> 'p')::boolean, false)"
-    where = f"r.table_id = :t AND ({cond}){pinned}"
-    values = {"t": table.id, "c": str(col.id), **params}
-    total = (await conn.execute(text(f"SELECT count(*) FROM records r WHERE {where}"), values)).scalar_one()
-    rows = (await conn.execute(text(f"SELECT r.id FROM records r WHERE {where} ORDER BY r.id LIMIT :n"),
-                               {**values, "n": n})).scalars().all()
-    return list(rows), total
+    return await jobs.sample_rows(conn, table, col, scope, n)
 
 
 async def wait_preview(ctx: ToolContext, job_id: Any, *, timeout_s: float, interval_s: float = 0.2
-                       ) -> tuple[jobs.JobPublic, list[previews.Result], bool]:
+                       ) -> tuple[jobs.JobPublic, list[jobs.PreviewResult], bool]:
     """Wait for the workers to finish a preview; returns the job, its rows and whether it timed out
     (then it is cancelled, keeping what was computed). A turn stopped meanwhile cancels it too."""
     loop = asyncio.get_running_loop()
@@ -89,12 +80,12 @@ async def wait_preview(ctx: ToolContext, job_id: Any, *, timeout_s: float, inter
         while True:
             async with ctx.transaction() as conn:
                 job = await jobs.get_job(conn, job_id)
-                if job.status not in ai_cells.ACTIVE:
-                    return job, await previews.results(conn, job_id), False
+                if job.status not in jobs.ACTIVE:
+                    return job, await jobs.preview_results(conn, job_id), False
             if loop.time() >= deadline:
                 job = await cancel_job(ctx, job_id)
                 async with ctx.transaction() as conn:
-                    return job, await previews.results(conn, job_id), True
+                    return job, await jobs.preview_results(conn, job_id), True
             await asyncio.sleep(interval_s)
     except asyncio.CancelledError:
         await asyncio.shield(cancel_job(ctx, job_id))
@@ -139,7 +130,7 @@ class Computed:
     unfinished: list[int]
 
     @classmethod
-    def of(cls, found: list[previews.Result]) -> Computed:
+    def of(cls, found: list[jobs.PreviewResult]) -> Computed:
         return cls(values={r.record_id: r.value for r in found if r.status == "done" and r.value is not None},
                    empty=[r.record_id for r in found if r.status == "done" and r.value is None],
                    failed={r.record_id: r.error or "no reason given" for r in found if r.status == "error"},
@@ -168,16 +159,13 @@ async def enrich_column(ctx: ToolContext, args: EnrichColumn) -> ToolResult:
     if job is None:
         return ToolResult({"column": col.name, "rows_in_scope": 0,
                            "note": f"No rows of scope {args.scope!r}: nothing to compute."})
-    try:
-        await jobs.announce(job)
-    except Exception:  # the stream only wakes listeners sooner; the job is in the database either way
-        log.warning("progress of job %s not announced", job.id, exc_info=True)
+    await jobs.tell(job)
     await ctx.emit(JobEvent(job_id=job.id, table_id=table.id, column_id=col.id, column_name=col.name,
                             total=job.total))
     timeout = get_settings().preview_timeout_s
     job, found, timed_out = await wait_preview(ctx, job.id, timeout_s=timeout)
     async with ctx.transaction() as conn:
-        models = await previews.models_used(conn, job.id)
+        models = await jobs.models_used(conn, job.id)
     got = Computed.of(found)
     facts: dict[str, Any] = {"job_id": str(job.id), "column": col.name, "sample": len(rows), "rows_in_scope": in_scope,
                              "computed": len(got.values), "no_answer": len(got.empty), "failed": len(got.failed),

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import text
 
 from dataio.export import CSV_MIME, XLSX_MIME, export_csv, export_filename, export_xlsx
+from db.records import count_records
 from tools.base import FileEvent, ToolContext, ToolResult, tool
 from tools.tables import resolve_table
 
@@ -26,8 +26,7 @@ async def export_table(ctx: ToolContext, args: ExportInput) -> ToolResult:
     the user the download is attached below the reply."""
     async with ctx.transaction() as conn:
         table = await resolve_table(ctx, conn, args.table_id)
-        rows = (await conn.execute(text("SELECT count(*) FROM records WHERE table_id = :t"),
-                                   {"t": table.id})).scalar_one()
+        rows = await count_records(conn, table.id)
         body = await (export_csv(conn, table) if args.format == "csv" else export_xlsx(conn, table))
     name = export_filename(table, args.format)
     await ctx.emit(FileEvent(name=name, mime=CSV_MIME if args.format == "csv" else XLSX_MIME, content=body))

@@ -7,8 +7,7 @@ import logging
 
 import dramatiq
 
-from db.ai_cells import FILL_ACTOR, QUEUE
-from db.previews import PREVIEW_ACTOR
+from jobs.names import FILL_ACTOR, PREVIEW_ACTOR, QUEUE
 from worker import preview
 from worker.broker import MAX_BACKOFF_MS, MIN_BACKOFF_MS, broker
 from worker.fill import run_message

@@ -1,6 +1,7 @@
 """The outbox relay: messages written to PostgreSQL in the same transaction as the cells they concern
 are sent to the broker afterwards, and marked sent only once Redis took them. With Redis down they
-wait in the table; nothing is lost. A message sent twice is harmless (claims are conditional)."""
+wait in the table; nothing is lost. A message sent twice is harmless (claims are conditional). A row
+holds the kind of its message; jobs/names.py says which queue and actor take that kind."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from db.engine import transaction
+from jobs.names import destination
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +29,8 @@ def _send(broker: Broker, rows: Sequence[Any]) -> list[int]:
     sent = []
     for row in rows:
         payload = row.payload
-        message = Message(queue_name=row.queue, actor_name=row.actor, args=(payload["job"], payload["rows"]),
+        queue, actor = destination(row.queue, row.actor)
+        message = Message(queue_name=queue, actor_name=actor, args=(payload["job"], payload["rows"]),
                           kwargs={}, options={})
         try:
             broker.enqueue(message, delay=int(payload.get("delay_ms") or 0) or None)

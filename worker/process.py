@@ -22,7 +22,7 @@ def main(argv: list[str] | None = None) -> int:
                                                    "%(name)s: %(message)s")
     from dramatiq import Worker
 
-    from db.ai_cells import QUEUE
+    from jobs.names import QUEUE
     from worker.actors import broker
 
     stop = threading.Event()

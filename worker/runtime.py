@@ -16,10 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.settings import Settings, get_settings
 from db.engine import make_engine
+from jobs.progress import Progress
 from worker.lease import WorkerLease
 from worker.limiter import Limiter
 from worker.llm import AnthropicCellModel, CellModel, OfflineCellModel
-from worker.progress import Progress
 from worker.settings import WorkerSettings, get_worker_settings
 from worker.writer import Writer
 

@@ -13,9 +13,9 @@ from redis.asyncio import Redis
 
 from core.settings import get_settings
 from db.engine import make_engine
+from jobs.progress import Progress
 from worker.lease import LEADER_KEY, AdvisoryLock
 from worker.outbox import Relay
-from worker.progress import Progress
 from worker.settings import WorkerSettings, get_worker_settings
 from worker.sweeper import Sweeper
 

@@ -518,9 +518,9 @@ async def _bare_update_s(bench: Bench, rows: int) -> float:
 @metric("apply_10k_s", unit="s", target="<= 1")
 async def apply_10k(bench: Bench) -> Result:
     """Seconds to apply a 10,000-operation data proposal (5,000 updates of two cells, 2,000 deletions,
-    3,000 new rows) on a 10,000-row table, commit included (proposals.bench, median of its runs);
+    3,000 new rows) on a 10,000-row table, commit included (bench.apply, median of its runs);
     baseline: one bare UPDATE of two cells and their versions in all 10,000 rows of such a table."""
-    from proposals.bench import ADDS, DELETES, ROWS, UPDATES, bench_apply_10k
+    from bench.apply import ADDS, DELETES, ROWS, UPDATES, bench_apply_10k
 
     n = await sizes(bench)
     runs, bare = [], []

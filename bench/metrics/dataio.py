@@ -12,7 +12,7 @@ import pandas as pd
 
 from bench.context import Bench
 from bench.harness import Result, metric
-from dataio.bench import bench_import_100k, make_csv
+from bench.imports import bench_import_100k, make_csv
 
 
 async def _measured(bench: Bench) -> dict[str, Any]:

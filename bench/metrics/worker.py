@@ -1,11 +1,11 @@
-"""AI-fill metrics of SPEC §10, measured by `worker.bench` on the real pipeline (`tablechat worker`
+"""AI-fill metrics of SPEC §10, measured by `bench.fills` on the real pipeline (`tablechat worker`
 processes, the outbox, Redis, the official SDK) against the fake LLM server in its own process."""
 
 from __future__ import annotations
 
+from bench import fills
 from bench.context import FULL, Bench
 from bench.harness import Result, metric
-from worker import bench as fills
 
 
 def _full(bench: Bench) -> bool:

@@ -125,7 +125,7 @@ async def test_xlsx_round_trip_keeps_values_and_types(engine, owner):
 
 
 async def test_failure_midway_leaves_no_table_and_no_rows(engine, owner):
-    from dataio import bench
+    from bench import imports as bench
 
     parsed = read_table_file(bench.make_csv(25_000), "half.csv")
     seen = []
@@ -147,7 +147,7 @@ async def test_failure_midway_leaves_no_table_and_no_rows(engine, owner):
 
 
 async def test_progress_is_reported_from_zero_to_total(engine, owner):
-    from dataio import bench
+    from bench import imports as bench
 
     parsed = read_table_file(bench.make_csv(23_000), "p.csv")
     seen = []
@@ -258,7 +258,7 @@ async def test_widest_file_imports_every_column(engine, owner):
 
 
 async def test_benchmark_runs_and_leaves_nothing_behind(engine):
-    from dataio.bench import bench_import_100k
+    from bench.imports import bench_import_100k
 
     async with transaction(None, engine=engine) as conn:
         before = (await conn.execute(text("SELECT (SELECT count(*) FROM accounts), (SELECT count(*) FROM records), "

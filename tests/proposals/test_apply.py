@@ -6,13 +6,13 @@ import asyncio
 import pytest
 from sqlalchemy import text
 
+from bench.apply import bench_apply_10k
 from db import accounts, records, tables
 from db.engine import transaction
 from db.errors import NotFound
 from db.schemas import ColumnCreate, ColumnUpdate
 from proposals import store
 from proposals.apply import apply
-from proposals.bench import bench_apply_10k
 from proposals.service import propose, render
 from proposals.validate import ProposalInvalid
 

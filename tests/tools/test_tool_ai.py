@@ -14,6 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "worker"))
 
 from workerkit import Pipeline, expected_values, quiet_cells, wait_job
 
+import jobs
 from db import records, tables
 from db.engine import transaction
 from db.schemas import AiConfig, ColumnCreate
@@ -22,7 +23,6 @@ from proposals.apply import apply
 from tools import ai
 from tools.base import JobEvent, ProposalEvent
 from tools.registry import run_tool
-from worker import jobs
 from worker.llm import offline_value
 
 

@@ -14,9 +14,9 @@ import psutil
 from fakes.cell_llm import free_port
 from workerkit import FAST, cells, expected_values, make_sheet, wait_job
 
+import jobs
 from core.settings import ROOT
 from db.engine import transaction
-from worker import jobs
 
 
 class Instance:

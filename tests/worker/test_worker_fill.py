@@ -7,8 +7,9 @@ import asyncio
 from sqlalchemy import text
 from workerkit import PREFIX, cells, expected_values, make_sheet, quiet_cells, wait_job
 
+import jobs
 from db.engine import transaction
-from worker import jobs, progress
+from jobs import progress
 
 
 async def _start(engine, sheet, scope="all", column="Out"):

@@ -13,9 +13,10 @@ from redis.asyncio import Redis
 from sqlalchemy import text
 from workerkit import PREFIX, expected_values, make_sheet, wait_job
 
+import jobs
 from db import previews, records, tables
 from db.engine import transaction
-from worker import jobs, progress
+from jobs import progress
 
 
 async def _preview(engine, sheet, ids, *, column="Out", lose_messages=False, duplicate_messages=False):

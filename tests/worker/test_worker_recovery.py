@@ -10,9 +10,10 @@ from redis.asyncio import Redis
 from sqlalchemy import text
 from workerkit import cells, expected_values, make_sheet, wait_job
 
+import jobs
 from db import ai_cells, tables
 from db.engine import transaction
-from worker import jobs
+from jobs import names
 from worker.broker import make_broker
 from worker.limiter import OP_FIELDS, Limiter, Slot, Spend
 from worker.outbox import Relay
@@ -70,7 +71,7 @@ async def _outbox_waits_for_the_broker(engine, services):
     up = make_broker(services.redis_url, namespace)
     try:
         assert await Relay(engine, up).drain() >= 2
-        queued = up.client.lrange(f"{namespace}:dramatiq:{ai_cells.QUEUE}", 0, -1)
+        queued = up.client.lrange(f"{namespace}:dramatiq:{names.QUEUE}", 0, -1)
         assert len(queued) >= 2
     finally:
         up.flush_all()

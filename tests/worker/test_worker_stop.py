@@ -5,6 +5,7 @@ from sqlalchemy import text
 from workerkit import cells, make_sheet
 
 from db import ai_cells
+from db.ai_cells import stopping
 from db.engine import transaction
 
 MESSAGE = "Stopped: the key was refused"
@@ -36,7 +37,7 @@ async def test_a_second_stopper_counts_the_cells_it_fails(engine, unique, monkey
     async def seen_running(conn, job_id):
         return {**await real_get_job(conn, job_id), "status": "running"}
 
-    monkeypatch.setattr(ai_cells, "get_job", seen_running)
+    monkeypatch.setattr(stopping, "get_job", seen_running)
     async with transaction(None, engine=engine) as conn:
         await ai_cells.stop_job(conn, job["id"], MESSAGE)
     monkeypatch.undo()

@@ -7,10 +7,10 @@ from fakes.cell_llm import expected
 from sqlalchemy import text
 from workerkit import cells, expected_values, make_sheet, quiet_cells, wait_job
 
+import jobs
 from db import ai_cells, records, tables
 from db.engine import transaction
 from db.schemas import AiConfig, ColumnCreate
-from worker import jobs
 
 
 async def _fill(engine, sheet, scope, column="Out"):

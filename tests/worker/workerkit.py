@@ -48,7 +48,7 @@ class Pipeline:
     def __init__(self, services, cell_llm):
         import dramatiq
 
-        from db.ai_cells import QUEUE
+        from jobs.names import QUEUE
         from worker.actors import broker
 
         self.services, self.cell_llm, self.broker = services, cell_llm, broker

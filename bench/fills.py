@@ -32,7 +32,8 @@ from core.settings import ROOT, get_settings
 from db import accounts, ai_cells, records, tables
 from db.engine import make_engine, transaction
 from db.schemas import AiConfig, ColumnCreate, TablePublic
-from worker import progress, prompt
+from jobs import progress
+from worker import prompt
 from worker.llm import AnthropicCellModel
 
 FAKE = ROOT / "tests" / "fakes" / "cell_llm.py"
@@ -255,7 +256,7 @@ async def tokens_per_cell_ratio(url: str, *, rows: int = 500, sample: int = 50,
 
 
 def main() -> None:
-    """`python -m worker.bench [KEY…]`: run the measurements against the configured database."""
+    """`python -m bench.fills [KEY…]`: run the measurements against the configured database."""
     from core.services import resolve
     from db.migrate import upgrade
 
