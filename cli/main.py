@@ -36,7 +36,7 @@ def _run_db(fn: Callable[[Any], Coroutine[Any, Any, Any]], migrate: bool = True)
     found = _services()
     try:
         if migrate:
-            upgrade(found.database_url)
+            upgrade(found.owner_url, app_url=found.database_url)
 
         async def main() -> Any:
             try:
@@ -89,7 +89,7 @@ def cmd_migrate(_args: argparse.Namespace) -> int:
 
     found = _services()
     try:
-        upgrade(found.database_url)
+        upgrade(found.owner_url, app_url=found.database_url)
     finally:
         found.stop()
     print("database is up to date")
@@ -167,7 +167,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         print(f"database: {found.database_url}\nredis:    {found.redis_url}", flush=True)
-        upgrade(found.database_url)
+        upgrade(found.owner_url, app_url=found.database_url)
         login = _default_login()
         env = dict(os.environ, CHAINLIT_AUTH_SECRET=settings.auth_secret(), PYTHONUNBUFFERED="1")
         app = subprocess.Popen(

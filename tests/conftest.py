@@ -31,19 +31,22 @@ def services():
 
     get_settings.cache_clear()
     found = svc.resolve(db_name="postgres")
+    # migrated as the owner; the tests, like the app, connect as the app's own role
+    owner = make_url(found.owner_url).set(database=TEST_DB).render_as_string(hide_password=False)
     url = make_url(found.database_url).set(database=TEST_DB).render_as_string(hide_password=False)
-    with psycopg.connect(_admin_dsn(found.database_url), autocommit=True) as conn:
+    with psycopg.connect(_admin_dsn(found.owner_url), autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{TEST_DB}"')
     from db.migrate import upgrade
 
-    upgrade(url)
+    upgrade(owner, app_url=url)
     os.environ["DATABASE_URL"] = url
+    os.environ["DATABASE_OWNER_URL"] = owner
     os.environ["REDIS_URL"] = found.redis_url
     os.environ.setdefault("TABLECHAT_LLM", "offline")
     get_settings.cache_clear()
-    found.database_url = url
+    found.database_url, found.owner_url = url, owner
     yield found
-    with psycopg.connect(_admin_dsn(url), autocommit=True) as conn:
+    with psycopg.connect(_admin_dsn(owner), autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{TEST_DB}" WITH (FORCE)')
     found.stop()
 
