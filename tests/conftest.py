@@ -99,7 +99,7 @@ def token_headers(engine, unique):
 
     async def make() -> dict[str, str]:
         async with transaction(None, engine=engine) as conn:
-            acc = await accounts.create_account(conn, name=f"t{unique}{uuid.uuid4().hex[:4]}", password="pw12345")
+            acc = await accounts.create_account(conn, name=f"t{unique}{uuid.uuid4().hex[:4]}", password="pw-12345678")
             await accounts.create_workspace(conn, owner_id=acc)
             token = await accounts.create_token(conn, account_id=acc)
         return {"Authorization": f"Bearer {token}"}

@@ -42,7 +42,7 @@ async def test_every_table_has_row_level_security_enabled_and_forced(engine):
 
 async def test_a_query_without_any_filter_sees_only_the_current_users_workspaces(engine, unique):
     mine, my_ws, my_table = await _person(engine, f"rls-a{unique}")
-    _, other_ws, other_table = await _person(engine, f"rls-b{unique}")
+    _, other_ws, _ = await _person(engine, f"rls-b{unique}")
     async with transaction(mine, engine=engine) as conn:
         workspaces = (await conn.execute(text("SELECT id FROM workspaces"))).scalars().all()
         data_tables = (await conn.execute(text("SELECT id FROM data_tables"))).scalars().all()
