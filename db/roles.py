@@ -57,7 +57,7 @@ def grant_app_roles(owner_url: str, app_url: str) -> None:
                 pass  # "tuple concurrently updated": the same grant by another process on this server
 
 
-async def check_app_role(conn) -> list[str]:  # noqa: ANN001 -- an AsyncConnection
+async def check_app_role(conn) -> list[str]:
     """What is wrong with the role this connection runs as, for the app (empty when nothing is)."""
     from sqlalchemy import text
 
