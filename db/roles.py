@@ -47,6 +47,10 @@ def grant_app_roles(owner_url: str, app_url: str) -> None:
                              .format(login))
             except (psycopg.errors.DuplicateObject, psycopg.errors.UniqueViolation):
                 pass  # created meanwhile by another process on this server
+        # imports and bulk writes stage rows in temporary tables (COPY cannot go into a table under row-level
+        # security); PUBLIC may use them by default, unless the server's administrator revoked that
+        conn.execute(sql.SQL("GRANT CONNECT, TEMPORARY ON DATABASE {} TO {}").format(
+            sql.Identifier(owner.database or "postgres"), login))
         for group in GROUP_ROLES:
             member = conn.execute("SELECT pg_has_role(%s, %s, 'MEMBER')", (app.username, group)).fetchone()
             if member and member[0]:

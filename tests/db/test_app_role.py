@@ -109,3 +109,42 @@ def test_local_servers_are_used_through_the_app_role(monkeypatch):
         get_settings.cache_clear()
     assert make_url(found.database_url).username == APP_LOGIN
     assert make_url(found.owner_url).username == "postgres"
+
+
+async def test_a_schema_owner_that_is_no_superuser_migrates_and_the_feed_triggers_still_write(services, unique):
+    """With row-level security forced, the owner is under the policies too: the change-feed and row-count
+    triggers (SECURITY DEFINER, so they run as the owner) must still write, for a person and for the system."""
+    from db import records
+    from db.engine import make_engine
+    from db.migrate import upgrade
+    from db.schemas import ColumnCreate
+
+    owner_role, name = f"tc_owner_{unique}", f"tablechat_owned_{unique}"
+    admin = make_url(services.owner_url).set(drivername="postgresql", database="postgres").render_as_string(False)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE {owner_role} LOGIN CREATEROLE")
+        conn.execute(f'CREATE DATABASE "{name}" OWNER {owner_role}')
+    owner = make_url(services.owner_url).set(username=owner_role, database=name).render_as_string(False)
+    app = make_url(services.database_url).set(database=name).render_as_string(False)
+    try:
+        upgrade(owner, app_url=app)
+        engine = make_engine(app, pool_size=1)
+        try:
+            acc, ws, _ = await _person(engine, f"own{unique}")
+            async with transaction(acc, engine=engine) as conn:
+                table = await tables.create_table(conn, workspace_id=ws["id"], name="Owned",
+                                                  columns=[ColumnCreate(name="x", type="text")])
+                await records.create_records(conn, table, [{"x": "1"}, {"x": "2"}])
+                counted = (await conn.execute(text("SELECT n FROM table_row_counts WHERE table_id = :t"),
+                                              {"t": table.id})).scalar_one()
+            async with transaction(None, engine=engine) as conn:
+                await conn.execute(text("UPDATE records SET data = data || jsonb_build_object(CAST(:c AS text), 'y')"),
+                                   {"c": str(table.columns[0].id)})
+                cells = (await conn.execute(text("SELECT count(*) FROM changes WHERE kind = 'cell'"))).scalar_one()
+        finally:
+            await engine.dispose()
+        assert counted == 2 and cells == 2
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            conn.execute(f"DROP ROLE {owner_role}")
