@@ -36,6 +36,16 @@ def chainlit_app(engine):
         os.environ["CHAINLIT_AUTH_SECRET"] = old
 
 
+async def _as(client: AsyncClient, method: str, path: str, token: str, **kw):
+    """A request carrying only this login cookie (as a browser that kept a copy of it would send it)."""
+    client.cookies.clear()
+    client.cookies.set("access_token", token)
+    try:
+        return await client.request(method, path, **kw)
+    finally:
+        client.cookies.clear()
+
+
 async def _sign_in(client: AsyncClient, engine, name: str) -> str:
     async with transaction(None, engine=engine) as conn:
         acc = await accounts.create_account(conn, name=name, password=PASSWORD)
@@ -48,19 +58,16 @@ async def _sign_in(client: AsyncClient, engine, name: str) -> str:
 async def test_a_cookie_captured_before_logout_is_refused_after_it(chainlit_app, engine, unique):
     async with AsyncClient(transport=ASGITransport(app=chainlit_app), base_url="http://testserver") as client:
         captured = await _sign_in(client, engine, f"lo{unique}")
-        cookie = {"access_token": captured}
-        client.cookies.clear()
-        assert (await client.get("/user", cookies=cookie)).status_code == 200
-        assert (await client.get("/api/v1/tables", cookies=cookie, headers=CSRF)).status_code == 200
+        assert (await _as(client, "GET", "/user", captured)).status_code == 200
+        assert (await _as(client, "GET", "/api/v1/tables", captured, headers=CSRF)).status_code == 200
 
-        assert (await client.post("/logout", cookies=cookie)).status_code == 200
-        client.cookies.clear()
+        assert (await _as(client, "POST", "/logout", captured)).status_code == 200
 
-        assert (await client.get("/user", cookies=cookie)).status_code == 401
-        assert (await client.get("/api/v1/tables", cookies=cookie, headers=CSRF)).status_code == 401
+        assert (await _as(client, "GET", "/user", captured)).status_code == 401
+        assert (await _as(client, "GET", "/api/v1/tables", captured, headers=CSRF)).status_code == 401
         # signing in again gives a new session that works
         fresh = await _sign_in_again(client, f"lo{unique}")
-        assert (await client.get("/user", cookies={"access_token": fresh})).status_code == 200
+        assert (await _as(client, "GET", "/user", fresh)).status_code == 200
 
 
 async def _sign_in_again(client: AsyncClient, name: str) -> str:
@@ -73,16 +80,15 @@ async def _sign_in_again(client: AsyncClient, name: str) -> str:
 async def test_one_logout_leaves_the_other_sign_ins_alone_and_a_new_password_ends_them_all(
         chainlit_app, engine, unique):
     async with AsyncClient(transport=ASGITransport(app=chainlit_app), base_url="http://testserver") as client:
-        first = {"access_token": await _sign_in(client, engine, f"lp{unique}")}
-        second = {"access_token": await _sign_in_again(client, f"lp{unique}")}
-        await client.post("/logout", cookies=first)
-        client.cookies.clear()
-        assert (await client.get("/user", cookies=first)).status_code == 401
-        assert (await client.get("/user", cookies=second)).status_code == 200
+        first = await _sign_in(client, engine, f"lp{unique}")
+        second = await _sign_in_again(client, f"lp{unique}")
+        await _as(client, "POST", "/logout", first)
+        assert (await _as(client, "GET", "/user", first)).status_code == 401
+        assert (await _as(client, "GET", "/user", second)).status_code == 200
 
         async with transaction(None, engine=engine) as conn:
             assert await accounts.set_password(conn, name=f"lp{unique}", password="another long passphrase")
-        assert (await client.get("/user", cookies=second)).status_code == 401
+        assert (await _as(client, "GET", "/user", second)).status_code == 401
 
 
 async def test_a_cookie_without_a_session_is_refused(chainlit_app, engine, unique):
@@ -96,5 +102,5 @@ async def test_a_cookie_without_a_session_is_refused(chainlit_app, engine, uniqu
     old_style = create_jwt(User(identifier=f"ln{unique}", metadata={"account_id": str(acc)}))
     ours = create_jwt(User(identifier=f"ln{unique}", metadata={"account_id": str(acc), "session_id": str(session_id)}))
     async with AsyncClient(transport=ASGITransport(app=chainlit_app), base_url="http://testserver") as client:
-        assert (await client.get("/user", cookies={"access_token": old_style})).status_code == 401
-        assert (await client.get("/user", cookies={"access_token": ours})).status_code == 200
+        assert (await _as(client, "GET", "/user", old_style)).status_code == 401
+        assert (await _as(client, "GET", "/user", ours)).status_code == 200
