@@ -18,6 +18,7 @@ from chainlit.types import ThreadDict
 
 from agent import loop
 from agent.factory import make_model
+from api import login_sessions
 from core import chat_history
 from core.settings import get_settings
 from db import accounts, histories
@@ -63,6 +64,7 @@ def _mount_api() -> None:
 
 
 _mount_api()
+login_sessions.install()
 
 
 @cl.data_layer
@@ -86,7 +88,14 @@ async def login(username: str, password: str) -> cl.User | None:
         account = await accounts.authenticate(conn, name=username, password=password)
     if account is None:
         return None
-    return cl.User(identifier=account["name"], metadata={"account_id": str(account["id"])})
+    return cl.User(identifier=account["name"], metadata={
+        "account_id": str(account["id"]), login_sessions.SESSION_KEY: await login_sessions.start(account["id"])})
+
+
+@cl.on_logout
+async def logout(request: Any, _response: Any) -> dict[str, bool]:
+    await login_sessions.end(request)
+    return {"success": True}
 
 
 @cl.set_starters

@@ -12,6 +12,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from api import login_sessions
 from db import accounts, token_auth
 from db.engine import get_engine, transaction
 from db.errors import Unauthorized
@@ -87,7 +88,8 @@ async def _cookie_caller(request: Request, engine: AsyncEngine) -> Caller | None
         raise Unauthorized("Your login has expired; sign in again") from None
     async with transaction(None, engine=engine) as conn:
         found = await accounts.account_by_name(conn, user.identifier)
-    if found is None or found["id"] != account_id:
+        active = await login_sessions.is_active(conn, user.metadata)
+    if found is None or found["id"] != account_id or not active:
         raise Unauthorized("Your login has expired; sign in again")
     return Caller(account_id=account_id, name=found["name"], engine=engine)
 

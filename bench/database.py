@@ -25,7 +25,8 @@ def bench_database() -> Iterator[str]:
 
     found = services.resolve(db_name="postgres")
     name = f"tablechat_bench_{secrets.token_hex(4)}"
-    url = make_url(found.database_url).set(database=name).render_as_string(hide_password=False)
+    # the bench builds tables of its own (bench/eav.py): it runs as the owner of the schema
+    url = make_url(found.owner_url).set(database=name).render_as_string(hide_password=False)
     saved = {k: os.environ.get(k) for k in ("DATABASE_URL", "REDIS_URL")}
     try:
         with psycopg.connect(_admin_dsn(url), autocommit=True) as conn:

@@ -263,7 +263,7 @@ def main() -> None:
     found = resolve(db_name="tablechat_bench")
     os.environ.update(DATABASE_URL=found.database_url, REDIS_URL=found.redis_url)
     get_settings.cache_clear()
-    upgrade(found.database_url)
+    upgrade(found.owner_url, app_url=found.database_url)
     chosen = sys.argv[1:] or ["fill_speedup", "pipeline_cells_per_s", "tokens_per_cell_ratio"]
     try:
         for key in chosen:

@@ -18,6 +18,7 @@ from core.services import Services, resolve
 from core.settings import ROOT, get_settings
 
 DEFAULT_USER = "admin"
+DEFAULT_LOGIN_FILE = "default_login"
 
 
 def _services() -> Services:
@@ -36,7 +37,7 @@ def _run_db(fn: Callable[[Any], Coroutine[Any, Any, Any]], migrate: bool = True)
     found = _services()
     try:
         if migrate:
-            upgrade(found.database_url)
+            upgrade(found.owner_url, app_url=found.database_url)
 
         async def main() -> Any:
             try:
@@ -67,20 +68,39 @@ def cmd_user_add(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_token_create(args: argparse.Namespace) -> int:
+def cmd_user_password(args: argparse.Namespace) -> int:
+    """A new password for a login (asked for twice when not given); its sign-ins end."""
+    from core.passwords import password_problem
     from db import accounts
+    from db.errors import ServiceError
 
-    async def create(conn: Any) -> str | None:
-        acc = await accounts.account_by_name(conn, args.name)
-        if acc is None:
-            return None
-        return await accounts.create_token(conn, account_id=acc["id"], name=args.label)
+    password = args.password
+    if password is None:
+        import getpass
 
-    token = _run_db(create)
-    if token is None:
+        password = getpass.getpass(f"new password for {args.name}: ")
+        if getpass.getpass("again: ") != password:
+            print("error: the two passwords differ", file=sys.stderr)
+            return 1
+    if problem := password_problem(password, name=args.name):  # before any database work
+        print(f"error: {problem}", file=sys.stderr)
+        return 1
+
+    async def change(conn: Any) -> bool:
+        return await accounts.set_password(conn, name=args.name, password=password)
+
+    try:
+        changed = _run_db(change)
+    except ServiceError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 1
+    if not changed:
         print(f"error: no user {args.name!r}", file=sys.stderr)
         return 1
-    print(token)
+    kept = get_settings().data_dir / DEFAULT_LOGIN_FILE
+    if kept.exists() and kept.read_text().partition(":")[0] == args.name:
+        kept.unlink()  # the password written there at first start is no longer the password
+    print(f"password of {args.name} changed; its sign-ins have ended")
     return 0
 
 
@@ -89,37 +109,42 @@ def cmd_migrate(_args: argparse.Namespace) -> int:
 
     found = _services()
     try:
-        upgrade(found.database_url)
+        upgrade(found.owner_url, app_url=found.database_url)
     finally:
         found.stop()
     print("database is up to date")
     return 0
 
 
-def _default_login() -> tuple[str, str] | None:
-    """Create the `admin` login when there is no account at all; its password is kept in .data/."""
+def _default_login() -> tuple[str, str | None, list[str]] | None:
+    """Create the `admin` login when there is no account at all, its random password kept (readable by this
+    user only) in .data/ for the first sign-in. Returns (name, password when just created, else None,
+    what is wrong with the database role the app connects as); None when other accounts are in use."""
     from db import accounts
+    from db.roles import check_app_role
 
-    path = get_settings().data_dir / "default_login"
+    path = get_settings().data_dir / DEFAULT_LOGIN_FILE
 
-    async def ensure(conn: Any) -> tuple[str, str] | None:
+    async def ensure(conn: Any) -> tuple[str, str | None, list[str]] | None:
+        problems = await check_app_role(conn)
         if await accounts.count_accounts(conn):
             if path.exists():
-                name, _, password = path.read_text().strip().partition(":")
+                name = path.read_text().strip().partition(":")[0]
                 if await accounts.account_by_name(conn, name):
-                    return name, password
-            return None
-        password = secrets.token_urlsafe(9)
+                    return name, None, problems
+            return ("", None, problems) if problems else None
+        password = secrets.token_urlsafe(12)
         acc = await accounts.create_account(conn, name=DEFAULT_USER, password=password)
         await accounts.create_workspace(conn, owner_id=acc)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(f"{DEFAULT_USER}:{password}")
+        path.touch(mode=0o600)
         path.chmod(0o600)
-        return DEFAULT_USER, password
+        path.write_text(f"{DEFAULT_USER}:{password}")
+        return DEFAULT_USER, password, problems
 
     from db.engine import dispose_engines, transaction
 
-    async def main() -> tuple[str, str] | None:
+    async def main() -> tuple[str, str | None, list[str]] | None:
         try:
             async with transaction(None) as conn:
                 return await ensure(conn)
@@ -127,6 +152,23 @@ def _default_login() -> tuple[str, str] | None:
             await dispose_engines()
 
     return asyncio.run(main())
+
+
+def _login_lines(login: tuple[str, str | None, list[str]] | None) -> list[str]:
+    """What `tablechat run` says about signing in: the first password once, then only where it is."""
+    lines = []
+    if login and login[2]:
+        lines.append(f"  warning: the app's database role {', '.join(login[2])}; give the owner's URL as "
+                     "DATABASE_OWNER_URL and a role of the app's own as DATABASE_URL (docs/security.md)")
+    if login and login[0] and login[1]:
+        lines.append(f"  login: {login[0]} / {login[1]}   (shown this once; kept in "
+                     f"{get_settings().data_dir / DEFAULT_LOGIN_FILE} until you change it)")
+    elif login and login[0]:
+        lines.append(f"  login: {login[0]}, password in {get_settings().data_dir / DEFAULT_LOGIN_FILE} "
+                     f"(change it: tablechat user password {login[0]})")
+    else:
+        lines.append("  login: an account you created (tablechat user add NAME --password PW)")
+    return lines
 
 
 def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 90) -> bool:
@@ -167,7 +209,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         print(f"database: {found.database_url}\nredis:    {found.redis_url}", flush=True)
-        upgrade(found.database_url)
+        upgrade(found.owner_url, app_url=found.database_url)
         login = _default_login()
         env = dict(os.environ, CHAINLIT_AUTH_SECRET=settings.auth_secret(), PYTHONUNBUFFERED="1")
         app = subprocess.Popen(
@@ -185,10 +227,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         model = "offline model (set ANTHROPIC_API_KEY for Claude)" if settings.llm_kind == "offline" else (
             f"Claude ({settings.chat_model})")
         print(f"\n  tablechat is running at {url}\n  model: {model}")
-        if login:
-            print(f"  login: {login[0]} / {login[1]}")
-        else:
-            print("  login: an account you created (tablechat user add NAME --password PW)")
+        print("\n".join(_login_lines(login)))
         print("  Ctrl-C stops everything.\n", flush=True)
         while all(child.poll() is None for child in children):
             time.sleep(0.5)
@@ -214,16 +253,18 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--password", required=True)
     add.set_defaults(fn=cmd_user_add)
 
-    token = sub.add_parser("token", help="manage API tokens").add_subparsers(dest="action", required=True)
-    create = token.add_parser("create", help="create an API token for a user; prints only the token")
-    create.add_argument("name")
-    create.add_argument("--label", default="cli")
-    create.set_defaults(fn=cmd_token_create)
+    password = user.add_parser("password", help="set a login's password (asked for when not given); "
+                               "ends its sign-ins")
+    password.add_argument("name")
+    password.add_argument("--password", help="the new password (default: asked for, not echoed)")
+    password.set_defaults(fn=cmd_user_password)
 
     sub.add_parser("migrate", help="bring the database schema up to date").set_defaults(fn=cmd_migrate)
     from cli.io_commands import register as register_io
+    from cli.token_commands import register as register_tokens
     from cli.worker_command import register as register_worker
 
+    register_tokens(sub)
     register_io(sub)
     register_worker(sub)
     return parser

@@ -29,9 +29,13 @@ def port_open(host: str, port: int, timeout: float = 0.3) -> bool:
 class Services:
     """The URLs in use, and the embedded servers this process started (stopped by `stop`)."""
 
-    database_url: str
+    database_url: str  # what the app and the workers connect as
     redis_url: str
     started: list[Any] = field(default_factory=list)
+    owner_url: str = ""  # the owner of the schema, for migrations; "" = database_url
+
+    def __post_init__(self) -> None:
+        self.owner_url = self.owner_url or self.database_url
 
     def stop(self) -> None:
         for server in reversed(self.started):
@@ -91,15 +95,20 @@ def resolve(db_name: str = "tablechat", embedded: bool = True) -> Services:
     """Pick the database and Redis to use, starting embedded servers when nothing else answers."""
     settings = get_settings()
     started: list[Any] = []
+    from db.roles import app_login_url
+
     if settings.database_url:
         database_url = settings.database_url
+        owner_url = settings.database_owner_url or database_url
     elif port_open("127.0.0.1", 5432):
-        database_url = LOCAL_PG.format(db=db_name)
-        ensure_database(database_url)
+        owner_url = LOCAL_PG.format(db=db_name)
+        ensure_database(owner_url)
+        database_url = app_login_url(owner_url)
     elif embedded:
         pg = _EmbeddedPostgres(settings.data_dir / "pg")
         started.append(pg)
-        database_url = pg.url
+        owner_url = pg.url
+        database_url = app_login_url(owner_url)
     else:
         raise RuntimeError("no PostgreSQL: set DATABASE_URL or start a server on 127.0.0.1:5432")
 
@@ -113,4 +122,4 @@ def resolve(db_name: str = "tablechat", embedded: bool = True) -> Services:
         redis_url = rd.url
     else:
         raise RuntimeError("no Redis: set REDIS_URL or start a server on 127.0.0.1:6379")
-    return Services(database_url=database_url, redis_url=redis_url, started=started)
+    return Services(database_url=database_url, redis_url=redis_url, started=started, owner_url=owner_url)

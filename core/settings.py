@@ -19,6 +19,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=ROOT / ".env", extra="ignore", populate_by_name=True)
 
     database_url: str | None = Field(default=None, alias="DATABASE_URL")
+    # the role that owns the schema and runs the migrations; the app and the workers use DATABASE_URL
+    database_owner_url: str | None = Field(default=None, alias="DATABASE_OWNER_URL")
     redis_url: str | None = Field(default=None, alias="REDIS_URL")
     anthropic_api_key: str | None = Field(default=None, alias="ANTHROPIC_API_KEY")
     anthropic_base_url: str | None = Field(default=None, alias="ANTHROPIC_BASE_URL")

@@ -7,6 +7,7 @@ import asyncio
 import hashlib
 import secrets
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from argon2 import PasswordHasher
@@ -16,6 +17,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.names import three_word_name
+from core.passwords import password_problem
+from db import sessions
 from db.errors import Conflict, Invalid
 
 _hasher = PasswordHasher()
@@ -31,8 +34,8 @@ async def create_account(conn: AsyncConnection, *, name: str, password: str) -> 
     name = name.strip()
     if not name or len(name) > 64:
         raise Invalid("A user name is 1–64 characters", name=name)
-    if len(password) < 4:
-        raise Invalid("A password has at least 4 characters")
+    if problem := password_problem(password, name=name):
+        raise Invalid(problem)
     try:
         async with conn.begin_nested():
             row = await conn.execute(
@@ -45,11 +48,18 @@ async def create_account(conn: AsyncConnection, *, name: str, password: str) -> 
 
 
 async def set_password(conn: AsyncConnection, *, name: str, password: str) -> bool:
-    res = await conn.execute(
-        text("UPDATE accounts SET password_hash = :h WHERE name = :n"),
+    """A new password for the account (False when there is none); its sign-ins are ended."""
+    if problem := password_problem(password, name=name):
+        raise Invalid(problem)
+    row = await conn.execute(
+        text("UPDATE accounts SET password_hash = :h WHERE name = :n RETURNING id"),
         {"n": name, "h": await asyncio.to_thread(_hasher.hash, password)},
     )
-    return res.rowcount == 1
+    account_id = row.scalar_one_or_none()
+    if account_id is None:
+        return False
+    await sessions.revoke_all(conn, account_id)
+    return True
 
 
 async def account_by_name(conn: AsyncConnection, name: str) -> dict[str, Any] | None:
@@ -80,26 +90,42 @@ async def count_accounts(conn: AsyncConnection) -> int:
     return (await conn.execute(text("SELECT count(*) FROM accounts"))).scalar_one()
 
 
-async def create_token(conn: AsyncConnection, *, account_id: uuid.UUID, name: str = "api") -> str:
-    """A new API token for the account; only its hash is stored, so this is the one chance to see it."""
+async def create_token(
+    conn: AsyncConnection, *, account_id: uuid.UUID, name: str = "api", expires_in: timedelta | None = None
+) -> str:
+    """A new API token for the account (refused after `expires_in`, when given); only its hash is stored,
+    so this is the one chance to see it."""
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     await conn.execute(
-        text("INSERT INTO api_tokens (account_id, name, token_hash) VALUES (:a, :n, :h)"),
-        {"a": account_id, "n": name[:100], "h": hash_token(token)},
+        text("INSERT INTO api_tokens (account_id, name, token_hash, expires_at) "
+             "VALUES (:a, :n, :h, now() + :e)"),
+        {"a": account_id, "n": name[:100], "h": hash_token(token), "e": expires_in},
     )
     return token
 
 
-async def account_for_token(conn: AsyncConnection, token: str) -> dict[str, Any] | None:
-    row = await conn.execute(
-        text(
-            "UPDATE api_tokens t SET last_used_at = now() FROM accounts a "
-            "WHERE t.token_hash = :h AND a.id = t.account_id RETURNING a.id, a.name"
-        ),
-        {"h": hash_token(token)},
+async def tokens_of(conn: AsyncConnection, account_id: uuid.UUID) -> list[dict[str, Any]]:
+    """The account's tokens, oldest first (never the tokens themselves: only their hashes are kept)."""
+    rows = await conn.execute(
+        text("SELECT id, name, created_at, last_used_at, expires_at, "
+             "       expires_at IS NOT NULL AND expires_at <= now() AS expired "
+             "FROM api_tokens WHERE account_id = :a ORDER BY created_at, id"),
+        {"a": account_id},
     )
-    m = row.mappings().first()
-    return dict(m) if m else None
+    return [dict(m) for m in rows.mappings()]
+
+
+async def revoke_tokens(conn: AsyncConnection, account_id: uuid.UUID, ref: str) -> int:
+    """Delete the account's token whose id is `ref`, or every one of its tokens named `ref`; how many went."""
+    try:
+        token_id: uuid.UUID | None = uuid.UUID(ref)
+    except ValueError:
+        token_id = None
+    res = await conn.execute(
+        text("DELETE FROM api_tokens WHERE account_id = :a AND (id = :i OR (CAST(:i AS uuid) IS NULL AND name = :n))"),
+        {"a": account_id, "i": token_id, "n": ref},
+    )
+    return res.rowcount
 
 
 async def create_workspace(conn: AsyncConnection, *, owner_id: uuid.UUID) -> dict[str, Any]:

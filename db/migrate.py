@@ -21,6 +21,11 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
-def upgrade(url: str, revision: str = "head") -> None:
-    """Bring the database at `url` to `revision`."""
+def upgrade(url: str, revision: str = "head", *, app_url: str | None = None) -> None:
+    """Bring the database at `url` (the owner's URL) to `revision`; with `app_url`, also let the role the
+    app connects as act as the app (db/roles.py)."""
     command.upgrade(alembic_config(url), revision)
+    if app_url:
+        from db.roles import grant_app_roles
+
+        grant_app_roles(url, app_url)

@@ -14,11 +14,13 @@ TOUCH_EVERY_S = 60
 
 
 async def account_for_token(conn: AsyncConnection, token: str) -> dict[str, Any] | None:
-    """`{id, name}` of the token's account, or None (system transaction)."""
+    """`{id, name}` of the token's account, or None when there is no such token or it has expired (system
+    transaction)."""
     row = await conn.execute(
         text(
             "WITH hit AS (SELECT t.id AS token_id, t.last_used_at, a.id, a.name FROM api_tokens t "
-            "  JOIN accounts a ON a.id = t.account_id WHERE t.token_hash = :h), "
+            "  JOIN accounts a ON a.id = t.account_id "
+            "  WHERE t.token_hash = :h AND (t.expires_at IS NULL OR t.expires_at > now())), "
             "touch AS (UPDATE api_tokens t SET last_used_at = now() FROM hit WHERE t.id = hit.token_id "
             "  AND (hit.last_used_at IS NULL OR hit.last_used_at < now() - make_interval(secs => :every))) "
             "SELECT id, name FROM hit"

@@ -31,19 +31,22 @@ def services():
 
     get_settings.cache_clear()
     found = svc.resolve(db_name="postgres")
+    # migrated as the owner; the tests, like the app, connect as the app's own role
+    owner = make_url(found.owner_url).set(database=TEST_DB).render_as_string(hide_password=False)
     url = make_url(found.database_url).set(database=TEST_DB).render_as_string(hide_password=False)
-    with psycopg.connect(_admin_dsn(found.database_url), autocommit=True) as conn:
+    with psycopg.connect(_admin_dsn(found.owner_url), autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{TEST_DB}"')
     from db.migrate import upgrade
 
-    upgrade(url)
+    upgrade(owner, app_url=url)
     os.environ["DATABASE_URL"] = url
+    os.environ["DATABASE_OWNER_URL"] = owner
     os.environ["REDIS_URL"] = found.redis_url
     os.environ.setdefault("TABLECHAT_LLM", "offline")
     get_settings.cache_clear()
-    found.database_url = url
+    found.database_url, found.owner_url = url, owner
     yield found
-    with psycopg.connect(_admin_dsn(url), autocommit=True) as conn:
+    with psycopg.connect(_admin_dsn(owner), autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{TEST_DB}" WITH (FORCE)')
     found.stop()
 
@@ -96,7 +99,7 @@ def token_headers(engine, unique):
 
     async def make() -> dict[str, str]:
         async with transaction(None, engine=engine) as conn:
-            acc = await accounts.create_account(conn, name=f"t{unique}{uuid.uuid4().hex[:4]}", password="pw12345")
+            acc = await accounts.create_account(conn, name=f"t{unique}{uuid.uuid4().hex[:4]}", password="pw-12345678")
             await accounts.create_workspace(conn, owner_id=acc)
             token = await accounts.create_token(conn, account_id=acc)
         return {"Authorization": f"Bearer {token}"}

@@ -24,7 +24,7 @@ class Emitted(list):
 
 async def context(engine, unique) -> tuple[ToolContext, Emitted]:
     async with transaction(None, engine=engine) as conn:
-        acc = await accounts.create_account(conn, name=f"offline{unique}", password="pw12345")
+        acc = await accounts.create_account(conn, name=f"offline{unique}", password="pw-12345678")
         ws = await accounts.create_workspace(conn, owner_id=acc)
     emitted = Emitted()
     return ToolContext(account_id=acc, workspace_id=ws["id"], thread_id=f"t-{unique}", engine=engine,

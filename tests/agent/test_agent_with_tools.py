@@ -21,7 +21,7 @@ class Emitted(list):
 
 async def books(engine, unique):
     async with transaction(None, engine=engine) as conn:
-        acc = await accounts.create_account(conn, name=f"agent{unique}", password="pw12345")
+        acc = await accounts.create_account(conn, name=f"agent{unique}", password="pw-12345678")
         ws = await accounts.create_workspace(conn, owner_id=acc)
     async with transaction(acc, engine=engine) as conn:
         table = await tables.create_table(conn, workspace_id=ws["id"], name="Books", description="Reading list",

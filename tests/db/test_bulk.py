@@ -26,7 +26,7 @@ ROWS = [
 
 async def _owner(engine, unique, tag=""):
     async with transaction(None, engine=engine) as conn:
-        acc = await accounts.create_account(conn, name=f"bulk{tag}{unique}", password="pw12345")
+        acc = await accounts.create_account(conn, name=f"bulk{tag}{unique}", password="pw-12345678")
         ws = await accounts.create_workspace(conn, owner_id=acc)
     return acc, ws
 

@@ -43,7 +43,7 @@ async def test_the_input_hash_has_the_values_of_its_first_definition(engine):
 
 async def test_the_feed_of_small_and_large_updates_is_the_same(engine, unique):
     async with transaction(None, engine=engine) as conn:
-        acc = await accounts.create_account(conn, name=f"feed{unique}", password="pw12345")
+        acc = await accounts.create_account(conn, name=f"feed{unique}", password="pw-12345678")
         ws = (await accounts.create_workspace(conn, owner_id=acc))["id"]
     rows = CHEAPER.SMALL_UPDATE * 2 + 50
     async with transaction(acc, engine=engine) as conn:
@@ -72,7 +72,7 @@ async def test_the_feed_of_small_and_large_updates_is_the_same(engine, unique):
 
 async def test_the_feed_reports_changed_states_and_removed_values(engine, unique):
     async with transaction(None, engine=engine) as conn:
-        acc = await accounts.create_account(conn, name=f"feedb{unique}", password="pw12345")
+        acc = await accounts.create_account(conn, name=f"feedb{unique}", password="pw-12345678")
         ws = (await accounts.create_workspace(conn, owner_id=acc))["id"]
     async with transaction(acc, engine=engine) as conn:
         t = await tables.create_table(conn, workspace_id=ws, name="Sides", columns=[

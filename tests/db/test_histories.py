@@ -6,8 +6,8 @@ from db.engine import transaction
 
 async def test_history_round_trip_and_isolation(engine, unique):
     async with transaction(None, engine=engine) as conn:
-        a = await accounts.create_account(conn, name=f"ha{unique}", password="pw12345")
-        b = await accounts.create_account(conn, name=f"hb{unique}", password="pw12345")
+        a = await accounts.create_account(conn, name=f"ha{unique}", password="pw-12345678")
+        b = await accounts.create_account(conn, name=f"hb{unique}", password="pw-12345678")
         turn = [{"role": "user", "content": [{"type": "text", "text": "hi"}]}]
         await histories.save(conn, thread_id=f"t{unique}", account_id=a, history=turn)
         await histories.save(conn, thread_id=f"t{unique}", account_id=a, history=turn * 2)

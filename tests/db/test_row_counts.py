@@ -12,7 +12,7 @@ COLUMNS = [ColumnCreate(name="Name", type="text")]
 
 async def _owner(engine, unique, tag):
     async with transaction(None, engine=engine) as conn:
-        acc = await accounts.create_account(conn, name=f"rc{tag}{unique}", password="pw12345")
+        acc = await accounts.create_account(conn, name=f"rc{tag}{unique}", password="pw-12345678")
         ws = await accounts.create_workspace(conn, owner_id=acc)
     return acc, ws["id"]
 

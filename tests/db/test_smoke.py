@@ -12,7 +12,7 @@ from db.schemas import ColumnCreate
 
 async def _account(engine, unique):
     async with transaction(None, engine=engine) as conn:
-        acc = await accounts.create_account(conn, name=f"u{unique}", password="pw12345")
+        acc = await accounts.create_account(conn, name=f"u{unique}", password="pw-12345678")
         ws = await accounts.create_workspace(conn, owner_id=acc)
     return acc, ws
 

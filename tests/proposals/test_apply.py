@@ -19,7 +19,7 @@ from proposals.validate import ProposalInvalid
 
 async def _account(engine, unique):
     async with transaction(None, engine=engine) as conn:
-        acc = await accounts.create_account(conn, name=f"p{unique}", password="pw12345")
+        acc = await accounts.create_account(conn, name=f"p{unique}", password="pw-12345678")
         ws = await accounts.create_workspace(conn, owner_id=acc)
     return acc, ws["id"]
 

@@ -223,7 +223,7 @@ async def test_proposals_need_a_table_of_this_workspace(ctx, make_bugs, engine, 
     from db import accounts
 
     async with transaction(None, engine=engine) as conn:
-        other = await accounts.create_account(conn, name=f"o{unique}", password="pw12345")
+        other = await accounts.create_account(conn, name=f"o{unique}", password="pw-12345678")
         ws = await accounts.create_workspace(conn, owner_id=other)
     theirs = ToolContext(account_id=other, workspace_id=ws["id"], thread_id="x", engine=engine)
     t = await make_bugs(1)

@@ -46,7 +46,7 @@ async def test_list_tables_sees_only_this_workspace(ctx, make_bugs, engine, uniq
     from db.engine import transaction
 
     async with transaction(None, engine=engine) as conn:
-        other = await accounts.create_account(conn, name=f"other{unique}", password="pw12345")
+        other = await accounts.create_account(conn, name=f"other{unique}", password="pw-12345678")
         ws = await accounts.create_workspace(conn, owner_id=other)
     theirs = ToolContext(account_id=other, workspace_id=ws["id"], engine=engine)
     _, out = await call(theirs, "list_tables", {})

@@ -66,7 +66,7 @@ class Chat:
 
 async def _account(engine, unique, *, workspace: bool = False):
     async with transaction(None, engine=engine) as conn:
-        acc = await accounts.create_account(conn, name=f"c{unique}", password="pw12345")
+        acc = await accounts.create_account(conn, name=f"c{unique}", password="pw-12345678")
         ws = await accounts.create_workspace(conn, owner_id=acc) if workspace else None
     return acc, ws
 
@@ -78,10 +78,11 @@ async def _workspaces(engine, account_id) -> list[dict]:
 
 async def test_login_checks_the_password(app, engine, unique):
     acc, _ = await _account(engine, unique)
-    user = await app.login(f"c{unique}", "pw12345")
-    assert user.identifier == f"c{unique}" and user.metadata == {"account_id": str(acc)}
+    user = await app.login(f"c{unique}", "pw-12345678")
+    assert user.identifier == f"c{unique}" and user.metadata["account_id"] == str(acc)
+    assert set(user.metadata) == {"account_id", "session_id"}  # the sign-in's session, which logout ends
     assert await app.login(f"c{unique}", "wrong") is None
-    assert await app.login(f"nobody{unique}", "pw12345") is None
+    assert await app.login(f"nobody{unique}", "pw-12345678") is None
 
 
 async def test_first_reply_does_not_wait_for_the_workspace(app, engine, database_url, unique):

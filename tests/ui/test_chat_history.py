@@ -151,7 +151,7 @@ async def test_workspace_for_chat_reuses_unclaimed_then_creates(engine, unique):
     from core.chat_history import workspace_for_chat
 
     async with transaction(None, engine=engine) as conn:
-        acc = await accounts.create_account(conn, name=f"w{unique}", password="pw12345")
+        acc = await accounts.create_account(conn, name=f"w{unique}", password="pw-12345678")
         first = await workspace_for_chat(conn, acc)
         again = await workspace_for_chat(conn, acc)
     assert again["id"] == first["id"]  # a chat left without a message does not cost a workspace
@@ -168,8 +168,8 @@ async def test_workspace_for_chat_refuses_someone_elses(engine, unique):
     from core.chat_history import workspace_for_chat
 
     async with transaction(None, engine=engine) as conn:
-        mine = await accounts.create_account(conn, name=f"m{unique}", password="pw12345")
-        other = await accounts.create_account(conn, name=f"o{unique}", password="pw12345")
+        mine = await accounts.create_account(conn, name=f"m{unique}", password="pw-12345678")
+        other = await accounts.create_account(conn, name=f"o{unique}", password="pw-12345678")
         theirs = await accounts.create_workspace(conn, owner_id=other)
         got = await workspace_for_chat(conn, mine, prefer=theirs["id"])
         not_a_uuid = await workspace_for_chat(conn, mine, prefer="not-a-uuid")

@@ -66,7 +66,7 @@ async def _rows(engine, account_id, table) -> dict[int, dict]:
 
 
 async def test_data_proposal_uncheck_one_apply_two_of_three_and_done(chromium, app_server, fake, engine):
-    name, password = f"dp{uuid.uuid4().hex[:8]}", "pw-data"
+    name, password = f"dp{uuid.uuid4().hex[:8]}", "pw-data-proposal"
     async with transaction(None, engine=engine) as conn:
         account_id = await accounts.create_account(conn, name=name, password=password)
     page = await new_page(chromium)

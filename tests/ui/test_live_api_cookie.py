@@ -37,12 +37,21 @@ async def client(engine):
         yield c
 
 
-def cookie_for(name: str, account_id) -> dict[str, str]:
+def cookie_for(name: str, account_id, session_id) -> dict[str, str]:
     """The `access_token` cookie that Chainlit's login sets for this user."""
     from chainlit.auth.jwt import create_jwt
     from chainlit.user import User
 
-    return {"access_token": create_jwt(User(identifier=name, metadata={"account_id": str(account_id)}))}
+    metadata = {"account_id": str(account_id), "session_id": str(session_id)}
+    return {"access_token": create_jwt(User(identifier=name, metadata=metadata))}
+
+
+async def _session(engine, account_id):
+    """A sign-in of the account, as the login callback records it."""
+    from db import sessions
+
+    async with transaction(None, engine=engine) as conn:
+        return await sessions.open_session(conn, account_id)
 
 
 async def _account_with_table(engine, unique: str):
@@ -59,7 +68,7 @@ async def _account_with_table(engine, unique: str):
 async def test_the_login_cookie_reads_the_users_tables_and_the_feed_from_the_pages_cursor(
         secret, client, engine, unique):
     account_id, table, rid = await _account_with_table(engine, unique)
-    client.cookies.update(cookie_for(f"ck{unique}", account_id))
+    client.cookies.update(cookie_for(f"ck{unique}", account_id, await _session(engine, account_id)))
     listed = await client.get("/tables", headers=HEADER)
     assert listed.status_code == 200
     assert [t["name"] for t in listed.json()["items"]] == [f"Cookies {unique}"]
@@ -82,7 +91,7 @@ async def test_the_login_cookie_reads_the_users_tables_and_the_feed_from_the_pag
 
 async def test_a_cookie_alone_is_refused_without_the_header(secret, client, engine, unique):
     account_id, _, _ = await _account_with_table(engine, unique)
-    client.cookies.update(cookie_for(f"ck{unique}", account_id))
+    client.cookies.update(cookie_for(f"ck{unique}", account_id, await _session(engine, account_id)))
     refused = await client.get("/tables")
     assert refused.status_code == 401
     assert "X-Requested-With" in refused.json()["error"]["message"]
@@ -97,8 +106,8 @@ async def test_forged_or_mismatched_cookies_are_refused(secret, client, engine, 
     forged = jwt.encode({"identifier": f"ck{unique}", "metadata": {"account_id": str(account_id)},
                          "exp": 4102444800}, "another-secret", algorithm="HS256")
     for cookies in ({"access_token": forged},
-                    cookie_for(f"ck{unique}", uuid.uuid4()),  # a name with another account's id
-                    cookie_for(f"nobody{unique}", account_id),
+                    cookie_for(f"ck{unique}", uuid.uuid4(), await _session(engine, account_id)),  # a name with another account's id
+                    cookie_for(f"nobody{unique}", account_id, await _session(engine, account_id)),
                     {"access_token": "not-a-token"}):
         client.cookies.clear()
         client.cookies.update(cookies)
@@ -109,6 +118,6 @@ async def test_forged_or_mismatched_cookies_are_refused(secret, client, engine, 
 
 async def test_a_bearer_token_still_wins_over_a_cookie(secret, client, engine, unique):
     account_id, _, _ = await _account_with_table(engine, unique)
-    client.cookies.update(cookie_for(f"ck{unique}", account_id))
+    client.cookies.update(cookie_for(f"ck{unique}", account_id, await _session(engine, account_id)))
     answer = await client.get("/tables", headers={"Authorization": "Bearer not-a-real-token", **HEADER})
     assert answer.status_code == 401 and "API token" in answer.json()["error"]["message"]

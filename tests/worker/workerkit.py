@@ -130,7 +130,7 @@ async def make_sheet(engine, unique: str, rows: int, *, ai_type: str = "text", o
                      extra_ai: list[ColumnCreate] = ()) -> Sheet:
     """An account, a table of `rows` rows (Name, Description) and an AI column "Out" (no cell queued yet)."""
     async with transaction(None, engine=engine) as conn:
-        acc = await accounts.create_account(conn, name=f"w{unique}{uuid.uuid4().hex[:6]}", password="pw12345")
+        acc = await accounts.create_account(conn, name=f"w{unique}{uuid.uuid4().hex[:6]}", password="pw-12345678")
         ws = await accounts.create_workspace(conn, owner_id=acc)
     async with transaction(acc, engine=engine) as conn:
         t = await tables.create_table(conn, workspace_id=ws["id"], name="Companies", columns=[
