@@ -11,6 +11,7 @@ from agent.offline.intents import Intent, parse_intent
 from agent.offline.row_steps import add_rows
 from agent.offline.schema_steps import add_column_step, modify, remove_column, rename
 from agent.offline.words import clean
+from core.markdown import md_text
 
 SCHEMA_KINDS = frozenset({"add_column", "remove_column", "rename", "modify"})
 DATA_KINDS = frozenset({"add_rows", "delete_rows", "set"})
@@ -43,11 +44,14 @@ def parse_compound(text: str) -> list[tuple[str, Intent]] | None:
     or when a part is not a request (then the message is read as one: "Make = Toyota" is a value)."""
     if text.lstrip().startswith("["):
         return None
-    parts = split_request(text)
-    if len(parts) < 2:
-        return None
-    clauses = [(p, parse_intent(p)) for p in parts]
-    if any(i.kind in ("help", "accepted", "dismissed") for _, i in clauses):
+    clauses: list[tuple[str, Intent]] = []
+    for part in split_request(text):
+        intent = parse_intent(part)
+        if intent.kind == "several":  # "add columns Price and Size": one request per column
+            clauses += [(part, i) for i in intent.args["intents"]]
+        else:
+            clauses.append((part, intent))
+    if len(clauses) < 2 or any(i.kind in ("help", "accepted", "dismissed") for _, i in clauses):
         return None
     return clauses
 
@@ -57,7 +61,7 @@ def _group(intent: Intent) -> str | None:
 
 
 def _quoted(parts: list[str]) -> str:
-    return _listing([f"“{clean(p)}”" for p in parts])
+    return _listing([f"“{md_text(clean(p))}”" for p in parts])
 
 
 def _listing(items: list[str]) -> str:
@@ -104,9 +108,9 @@ def _noted(step: Step, note: str) -> Step:
 
 def _proposal_text(parts: list[str], table: dict, skipped: list[str], guide: str) -> str:
     if len(parts) == 1:
-        text = f"I've proposed {parts[0]} in “{table['name']}”."
+        text = f"I've proposed {parts[0]} in “{md_text(table['name'])}”."
     else:
-        text = f"I've proposed these changes to “{table['name']}”: {'; '.join(parts)}."
+        text = f"I've proposed these changes to “{md_text(table['name'])}”: {'; '.join(parts)}."
     if skipped:
         text += " Left out: " + " ".join(dict.fromkeys(skipped))
     return f"{text} {guide}"

@@ -8,6 +8,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.markdown import md_text
+
 MAX_NEW_ROWS = 500
 MAX_MATCHED_ROWS = 1000
 PAGE = 200
@@ -99,7 +101,7 @@ def need_table(done: list[Done]) -> tuple[dict | None, Step | None]:
         why = (
             "there is no active table yet"
             if "no table is active" in got.text
-            else error_text(got.text).rstrip(".")
+            else md_text(error_text(got.text).rstrip("."), limit=None)
         )
         return None, Step(
             f"I need a table to work on, but {why}. Open one of your tables, or ask me to "
@@ -117,8 +119,10 @@ def find_column(table: dict, name: str) -> dict | None:
 
 
 def no_column(table: dict, name: str) -> Step:
-    names = ", ".join(c["name"] for c in table.get("columns", []))
-    return Step(f"“{table.get('name')}” has no column named “{name}”. Its columns are: {names}.")
+    names = ", ".join(md_text(c["name"]) for c in table.get("columns", []))
+    return Step(
+        f"“{md_text(table.get('name'))}” has no column named “{md_text(name)}”. Its columns are: {names}."
+    )
 
 
 SCHEMA_GUIDE = (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import Any
 
@@ -98,36 +99,82 @@ def _restaurants(topic: str) -> tuple[list[str], list[tuple]]:
     ]
 
 
-def design_table(topic: str) -> dict[str, Any]:
-    """A schema proposal (mode create) for a topic, with 3 sample rows."""
+def sample_row(table: dict, n: int, i: int) -> dict[str, Any]:
+    """An example row number `n` that fits the table's column types, using its stats where it helps."""
+    row: dict[str, Any] = {}
+    thing = thing_of(table.get("name", "Item"))
+    first_text = next((c["name"] for c in table["columns"] if c["type"] == "text"), None)
+    for c in table["columns"]:
+        if c.get("ai"):
+            continue
+        stats, name, t = c.get("stats", {}), c["name"], c["type"]
+        if t == "text":
+            row[name] = f"New {thing} {n}" if name == first_text else f"{name} {n}"
+        elif t == "long_text":
+            row[name] = f"{name} for row {n}"
+        elif t == "select":
+            row[name] = c["options"][i % len(c["options"])]
+        elif t == "multi_select":
+            row[name] = [c["options"][i % len(c["options"])]]
+        elif t == "number":
+            lo, hi = stats.get("min"), stats.get("max")
+            if isinstance(lo, (int, float)) and isinstance(hi, (int, float)) and hi > lo:
+                span = hi - lo
+                value = lo + span * ((i * 37) % 100) / 100
+                row[name] = round(value) if isinstance(lo, int) and isinstance(hi, int) else round(value, 1)
+            else:
+                row[name] = lo if isinstance(lo, (int, float)) else i + 1
+        elif t == "boolean":
+            row[name] = i % 2 == 0
+        elif t == "date":
+            try:
+                base = dt.date.fromisoformat(str(stats.get("max"))[:10])
+            except ValueError:
+                base = dt.date(2026, 1, 1)
+            row[name] = (base + dt.timedelta(days=i + 1)).isoformat()
+        elif t == "url":
+            row[name] = f"https://example.com/{slug(thing)}-{n}"
+        elif t == "email":
+            row[name] = f"{slug(thing)}{n}@example.com"
+    return row
+
+
+def design_table(topic: str, columns: list[dict[str, Any]] | None = None, name: str | None = None) -> dict[str, Any]:
+    """A schema proposal (mode create) with 3 sample rows: the `columns` asked for, else those of the
+    template that fits the topic; named `name`, else after the topic."""
     topic = re.sub(r"^(?:my|our|all|the|some|all of my|all the)\s+", "", topic.strip(), flags=re.IGNORECASE)
     topic = re.sub(r"^(?:tracking|managing|listing|keeping)\s+", "", topic, flags=re.IGNORECASE) or "items"
-    if re.search(RESTAURANTS, topic, re.IGNORECASE):
-        specs, rows = _restaurants(topic)
+    name = (name or (title(topic) if topic != "items" else "New Table"))[:200]
+    if columns:
+        table = {"name": name, "columns": columns}
+        samples = [sample_row(table, i + 1, i) for i in range(3)]
+        why = "The columns asked for"
     else:
-        specs, rows = next(
-            ((s, r) for p, s, r in TEMPLATES if re.search(p, topic, re.IGNORECASE)), (GENERIC, [])
-        )
-    columns = [column(s) for s in specs]
-    if not rows:
-        thing = title(singular(topic.split()[0])) if topic != "items" else "Item"
-        rows = [
-            (
-                f"{thing} {i + 1}",
-                ["General", "Work", "Personal"][i],
-                ["Not started", "In progress", "Done"][i],
-                f"2026-01-{10 + i}",
+        if re.search(RESTAURANTS, topic, re.IGNORECASE):
+            specs, rows = _restaurants(topic)
+        else:
+            specs, rows = next(
+                ((s, r) for p, s, r in TEMPLATES if re.search(p, topic, re.IGNORECASE)), (GENERIC, [])
             )
-            for i in range(3)
-        ]
-    name = title(topic) if topic != "items" else "New Table"
+        columns = [column(s) for s in specs]
+        if not rows:
+            thing = title(singular(topic.split()[0])) if topic != "items" else "Item"
+            rows = [
+                (
+                    f"{thing} {i + 1}",
+                    ["General", "Work", "Personal"][i],
+                    ["Not started", "In progress", "Done"][i],
+                    f"2026-01-{10 + i}",
+                )
+                for i in range(3)
+            ]
+        samples = [{c["name"]: v for c, v in zip(columns, row)} for row in rows]
+        why = f"Columns chosen for {topic}"
     return {
         "mode": "create",
-        "table_name": name[:200],
+        "table_name": name,
         "table_description": f"A table of {topic}."[:10_000],
-        "reasoning": f"Columns chosen for {topic}: "
-        + ", ".join(f"{c['name']} ({c['type']})" for c in columns),
+        "reasoning": f"{why}: " + ", ".join(f"{c['name']} ({c['type']})" for c in columns),
         "operations": [{"action": "add", "column": c} for c in columns],
-        "sample_rows": [{c["name"]: v for c, v in zip(columns, row)} for row in rows],
+        "sample_rows": samples,
     }
-

@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from agent.offline.columns import read_column, split_columns
+from agent.offline.create import read_create
 from agent.offline.words import (
     DEFAULT_OPTIONS,
     QUOTES,
@@ -33,23 +35,16 @@ def parse_intent(text: str) -> Intent:
         return Intent("accepted", {"text": t})
     if re.match(r"^\[user (dismissed|rejected|declined)", low):
         return Intent("dismissed")
+    if (table := read_create(text)) is not None:  # the raw text: a list may be one column a line
+        return Intent("create", table)
     t = re.sub(r"^(?:please|pls|ok(?:ay)?|now|hey|hi|and|then|also)[,!]?\s+", "", t, flags=re.IGNORECASE)
     t = re.sub(r"^(?:can|could|would|will) you(?: please)?\s+", "", t, flags=re.IGNORECASE)
     t = re.sub(r"^(?:i(?:'d| would) like to|i want to|i need to|let's|lets)\s+", "", t, flags=re.IGNORECASE)
     t = re.sub(r"[.!?]+$", "", t).strip()
     low = t.lower()
-    if re.fullmatch(r"(help|\?|what can you do|what do you understand|commands)", low):
-        return Intent("help")
-
-    m = re.match(
-        r"^(?:create|make|build|start|set up|setup|design|generate|new)\s+(?:me\s+|us\s+)?"
-        r"(?:a\s+|an\s+|the\s+|my\s+)?(?:new\s+)?(?:table|list|tracker|database|spreadsheet|sheet)\b"
-        r"(?:\s+(?:of|for|to track|tracking|with|about|listing|called|named|on|to keep track of))?\s*(.*)$",
-        t,
-        re.IGNORECASE,
-    )
-    if m or (m := re.match(r"^(?:track|keep track of)\s+(.+)$", t, re.IGNORECASE)):
-        return Intent("create", {"topic": clean(m.group(1))})
+    if re.fullmatch(r"(help|\?|what can you do|what else can you do|what do you understand|commands|"
+                    r"what can i (?:do|ask|say)|how does this work|how do i start|what now|hello|hi)", low):
+        return Intent("help", {"why": "asked"})
 
     m = re.match(
         r"^(?:delete|remove|drop)\s+(?:all\s+)?(?:of\s+)?(?:the\s+)?(?:rows?|records?|entries|items)\s+"
@@ -128,17 +123,17 @@ def parse_intent(text: str) -> Intent:
         values = {k: value_of(v) for k, v in raw.items()}
         return Intent("add_rows", {"count": count_word(m.group(1)), "values": values, "about": rest})
 
-    m = re.match(r"^(?:add|insert|create|include)\s+(.*?)\b(?:column|field)s?\b\s*(.*)$", t, re.IGNORECASE)
+    m = re.match(r"^(?:add|insert|create|include)\s+(.*?)\b(?:column|field)(s?)\b\s*(.*)$", t, re.IGNORECASE)
     if m:
-        return _add_column(m.group(1), m.group(2))
+        return several_columns(t, m.group(1), m.group(2), m.group(3)) or _add_column(m.group(1), m.group(3))
 
-    m = re.match(
-        r"^(?:remove|delete|drop|get rid of)\s+(?:the\s+)?(?:column|field)\s+(.+)$", t, re.IGNORECASE
-    ) or re.match(
-        r"^(?:remove|delete|drop|get rid of)\s+(?:the\s+)?(.+?)\s+(?:column|field)$", t, re.IGNORECASE
-    )
-    if m:
-        return Intent("remove_column", {"name": clean(m.group(1))})
+    m = re.match(r"^(?:remove|delete|drop|get rid of)\s+(?:the\s+)?(?:column|field)(s?)\s+(.+)$", t, re.IGNORECASE)
+    if m:  # "remove column Notes", "delete columns Notes, Tags"
+        return _removals([clean(n) for n in split_columns(m.group(2))] if m.group(1) else [clean(m.group(2))])
+    m = re.match(r"^(?:remove|delete|drop|get rid of)\s+(?:the\s+)?(.+?)\s+(?:column|field)(s?)$", t, re.IGNORECASE)
+    if m:  # "remove the Notes column", "remove the Notes and Tags columns", "… the Tags column and the Due column"
+        names = re.split(r"\s+(?:column|field)\s*(?:,\s*|\s+)(?:and\s+)?(?:the\s+)?", m.group(1), flags=re.IGNORECASE)
+        return _removals([clean(n) for p in names for n in (split_columns(p) if m.group(2) else [p])])
 
     m = re.match(
         r"^rename\s+(?:the\s+)?(?:column\s+|field\s+)?(.+?)(?:\s+column|\s+field)?\s+(?:to|as|into)\s+(.+)$",
@@ -191,6 +186,31 @@ def parse_intent(text: str) -> Intent:
     return Intent("help")
 
 
+def _removals(names: list[str]) -> Intent:
+    removals = [Intent("remove_column", {"name": n}) for n in names if n]
+    return removals[0] if len(removals) == 1 else Intent("several", {"intents": removals})
+
+
+def several_columns(text: str, before: str, plural: str, after: str) -> Intent | None:
+    """ "add columns Price (number), Size and Color", "add a Price column and a Link column": one
+    add_column intent each, together; None for a single column."""
+    pieces = re.split(r"(?:\s*,\s*(?:and\s+)?|\s+and\s+)(?=(?:an?|another|one more|the)\s+[^,]*?\b(?:column|field)s?\b)",
+                      text, flags=re.IGNORECASE)
+    if len(pieces) > 1:
+        intents = [parse_intent(p if i == 0 else f"add {p}") for i, p in enumerate(pieces)]
+        return Intent("several", {"intents": intents}) if all(i.kind == "add_column" for i in intents) else None
+    counted = re.search(r"\b(?:two|three|four|five|six|[2-9]|a few|some|several|a couple of)\b", before, re.IGNORECASE)
+    if not (plural or counted):
+        return None
+    listed = re.sub(r"\b(?:an?|another|new|the|more|extra|two|three|four|five|six|[2-9]|a few|some|several|"
+                    r"a couple of)\b", " ", before, flags=re.IGNORECASE).strip()
+    listed = listed or re.sub(r"^\s*(?::|for|called|named|with|-)\s*", "", after, flags=re.IGNORECASE)
+    columns = [c for c in (read_column(item) for item in split_columns(listed)) if c]
+    if len(columns) < 2:
+        return None
+    return Intent("several", {"intents": [Intent("add_column", {"column": c, "position": None}) for c in columns]})
+
+
 def _add_column(before: str, after: str) -> Intent:
     """`add <before> column <after>`: the name, type, options, position and AI prompt, wherever written."""
     words = re.sub(r"\b(?:a|an|another|new|the|one more|extra)\b", " ", before, flags=re.IGNORECASE).split()
@@ -231,8 +251,15 @@ def _add_column(before: str, after: str) -> Intent:
         ctype, rest = type_word(tm.group(1) or tm.group(2)), rest[: tm.start()]
     rest = re.sub(r"^(?:called|named|titled|for)\s+", "", rest.strip(), flags=re.IGNORECASE)
     name = clean(name or rest)
+    if not name and ctype and words and ctype not in ("text", "select", "multi_select"):
+        name = " ".join(w[:1].upper() + w[1:] for w in words)  # "add a Link column": Link is its name
     if not name:
         return Intent("help", {"why": "column name"})
+    signals = r"[?()]|\d|\b(?:in|per|number of|how many|whether)\b|yes/no"
+    if ctype is None and not options and not prompt and re.search(signals, name, re.IGNORECASE):
+        read = read_column(name)  # "Estimate in hours", "Rating 1-5", "Urgent?", "Stage (new/won/lost)"
+        if read is not None:
+            name, ctype, options = read["name"], read["type"], read.get("options")
     ctype = ctype or ("multi_select" if options and re.search(r"tags|labels", name, re.IGNORECASE) else None)
     ctype = ctype or ("select" if options else guess_type(name))
     if ctype in ("select", "multi_select") and not options:

@@ -11,11 +11,14 @@ from agent.offline.data import plan_data
 from agent.offline.handlers import HANDLERS
 from agent.offline.intents import parse_intent
 from agent.offline.words import clean
+from core.markdown import md_text
 
 HELP = (
     "I'm the built-in offline assistant, so I understand a fixed set of requests:\n"
-    "- **create a table of …** (e.g. “create a table of Italian restaurants in Chicago”)\n"
-    "- **add a column X (type)**, **add a Priority column with options P0, P1, P2**, "
+    "- **create a table of …** (e.g. “create a table of Italian restaurants in Chicago”), or with its columns: "
+    "**a table to track my houseplants: name, species, last watered date, light (low/medium/bright)**\n"
+    "- **add a column X (type)**, **add columns Price in $, Size and Color**, "
+    "**add a Priority column with options P0, P1, P2**, "
     "**add an AI column Summary: Summarize {Description} in 10 words**\n"
     "- **remove column X**, **rename X to Y**, **make X required**, **change X to number**\n"
     "- **add 3 rows**, **add a row with Name = Foo, Rating = 4**\n"
@@ -40,10 +43,12 @@ def plan(request: ModelRequest) -> Step:
         return _after_proposal(last)
     if (data := plan_data(ask, done)) is not None:  # uploads, charts and aggregates, exports
         return Step(*data)
-    clauses = parse_compound(ask)
+    clauses = parse_compound(ask) if len(split_request(ask)) > 1 else None  # each part parsed on its own
     if clauses:
         return compound(clauses, done, tools)
     intent = parse_intent(ask)
+    if intent.kind == "several":  # "add columns Price and Size": one request per column
+        return compound([(ask, i) for i in intent.args["intents"]], done, tools)
     handler = HANDLERS.get(intent.kind)
     if handler is None:
         why = intent.args.get("why")
@@ -54,8 +59,9 @@ def plan(request: ModelRequest) -> Step:
         parts = split_request(ask)
         unread = next((p for p in parts if parse_intent(p).kind == "help"), None) if len(parts) > 1 else None
         if unread:
-            lead = f"I couldn't understand “{clean(unread)}”, so I haven't changed anything. " + lead
-        return Step(lead + ("I didn't understand that request. " if not lead and ask.strip() else "") + HELP)
+            lead = f"I couldn't understand “{md_text(clean(unread))}”, so I haven't changed anything. " + lead
+        unknown = not lead and ask.strip() and why != "asked"
+        return Step(lead + ("I didn't understand that request. " if unknown else "") + HELP)
     return handler(intent, done, tools)
 
 
@@ -63,10 +69,10 @@ def _after_proposal(last: Done) -> Step:
     if last.name == "enrich_column":  # a proposal would have ended the turn: there is none
         got = last.data() if isinstance(last.data(), dict) else {}
         why = got.get("error") or got.get("note") or error_text(last.text)
-        return Step(f"There is nothing to review this time: {why} Your table is unchanged.")
+        return Step(f"There is nothing to review this time: {md_text(why, limit=None)} Your table is unchanged.")
     if last.is_error:
         return Step(
-            f"I couldn't make that change: {error_text(last.text)}\n\nTell me what to adjust, "
+            f"I couldn't make that change: {md_text(error_text(last.text), limit=None)}\n\nTell me what to adjust, "
             "or ask for something else."
         )
     if last.name == "fill_column":
@@ -79,6 +85,6 @@ def _fill_started(job: dict[str, Any]) -> str:
         return job.get("note") or "There was nothing to fill."
     cost = job.get("estimated_cost_usd")
     est = f" (estimated cost ${cost:.4f})" if isinstance(cost, (int, float)) else ""
-    return (f"Started filling **{job.get('column')}**: {job['cells_queued']} cells{est}. The progress message "
+    return (f"Started filling **{md_text(job.get('column'))}**: {job['cells_queued']} cells{est}. The progress message "
             "below counts up as cells complete, and the live view shows each value as it arrives.")
 

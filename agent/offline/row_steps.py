@@ -3,7 +3,6 @@ tables, and the short answers after a proposal is accepted or dismissed."""
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from typing import Any
 
@@ -19,9 +18,10 @@ from agent.offline.conversation import (
     need_table,
     no_column,
 )
-from agent.offline.design import slug, thing_of
+from agent.offline.design import sample_row
 from agent.offline.intents import Intent
 from agent.offline.words import Cond
+from core.markdown import md_text
 
 
 def add_rows(intent: Intent, table: dict) -> Step:
@@ -47,59 +47,19 @@ def add_rows(intent: Intent, table: dict) -> Step:
         "operations": [{"action": "add", "data": r} for r in rows],
     }
     if values and count == 1:
-        summary = "1 new row (" + ", ".join(f"{k} = {_shown(v)}" for k, v in values.items()) + ")"
-        text = f"I've proposed {summary} for “{table['name']}”. {DATA_GUIDE}"
+        summary = "1 new row (" + ", ".join(f"{md_text(k)} = {_shown(v)}" for k, v in values.items()) + ")"
+        text = f"I've proposed {summary} for “{md_text(table['name'])}”. {DATA_GUIDE}"
     else:
         summary = f"{count} new {noun}{capped}"
         text = (
-            f"I've proposed {summary} for “{table['name']}”, filled with example values you can edit "
+            f"I've proposed {summary} for “{md_text(table['name'])}”, filled with example values you can edit "
             f"later. {DATA_GUIDE}"
         )
     return Step(text, [("propose_data", payload)], summary)
 
 
 def _shown(value: Any) -> str:
-    return "empty" if value is None else f"“{value}”" if isinstance(value, str) else str(value)
-
-
-def sample_row(table: dict, n: int, i: int) -> dict[str, Any]:
-    """An example row number `n` that fits the table's column types, using its stats where it helps."""
-    row: dict[str, Any] = {}
-    thing = thing_of(table.get("name", "Item"))
-    first_text = next((c["name"] for c in table["columns"] if c["type"] == "text"), None)
-    for c in table["columns"]:
-        if c.get("ai"):
-            continue
-        stats, name, t = c.get("stats", {}), c["name"], c["type"]
-        if t == "text":
-            row[name] = f"New {thing} {n}" if name == first_text else f"{name} {n}"
-        elif t == "long_text":
-            row[name] = f"{name} for row {n}"
-        elif t == "select":
-            row[name] = c["options"][i % len(c["options"])]
-        elif t == "multi_select":
-            row[name] = [c["options"][i % len(c["options"])]]
-        elif t == "number":
-            lo, hi = stats.get("min"), stats.get("max")
-            if isinstance(lo, (int, float)) and isinstance(hi, (int, float)) and hi > lo:
-                span = hi - lo
-                value = lo + span * ((i * 37) % 100) / 100
-                row[name] = round(value) if isinstance(lo, int) and isinstance(hi, int) else round(value, 1)
-            else:
-                row[name] = lo if isinstance(lo, (int, float)) else i + 1
-        elif t == "boolean":
-            row[name] = i % 2 == 0
-        elif t == "date":
-            try:
-                base = dt.date.fromisoformat(str(stats.get("max"))[:10])
-            except ValueError:
-                base = dt.date(2026, 1, 1)
-            row[name] = (base + dt.timedelta(days=i + 1)).isoformat()
-        elif t == "url":
-            row[name] = f"https://example.com/{slug(thing)}-{n}"
-        elif t == "email":
-            row[name] = f"{slug(thing)}{n}@example.com"
-    return row
+    return "empty" if value is None else f"“{md_text(value)}”" if isinstance(value, str) else md_text(value)
 
 
 def _matching_rows(done: list[Done], query: dict[str, Any]) -> tuple[list[dict] | None, int, Step | None]:
@@ -113,7 +73,7 @@ def _matching_rows(done: list[Done], query: dict[str, Any]) -> tuple[list[dict] 
     total = 0
     for page in pages:
         if page.is_error:
-            return None, 0, Step(f"I couldn't find those rows: {error_text(page.text)}")
+            return None, 0, Step(f"I couldn't find those rows: {md_text(error_text(page.text), limit=None)}")
         data = page.data() or {}
         rows += data.get("rows", [])
         total = data.get("total", 0)
@@ -140,13 +100,13 @@ def delete_rows(intent: Intent, done: list[Done], tools: set) -> Step:
     if step:
         return step
     if not rows:
-        return Step(f"No rows match “{cond.describe()}”, so there is nothing to delete.")
+        return Step(f"No rows match “{md_text(cond.describe())}”, so there is nothing to delete.")
     more = f" (the first {len(rows)} of {total})" if total > len(rows) else ""
     payload = {
         "reasoning": f"Delete the rows where {cond.describe()}.",
         "operations": [{"action": "delete", "row_id": r["row_id"]} for r in rows],
     }
-    summary = f"deleting {len(rows)} row{'s' if len(rows) != 1 else ''} where {cond.describe()}{more}"
+    summary = f"deleting {len(rows)} row{'s' if len(rows) != 1 else ''} where {md_text(cond.describe())}{more}"
     return Step(f"I've proposed {summary}. {DATA_GUIDE}", [("propose_data", payload)], summary)
 
 
@@ -157,20 +117,20 @@ def set_values(intent: Intent, done: list[Done], tools: set) -> Step:
     rows, total, step = _matching_rows(done, query)
     if step:
         return step
-    where = f" where {cond.describe()}" if cond else ""
+    where = f" where {md_text(cond.describe())}" if cond else ""
     if not rows:
         return Step(f"No rows match{where or ' in the table'}, so there is nothing to change.")
     key = next((k for r in rows for k in r if k.casefold() == column.casefold()), column)
     changed = [r for r in rows if r.get(key) != value]
     if not changed:
-        return Step(f"{key} is already {value!r} in every matching row; nothing to change.")
+        return Step(f"{md_text(key)} is already {_shown(value)} in every matching row; nothing to change.")
     more = f" (the first {len(rows)} of {total} matching rows)" if total > len(rows) else ""
     payload = {
-        "reasoning": f"Set {key} to {value!r}{where}.",
+        "reasoning": f"Set {key} to {value!r}{' where ' + cond.describe() if cond else ''}.",
         "operations": [{"action": "update", "row_id": r["row_id"], "changes": {key: value}} for r in changed],
     }
     summary = (
-        f"setting {key} to {_shown(value)} in {len(changed)} row{'s' if len(changed) != 1 else ''}"
+        f"setting {md_text(key)} to {_shown(value)} in {len(changed)} row{'s' if len(changed) != 1 else ''}"
         f"{where}{more}"
     )
     return Step(f"I've proposed {summary}. {DATA_GUIDE}", [("propose_data", payload)], summary)
@@ -191,21 +151,22 @@ def fill(intent: Intent, done: list[Done], tools: set) -> Step:
         )
     if tool == "fill_column" and not target.get("ai"):
         return Step(
-            f"“{target['name']}” is not an AI column, so there is nothing to fill. Ask me to “enrich "
-            f"column {target['name']}” to have AI research values for it, or add an AI column with a prompt."
+            f"“{md_text(target['name'])}” is not an AI column, so there is nothing to fill. Ask me to “enrich "
+            f"column {md_text(target['name'])}” to have AI research values for it, or add an AI column with a prompt."
         )
     args: dict[str, Any] = {"table_id": table["id"], "column_id": target["id"], "scope": intent.args["scope"]}
     if tool == "enrich_column":
         args["sample"] = 5
-        scale = (f"“fill column {target['name']}”" if target.get("ai") else f"“enrich column {target['name']}” again")
+        shown = md_text(target["name"])
+        scale = f"“fill column {shown}”" if target.get("ai") else f"“enrich column {shown}” again"
         return Step(
-            f"The background workers are computing “{target['name']}” for a sample of 5 rows first; the "
+            f"The background workers are computing “{shown}” for a sample of 5 rows first; the "
             "values come back as a proposal to review before anything is written. After you apply them, "
             f"ask me to {scale} for the rest.",
             [(tool, args)],
         )
     return Step(
-        f"Filling “{target['name']}” ({intent.args['scope']} cells) now; progress shows in the chat.",
+        f"Filling “{md_text(target['name'])}” ({intent.args['scope']} cells) now; progress shows in the chat.",
         [(tool, args)],
     )
 
@@ -219,7 +180,7 @@ def list_tables(intent: Intent, done: list[Done], tools: set) -> Step:
     if not found:
         return Step("There are no tables yet. Ask me to “create a table of …” to start one.")
     lines = [
-        f"- **{t['name']}** — {t['rows']} rows" + (" (active)" if t.get("active") else "") for t in found
+        f"- **{md_text(t['name'])}** — {t['rows']} rows" + (" (active)" if t.get("active") else "") for t in found
     ]
     return Step("Your tables:\n" + "\n".join(lines))
 
@@ -233,14 +194,14 @@ def describe(intent: Intent, done: list[Done], tools: set) -> Step:
         s = c.get("stats", {})
         extra = f", {s.get('filled', 0)} filled"
         if "min" in s:
-            extra += f", from {s['min']} to {s['max']}"
+            extra += f", from {md_text(s['min'])} to {md_text(s['max'])}"
         if s.get("top"):
-            extra += ", mostly " + ", ".join(list(s["top"])[:3])
+            extra += ", mostly " + ", ".join(md_text(v) for v in list(s["top"])[:3])
         lines.append(
-            f"- **{c['name']}** ({c['type'].replace('_', ' ')}{', AI' if c.get('ai') else ''}{extra})"
+            f"- **{md_text(c['name'])}** ({c['type'].replace('_', ' ')}{', AI' if c.get('ai') else ''}{extra})"
         )
     return Step(
-        f"“{table['name']}” has {table['row_count']} rows and {len(lines)} columns:\n" + "\n".join(lines)
+        f"“{md_text(table['name'])}” has {table['row_count']} rows and {len(lines)} columns:\n" + "\n".join(lines)
     )
 
 
@@ -249,7 +210,7 @@ def accepted(intent: Intent, done: list[Done], tools: set) -> Step:
     m = re.search(r"created [\"“]([^\"”]+)[\"”]", text)
     if m:
         return Step(
-            f"“{m.group(1)}” is created and open beside the chat. Next you can ask me to add rows, add a "
+            f"“{md_text(m.group(1))}” is created and open beside the chat. Next you can ask me to add rows, add a "
             "column (e.g. “add a column Priority (select)”), or add an AI column that fills itself."
         )
     if re.search(r"schema", text, re.IGNORECASE):

@@ -8,14 +8,21 @@ from typing import Any
 from agent.offline.conversation import SCHEMA_GUIDE, Done, Step, find_column, need_table, no_column
 from agent.offline.design import design_table
 from agent.offline.intents import Intent
+from core.markdown import md_text
 
 
 def create(intent: Intent, done: list[Done], tools: set) -> Step:
-    payload = design_table(intent.args["topic"])
+    args = intent.args
+    if not (args["topic"] or args.get("columns") or args.get("name")):
+        return Step(
+            "What should the new table hold? Tell me its subject and, if you like, its columns, e.g. "
+            "“create a table to track my houseplants: name, species, last watered date, light needs”."
+        )
+    payload = design_table(args["topic"], args.get("columns"), args.get("name"))
     cols = [op["column"] for op in payload["operations"]]
-    listing = ", ".join(f"{c['name']} ({c['type'].replace('_', ' ')})" for c in cols)
+    listing = ", ".join(f"{md_text(c['name'])} ({c['type'].replace('_', ' ')})" for c in cols)
     text = (
-        f"I've designed a table for {payload['table_name']} with {len(cols)} columns: {listing}, and "
+        f"I've designed a table for {md_text(payload['table_name'])} with {len(cols)} columns: {listing}, and "
         f"{len(payload['sample_rows'])} sample rows. You can see the preview with the sample data in the "
         "conversation. Uncheck any columns you don't need and choose whether to include the sample data, "
         "then click **Create Table** to build it, or **Dismiss** to start over."
@@ -33,7 +40,7 @@ def _schema_update(table: dict, ops: list[dict], summary: str, reasoning: str) -
         "operations": ops,
     }
     return Step(
-        f"I've proposed {summary} in “{table['name']}”. {SCHEMA_GUIDE}",
+        f"I've proposed {summary} in “{md_text(table['name'])}”. {SCHEMA_GUIDE}",
         [("propose_schema", payload)],
         summary,
     )
@@ -53,8 +60,8 @@ def add_column_step(intent: Intent, table: dict) -> Step:
     column = dict(intent.args["column"])
     if find_column(table, column["name"]):
         return Step(
-            f"“{table['name']}” already has a column named “{column['name']}”. Pick another name, or ask "
-            f"me to change that column (e.g. “change {column['name']} to number”)."
+            f"“{md_text(table['name'])}” already has a column named “{md_text(column['name'])}”. Pick another "
+            f"name, or ask me to change that column (e.g. “change {md_text(column['name'])} to number”)."
         )
     if column.get("ai"):
         deps = []
@@ -79,7 +86,7 @@ def add_column_step(intent: Intent, table: dict) -> Step:
         else:
             op = {**op, "after_column_id": None}
     kind = "AI column" if column.get("ai") else f"{column['type'].replace('_', ' ')} column"
-    extra = f" with options {', '.join(column['options'])}" if column.get("options") else ""
+    extra = f" with options {', '.join(md_text(o) for o in column['options'])}" if column.get("options") else ""
     ops = [op]
     if position and op.get("after_column_id") is None:
         # "before the first column": add it, then move it to the front
@@ -88,7 +95,7 @@ def add_column_step(intent: Intent, table: dict) -> Step:
     return _schema_update(
         table,
         ops,
-        f"a new {kind} “{column['name']}”{extra}",
+        f"a new {kind} “{md_text(column['name'])}”{extra}",
         f"Add {column['name']} ({column['type']}) as asked.",
     )
 
@@ -102,7 +109,7 @@ def remove_column(intent: Intent, table: dict) -> Step:
     return _schema_update(
         table,
         [{"action": "remove", "column_id": target["id"]}],
-        f"removing the column “{target['name']}”{loss}",
+        f"removing the column “{md_text(target['name'])}”{loss}",
         f"Remove {target['name']} as asked.",
     )
 
@@ -115,7 +122,7 @@ def rename(intent: Intent, table: dict) -> Step:
     return _schema_update(
         table,
         [{"action": "modify", "column_id": target["id"], "changes": {"name": new}}],
-        f"renaming “{target['name']}” to “{new}”",
+        f"renaming “{md_text(target['name'])}” to “{md_text(new)}”",
         f"Rename {target['name']} to {new} as asked.",
     )
 
@@ -140,7 +147,7 @@ def modify(intent: Intent, table: dict) -> Step:
     return _schema_update(
         table,
         [{"action": "modify", "column_id": target["id"], "changes": changes}],
-        f"making “{target['name']}” {what}",
+        f"making “{md_text(target['name'])}” {what}",
         f"Make {target['name']} {what} as asked.",
     )
 

@@ -27,20 +27,50 @@ TYPE_WORDS = {
     "email": "email", "e-mail": "email", "email address": "email",
     "json": "json",
 }
-NAME_HINTS = [  # a column type guessed from its name when the request gives none
-    (r"e-?mail", "email"), (r"url|website|link|homepage|site", "url"),
-    (r"date|deadline|due|birthday|\bwhen\b|started|created|updated|day", "date"),
-    ((r"price|cost|rating|score|count|amount|age|qty|quantity|number|total|year|points|salary|budget|"
-      r"stock|size|weight|height|revenue|percent"), "number"),
-    (r"notes?|description|summary|comments?|details|bio|review", "long_text"),
-    (r"priority|status|stage|category|level|type|tier|severity", "select"),
-    (r"tags|labels|topics|skills", "multi_select"),
-    (r"^(is|has|done|active|completed|enabled|visited|watched|read|paid|remote|available)\b", "boolean"),
+# a column type guessed from its name when the request gives none: these first, on the whole name…
+NAME_FIRST = [
+    ((r"\b(?:phone|mobile|cell|tel|telephone|zip|postal|postcode|sku|isbn|id|code|serial|vin)\b|"
+     r"\b(?:invoice|order|reference|ref|tracking|account|booking|confirmation|policy|case|ticket)\s+(?:number|no|#)"),
+     "text"),
+    (r"\bday of (?:the )?week\b|^weekday$", "select"),
+    (r"^(?:how|who|what|where|why|which)\b", "text"),
+    (r"^(?!(?:table|cable|stable|timetable|variable|vegetable|fable|label)$)[a-z]+(?:able|ible)$", "boolean"),
+    (r"\be-?mails?\b|\bemail address", "email"),
+    (r"\b(?:urls?|website|websites|web ?page|homepage|links?)\b", "url"),
+    ((r"\b(?:date|dates|deadline|birthday|birthdate|dob|anniversary|day|started|created|updated|joined|born|"
+     r"expires|expiry|expiration)\b|^(?:when|due)\b|\b\w+(?:wn|en|ght)\s+(?:on|at)$|\b(?:last|next|first)\s+\w+ed\b|\w+ed (?:on|at)\b"), "date"),
+    ((r"^(?:is|has|was|did|are|does|can)\s|^(?:done|active|completed|finished|enabled|visited|watched|read|paid|"
+     r"remote|available|watered|signed|approved|confirmed|booked|shipped|delivered|attended|attending|rsvp|vegan|"
+     r"vegetarian|organic|favou?rite|archived|billable|recurring|subscribed|sold|verified|invited|owned|returned|"
+     r"fixed|published|urgent|important|in stock|gluten[- ]free|received|cancelled|canceled|refunded|bought|"
+      r"purchased|injured|married|vaccinated|neutered|insured|packed|cancel|renew|recommended)$|"
+      r"\s(?:met|done|reached|achieved|completed|passed|won|sent|attended|taken|needed|required)$"), "boolean"),
+]
+# …then these, on the head word ("Expense Category" is a category) and then on the whole name
+NAME_HINTS = [
+    ((r"\b(?:prices?|costs?|ratings?|scores?|count|amount|age|qty|quantity|number|total|years?|points|salary|"
+     r"budget|stock|size|weight|height|width|length|depth|revenue|percent|percentage|sets|reps|pages|servings|"
+     r"calories|kcal|minutes|hours|mins|hrs|days|weeks|months|duration|distance|miles|km|guests|attendees|copies|"
+     r"units|steps|laps|spent|fees?|rent|balance|income|expenses?|value|rank|votes|population|capacity|"
+     r"temperature|mileage|stars|grade|volume|dose|speed|pace|headcount|seats|rooms|sales|profit|tax|tip|"
+     r"deposit|target|saved|raised|earned|owed|glasses|cups|players|goals|downloads|views|likes|followers|subscribers|vintage|"
+     r"systolic|diastolic|pulse|bpm|heart rate|glucose|estimate|effort|kg|lbs|inventory|bedrooms|bathrooms|sqft|square feet|wage|paid amount)\b|^#"),
+     "number"),
+    ((r"\b(?:notes?|description|summary|comments?|details|bio|review|reviews|thoughts|feedback|ingredients|"
+     r"instructions|directions|remarks|observations|reflections?|lessons? learned|entry|entries)\b"), "long_text"),
+    ((r"\b(?:priority|status|stage|category|level|type|tier|severity|kind|genre|mood|condition|difficulty|"
+     r"frequency|format|platform|channel|source)\b"), "select"),
+    (r"\b(?:tags|labels|topics|skills|keywords)\b", "multi_select"),
 ]
 DEFAULT_OPTIONS = {
     "priority": ["P0", "P1", "P2", "P3"], "status": ["To do", "In progress", "Done"],
     "stage": ["New", "In progress", "Won", "Lost"], "severity": ["Critical", "Major", "Minor"],
     "level": ["Low", "Medium", "High"], "size": ["S", "M", "L", "XL"],
+    "condition": ["New", "Good", "Fair", "Poor"], "difficulty": ["Easy", "Medium", "Hard"],
+    "mood": ["Great", "Good", "Okay", "Bad"], "frequency": ["Daily", "Weekly", "Monthly"],
+    "day of week": ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"],
+    "day of the week": ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"],
+    "weekday": ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"],
 }
 NUMBER_WORDS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
                 "eight": 8, "nine": 9, "ten": 10, "a few": 3, "some": 3, "several": 5, "a couple of": 2,
@@ -75,11 +105,20 @@ def type_word(text: str) -> str | None:
     return TYPE_WORDS.get(t)
 
 
+FIRST_HINTS = [(re.compile(p), t) for p, t in NAME_FIRST]
+HEAD_HINTS = [(re.compile(p), t) for p, t in NAME_HINTS]
+
+
 def guess_type(name: str) -> str:
-    low = name.lower()
-    for pattern, ctype in NAME_HINTS:
-        if re.search(pattern, low):
+    low = " ".join(name.lower().split())
+    for pattern, ctype in FIRST_HINTS:
+        if pattern.search(low):
             return ctype
+    words = re.split(r"\s+of\s+|\s*\(", low)[0].split()
+    for part in (words[-1] if words else low, low):
+        for pattern, ctype in HEAD_HINTS:
+            if pattern.search(part):
+                return ctype
     return "text"
 
 
