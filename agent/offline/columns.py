@@ -55,7 +55,7 @@ def split_columns(text: str) -> list[str]:
     for item in items:
         # " and " joins two columns unless it sits inside parentheses
         out += [p for p in re.split(r"\s+(?:and|&)\s+(?![^()]*\))", item) if p.strip()]
-    items = [LEAD.sub("", p.strip().strip(QUOTES).rstrip(".!;,").strip()) for p in out]
+    items = [LEAD.sub("", LEAD.sub("", p.strip().strip(QUOTES).rstrip(".!;,").strip())) for p in out]
     return [i for i in items if clean(i)]
 
 

@@ -11,7 +11,7 @@ from agent.offline.columns import name_case, read_columns, split_columns
 
 # fmt: off
 POLITE = re.compile(r"^(?:(?:please|pls|ok(?:ay)?|hey|hi|hello|so|now|hmm|right|also)[,!.]?\s+)+", re.IGNORECASE)
-WISH = re.compile(r"^(?:(?:can|could|would|will) you(?: please)?(?: help me)?\s+|i(?:'d| would) (?:like|love)(?: to)?\s+|"
+WISH = re.compile(r"^(?:(?:can|could|would|will) you(?: please)?(?: help me)?\s+|(?:want|need|'d like)(?: to)?\s+|i(?:'d| would) (?:like|love)(?: to)?\s+|"
                   r"i (?:want|need)(?: to)?\s+|i'm looking for\s+|i am looking for\s+|let's\s+|lets\s+|"
                   r"help me(?: to)?\s+|give me\s+|get me\s+|we (?:want|need)(?: to)?\s+|i wanna\s+|"
                   r"i'd like\s+|is it possible to\s+|time to\s+|(?:something|a way|a place|a tool)\s+(?:to|for)\s+)+",
@@ -49,11 +49,25 @@ LEAD = re.compile(r"^(?:(?:all|some|a few)\s+(?:of\s+)?)?(?:my|our|the|your|his|
                   re.IGNORECASE)
 TAIL = re.compile(r"\s+(?:so that|so i can|so we can|because|since|that i|which i|i (?:have|own|keep)\b|we have|"
                   r"for me|for us|please|in it|in there)\b.*$", re.IGNORECASE)
+# a second sentence that lists the columns, and a sentence or clause after which a request may start
+LATER = re.compile(r"\s*[.?!]\s+(?:(?:we|i)\s+(?:need|want|would like|'d like)(?:\s+to\s+(?:track|record|log|store|have|"
+                   r"see|keep))?|it should (?:have|include|track|show)|(?:it|this) needs|include|columns?(?: are| should be)?|"
+                   r"fields?(?: are)?|things like|with)\s*:?\s+(?=\S+[^.?!]*,)", re.IGNORECASE)
+AFTER = re.compile(r"[.!?]\s+|\s+(?:and|so)\s+(?=(?:i\s+|we\s+)?(?:want|need|would like|'d like)\b)", re.IGNORECASE)
 # fmt: on
 
 
 def read_create(text: str) -> dict[str, Any] | None:
-    """{"topic", "name", "columns"} for a request to create a table; None when it is not one."""
+    """{"topic", "name", "columns"} for a request to create a table; None when it is not one. The request
+    may come after a sentence about something else ("I'm a teacher. Make a table of my classes …")."""
+    text = LATER.sub(": ", text)  # "… for my book club? We need book, author, …"
+    for start in [0, *(m.end() for m in AFTER.finditer(text))]:
+        if (found := _read_create(text[start:])) is not None:
+            return found
+    return None
+
+
+def _read_create(text: str) -> dict[str, Any] | None:
     text = re.sub(r"\s*\n\s*(?:[-*•]|\d+[.)])?\s*", ", ", text.strip())  # a list one column a line
     text = POLITE.sub("", " ".join(re.sub(r"([:(]),\s*", r"\1 ", text).split()))
     stripped = WISH.sub("", text)
@@ -102,8 +116,10 @@ def _no_create(pre: str) -> bool:
 def _subject_and_columns(rest: str, named: bool) -> tuple[str, list[dict[str, Any]] | None]:
     for marker, least in ((STRONG, 1), (WEAK, 2), (PAREN, 2)):
         for m in marker.finditer(rest):
-            if least > 1 and not named and not rest[: m.start()].strip():
-                continue  # "… for tracking my X with …": the subject comes first
+            if least > 1 and not named and not rest[: m.start()].strip() and not re.match(
+                r"\s*(?:with|including|containing|having)\b", m.group(0), re.IGNORECASE
+            ):
+                continue  # "a table listing my hiking trails with …": the subject comes first
             listed = rest[m.end():].rstrip(")") if m.group(0).strip() == "(" else rest[m.end():]
             if least == 1 and not named and not rest[: m.start()].strip() and m.group(0).strip() == ":":
                 subject, columns = _subject_and_columns(listed, True)  # "new table: podcast episodes with …"

@@ -11,6 +11,7 @@ from agent.offline.row_steps import (
     fill,
     list_tables,
     set_values,
+    thanks,
 )
 from agent.offline.schema_steps import add_column_step, create, modify, on_table, remove_column, rename
 
@@ -28,4 +29,5 @@ HANDLERS = {
     "describe": describe,
     "accepted": accepted,
     "dismissed": dismissed,
+    "thanks": thanks,
 }

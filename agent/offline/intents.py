@@ -42,6 +42,9 @@ def parse_intent(text: str) -> Intent:
     t = re.sub(r"^(?:i(?:'d| would) like to|i want to|i need to|let's|lets)\s+", "", t, flags=re.IGNORECASE)
     t = re.sub(r"[.!?]+$", "", t).strip()
     low = t.lower()
+    if re.fullmatch(r"(?:thanks|thank you|thx|ty|cheers|great|perfect|cool|nice|awesome|ok|okay)"
+                    r"(?: you| so much| a lot| again)?", low):
+        return Intent("thanks")
     if re.fullmatch(r"(help|\?|what can you do|what else can you do|what do you understand|commands|"
                     r"what can i (?:do|ask|say)|how does this work|how do i start|what now|hello|hi)", low):
         return Intent("help", {"why": "asked"})

@@ -223,6 +223,10 @@ def accepted(intent: Intent, done: list[Done], tools: set) -> Step:
     return Step("Done: the changes are in the table now.")
 
 
+def thanks(intent: Intent, done: list[Done], tools: set) -> Step:
+    return Step("You're welcome. Tell me what to change next, or type “help” to see what I can do.")
+
+
 def dismissed(intent: Intent, done: list[Done], tools: set) -> Step:
     return Step("OK, nothing was changed.")
 

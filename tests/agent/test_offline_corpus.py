@@ -100,12 +100,12 @@ def verdict(case: dict) -> str | None:
     names = [n for n, _ in calls]
     last = calls[-1] if calls else ("", {})
     kind = want["kind"]
-    if kind in ("help", "capabilities", "clarify"):
+    if kind in ("help", "capabilities", "clarify", "thanks"):
         if calls:
             return f"called {names}"
         lists = "create a table of" in text and "add a column" in text and "delete the rows where" in text
         said = {"help": lists and "understand" in text, "capabilities": lists and "didn't understand" not in text,
-                "clarify": "What should the new table hold?" in text}[kind]
+                "clarify": "What should the new table hold?" in text, "thanks": text.startswith("You're welcome")}[kind]
         return None if said else text
     if kind == "create":
         if last[0] != "propose_schema" or last[1].get("mode") != "create":
