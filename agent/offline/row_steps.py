@@ -30,6 +30,10 @@ def add_rows(intent: Intent, table: dict) -> Step:
         if find_column(table, key) is None:
             return no_column(table, key)
     values = {find_column(table, k)["name"]: v for k, v in given.items()}
+    if intent.args.get("label"):  # the row's name goes in the first text column
+        first = next((c for c in table["columns"] if c["type"] == "text" and not c.get("ai")), None)
+        if first is not None:
+            values = {first["name"]: intent.args["label"], **values}
     count = min(intent.args["count"], MAX_NEW_ROWS)
     start = int(table.get("row_count") or 0)
     rows = [sample_row(table, start + i + 1, i) for i in range(count)]

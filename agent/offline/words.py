@@ -4,7 +4,7 @@ phrases; and the small readers built on them (a cleaned name, a value as typed, 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 # ---------------------------------------------------------------------------------------------- reading
@@ -198,3 +198,8 @@ def value_of(text: str) -> Any:
 
 # intents: what the last user message asks for ---------------------------------------------------------
 
+
+@dataclass(frozen=True)
+class Intent:
+    kind: str  # create, add_column, remove_column, rename, modify, add_rows, delete_rows, set, fill, ...
+    args: dict[str, Any] = field(default_factory=dict)

@@ -38,7 +38,8 @@ BUGS = {
     "sample_rows": [{"row_id": 1, "Title": "Bug 1", "Status": "Open", "Priority": "P1"}],
 }
 NAMES = {c["id"]: c["name"] for c in BUGS["columns"]}
-ROWS = [{"row_id": n, "Title": f"Bug {n}", "Status": "Open", "Priority": "P2", "Points": n} for n in (1, 2)]
+ROWS = [{"row_id": n, "Title": f"Bug {n}", "Status": "Open", "Priority": "P2", "Points": n, "Notes": f"Notes on {n}"}
+        for n in (1, 2)]
 RESULTS = {
     "get_table": BUGS,
     "query_rows": {"rows": ROWS, "total": 2, "next_offset": None},
