@@ -97,7 +97,8 @@ def _read_create(text: str) -> dict[str, Any] | None:
         name = subject = quoted.group(1)  # 'a table "Clients" with …'
     for _ in range(2):
         subject = LEAD.sub("", subject).strip()
-    if not columns and re.match(r"^(?:tables?|rows?|records?|columns?|entries|cells?)\b", subject, re.IGNORECASE):
+    rows = r"^(?:(?:new|more|another|an?)\s+)?(?:tables?|rows?|records?|columns?|entry|entries|cells?)\b"
+    if (not columns and re.match(rows, subject, re.IGNORECASE)) or any("=" in c["name"] for c in columns or []):
         return None  # "I want a list of my tables", "a list of the rows where …": not a new table
     if pre and not name:  # "a packing list for my trip": the Packing List
         noun = m.group("noun").lower().rstrip("s")
@@ -110,7 +111,7 @@ def _read_create(text: str) -> dict[str, Any] | None:
 def _no_create(pre: str) -> bool:
     """Words before "table" that make the request something else ("describe the table", "list tables")."""
     return bool(re.match(r"^(?:describe|show|list|explain|summari[sz]e|what|which|this|that|current|active)\b",
-                         pre.strip(), re.IGNORECASE) or re.search(r"(?<![\w-])(?:a|an|the|to|into|as)(?![\w-])", pre, re.IGNORECASE))
+                         pre.strip(), re.IGNORECASE) or re.search(r"(?<![\w-])(?:a|an|the|to|into|as|this|that|these|those)(?![\w-])", pre, re.IGNORECASE))
 
 
 def _subject_and_columns(rest: str, named: bool) -> tuple[str, list[dict[str, Any]] | None]:

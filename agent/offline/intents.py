@@ -75,7 +75,9 @@ def parse_intent(text: str) -> Intent:
         re.IGNORECASE,
     )
     if m and not (
-        re.match(r"^(?:change|make)\b", t, re.IGNORECASE) and type_word(m.group(2)) and not m.group(3)
+        (re.match(r"^(?:change|make|set up)\b", t, re.IGNORECASE) or re.search(r"\scolumn$", m.group(1), re.IGNORECASE))
+        and type_word(m.group(2))
+        and not m.group(3)
     ):
         column = re.sub(r"^(?:the\s+|all\s+)", "", clean(m.group(1)), flags=re.IGNORECASE)
         value = m.group(2)
@@ -157,8 +159,8 @@ def parse_intent(text: str) -> Intent:
         return Intent("rename", {"name": clean(m.group(1)), "new": clean(m.group(2))})
 
     m = re.match(
-        r"^(?:make|change|convert|turn|switch)\s+(?:the\s+type\s+of\s+)?(?:the\s+)?(?:column\s+)?(.+?)"
-        r"(?:\s+column)?(?:'s type)?\s+(?:into|to|a|an|into an?|to an?|to type|type)\s+(.+)$",
+        r"^(?:make|change|convert|turn|switch|set up|set|configure)\s+(?:the\s+type\s+of\s+)?(?:the\s+)?"
+        r"(?:column\s+)?(.+?)(?:\s+column)?(?:'s type)?\s+(?:into|to|a|an|into an?|to an?|to type|type|as an?|as)\s+(.+)$",
         t,
         re.IGNORECASE,
     )
