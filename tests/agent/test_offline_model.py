@@ -12,6 +12,7 @@ from sqlalchemy import text
 from agent import guidance
 from agent.model import MessageDone, Model, ModelRequest, TextDelta, ToolUseStart
 from agent.offline import OfflineModel, parse_intent
+from core.markdown import md_text
 from db.engine import transaction
 from proposals.validate import parse, validate
 from tools.base import ProposalEvent
@@ -313,7 +314,8 @@ async def test_set_for_all_rows_pages_through_a_big_table(ctx, make_bugs):
 
 async def test_bad_condition_column_is_explained(ctx, bugs):
     out = await converse(ctx, "delete the rows where Colour is red")
-    assert out["names"] == ["query_rows"] and 'Unknown column "Colour"' in out["text"]
+    # the tool's error names the user's column, so it reaches the chat as inert markdown (md_text)
+    assert out["names"] == ["query_rows"] and 'Unknown column \\"Colour\\"' in out["text"]
 
 
 async def test_no_active_table_is_explained(ctx):
@@ -363,6 +365,22 @@ async def test_describe_and_list_tables_use_the_stats(ctx, bugs):
     assert "12 rows" in out["text"] and "**Priority** (select, 12 filled" in out["text"]
     out = await converse(ctx, "list my tables")
     assert out["names"] == ["list_tables"] and "**Bugs** — 12 rows (active)" in out["text"]
+
+
+async def test_user_text_in_replies_is_inert_markdown():
+    """Names the user (or a table) supplied reach the chat through md_text: no links, images or markup."""
+    done = (await stream([user("create a table called [click](evil) with name, email")]))[-1]
+    text, payload = done.content[0]["text"], done.content[-1]["input"]
+    assert payload["table_name"] == "[click](evil)" and "[click](evil)" not in text
+    assert md_text("[click](evil)") in text
+    table = {"id": "t1", "name": "**Loud**", "row_count": 1,
+             "columns": [{"id": "c1", "name": "![img](http://host/ping)", "type": "text", "stats": {}}]}
+    history = [user("remove column Colour"),
+               {"role": "assistant", "content": [{"type": "tool_use", "id": "u1", "name": "get_table", "input": {}}]},
+               {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "u1", "content": json.dumps(table)}]}]
+    text = (await stream(history))[-1].content[0]["text"]
+    assert "![img]" not in text and "**Loud**" not in text
+    assert md_text("![img](http://host/ping)") in text and md_text("**Loud**") in text
 
 
 async def test_usage_follows_the_prompt_size():

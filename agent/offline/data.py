@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from core.markdown import md_text
+
 Calls = list[tuple[str, dict[str, Any]]]
 Plan = tuple[str, Calls]
 
@@ -74,15 +76,16 @@ def _import(m: re.Match[str], said: str) -> Plan:
         args: dict[str, Any] = {"upload_id": m.group("id"), "target": "active_table"}
         if key:
             args["key_column"] = _clean(key.group("key"))
-            what = (f"updating the rows of “{table}” whose {args['key_column']} matches a row of “{file}”, and "
+            what = (f"updating the rows of “{md_text(table)}” whose {md_text(args['key_column'])} matches a row of "
+                    f"“{md_text(file)}”, and "
                     "adding the file's other rows")
         else:
-            what = f"adding the {rows} rows of “{file}” to “{table}”"
+            what = f"adding the {rows} rows of “{md_text(file)}” to “{md_text(table)}”"
         text = (f"I've proposed {what}. You can review them in the preview: new rows in green, changed cells in "
                 "amber with the old value shown. Uncheck any rows you don't want, then click **Apply** to make the "
                 "checked changes, or **Dismiss** to cancel.")
         return text, [("propose_import", args)]
-    text = (f"I've prepared a new table from “{file}”: {m.group('cols')} columns with types inferred from the "
+    text = (f"I've prepared a new table from “{md_text(file)}”: {m.group('cols')} columns with types inferred from the "
             f"values. The preview in the conversation shows the columns and the first rows. Uncheck any column "
             f"you don't need, then click **Create Table** to create it and import all {rows} rows, or "
             "**Dismiss** to discard the file.")
@@ -98,10 +101,10 @@ def _export(fmt: str | None, done: list[Any]) -> Plan:
     if got is None:
         return "", [("export_table", {"format": fmt})]
     if got.is_error:
-        return f"I couldn't export it: {_error(got.text)}", []
+        return f"I couldn't export it: {md_text(_error(got.text), limit=None)}", []
     info = got.data() or {}
     rows = info.get("rows", 0)
-    return (f"Here is the table as **{info.get('file')}** ({rows:,} row{'s' if rows != 1 else ''}, "
+    return (f"Here is the table as **{md_text(info.get('file'))}** ({rows:,} row{'s' if rows != 1 else ''}, "
             f"{info.get('columns', 0)} columns): the download link is attached to this reply."), []
 
 
@@ -131,15 +134,16 @@ def _analysis(y: str | None, x: str, func: str | None, chart: str | None, done: 
     found = {n: _column(table, n) for n in names}
     missing = [n for n, c in found.items() if c is None]
     if missing:
-        known = ", ".join(c["name"] for c in table.get("columns", []))
-        return f"“{table.get('name')}” has no column named “{missing[0]}”. Its columns are: {known}.", []
+        known = ", ".join(md_text(c["name"]) for c in table.get("columns", []))
+        return (f"“{md_text(table.get('name'))}” has no column named “{md_text(missing[0])}”. Its columns are: "
+                f"{known}."), []
     xcol = found[x]["name"]
     ycol = found[y] if y else None
     if ycol is not None and func is None:
         func = "mean" if ycol["type"] == "number" else "count"
     if ycol is not None and func != "count" and ycol["type"] != "number":
-        return (f"“{ycol['name']}” is a {ycol['type'].replace('_', ' ')} column, so I can't take its "
-                f"{WORDS[func]}; try “chart {ycol['name']} by {xcol}” to count its rows instead."), []
+        return (f"“{md_text(ycol['name'])}” is a {ycol['type'].replace('_', ' ')} column, so I can't take its "
+                f"{WORDS[func]}; try “chart {md_text(ycol['name'])} by {md_text(xcol)}” to count its rows instead."), []
     agg = {"func": "count"} if func == "count" else {"column": ycol["name"], "func": func}
     args: dict[str, Any] = {"table_id": table["id"],
                             "operations": [{"step": "group_by", "columns": [xcol], "aggregations": [agg]}]}
@@ -150,18 +154,18 @@ def _analysis(y: str | None, x: str, func: str | None, chart: str | None, done: 
 
 def _described(got: Any, x: str) -> str:
     if got.is_error:
-        return f"I couldn't analyse that: {_error(got.text)}"
+        return f"I couldn't analyse that: {md_text(_error(got.text), limit=None)}"
     data = got.data() or {}
     cols, rows = data.get("columns", []), data.get("rows", [])
     if not rows or len(cols) < 2:
         return "There are no rows to analyse."
     measure = cols[-1]
     ranked = [r for r in rows if r[-1] is not None]
-    text = f"Here is the {measure[:1].lower()}{measure[1:]} by {cols[0]} over {data.get('rows_analysed', 0):,} rows"
+    text = f"Here is the {md_text(measure[:1].lower() + measure[1:])} by {md_text(cols[0])} over {data.get('rows_analysed', 0):,} rows"
     if ranked:
         top, low = ranked[0], ranked[-1]
-        text += f": the highest is {top[0]} ({top[-1]:g})"
+        text += f": the highest is {md_text(top[0])} ({top[-1]:g})"
         if len(ranked) > 1:
-            text += f" and the lowest {low[0]} ({low[-1]:g})"
+            text += f" and the lowest {md_text(low[0])} ({low[-1]:g})"
     shown = "table and chart are" if "chart" in data.get("shown", "") else "table is"
     return f"{text}. The result {shown} shown above ({data.get('row_count', len(rows))} groups)."
