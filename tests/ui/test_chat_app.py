@@ -140,7 +140,7 @@ async def test_the_agent_answers_in_the_chats_workspace_and_the_thread_keeps_it(
 
 
 async def test_failed_workspace_is_said_and_retried_with_the_next_message(app, engine, unique):
-    from core.chat_history import open_workspace
+    from ui.chat_history import open_workspace
 
     assert open_workspace.__kwdefaults__["attempts"] == 4  # 0.5 + 1 + 2 s of backoff before giving up
     account_id = uuid.uuid4()  # no such account yet: every attempt fails
