@@ -9,7 +9,7 @@ from typing import Any
 import chainlit as cl
 
 from db.engine import transaction
-from proposals import store
+from proposals import decisions, store
 from tools import ai, imports
 from tools.base import ProposalEvent
 from ui.common import account_id, thread_id
@@ -54,24 +54,6 @@ def proposal_props(preview: dict[str, Any], *, element_id: str, keep: dict[str, 
     return props
 
 
-def outcome_props(results: list[dict[str, Any]], status: str, message: str | None = None) -> dict[str, Any]:
-    applied = sum(bool(r.get("ok")) for r in results)
-    return {"applied": applied, "failed": len(results) - applied, "total": len(results),
-            "message": message or _summary(status, applied, len(results))}
-
-
-def _summary(status: str, applied: int, total: int) -> str:
-    if status == "dismissed":
-        return "Dismissed; nothing changed"
-    if status == "superseded":
-        return "Superseded by a newer proposal"
-    if status == "stale" and not applied:
-        return "Nothing applied: the table changed since this proposal was made"
-    if applied == total:
-        return f"All {applied} change{'s' if applied != 1 else ''} applied"
-    return f"Applied {applied} of {total} — {total - applied} failed"
-
-
 def new_element(event: ProposalEvent) -> cl.CustomElement:
     """The inline element of a fresh preview, registered for the callbacks."""
     element = cl.CustomElement(name="Proposal", props={}, display="inline")
@@ -90,7 +72,7 @@ async def show_decided(proposal_id: str, *, status: str) -> None:
     if element is None:
         return
     element.props = {**element.props, "status": status,
-                     "outcome": element.props.get("outcome") or outcome_props([], status)}
+                     "outcome": element.props.get("outcome") or decisions.shown(status)}
     await element.update()
 
 
@@ -123,5 +105,5 @@ async def restore_elements(saved: list[dict[str, Any]]) -> None:
         if element is not None and element.props.get("status") != p.status:
             results = p.results or []
             element.props = {**element.props, "status": p.status, "results": results,
-                             "outcome": element.props.get("outcome") or outcome_props(results, p.status)}
+                             "outcome": element.props.get("outcome") or decisions.shown(p.status, results, p.kind)}
             await element.update()

@@ -26,11 +26,8 @@ const STYLE = `
 @keyframes tcSlide { from { transform: translateX(-100%); } to { transform: translateX(250%); } }
 `;
 
-const FINAL = {
-  dismissed: "Dismissed — nothing was changed.",
-  superseded: "Superseded by a newer proposal — nothing was changed.",
-  stale: "Not applied: the table changed since this proposal was made.",
-};
+// decided with nothing applied; what to say comes ready in props.outcome.message (proposals/outcome.py)
+const FINAL = { dismissed: true, superseded: true, stale: true };
 
 // Sample rows fade in once per proposal, not again on every re-render (any props update remounts us).
 function firstShowing() {
@@ -254,11 +251,9 @@ function CreatePreview() {
       {applied && outcome ? (
         <Banner tone={outcome.applied ? "good" : "bad"} testid="proposal-outcome">
           {outcome.message}
-          {outcome.sample_rows ? ` and ${outcome.sample_rows} sample row${outcome.sample_rows === 1 ? "" : "s"}` : ""}
-          {outcome.applied ? " — it is open in the live view." : ""}
         </Banner>
       ) : null}
-      {FINAL[props.status] ? <Banner tone="muted" testid="proposal-outcome">{FINAL[props.status]}</Banner> : null}
+      {FINAL[props.status] ? <Banner tone="muted" testid="proposal-outcome">{outcome && outcome.message}</Banner> : null}
     </div>
   );
 }
@@ -387,7 +382,7 @@ function SchemaPreview() {
           {outcome.message}
         </Banner>
       ) : null}
-      {FINAL[props.status] ? <Banner tone="muted" testid="proposal-outcome">{FINAL[props.status]}</Banner> : null}
+      {FINAL[props.status] ? <Banner tone="muted" testid="proposal-outcome">{outcome && outcome.message}</Banner> : null}
     </div>
   );
 }
@@ -465,7 +460,7 @@ function DataPreview() {
             {outcome.message}
           </Banner>
         ) : null}
-        {FINAL[props.status] ? <Banner tone="muted" testid="proposal-outcome">{FINAL[props.status]}</Banner> : null}
+        {FINAL[props.status] ? <Banner tone="muted" testid="proposal-outcome">{outcome && outcome.message}</Banner> : null}
         <ErrorLine />
         <ResearchLog />
       </div>
