@@ -13,6 +13,7 @@ from agent import loop
 from db.errors import ServiceError
 from tools import imports
 from tools.base import AnalysisEvent, FileEvent, JobEvent, ProposalEvent, ToolContext
+from tools.registry import facts
 from ui.common import account_id, as_uuid, author, the_model, thread_id
 from ui.job_progress import follow_job
 from ui.live_view import active_table_name, list_tables, lock_live
@@ -22,11 +23,7 @@ from ui.workspace import save_to_thread, workspace_id
 log = logging.getLogger("tablechat.app")
 
 STEP_OUTPUT_MAX = 2000
-TOOL_LABELS = {"list_tables": "List tables", "get_table": "Look at the table", "query_rows": "Query rows",
-               "propose_schema": "Propose a schema", "propose_data": "Propose data changes",
-               "analyze_table": "Analyse the table", "export_table": "Export the table",
-               "propose_import": "Propose an import", "fill_column": "Fill an AI column",
-               "enrich_column": "Enrich a column"}
+
 
 
 class ChatSink:
@@ -51,7 +48,7 @@ class ChatSink:
             await self.reply.update()
 
     async def on_tool_start(self, id: str, name: str, input: dict) -> None:
-        step = cl.Step(name=TOOL_LABELS.get(name, name), type="tool", show_input="json")
+        step = cl.Step(name=facts(name).label, type="tool", show_input="json")
         step.input = input
         self.steps[id] = step
         await step.send()
