@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import re
 
-# what the reply must name, per proposal kind
-BUTTONS = {"create": ("Create Table", "Dismiss"), "update": ("Apply", "Dismiss"), "data": ("Apply", "Dismiss")}
+from tools.base import BUTTONS  # what the reply must name, per proposal kind
 
 LEADS = {
     "create": "I've proposed a new table.",
@@ -40,14 +39,9 @@ SENTENCE = re.compile(r"[^.!?\n]*(?:[.!?]+[\"')\]*_]*|\n|$)")
 
 def kind_of(tool: str, tool_input: dict | None) -> str:
     """The proposal kind (create / update / data) a proposing tool call made."""
-    given = tool_input or {}
-    if tool == "propose_schema":
-        return "create" if given.get("mode") == "create" else "update"
-    if tool == "propose_import":
-        return "create" if given.get("target") == "new_table" else "data"
-    if tool == "enrich_column":  # a sample for a new column comes as a schema change
-        return "update" if given.get("new_column") else "data"
-    return "data"
+    from tools.registry import proposal_kind  # the tools themselves load once the first turn runs a tool
+
+    return proposal_kind(tool, tool_input)
 
 
 def asks_permission(sentence: str) -> bool:

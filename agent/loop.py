@@ -32,7 +32,6 @@ log = logging.getLogger(__name__)
 
 MAX_TURNS = 8  # model calls per user message
 MAX_TOKENS = 4096
-PROPOSING = {"propose_schema", "propose_data"}  # and any tool whose result ends the turn (enrich_column)
 INTERRUPTED = "This tool call was interrupted before it finished; it may not have run."
 
 ToolRunner = Callable[[Any, str, dict], Awaitable[Any]]
@@ -66,6 +65,13 @@ async def _default_runner(ctx: Any, name: str, raw_input: dict) -> Any:
     from tools.registry import run_tool
 
     return await run_tool(ctx, name, raw_input)
+
+
+def _ends_turn(name: str) -> bool:
+    """Whether a successful call of this tool always ends the turn (a proposal awaits the user)."""
+    from tools.registry import facts
+
+    return facts(name).ends_turn
 
 
 @functools.cache
@@ -379,7 +385,7 @@ class _Turn:
                 log.exception("tool %s raised", name)
                 result = ToolResult(f"Error: {name} failed ({type(exc).__name__}: {exc}).", is_error=True)
         await self.sink.on_tool_end(use["id"], name, result)
-        if not result.is_error and (name in PROPOSING or result.ends_turn):
+        if not result.is_error and (_ends_turn(name) or result.ends_turn):
             self.proposal = guidance.kind_of(name, tool_input)
         return result
 

@@ -6,6 +6,7 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api import errors
+from api.auth import LoginCookie
 from api.common import COMMON
 from api.io_routes import router as io_router
 from api.jobs_routes import router as jobs_router
@@ -18,9 +19,10 @@ MAX_BODY = 50 * 1024 * 1024
 MAX_UPLOAD = 201 * 1024 * 1024  # a 200 MB file (dataio.read.MAX_BYTES) plus its multipart envelope
 
 
-def create_api(engine: AsyncEngine | None = None) -> FastAPI:
+def create_api(engine: AsyncEngine | None = None, *, login_cookie: LoginCookie | None = None) -> FastAPI:
     """The API app; its paths and its OpenAPI document are relative to where it is mounted (PREFIX).
-    Without `engine` each request uses the configured database's engine for its event loop."""
+    Without `engine` each request uses the configured database's engine for its event loop; with
+    `login_cookie` the chat pages' script calls may sign in with their login cookie."""
     app = FastAPI(
         title="tablechat",
         version="1",
@@ -35,6 +37,7 @@ def create_api(engine: AsyncEngine | None = None) -> FastAPI:
         generate_unique_id_function=lambda route: route.name,
     )
     app.state.engine = engine
+    app.state.login_cookie = login_cookie
     errors.install(app)
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY, upload_bytes=MAX_UPLOAD)
     app.include_router(tables_router, responses=COMMON)

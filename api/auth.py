@@ -4,16 +4,16 @@ cookie), then every query of the request runs in a transaction under row-level s
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from api import login_sessions
-from db import accounts, token_auth
+from db import accounts, sessions, token_auth
 from db.engine import get_engine, transaction
 from db.errors import Unauthorized
 
@@ -22,6 +22,15 @@ MAX_TOKEN = 512
 MAX_COOKIE = 16_384
 CSRF_HEADER = "X-Requested-With"
 CSRF_VALUE = "tablechat"
+
+
+@dataclass(frozen=True)
+class LoginCookie:
+    """How the chat pages' login cookie is read. The chat UI supplies it (to `create_api`), so this package
+    knows no UI framework: an API without one accepts bearer tokens only."""
+
+    token: Callable[[Mapping[str, str]], str | None]  # the signed token held in the cookies, if any
+    claims: Callable[[str], tuple[str, Mapping[str, Any]]]  # (user name, metadata); raises if not valid
 
 
 @dataclass(frozen=True)
@@ -75,20 +84,20 @@ async def _cookie_caller(request: Request, engine: AsyncEngine) -> Caller | None
         return None
     if request.headers.get(CSRF_HEADER) != CSRF_VALUE:
         raise Unauthorized(f"Requests signed in by cookie must send the header `{CSRF_HEADER}: {CSRF_VALUE}`")
-    from chainlit.auth.cookie import get_token_from_cookies  # only the app's own pages send this cookie
-    from chainlit.auth.jwt import decode_jwt
-
-    token = get_token_from_cookies(dict(request.cookies))
+    reader: LoginCookie | None = getattr(request.app.state, "login_cookie", None)
+    if reader is None:
+        raise Unauthorized("Invalid login cookie")
+    token = reader.token(dict(request.cookies))
     if not token or len(token) > MAX_COOKIE:
         raise Unauthorized("Invalid login cookie")
     try:
-        user = decode_jwt(token)
-        account_id = uuid.UUID(str((user.metadata or {})["account_id"]))
+        name, metadata = reader.claims(token)
+        account_id = uuid.UUID(str((metadata or {})["account_id"]))
     except Exception:  # noqa: BLE001 -- expired, forged or from another secret: all the same to the caller
         raise Unauthorized("Your login has expired; sign in again") from None
     async with transaction(None, engine=engine) as conn:
-        found = await accounts.account_by_name(conn, user.identifier)
-        active = await login_sessions.is_active(conn, user.metadata)
+        found = await accounts.account_by_name(conn, name)
+        active = await sessions.is_active_for(conn, metadata)
     if found is None or found["id"] != account_id or not active:
         raise Unauthorized("Your login has expired; sign in again")
     return Caller(account_id=account_id, name=found["name"], engine=engine)

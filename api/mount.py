@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.routing import Mount
 
 from api.app import PREFIX, create_api
+from api.auth import LoginCookie
 
 
 def api_mount(api: FastAPI) -> Mount:
@@ -19,12 +20,13 @@ def api_mount(api: FastAPI) -> Mount:
     return mount
 
 
-def mount_api(fastapi_app: FastAPI, engine: AsyncEngine | None = None) -> FastAPI:
+def mount_api(fastapi_app: FastAPI, engine: AsyncEngine | None = None, *,
+              login_cookie: LoginCookie | None = None) -> FastAPI:
     """Mount the API at /api/v1 ahead of every other route (Chainlit ends with a catch-all that
     would otherwise answer with its HTML page); returns the API app. Mounting twice is a no-op."""
     for route in fastapi_app.router.routes:
         if isinstance(route, Mount) and route.path == PREFIX:
             return route.app  # type: ignore[return-value]
-    api = create_api(engine)
+    api = create_api(engine, login_cookie=login_cookie)
     fastapi_app.router.routes.insert(0, api_mount(api))
     return api

@@ -5,6 +5,8 @@ System transactions: the check runs before anyone is known."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -12,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 # longer than Chainlit's cookie lifetime (user_session_timeout, 15 days): rows older than this can only
 # belong to cookies that have expired on their own
 KEEP_DAYS = 30
+SESSION_KEY = "session_id"  # where a login cookie's user metadata carries its session
 
 
 async def open_session(conn: AsyncConnection, account_id: uuid.UUID | str) -> uuid.UUID:
@@ -32,6 +35,18 @@ async def is_active(conn: AsyncConnection, session_id: uuid.UUID | str, account_
         {"s": session_id, "a": account_id, "d": KEEP_DAYS},
     )
     return row.first() is not None
+
+
+async def is_active_for(conn: AsyncConnection, metadata: Mapping[str, Any] | None) -> bool:
+    """True when a login cookie's metadata names a live session of its account. Cookies signed before
+    sessions existed name none: they are refused (their owner signs in again)."""
+    metadata = metadata or {}
+    try:
+        session_id = uuid.UUID(str(metadata[SESSION_KEY]))
+        account_id = uuid.UUID(str(metadata["account_id"]))
+    except (KeyError, ValueError):
+        return False
+    return await is_active(conn, session_id, account_id)
 
 
 async def revoke(conn: AsyncConnection, session_id: uuid.UUID | str) -> bool:

@@ -15,7 +15,7 @@ from db import records as db_records
 from db import tables as db_tables
 from db.errors import Invalid, NotFound, ServiceError
 from db.schemas import AiConfig, ColumnPublic, ColumnUpdate, TablePublic
-from proposals import store
+from proposals import outcome, store
 from proposals.conflicts import changes_since
 from proposals.payloads import DataProposal, SchemaProposal
 from proposals.plan import (
@@ -52,18 +52,7 @@ class ApplyResult(BaseModel):
 
 
 def _message(status: str, results: Sequence[OpResult], created: str | None = None) -> str:
-    done = sum(r.ok for r in results)
-    if status == "dismissed":
-        return "This proposal was dismissed; nothing changed"
-    if status == "superseded":
-        return "This proposal was replaced by a newer one; nothing changed"
-    if status == "stale" and not done:
-        return "Nothing applied: the table changed since this proposal was made"
-    if created is not None and done:
-        return f'Created table "{created}" with {done} column{"s" if done != 1 else ""}'
-    if done == len(results):
-        return f"All {done} change{'s' if done != 1 else ''} applied"
-    return f"Applied {done} of {len(results)} — {len(results) - done} failed"
+    return outcome.summary(status, sum(r.ok for r in results), len(results), created=created)
 
 
 def _outcome(

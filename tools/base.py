@@ -8,12 +8,18 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from db.engine import transaction
+
+ProposalKind = Literal["create", "update", "data"]  # as the user meets it: a new table, column changes, rows
+# the buttons of each kind of proposal preview, which the agent's reply must name
+BUTTONS: dict[ProposalKind, tuple[str, str]] = {
+    "create": ("Create Table", "Dismiss"), "update": ("Apply", "Dismiss"), "data": ("Apply", "Dismiss")}
+STORED_KIND: dict[str, ProposalKind] = {"schema_create": "create", "schema_update": "update", "data": "data"}
 
 
 async def _ignore(_event: object) -> None:

@@ -9,15 +9,10 @@ from typing import Any, Literal
 from proposals import service
 from proposals.payloads import DataProposal, SchemaProposal, to_json
 from proposals.validate import ProposalInvalid
-from tools.base import ProposalEvent, ToolContext, ToolError, ToolResult, error, tool
+from tools.base import BUTTONS, STORED_KIND, ProposalEvent, ToolContext, ToolError, ToolResult, error, tool
 
 log = logging.getLogger(__name__)
 
-BUTTONS = {
-    "schema_create": "Create Table / Dismiss",
-    "schema_update": "Apply / Dismiss",
-    "data": "Apply / Dismiss",
-}
 
 
 async def _propose(ctx: ToolContext, what: Literal["schema", "data"], payload: dict[str, Any]) -> ToolResult:
@@ -57,7 +52,7 @@ async def _propose(ctx: ToolContext, what: Literal["schema", "data"], payload: d
         "proposal_id": str(stored.id),
         "status": "shown to the user",
         "summary": preview.summary,
-        "buttons": BUTTONS[stored.kind],
+        "buttons": " / ".join(BUTTONS[STORED_KIND[stored.kind]]),
         "next": "Wait for the user's decision: tell them what you proposed, where to look and which "
         "buttons to press; do not ask for permission.",
     }

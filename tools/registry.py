@@ -1,9 +1,13 @@
-"""The tools the agent may call, their definitions for the model, and `run_tool`, which never raises."""
+"""The tools the agent may call with their facts (label, proposal kind, whether they end the turn), their
+definitions for the model, and `run_tool`, which never raises. The loop, the reply guidance and the chat UI
+read a tool's facts here and nowhere else."""
 
 from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
@@ -11,25 +15,61 @@ from pydantic import ValidationError
 from db.errors import ServiceError
 from proposals.validate import ACTIONS
 from tools import ai, analyze, enrich, export, imports, proposals, tables
-from tools.base import Tool, ToolContext, ToolError, ToolResult, error
+from tools.base import ProposalKind, Tool, ToolContext, ToolError, ToolResult, error
 
 log = logging.getLogger(__name__)
 
-TOOLS: dict[str, Tool] = {
-    t.name: t
-    for t in (
-        tables.list_tables,
-        tables.get_table,
-        tables.query_rows,
-        proposals.propose_schema,
-        proposals.propose_data,
-        analyze.analyze_table,
-        export.export_table,
-        imports.propose_import,
-        ai.fill_column,
-        enrich.enrich_column,
-    )
-}
+
+
+@dataclass(frozen=True)
+class ToolFacts:
+    """What the app knows of a tool besides its definition: the label the chat shows while it runs, the
+    kind of proposal (create / update / data, whose buttons the reply must name) a successful call
+    shows for a given input, and whether such a call always ends the turn (a proposal awaits the user)."""
+
+    label: str
+    proposes: Callable[[dict[str, Any]], ProposalKind] | None = None
+    ends_turn: bool = False
+
+
+def _schema_kind(given: dict[str, Any]) -> ProposalKind:
+    return "create" if given.get("mode") == "create" else "update"
+
+
+def _import_kind(given: dict[str, Any]) -> ProposalKind:
+    return "create" if given.get("target") == "new_table" else "data"
+
+
+def _enrich_kind(given: dict[str, Any]) -> ProposalKind:
+    return "update" if given.get("new_column") else "data"  # a sample for a new column comes as a schema change
+
+
+_ALL: tuple[tuple[Tool, ToolFacts], ...] = (
+    (tables.list_tables, ToolFacts("List tables")),
+    (tables.get_table, ToolFacts("Look at the table")),
+    (tables.query_rows, ToolFacts("Query rows")),
+    (proposals.propose_schema, ToolFacts("Propose a schema", _schema_kind, ends_turn=True)),
+    (proposals.propose_data, ToolFacts("Propose data changes", lambda _given: "data", ends_turn=True)),
+    (analyze.analyze_table, ToolFacts("Analyse the table")),
+    (export.export_table, ToolFacts("Export the table")),
+    (imports.propose_import, ToolFacts("Propose an import", _import_kind, ends_turn=True)),
+    (ai.fill_column, ToolFacts("Fill an AI column")),
+    # its result ends the turn only when it shows a sample to apply
+    (enrich.enrich_column, ToolFacts("Enrich a column", _enrich_kind)),
+)
+TOOLS: dict[str, Tool] = {t.name: t for t, _ in _ALL}
+FACTS: dict[str, ToolFacts] = {t.name: f for t, f in _ALL}
+
+
+def facts(name: str) -> ToolFacts:
+    """The facts of a tool; a name the registry does not know (a model's mistake) shows as it is."""
+    return FACTS.get(name) or ToolFacts(label=name)
+
+
+def proposal_kind(name: str, given: dict[str, Any] | None) -> ProposalKind:
+    """The proposal kind (create / update / data) a proposing tool call made."""
+    found = facts(name).proposes
+    return found(given or {}) if found is not None else "data"
 
 MAX_PROBLEMS = 20
 

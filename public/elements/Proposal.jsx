@@ -102,8 +102,9 @@ function outcomeTone(outcome) {
   return outcome.failed ? "warn" : "good";
 }
 
-// The outcome line of a decided proposal: the server's ready text (`outcome.text`) when it sent one,
-// else `fallback(outcome)` once applied or failed, or the FINAL words of a proposal not applied.
+// The outcome line of a decided proposal: the server's ready text (`outcome.text`, worded in
+// proposals/outcome.py) when it sent one; threads stored before it carry none, hence
+// `fallback(outcome)` once applied or failed, or the FINAL words of a proposal not applied.
 function Outcome({ fallback }) {
   const outcome = props.outcome;
   const final = FINAL[props.status];

@@ -19,6 +19,7 @@ from sqlalchemy import text
 from workerkit import Pipeline, make_sheet, wait_job
 
 from db.engine import transaction
+from ui import job_progress
 from worker import jobs
 
 PROGRESS = re.compile(r"(\d+) / (\d+) done")
@@ -62,7 +63,7 @@ async def test_one_message_counts_up_at_most_four_times_a_second(app, engine, un
     _session(sheet.account, events)
     async with transaction(sheet.account, engine=engine) as conn:
         job = await jobs.start_fill(conn, sheet.table.id, "Out", "all")
-    task = app._follow_job(job.id, "Out")
+    task = job_progress.follow_job(job.id, "Out")
     await task
     messages = [(t, e, d) for t, e, d in events if e in ("new_message", "update_message")]
     assert {d["id"] for _, _, d in messages} == {messages[0][2]["id"]} and messages[0][1] == "new_message"
@@ -87,7 +88,7 @@ async def test_the_stop_button_of_a_progress_message_cancels_its_fill(app, engin
     _session(sheet.account, events)
     async with transaction(sheet.account, engine=engine) as conn:
         job = await jobs.start_fill(conn, sheet.table.id, "Out", "all")
-    task = app._follow_job(job.id, "Out")
+    task = job_progress.follow_job(job.id, "Out")
     await wait_done(engine, job.id, at_least=10)
     (button,) = [d for _, e, d in events if e == "action"]  # sent with the progress message
     assert button["label"] == "Stop" and button["payload"] == {"job_id": str(job.id)}
@@ -161,14 +162,14 @@ async def test_retry_failed_of_the_live_view_is_a_fill_this_chat_follows(app, en
         job = await jobs.get_job(conn, answer["job_id"])
         thread = (await conn.execute(text("SELECT thread_id FROM jobs WHERE id = :j"), {"j": job.id})).scalar_one()
     assert thread == session.thread_id  # a reloaded chat picks the fill up again
-    follower = app._FOLLOWERS[answer["job_id"]][0]
+    follower = job_progress.FOLLOWERS[answer["job_id"]][0]
     await follower
     texts = [d["output"] for _, e, d in events if e in ("new_message", "update_message")]
     assert texts[-1].startswith("Filled **Out**: 3 / 3 done · 0 failed"), texts
 
     again = await app.on_retry_failed(cl.Action(name="live_retry_failed", payload=payload))
     assert again["ok"] is True and again["total"] == 0  # nothing failed any more: nothing followed
-    assert again["job_id"] not in app._FOLLOWERS
+    assert again["job_id"] not in job_progress.FOLLOWERS
 
 
 async def test_an_enrich_in_the_chat_shows_the_samples_progress_then_its_proposal(app, engine, unique, pipeline,
@@ -184,7 +185,7 @@ async def test_an_enrich_in_the_chat_shows_the_samples_progress_then_its_proposa
     await app.resume({"id": session.thread_id, "steps": [], "elements": [], "metadata": metadata})
     cl.user_session.set("active_table_id", str(sheet.table.id))
     await app.on_message(cl.Message(content="enrich column Out", author="user", type="user_message"))
-    for task, _ in list(app._FOLLOWERS.values()):
+    for task, _ in list(job_progress.FOLLOWERS.values()):
         await task  # the progress message gets its final summary just after the tool saw the job end
 
     said: dict[str, str] = {}  # message id → its last text, in the order the messages appeared

@@ -141,7 +141,7 @@ async def test_the_agent_answers_in_the_chats_workspace_and_the_thread_keeps_it(
 
 
 async def test_failed_workspace_is_said_and_retried_with_the_next_message(app, engine, unique):
-    from core.chat_history import open_workspace
+    from ui.chat_history import open_workspace
 
     assert open_workspace.__kwdefaults__["attempts"] == 4  # 0.5 + 1 + 2 s of backoff before giving up
     account_id = uuid.uuid4()  # no such account yet: every attempt fails
@@ -257,3 +257,32 @@ async def test_apply_trusts_only_this_chats_proposals_and_applies_once(app, engi
             if b.get("type") == "text" and "User accepted" in b["text"]]
     assert told == [('[User accepted and created "Italian Restaurants in Chicago" with 3 sample rows. '
                      "It is now the active table, open in the live view.]")]
+
+
+async def test_every_proposal_button_refuses_another_chats_proposal_in_words(app, engine, unique):
+    import chainlit as cl
+    from chainlit.context import init_ws_context
+
+    acc, ws = await _account(engine, unique, workspace=True)
+    chat = Chat(acc, f"c{unique}")
+    await app.start()
+    await chat.wait_for("update_message", ws["name"])
+    chat.session.has_first_interaction = True
+    await app.on_message(_message("Create a table of Italian restaurants in Chicago"))
+    (shown,) = _elements(chat, "Proposal")
+    pid = shown["props"]["proposal_id"]
+
+    stranger = Chat(acc, f"c{unique}")  # the same user in another chat
+    buttons = {"proposal_apply": app.on_apply, "proposal_done": app.on_done, "proposal_dismiss": app.on_dismiss,
+               "proposal_page": app.on_page}
+    for name, handler in buttons.items():
+        for payload in ({"proposal_id": pid}, {"proposal_id": str(uuid.uuid4())}, {}):
+            answer = await handler(cl.Action(name=name, payload=payload))
+            assert answer == {"ok": False, "error": "This proposal is not part of this conversation."}, name
+    assert not _elements(stranger, "Proposal")
+    del stranger
+
+    init_ws_context(chat.session)  # in its own chat, the proposal is still pending and pages as before
+    assert await app.on_page(cl.Action(name="proposal_page", payload={"proposal_id": pid, "page": 0})) == {"ok": True}
+    assert _elements(chat, "Proposal")[-1]["props"]["status"] == "pending"
+    assert await _tables_named(engine, acc, "Italian Restaurants in Chicago") == []

@@ -15,7 +15,7 @@ from db.engine import transaction
 
 @pytest.fixture(scope="module")
 async def history(database_url):
-    from core.chat_history import ChatHistory
+    from ui.chat_history import ChatHistory
 
     layer = ChatHistory(database_url)
     yield layer
@@ -148,7 +148,7 @@ async def _claim(engine, workspace_id, user_identifier="someone"):
 
 
 async def test_workspace_for_chat_reuses_unclaimed_then_creates(engine, unique):
-    from core.chat_history import workspace_for_chat
+    from ui.chat_history import workspace_for_chat
 
     async with transaction(None, engine=engine) as conn:
         acc = await accounts.create_account(conn, name=f"w{unique}", password="pw-12345678")
@@ -165,7 +165,7 @@ async def test_workspace_for_chat_reuses_unclaimed_then_creates(engine, unique):
 
 
 async def test_workspace_for_chat_refuses_someone_elses(engine, unique):
-    from core.chat_history import workspace_for_chat
+    from ui.chat_history import workspace_for_chat
 
     async with transaction(None, engine=engine) as conn:
         mine = await accounts.create_account(conn, name=f"m{unique}", password="pw-12345678")
@@ -177,11 +177,11 @@ async def test_workspace_for_chat_refuses_someone_elses(engine, unique):
 
 
 async def test_open_workspace_retries_until_the_database_can_answer(engine, unique, caplog):
-    from core.chat_history import open_workspace
+    from ui.chat_history import open_workspace
 
     # The account appears only after the first attempt failed (like a database that comes up late).
     account_id = uuid.uuid4()
-    caplog.set_level(logging.WARNING, logger="core.chat_history")
+    caplog.set_level(logging.WARNING, logger="ui.chat_history")
     task = asyncio.create_task(open_workspace(account_id, engine=engine, first_delay=0.2))
     for _ in range(50):
         if "attempt 1 of 4 failed" in caplog.text:
@@ -197,8 +197,8 @@ async def test_open_workspace_retries_until_the_database_can_answer(engine, uniq
 
 
 async def test_open_workspace_gives_up_after_its_attempts(engine):
-    from core.chat_history import open_workspace
     from db.errors import Conflict
+    from ui.chat_history import open_workspace
 
     with pytest.raises(Conflict):
         await open_workspace(uuid.uuid4(), engine=engine, attempts=2, first_delay=0.01)

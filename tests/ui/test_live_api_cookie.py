@@ -15,6 +15,7 @@ from db import accounts, records
 from db import tables as db_tables
 from db.engine import transaction
 from db.schemas import ColumnCreate
+from ui.login_cookie import LOGIN_COOKIE
 
 HEADER = {"X-Requested-With": "tablechat"}
 
@@ -33,7 +34,7 @@ def secret():
 
 @pytest.fixture
 async def client(engine):
-    async with AsyncClient(transport=ASGITransport(app=create_api(engine)), base_url="http://testserver") as c:
+    async with AsyncClient(transport=ASGITransport(app=create_api(engine, login_cookie=LOGIN_COOKIE)), base_url="http://testserver") as c:
         yield c
 
 

@@ -2,7 +2,7 @@
 so a cookie copied before logout would stay good for its 15 days. Each sign-in records a session
 (db/sessions.py) whose id travels in the cookie's user metadata; every request that Chainlit authenticates
 (its HTTP routes and the websocket's connect both go through `chainlit.auth.authenticate_user`), and every
-REST call signed in by cookie (api/auth.py), is refused once that session is revoked. Logout revokes it."""
+REST call signed in by cookie (api/auth.py, through db/sessions.py), is refused once that session is revoked. Logout revokes it."""
 
 from __future__ import annotations
 
@@ -12,28 +12,16 @@ from typing import Any
 
 from db import sessions
 from db.engine import get_engine, transaction
+from db.sessions import SESSION_KEY
 
 log = logging.getLogger(__name__)
 
-SESSION_KEY = "session_id"
-
+__all__ = ["SESSION_KEY", "start", "end", "install"]
 
 async def start(account_id: uuid.UUID | str) -> str:
     """A new session for a sign-in; its id goes into the user metadata Chainlit signs into the cookie."""
     async with transaction(None) as conn:
         return str(await sessions.open_session(conn, account_id))
-
-
-async def is_active(conn: Any, metadata: dict[str, Any] | None) -> bool:
-    """True when the cookie's metadata names a session of its account that has not ended. Cookies signed
-    before sessions existed name none: they are refused (their owner signs in again)."""
-    metadata = metadata or {}
-    try:
-        session_id = uuid.UUID(str(metadata[SESSION_KEY]))
-        account_id = uuid.UUID(str(metadata["account_id"]))
-    except (KeyError, ValueError):
-        return False
-    return await sessions.is_active(conn, session_id, account_id)
 
 
 def _metadata_of(token: str | None) -> dict[str, Any] | None:
@@ -77,7 +65,7 @@ def install() -> None:
         metadata = _metadata_of(token)
         if metadata is not None:
             async with transaction(None, engine=get_engine()) as conn:
-                active = await is_active(conn, metadata)
+                active = await sessions.is_active_for(conn, metadata)
             if not active:
                 raise HTTPException(status_code=401, detail="Your session has ended; sign in again")
         return await original(token)

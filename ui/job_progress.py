@@ -1,0 +1,137 @@
+"""The progress message of each AI fill job, its Stop button, and Retry failed in the live view. Every call
+into the fill jobs the UI makes is in this module."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from typing import Any
+
+import chainlit as cl
+
+from db.engine import transaction
+from db.errors import NotFound, ServiceError
+from tools import ai
+from tools.base import JobEvent, ToolContext, ToolError
+from ui.common import PROGRESS_EVERY_S, account_id, as_uuid, author, thread_id
+from ui.live_view import is_locked
+from ui.workspace import workspace_id
+from worker import jobs as ai_jobs
+
+log = logging.getLogger("tablechat.app")
+
+FOLLOWERS: dict[str, tuple[asyncio.Task, cl.Message]] = {}  # by job id: one follower per job in this process
+
+
+def follow_job(job_id: Any, column: str, *, take_over: bool = False) -> asyncio.Task | None:
+    """One message per fill job, updated as it moves (≤ 4 times a second), ending with its summary. The
+    message is saved on each update, so a reload shows where it got; `take_over` moves a job's follower
+    to this session (a reloaded page), still updating the same message."""
+    jid = str(job_id)
+    old = FOLLOWERS.get(jid)
+    if old is not None and not take_over:
+        return None
+    if old is not None:
+        old[0].cancel()
+        msg = old[1]
+        for action in msg.actions:  # buttons are not part of a resumed thread: send them to this page again
+            action.forId = None
+    else:
+        msg = cl.Message(content=f"Filling **{column}**…", author=author(), actions=[cl.Action(
+            name="stop_job", label="Stop", icon="square", payload={"job_id": jid},
+            tooltip="Stop: the cells not computed yet go back to what they were; computed ones stay")])
+    ctx = ToolContext(account_id=account_id())
+
+    async def show(text: str) -> None:
+        msg.content = text
+        try:
+            if msg.created_at is None:
+                await msg.send()
+            else:
+                await msg.update()
+        except Exception:  # the browser may be gone; the database keeps the job's truth
+            log.debug("progress of job %s not shown", jid, exc_info=True)
+
+    async def run() -> None:
+        try:
+            await ai.follow_job(ctx, jid, column, show, interval_s=PROGRESS_EVERY_S)
+        except Exception:
+            log.exception("following job %s failed", jid)
+            return
+        try:  # the job is over: its Stop button goes
+            await msg.remove_actions()
+            msg.actions = []
+        except Exception:
+            log.debug("the Stop button of job %s not removed", jid, exc_info=True)
+
+    # the task inherits this session's context, so its updates reach this session's browser
+    task = asyncio.create_task(run())
+    FOLLOWERS[jid] = (task, msg)  # a task nobody holds may be garbage-collected mid-run
+    task.add_done_callback(lambda t: FOLLOWERS.pop(jid) if FOLLOWERS.get(jid, (None,))[0] is t else None)
+    return task
+
+
+async def on_stop_job(action: cl.Action) -> dict[str, Any]:
+    """The Stop button of a progress message: the job is cancelled (its follower then shows how it
+    ended). The payload is untrusted: a job outside this user's workspaces is not found."""
+    job_id = as_uuid((action.payload or {}).get("job_id"))
+    if job_id is None:
+        return {"ok": False, "error": "Which fill to stop was not understood; reload the page."}
+    try:
+        job = await ai.cancel_job(ToolContext(account_id=account_id()), job_id)
+    except NotFound:
+        return {"ok": False, "error": "This fill was not found in your workspace."}
+    except Exception:
+        log.exception("stopping job %s failed", job_id)
+        return {"ok": False, "error": "Stopping failed unexpectedly; the fill goes on."}
+    return {"ok": True, "status": job.status}
+
+
+async def on_retry_failed(action: cl.Action) -> dict[str, Any]:
+    """Retry failed in the live view: the column's failed cells are filled again as a fill of this chat,
+    followed by a progress message like any other. The payload is untrusted: the fill_column tool checks
+    the table is in this chat's workspace and the column is an AI column."""
+    if is_locked():
+        return {"ok": False, "error": "Editing is paused while a proposal is open: apply or dismiss it first."}
+    payload = action.payload or {}
+    table_id, column_id = as_uuid(payload.get("table_id")), as_uuid(payload.get("column_id"))
+    if table_id is None or column_id is None:
+        return {"ok": False, "error": "Which column to retry was not understood; reload the page."}
+    started: list[JobEvent] = []
+
+    async def collect(event: object) -> None:
+        if isinstance(event, JobEvent):
+            started.append(event)
+
+    ctx = ToolContext(account_id=account_id(), workspace_id=workspace_id, thread_id=thread_id(), emit=collect)
+    try:
+        result = await ai.fill_column.fn(ctx, ai.FillColumn(table_id=str(table_id), column_id=str(column_id),
+                                                            scope="failed"))
+    except ToolError as exc:
+        return {"ok": False, "error": str(exc)}
+    except ServiceError as exc:
+        return {"ok": False, "error": exc.message}
+    except Exception:
+        log.exception("retrying the failed cells of column %s failed", column_id)
+        return {"ok": False, "error": "Retrying failed unexpectedly; nothing was started."}
+    for event in started:
+        follow_job(event.job_id, event.column_name)
+    return {"ok": True, "total": result.content["cells_queued"], "job_id": result.content["job_id"]}
+
+
+async def follow_running(thread: str) -> None:
+    """After a reload: the thread's fills still running are followed in this session."""
+    account = account_id()
+    async with transaction(account) as conn:
+        ids = await ai.running_jobs(conn, thread)
+    await follow_jobs(account, ids, take_over=True)
+
+
+async def follow_jobs(account: uuid.UUID, job_ids: list[str], *, take_over: bool = False) -> None:
+    if not job_ids:
+        return
+    async with transaction(account) as conn:
+        for jid in job_ids:
+            job = await ai_jobs.get_job(conn, jid)
+            follow_job(job.id, await ai.column_name(conn, job), take_over=take_over)

@@ -1,0 +1,103 @@
+"""The live view of the active table beside the chat, the /tables command and its Open buttons."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import chainlit as cl
+
+from db import tables as db_tables
+from db.engine import transaction
+from db.errors import NotFound
+from ui.common import account_id, as_uuid, author
+from ui.workspace import save_to_thread, workspace
+
+
+def live() -> cl.CustomElement | None:
+    return cl.user_session.get("live")
+
+
+def is_locked() -> bool:
+    found = live()
+    return found is not None and bool(found.props.get("locked"))
+
+
+async def open_live(table_id: Any, name: str) -> None:
+    """Show the table in the side view: the same element is refreshed, a new table gets a new one."""
+    if table_id is None:
+        return
+    shown = live()
+    props = {"table_id": str(table_id), "locked": False}
+    if shown is not None and shown.props.get("table_id") == str(table_id):
+        shown.props = {**shown.props, **props, "refresh": uuid.uuid4().hex[:8]}
+        await shown.update()
+        return
+    shown = cl.CustomElement(name="LiveTable", props=props, display="side")
+    cl.user_session.set("live", shown)
+    await cl.Message(content=f"**{name}** is open in the live view beside the chat (reopen it: LiveTable)",
+                     author=author(), elements=[shown]).send()
+
+
+async def lock_live(locked: bool) -> None:
+    """Editing in the live view is off while a proposal waits for the user."""
+    shown = live()
+    if shown is None or bool(shown.props.get("locked")) == locked:
+        return
+    shown.props = {**shown.props, "locked": locked}
+    await shown.update()
+
+
+async def active_table_name() -> str | None:
+    table_id = as_uuid(cl.user_session.get("active_table_id"))
+    if table_id is None:
+        return None
+    try:
+        async with transaction(account_id()) as conn:
+            return (await db_tables.get_table(conn, table_id)).name
+    except NotFound:
+        return None
+
+
+async def list_tables() -> None:
+    found_ws = await workspace(wait=5.0)
+    if found_ws is None:
+        await cl.Message(content="Your workspace is still being prepared; try again in a moment.",
+                         author=author()).send()
+        return
+    async with transaction(account_id()) as conn:
+        found = await db_tables.list_tables(conn, workspace_id=uuid.UUID(found_ws["workspace_id"]))
+    if not found:
+        await cl.Message(content="There are no tables in this workspace yet. Try “Create a table of Italian "
+                                 "restaurants in Chicago”.", author=author()).send()
+        return
+    lines = [f"- **{t.name}** — {t.row_count} row{'s' if t.row_count != 1 else ''}" for t in found[:50]]
+    actions = [cl.Action(name="open_table", label=f"Open {t.name}", payload={"table_id": str(t.id)})
+               for t in found[:50]]
+    await cl.Message(content="Your tables:\n" + "\n".join(lines), author=author(), actions=actions).send()
+
+
+async def on_open_table(action: cl.Action) -> None:
+    """Make a table of this chat's workspace the active one and show it."""
+    table_id = as_uuid((action.payload or {}).get("table_id"))
+    found_ws = await workspace(wait=5.0)
+    if table_id is None or found_ws is None:
+        return
+    try:
+        async with transaction(account_id()) as conn:
+            table = await db_tables.get_table(conn, table_id)
+    except NotFound:
+        table = None
+    if table is None or str(table.workspace_id) != found_ws["workspace_id"]:
+        await cl.Message(content="That table is not in this chat's workspace.", author=author()).send()
+        return
+    cl.user_session.set("active_table_id", str(table.id))
+    await save_to_thread()
+    await open_live(table.id, table.name)
+
+
+async def commands() -> None:
+    await cl.context.emitter.set_commands([
+        {"id": "tables", "icon": "table-2", "description": "List your tables and open one", "button": True,
+         "persistent": False},
+    ])

@@ -1,0 +1,169 @@
+"""The buttons of a proposal preview: Apply (Create Table), Done, Dismiss, and paging a long one. What a
+decision does and says is decided in proposals/decisions.py; these handlers render it."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import chainlit as cl
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from db.engine import transaction
+from db.errors import NotFound, ServiceError
+from proposals import decisions, service, store
+from proposals.decisions import Decision
+from proposals.store import StoredProposal
+from ui.common import PROGRESS_EVERY_S, account_id, author, int_list, thread_id
+from ui.job_progress import follow_jobs
+from ui.live_view import lock_live, open_live
+from ui.proposal_view import elements, proposal_props
+from ui.turn import tell_agent
+from ui.workspace import save_to_thread
+
+log = logging.getLogger("tablechat.app")
+
+NOT_HERE = "This proposal is not part of this conversation."
+T = TypeVar("T")
+Step = Callable[[AsyncConnection, StoredProposal], Awaitable[T]]
+
+
+class Refused(Exception):
+    """A click the handler answers with `answer` and nothing else."""
+
+    def __init__(self, answer: dict[str, Any]) -> None:
+        super().__init__(answer.get("error", ""))
+        self.answer = answer
+
+
+async def _on_proposal(action: cl.Action, step: Step[T], *,
+                       failed: str = "This failed unexpectedly; nothing was changed.") -> tuple[cl.CustomElement, T]:
+    """What every proposal button does first: find the preview in this chat, load its proposal for this
+    user and chat (anyone else's is not found), and run `step` on it in one transaction."""
+    pid = str((action.payload or {}).get("proposal_id", ""))
+    element = elements().get(pid)
+    if element is None:
+        raise Refused({"ok": False, "error": NOT_HERE})
+    account = account_id()
+    try:
+        async with transaction(account) as conn:
+            try:
+                stored = await store.get(conn, pid, account_id=account, thread_id=thread_id())
+            except NotFound:
+                raise Refused({"ok": False, "error": NOT_HERE}) from None
+            return element, await step(conn, stored)
+    except Refused:
+        raise
+    except ServiceError as exc:  # the element shows it, keeping the user's checkboxes
+        raise Refused({"ok": False, "error": exc.message}) from None
+    except Exception:
+        log.exception("proposal %s: %s failed", pid, action.name)
+        raise Refused({"ok": False, "error": failed}) from None
+
+
+async def _show(element: cl.CustomElement, decision: Decision, **choices: Any) -> None:
+    """The preview as the user decided on it (the table has changed since), with each operation's result."""
+    element.props = {**element.props, "status": decision.status, "results": decision.results,
+                     "outcome": decision.outcome, **choices, "error": None}
+    await element.update()
+    await lock_live(False)
+
+
+async def on_apply(action: cl.Action) -> dict[str, Any]:
+    """Apply the checked operations of this chat's proposal (the payload is untrusted: re-checked)."""
+    payload = action.payload or {}
+    unselected = set(int_list(payload.get("unselected")))
+    include_samples = payload.get("include_samples", True) is not False
+    found = elements().get(str(payload.get("proposal_id", "")))
+    rows = found.props.get("import_rows") if found is not None else None
+    progress = report = None
+    if rows is not None:  # an uploaded file: every row goes in, with a progress message for big files
+        progress = cl.Message(content=f"Importing {rows:,} rows…", author=author())
+        await progress.send()
+        report = _reporter(progress)
+    try:
+        element, decision = await _on_proposal(action, lambda conn, stored: decisions.apply_choice(
+            conn, stored, account_id(), unselected=unselected, include_samples=include_samples, progress=report),
+            failed="Applying failed unexpectedly; nothing was changed.")
+    except Refused as refused:
+        if progress is not None:
+            await progress.remove()
+        return refused.answer
+    if progress is not None and decision.progress_line:
+        progress.content = decision.progress_line
+        await progress.update()
+    await _show(element, decision, unselected=sorted(unselected), include_samples=include_samples)
+    if decision.already_decided or not decision.applied:
+        return {"ok": decision.applied, "status": decision.status}
+    await follow_jobs(account_id(), decision.jobs)
+    if decision.activate:
+        cl.user_session.set("active_table_id", str(decision.table_id))
+        await save_to_thread()
+    await open_live(decision.table_id, decision.table_name)
+    if decision.note:
+        tell_agent(decision.note)
+    return {"ok": True, "status": decision.status}
+
+
+def _reporter(progress: cl.Message) -> Callable[[int, int], Awaitable[None]]:
+    last = [0.0]
+
+    async def report(done: int, total: int) -> None:
+        now = asyncio.get_running_loop().time()
+        if done < total and now - last[0] < PROGRESS_EVERY_S:
+            return
+        last[0] = now
+        progress.content = f"Importing… {done:,} of {total:,} rows"
+        await progress.update()
+
+    return report
+
+
+async def on_done(action: cl.Action) -> dict[str, Any]:
+    """The user has seen a data proposal's results: the agent is told, once."""
+    async def step(conn: AsyncConnection, stored: StoredProposal) -> Decision | None:
+        return decisions.acknowledge(stored)
+
+    try:
+        element, decision = await _on_proposal(action, step)
+    except Refused as refused:
+        return refused.answer
+    if decision is None or element.props.get("acknowledged"):
+        return {"ok": False}
+    element.props = {**element.props, "acknowledged": True}
+    await element.update()
+    if decision.note:
+        tell_agent(decision.note)
+    return {"ok": True}
+
+
+async def on_dismiss(action: cl.Action) -> dict[str, Any]:
+    """Dismiss: nothing changes and the agent is not told."""
+    try:
+        element, decision = await _on_proposal(
+            action, lambda conn, stored: decisions.dismiss(conn, stored, account_id()))
+    except Refused as refused:
+        return refused.answer
+    element.props = {**element.props, "status": decision.status, "error": None,
+                     "outcome": element.props.get("outcome") or decision.outcome}
+    await element.update()
+    await lock_live(False)
+    return {"ok": decision.status == "dismissed", "status": decision.status}
+
+
+async def on_page(action: cl.Action) -> dict[str, Any]:
+    """Another page of a long data proposal, keeping the user's checkboxes."""
+    payload = action.payload or {}
+    page = payload.get("page")
+    page = page if isinstance(page, int) and not isinstance(page, bool) and page >= 0 else 0
+    try:
+        element, preview = await _on_proposal(action, lambda conn, stored: service.render(conn, stored, page=page))
+    except Refused as refused:
+        return refused.answer
+    keep = {**element.props, "unselected": int_list(payload.get("unselected")),
+            "include_samples": payload.get("include_samples", True) is not False}
+    element.props = proposal_props(preview.model_dump(mode="json"), element_id=element.id, keep=keep)
+    await element.update()
+    return {"ok": True}
