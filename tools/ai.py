@@ -13,10 +13,8 @@ import jobs
 from core.settings import get_settings
 from db.schemas import TablePublic
 from db.tables import get_table
-from jobs import COST_SHOWN_FROM, fill_estimates
+from jobs import COST_SHOWN_FROM
 from tools.base import JobEvent, ToolContext, ToolError, ToolResult, tool
-
-__all__ = ["COST_SHOWN_FROM", "fill_estimates"]  # read here by the chat (app.py) until it calls jobs itself
 
 log = logging.getLogger(__name__)
 
@@ -134,16 +132,6 @@ async def cancel_job(ctx: ToolContext, job_id: Any) -> jobs.JobPublic:
         job = await jobs.cancel(conn, job_id)
     await jobs.tell(job)
     return job
-
-
-async def column_name(conn: Any, job: jobs.JobPublic) -> str:
-    """The name of the column a job computes (see jobs.column_name)."""
-    return await jobs.column_name(conn, job)
-
-
-async def running_jobs(conn: Any, thread_id: str) -> list[str]:
-    """The fills a conversation started that are still running."""
-    return await jobs.running_jobs(conn, thread_id)
 
 
 async def follow_job(ctx: ToolContext, job_id: Any, column: str, show: Any, *, interval_s: float = 0.25,

@@ -10,14 +10,15 @@ from typing import Any
 
 import chainlit as cl
 
+import jobs
 from db.engine import transaction
 from db.errors import NotFound, ServiceError
+from db.tables import get_table
 from tools import ai
-from tools.base import JobEvent, ToolContext, ToolError
+from tools.base import ToolContext
 from ui.common import PROGRESS_EVERY_S, account_id, as_uuid, author, thread_id
 from ui.live_view import is_locked
 from ui.workspace import workspace_id
-from worker import jobs as ai_jobs
 
 log = logging.getLogger("tablechat.app")
 
@@ -79,7 +80,9 @@ async def on_stop_job(action: cl.Action) -> dict[str, Any]:
     if job_id is None:
         return {"ok": False, "error": "Which fill to stop was not understood; reload the page."}
     try:
-        job = await ai.cancel_job(ToolContext(account_id=account_id()), job_id)
+        async with transaction(account_id()) as conn:
+            job = await jobs.cancel(conn, job_id)
+        await jobs.tell(job)
     except NotFound:
         return {"ok": False, "error": "This fill was not found in your workspace."}
     except Exception:
@@ -90,41 +93,37 @@ async def on_stop_job(action: cl.Action) -> dict[str, Any]:
 
 async def on_retry_failed(action: cl.Action) -> dict[str, Any]:
     """Retry failed in the live view: the column's failed cells are filled again as a fill of this chat,
-    followed by a progress message like any other. The payload is untrusted: the fill_column tool checks
-    the table is in this chat's workspace and the column is an AI column."""
+    followed by a progress message like any other. The payload is untrusted: the table must be in this
+    chat's workspace and the column an AI column."""
     if is_locked():
         return {"ok": False, "error": "Editing is paused while a proposal is open: apply or dismiss it first."}
     payload = action.payload or {}
     table_id, column_id = as_uuid(payload.get("table_id")), as_uuid(payload.get("column_id"))
     if table_id is None or column_id is None:
         return {"ok": False, "error": "Which column to retry was not understood; reload the page."}
-    started: list[JobEvent] = []
-
-    async def collect(event: object) -> None:
-        if isinstance(event, JobEvent):
-            started.append(event)
-
-    ctx = ToolContext(account_id=account_id(), workspace_id=workspace_id, thread_id=thread_id(), emit=collect)
     try:
-        result = await ai.fill_column.fn(ctx, ai.FillColumn(table_id=str(table_id), column_id=str(column_id),
-                                                            scope="failed"))
-    except ToolError as exc:
-        return {"ok": False, "error": str(exc)}
+        async with transaction(account_id()) as conn:
+            table = await get_table(conn, table_id)
+            if table.workspace_id != await workspace_id():
+                return {"ok": False, "error": "That table is not in this chat's workspace."}
+            column = jobs.ai_column(table, column_id)
+            job = await jobs.start_fill(conn, table, column.id, "failed", thread_id=thread_id())
     except ServiceError as exc:
         return {"ok": False, "error": exc.message}
     except Exception:
         log.exception("retrying the failed cells of column %s failed", column_id)
         return {"ok": False, "error": "Retrying failed unexpectedly; nothing was started."}
-    for event in started:
-        follow_job(event.job_id, event.column_name)
-    return {"ok": True, "total": result.content["cells_queued"], "job_id": result.content["job_id"]}
+    await jobs.tell(job)
+    if job.total:
+        follow_job(job.id, column.name)
+    return {"ok": True, "total": job.total, "job_id": str(job.id)}
 
 
 async def follow_running(thread: str) -> None:
     """After a reload: the thread's fills still running are followed in this session."""
     account = account_id()
     async with transaction(account) as conn:
-        ids = await ai.running_jobs(conn, thread)
+        ids = await jobs.running_jobs(conn, thread)
     await follow_jobs(account, ids, take_over=True)
 
 
@@ -133,5 +132,5 @@ async def follow_jobs(account: uuid.UUID, job_ids: list[str], *, take_over: bool
         return
     async with transaction(account) as conn:
         for jid in job_ids:
-            job = await ai_jobs.get_job(conn, jid)
-            follow_job(job.id, await ai.column_name(conn, job), take_over=take_over)
+            job = await jobs.get_job(conn, jid)
+            follow_job(job.id, await jobs.column_name(conn, job), take_over=take_over)

@@ -16,7 +16,7 @@ from db.sessions import SESSION_KEY
 
 log = logging.getLogger(__name__)
 
-__all__ = ["SESSION_KEY", "start", "end", "install"]
+__all__ = ["SESSION_KEY", "end", "install", "start"]
 
 async def start(account_id: uuid.UUID | str) -> str:
     """A new session for a sign-in; its id goes into the user metadata Chainlit signs into the cookie."""

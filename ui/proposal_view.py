@@ -8,9 +8,10 @@ from typing import Any
 
 import chainlit as cl
 
+import jobs
 from db.engine import transaction
 from proposals import decisions, store
-from tools import ai, imports
+from tools import imports
 from tools.base import ProposalEvent
 from ui.common import account_id, thread_id
 
@@ -58,7 +59,7 @@ def new_element(event: ProposalEvent) -> cl.CustomElement:
     """The inline element of a fresh preview, registered for the callbacks."""
     element = cl.CustomElement(name="Proposal", props={}, display="inline")
     element.props = proposal_props(event.preview.model_dump(mode="json"), element_id=element.id)
-    element.props["fill_estimates"] = ai.fill_estimates(event.preview)
+    element.props["fill_estimates"] = jobs.fill_estimates(event.preview)
     imported = imports.import_of(account_id(), event.proposal_id)
     if imported:
         element.props |= {"import_rows": imported["rows"], "import_file": imported["filename"]}

@@ -273,7 +273,7 @@ async def test_a_new_ai_column_over_50_cells_shows_its_estimated_cost(ctx, event
             {"action": "add", "column": {"name": "Plain", "type": "text"}}]})
     assert not out.is_error, out.text()
     (event,) = [e for e in events if isinstance(e, ProposalEvent)]
-    estimates = ai.fill_estimates(event.preview)
+    estimates = jobs.fill_estimates(event.preview)
     if not shown:
         assert estimates == []
         return
@@ -299,7 +299,7 @@ async def test_enrich_with_a_new_column_proposes_it_with_its_sample(ctx, events,
     async with transaction(None, engine=engine) as conn:
         t = await tables.get_table(conn, s.table.id)
         # how a reloaded chat titles the sample's progress, though its column does not exist
-        assert await ai.column_name(conn, await jobs.get_job(conn, started.job_id)) == "Pitch"
+        assert await jobs.column_name(conn, await jobs.get_job(conn, started.job_id)) == "Pitch"
     assert [c.name for c in t.columns] == ["Name", "Description"]  # proposed, not added
     bad = await run_tool(ctx, "enrich_column", {"table_id": str(s.table.id), "new_column": {"name": "Name"}})
     assert bad.is_error and "needs ai" in bad.text()

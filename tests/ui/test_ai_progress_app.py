@@ -18,9 +18,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "worker"))
 from sqlalchemy import text
 from workerkit import Pipeline, make_sheet, wait_job
 
+import jobs
 from db.engine import transaction
 from ui import job_progress
-from worker import jobs
 
 PROGRESS = re.compile(r"(\d+) / (\d+) done")
 
