@@ -24,6 +24,7 @@ import io
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 from typing import Any, Literal
 
@@ -145,7 +146,6 @@ def _read_csv(text: str, filename: str, encoding: str, limits: ImportLimits) -> 
         for col, name in enumerate(header, start=1):
             check_field(name, filename, f"header, column {col}", limits)
         width = len(header)
-        longest = limits.max_field_chars
         rows: list[list[Any]] = []
         for row in reader:
             if len(row) != width:
@@ -159,17 +159,22 @@ def _read_csv(text: str, filename: str, encoding: str, limits: ImportLimits) -> 
                         f"{width}. Check for a missing or extra separator (or an unclosed quote) on that line.",
                         line=reader.line_num, fields=len(row), expected=width,
                     )
-            if max(map(len, row)) > longest:
-                cell = next(c for c in row if len(c) > longest)
-                check_field(cell, filename, f"line {reader.line_num}", limits)
             rows.append(row)
             if len(rows) > limits.max_rows:
                 check_rows(len(rows), filename, limits)
     except csv.Error as exc:
         raise BadFile(f'"{filename}" line {reader.line_num} cannot be read as CSV: {exc}.',
                       line=reader.line_num) from None
+    _check_fields(rows, filename, limits)
     columns, rows, notes = _tidy(header, rows, unquote=True)
     return ParsedTable(filename, "csv", columns, rows, encoding=encoding, delimiter=delimiter, notes=notes)
+
+
+def _check_fields(rows: list[list[str]], filename: str, limits: ImportLimits) -> None:
+    """BadFile naming the first cell over the length limit (one pass in C over every cell first)."""
+    if rows and max(map(len, chain.from_iterable(rows)), default=0) > limits.max_field_chars:
+        n, cell = next((n, c) for n, r in enumerate(rows, start=2) for c in r if len(c) > limits.max_field_chars)
+        check_field(cell, filename, f"data row {n - 1}", limits)
 
 
 def unquote_formula(value: str) -> str:
