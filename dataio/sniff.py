@@ -27,6 +27,7 @@ BOMS = (  # longest first: the UTF-32 LE mark begins with the UTF-16 LE one
     (codecs.BOM_UTF16_BE, "utf-16-be"),
 )
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+BINARY_BYTES = re.compile(rb"[\x01-\x08\x0e-\x1a\x1c-\x1f]")
 UTF8_SEQUENCE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
 MARKUP = re.compile(r"\s*<(?:(!doctype\s+html|html|head|body)|(\?xml|svg|!doctype))", re.IGNORECASE)
 SAMPLE = 65536
@@ -75,12 +76,9 @@ def _refuse_known_binary(data: bytes, filename: str) -> None:
 
 
 def _binary_looking(data: bytes) -> bool:
+    """NUL or control bytes, which no text has (a Latin-1 text is not UTF-8, yet is text)."""
     sample = data[:SAMPLE]
-    try:
-        sample.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        return exc.start < len(sample) - 3  # not merely a character cut at the sample's end
-    return b"\x00" in sample
+    return b"\x00" in sample or len(BINARY_BYTES.findall(sample)) > max(8, len(sample) // 100)
 
 
 def _wide_text(data: bytes) -> bool:
