@@ -23,7 +23,7 @@ import csv
 import io
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import chain
 from pathlib import Path
 from typing import Any, Literal
@@ -95,10 +95,10 @@ def read_table_file(
     if filename is None:
         filename = "upload" if isinstance(source, (bytes, bytearray)) else Path(source).name
     limits = limits or ImportLimits.from_settings()
-    if max_bytes is not None or max_columns is not None:
-        limits = ImportLimits(max_bytes=max_bytes or limits.max_bytes, max_rows=limits.max_rows,
-                              max_columns=max_columns or limits.max_columns, max_field_chars=limits.max_field_chars,
-                              max_unzipped_bytes=limits.max_unzipped_bytes)
+    if max_bytes is not None:
+        limits = replace(limits, max_bytes=max_bytes)
+    if max_columns is not None:
+        limits = replace(limits, max_columns=max_columns)
     data = _load(source, limits.max_bytes)
     if not data.strip(b" \t\r\n\x00") or data in {bom for bom, _ in BOMS}:
         raise BadFile(f'"{filename}" is empty. {HELP}')
