@@ -13,10 +13,10 @@ from api.jobs_routes import router as jobs_router
 from api.limits import BodyLimit
 from api.routes_records import router as records_router
 from api.routes_tables import router as tables_router
+from dataio.limits import ImportLimits
 
 PREFIX = "/api/v1"
 MAX_BODY = 50 * 1024 * 1024
-MAX_UPLOAD = 201 * 1024 * 1024  # a 200 MB file (dataio.read.MAX_BYTES) plus its multipart envelope
 
 
 def create_api(engine: AsyncEngine | None = None, *, login_cookie: LoginCookie | None = None) -> FastAPI:
@@ -39,7 +39,9 @@ def create_api(engine: AsyncEngine | None = None, *, login_cookie: LoginCookie |
     app.state.engine = engine
     app.state.login_cookie = login_cookie
     errors.install(app)
-    app.add_middleware(BodyLimit, max_bytes=MAX_BODY, upload_bytes=MAX_UPLOAD)
+    # a file at the import limit (TABLECHAT_IMPORT_MAX_MB) plus its multipart envelope
+    upload_bytes = ImportLimits.from_settings().max_bytes + 1024 * 1024
+    app.add_middleware(BodyLimit, max_bytes=MAX_BODY, upload_bytes=upload_bytes)
     app.include_router(tables_router, responses=COMMON)
     app.include_router(records_router, responses=COMMON)
     app.include_router(io_router, responses=COMMON)

@@ -23,7 +23,8 @@ from db.schemas import TablePublic
 router = APIRouter(tags=["import and export"])
 
 Upload = Annotated[UploadFile, File(description="A CSV (comma, semicolon or tab separated) or .xlsx file, "
-                                                "at most 200 MB; the format is told by the content")]
+                                                "at most 200 MB (TABLECHAT_IMPORT_MAX_MB); the format is told by the "
+                                                "content")]
 
 
 class ImportedTable(TablePublic):

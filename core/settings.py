@@ -31,6 +31,13 @@ class Settings(BaseSettings):
     rows_per_call: int = Field(default=10, ge=1, le=100, alias="TABLECHAT_ROWS_PER_CALL")
     max_job_cost_usd: float = Field(default=5.0, gt=0, alias="TABLECHAT_MAX_JOB_COST_USD")
     preview_timeout_s: float = Field(default=120.0, gt=0, le=3600, alias="TABLECHAT_PREVIEW_TIMEOUT_S")
+    # limits of a file import (CLI, REST, chat upload): a file past one is refused, naming the limit
+    import_max_mb: int = Field(default=200, ge=1, le=10_000, alias="TABLECHAT_IMPORT_MAX_MB")
+    import_max_rows: int = Field(default=1_000_000, ge=1, alias="TABLECHAT_IMPORT_MAX_ROWS")
+    import_max_columns: int = Field(default=1000, ge=1, le=10_000, alias="TABLECHAT_IMPORT_MAX_COLUMNS")
+    # a long_text cell holds at most 1,000,000 characters (db.coerce.LONG_TEXT_MAX)
+    import_max_field_chars: int = Field(default=1_000_000, ge=1, le=1_000_000, alias="TABLECHAT_IMPORT_MAX_FIELD_CHARS")
+    import_max_unzipped_mb: int = Field(default=1000, ge=1, alias="TABLECHAT_IMPORT_MAX_UNZIPPED_MB")
     data_dir: Path = Field(default=ROOT / ".data", alias="TABLECHAT_DATA_DIR")
     port: int = Field(default=8000, alias="PORT")
     chainlit_auth_secret: str | None = Field(default=None, alias="CHAINLIT_AUTH_SECRET")

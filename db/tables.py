@@ -10,6 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from db.ai_cycles import column_cycle, describe
 from db.coerce import coerce, is_empty
 from db.errors import Conflict, Invalid, NotFound
 from db.schemas import ColumnCreate, ColumnPublic, ColumnUpdate, TablePublic, TableSummary
@@ -82,6 +83,7 @@ async def create_table(
         raise Invalid("Two columns have the same name", columns=[c.name for c in columns])
     for c in columns:
         _check_column(c)
+    _check_cycle([(i, c.name, c.ai) for i, c in enumerate(columns)], None)
     row = await conn.execute(
         text(
             "INSERT INTO data_tables (workspace_id, name, description) VALUES (:w, :n, :d) RETURNING id"
@@ -158,6 +160,14 @@ def _check_ai(table: TablePublic, ai: Any, own_name: str) -> None:
             raise Invalid(f'AI column "{own_name}" cannot depend on itself', column=own_name)
 
 
+def _check_cycle(columns: list[tuple[Any, str, Any]], changed: Any, old_name: str | None = None) -> None:
+    """Invalid naming the circle when AI columns would read each other round (ai_cycles.column_cycle)."""
+    found = column_cycle(columns, aliases={old_name.casefold(): changed} if old_name else None, first=[changed])
+    if found:
+        raise Invalid(f"AI columns cannot read each other in a circle: {describe(found)}. "
+                      "Remove one of these dependencies.", cycle=found)
+
+
 async def create_column(conn: AsyncConnection, table_id: Any, col: ColumnCreate) -> ColumnPublic:
     """A new column at `col.position` (default: last). No row is written: the cells of an AI column
     are queued by the fill its caller starts in the same transaction (`ai_cells.start_fill`), which
@@ -168,6 +178,7 @@ async def create_column(conn: AsyncConnection, table_id: Any, col: ColumnCreate)
     _check_ai(table, col.ai, col.name)
     if any(c.name.casefold() == col.name.casefold() for c in table.columns):
         raise Conflict(f'A column named "{col.name}" already exists', column=col.name)
+    _check_cycle([(c.id, c.name, c.ai) for c in table.columns] + [("new", col.name, col.ai)], "new")
     if col.required:
         count = (await conn.execute(text("SELECT count(*) FROM records WHERE table_id = :t"),
                                     {"t": table.id})).scalar_one()
@@ -203,6 +214,10 @@ async def update_column(conn: AsyncConnection, table_id: Any, column_id: Any, ch
         c.name.casefold() == merged["name"].casefold() for c in table.columns
     ):
         raise Conflict(f'A column named "{merged["name"]}" already exists', column=merged["name"])
+    if "ai" in patch or merged["name"] != col.name:
+        new_ai = changes.ai if "ai" in patch else col.ai
+        _check_cycle([(c.id, merged["name"], new_ai) if c.id == cid else (c.id, c.name, c.ai) for c in table.columns],
+                     cid, col.name)
     if (merged["type"], merged["options"], merged["required"]) != (col.type, col.options, col.required):
         await _convert_values(conn, table.id, col, merged)
     ai = changes.ai.model_dump() if changes.ai is not None else (None if "ai" in patch else col.ai)

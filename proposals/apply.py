@@ -7,15 +7,18 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from dataio import uploads
+from dataio.importer import Progress
 from db import ai_cells, bulk_ops
 from db import records as db_records
 from db import tables as db_tables
 from db.errors import Invalid, NotFound, ServiceError
 from db.schemas import AiConfig, ColumnPublic, ColumnUpdate, TablePublic
 from proposals import outcome, store
+from proposals.apply_import import apply_file_import
 from proposals.conflicts import changes_since
 from proposals.payloads import DataProposal, SchemaProposal
 from proposals.plan import (
@@ -30,25 +33,13 @@ from proposals.plan import (
     schema_refs,
     selection,
 )
+from proposals.result import ApplyResult
 from proposals.store import Status, StoredProposal
+
+__all__ = ["ApplyResult", "apply"]
 
 SOURCE = "proposal"
 GONE = "The table no longer exists"
-
-
-class ApplyResult(BaseModel):
-    """The outcome the UI shows: per-operation results (selected ones only) and a one-line message."""
-
-    proposal_id: uuid.UUID
-    status: Status
-    table_id: uuid.UUID | None = None
-    results: list[OpResult]
-    applied: int
-    failed: int
-    message: str
-    already_decided: bool = False
-    sample_rows: int = 0
-    jobs: list[str] = []  # AI fill jobs the apply started (their progress shows in the chat)
 
 
 def _message(status: str, results: Sequence[OpResult], created: str | None = None) -> str:
@@ -87,12 +78,19 @@ async def apply(
     account_id: uuid.UUID | None = None,
     *,
     include_sample_rows: bool = True,
+    progress: Progress | None = None,
 ) -> ApplyResult:
-    """Apply the `selected` operations (None: all) of a proposal fetched with the scoped `store.get`."""
+    """Apply the `selected` operations (None: all) of a proposal fetched with the scoped `store.get`:
+    every kind — data, a schema update, a new table, and a new table made from an uploaded file (all
+    of the file's rows imported, `progress(done, total)` told as they go in)."""
     # the lock makes a second Apply (a double click, another tab) wait, then return what was recorded
     row = await store.lock(conn, proposal)
     if row.status != "pending":
         return _outcome(row, row.status, [OpResult(**r) for r in row.results or []], already=True)
+    owner = row.created_by or account_id  # an upload is kept under the account that proposed its import
+    kept = uploads.kept(owner, row.id) if row.kind == "schema_create" and owner is not None else None
+    if kept is not None:
+        return await apply_file_import(conn, row, *kept, selected, progress)
     p = row.proposal()
     chosen = selection(selected, len(p.operations))
     created, samples = None, 0

@@ -11,12 +11,12 @@ from typing import Any
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from dataio import uploads
 from db import tables as db_tables
 from db.errors import NotFound
 from proposals import outcome, store
 from proposals.apply import ApplyResult, apply
 from proposals.store import Status, StoredProposal
-from tools import imports  # uploaded files still apply through their own path, chosen in `apply_choice` alone
 
 Progress = Callable[[int, int], Awaitable[None]]
 
@@ -70,12 +70,8 @@ async def apply_choice(conn: AsyncConnection, stored: StoredProposal, account_id
     """Apply the operations the user left checked (an import: every row, reporting `progress`)."""
     total = len(stored.proposal().operations)
     selected = [i for i in range(total) if i not in unselected]
-    rows, filename = 0, ""
-    if imports.import_of(account_id, stored.id):  # the import path: goes once proposals/apply.py applies imports
-        done = await imports.apply_import(conn, stored, account_id, selected, progress=progress)
-        result, rows, filename = done.result, done.rows, done.filename
-    else:
-        result = await apply(conn, stored, selected, account_id, include_sample_rows=include_samples)
+    result = await apply(conn, stored, selected, account_id, include_sample_rows=include_samples, progress=progress)
+    rows, filename = result.imported_rows, result.import_file or ""
     results = [r.model_dump() for r in result.results]
     decision = Decision(proposal_id=str(stored.id), kind=stored.kind, status=result.status,
                         already_decided=result.already_decided, table_id=result.table_id, results=results,
@@ -88,7 +84,7 @@ async def apply_choice(conn: AsyncConnection, stored: StoredProposal, account_id
     name = await _table_name(conn, result, stored)
     decision.table_name = name
     if filename:
-        imports.discard(account_id, stored.id, with_upload=True)
+        uploads.discard(account_id, stored.id, with_upload=True)
         decision.note, decision.activate = outcome.imported_note(name, rows, filename), True
     elif stored.kind == "schema_create" and result.table_id is not None:
         decision.note, decision.activate = outcome.created_note(name, result.sample_rows), True
@@ -111,6 +107,6 @@ def acknowledge(stored: StoredProposal) -> Decision | None:
 async def dismiss(conn: AsyncConnection, stored: StoredProposal, account_id: uuid.UUID) -> Decision:
     """Dismiss: nothing changes and the agent is not told (a decided proposal stays as it was)."""
     row = await store.dismiss(conn, stored.id, account_id=account_id, thread_id=stored.thread_id)
-    imports.discard(account_id, stored.id)  # the file kept for an import proposal
+    uploads.discard(account_id, stored.id)  # the file kept for an import proposal
     return Decision(proposal_id=str(row.id), kind=row.kind, status=row.status, results=row.results or [],
                     outcome=shown(row.status, row.results, row.kind))

@@ -13,9 +13,10 @@ from db.errors import NotFound
 from proposals import store
 from proposals.payloads import DataProposal, DeleteRow, Proposal, UpdateRow
 from proposals.preview import PAGE_SIZE, Preview, diff, page_ops, page_row_ids
+from proposals.shape import in_order, parse_all
 from proposals.snapshot import TableSnapshot, load_snapshot
 from proposals.store import StoredProposal
-from proposals.validate import ProposalInvalid, normalize, parse, validate
+from proposals.validate import ProposalInvalid, normalize, validate
 
 
 class Proposed(BaseModel):
@@ -44,6 +45,32 @@ async def _snapshot_for(
     return snap
 
 
+async def check(
+    conn: AsyncConnection,
+    *,
+    what: Literal["schema", "data"],
+    payload: Any,
+    workspace_id: uuid.UUID,
+    active_table_id: Any = None,
+    shape: bool = True,
+) -> tuple[Proposal | None, TableSnapshot | None, list[str]]:
+    """The proposal, its table and every problem of the payload at once: malformed operations, and what
+    is wrong with the well-formed ones against the table (numbered as in the payload). `shape=False`
+    leaves out what pydantic found (for a caller that has told those already)."""
+    parsed = parse_all(payload, what)
+    problems = [p for p in parsed.problems if shape or p not in parsed.shape]
+    p, snap = parsed.proposal, None
+    if p is None:
+        return None, None, in_order(problems)
+    if _needs_table(p):
+        try:
+            snap = await _snapshot_for(conn, p, p.table_id or active_table_id, workspace_id)
+        except ProposalInvalid as exc:
+            return p, None, in_order(problems + exc.problems)
+    problems += parsed.renumber(validate(p, snap))
+    return p, snap, in_order(problems)
+
+
 async def propose(
     conn: AsyncConnection,
     *,
@@ -55,12 +82,9 @@ async def propose(
     active_table_id: Any = None,
 ) -> Proposed:
     """Check and store a proposal and render its first page; ProposalInvalid lists what the model must fix."""
-    p = parse(payload, what)
-    snap = None
-    if _needs_table(p):
-        snap = await _snapshot_for(conn, p, p.table_id or active_table_id, workspace_id)
-    problems = validate(p, snap)
-    if problems:
+    p, snap, problems = await check(conn, what=what, payload=payload, workspace_id=workspace_id,
+                                    active_table_id=active_table_id)
+    if problems or p is None:
         raise ProposalInvalid(problems)
     p = normalize(p, snap)
     stored = await store.create(

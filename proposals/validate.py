@@ -13,6 +13,7 @@ from db.coerce import coerce, is_empty
 from db.errors import Invalid
 from db.records import ColumnIndex
 from db.tables import CHOICE_TYPES
+from proposals.cycles import cycle_problems
 from proposals.payloads import (
     AddColumn,
     AddRow,
@@ -147,6 +148,7 @@ def _create_problems(p: SchemaProposal) -> list[str]:
         ref = op.after_column_id  # type: ignore[union-attr]
         if ref is not None and ref.strip().casefold() not in specs:
             problems.append(f'{where}: after_column_id "{ref}" is not one of the proposed columns')
+    problems += cycle_problems(p)
     for n, row in enumerate(p.sample_rows or []):
         problems += _row_problems(f"sample_rows[{n}]", row, specs)
     return problems
@@ -247,7 +249,7 @@ def _update_problems(p: SchemaProposal, snap: TableSnapshot) -> list[str]:
                 problems.append(
                     f'{where}: after_column_id "{op.after_column_id}" names no column; columns are: {known}'
                 )
-    return problems
+    return problems + cycle_problems(p, table.columns)
 
 
 def _add_problems(

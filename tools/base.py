@@ -132,6 +132,8 @@ class Tool:
     description: str
     input_model: type[BaseModel]
     fn: ToolFn
+    # for an input the model refused: the problems its checks would find besides (run_tool adds them)
+    more_problems: Callable[[ToolContext, Any], Awaitable[list[str]]] | None = None
 
     def definition(self) -> dict[str, Any]:
         """The Anthropic tool definition; the schema comes from the input model."""
@@ -156,10 +158,12 @@ def _lean(node: Any, *, names: bool = False) -> Any:
     }
 
 
-def tool(input_model: type[BaseModel], *, name: str | None = None) -> Callable[[ToolFn], Tool]:
+def tool(input_model: type[BaseModel], *, name: str | None = None,
+         more_problems: Callable[[ToolContext, Any], Awaitable[list[str]]] | None = None
+         ) -> Callable[[ToolFn], Tool]:
     """Make a `Tool` of an async function; its docstring is the description the model reads."""
 
     def wrap(fn: ToolFn) -> Tool:
-        return Tool(name or fn.__name__, inspect.cleandoc(fn.__doc__ or ""), input_model, fn)
+        return Tool(name or fn.__name__, inspect.cleandoc(fn.__doc__ or ""), input_model, fn, more_problems)
 
     return wrap

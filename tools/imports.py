@@ -1,123 +1,32 @@
-"""Files uploaded in the chat: kept server-side per account, proposed as a new table (columns and sample
-rows in the preview, every row imported in bulk on Create Table) or as rows for the open table (a data
-proposal: add rows, or update the rows matched on a key column)."""
+"""Files uploaded in the chat (kept by dataio.uploads), proposed as a new table (columns and sample rows
+in the preview; on Create Table, proposals.apply.apply imports every row in bulk) or as rows for the
+open table (a data proposal: add rows, or update the rows matched on a key column)."""
 
 from __future__ import annotations
 
 import asyncio
-import json
-import os
-import shutil
-import time
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from core.settings import get_settings
-from dataio import importer
-from dataio.infer import ImportPlan, plan_import
+from dataio import importer, uploads
+from dataio.infer import plan_import
 from dataio.read import BadFile, ParsedTable, read_table_file
-from db.errors import Invalid, ServiceError
-from proposals import service, store
-from proposals.apply import ApplyResult
+from dataio.uploads import Upload, discard, import_of, receive_upload
+from db.errors import Invalid
+from proposals import service
 from proposals.payloads import MAX_DATA_OPS
-from proposals.plan import failed, ok, selection
-from proposals.store import StoredProposal
 from proposals.validate import ProposalInvalid
 from tools.base import ProposalEvent, ToolContext, ToolError, ToolResult, error, tool
 from tools.tables import resolve_table
 
-KEEP_SECONDS = 24 * 3600  # an upload nobody imported is removed after a day
+# what the chat's handlers and tests use from here (the files themselves are dataio.uploads')
+__all__ = ["BadFile", "Invalid", "Upload", "discard", "import_of", "propose_import", "receive_upload"]
+
 SAMPLE_ROWS = 5
-
-
-def _dir(account_id: uuid.UUID) -> Path:
-    return get_settings().data_dir / "uploads" / str(account_id)
-
-
-def _paths(account_id: uuid.UUID, key: str) -> tuple[Path, Path]:
-    key = str(uuid.UUID(str(key)))  # only ids name files: no path comes from a payload
-    base = _dir(account_id)
-    return base / key, base / f"{key}.json"
-
-
-@dataclass(frozen=True)
-class Upload:
-    """A file received in the chat, read successfully and kept until it is imported."""
-
-    id: str
-    filename: str
-    rows: int
-    columns: list[str]
-
-    def note(self, active_table: str | None) -> str:
-        """What the agent is told about the file, with the user's message."""
-        cols = ", ".join(self.columns[:30]) + (" …" if len(self.columns) > 30 else "")
-        where = (f' A table is open: "{active_table}" — use target "active_table" to add these rows to it (with '
-                 "key_column to update the rows whose key matches), or \"new_table\" to make a new table."
-                 if active_table else ' No table is open: use target "new_table".')
-        return (f'[User uploaded the file "{self.filename}" (upload_id: {self.id}): {self.rows:,} rows, '
-                f"{len(self.columns)} columns: {cols}. Call propose_import with this upload_id.{where}]")
-
-
-def _prune(base: Path) -> None:
-    cutoff = time.time() - KEEP_SECONDS
-    for path in base.glob("*"):
-        try:
-            if path.stat().st_mtime < cutoff:
-                path.unlink()
-        except FileNotFoundError:
-            pass
-
-
-def receive_upload(account_id: uuid.UUID, filename: str, source: str | os.PathLike[str] | bytes) -> Upload:
-    """Read an uploaded file (BadFile says why it cannot be a table) and keep it for the account."""
-    parsed = read_table_file(source, filename)
-    if not parsed.columns:
-        raise BadFile(f'"{filename}" has no columns. Upload a CSV or .xlsx file whose first row names them.')
-    base = _dir(account_id)
-    base.mkdir(parents=True, exist_ok=True)
-    _prune(base)
-    upload_id = str(uuid.uuid4())
-    data, meta = _paths(account_id, upload_id)
-    if isinstance(source, (bytes, bytearray)):
-        data.write_bytes(source)
-    else:
-        shutil.copyfile(source, data)
-    up = Upload(id=upload_id, filename=filename, rows=parsed.row_count, columns=list(parsed.columns))
-    meta.write_text(json.dumps({"filename": filename, "rows": up.rows, "upload_id": upload_id}))
-    return up
-
-
-def _meta(account_id: uuid.UUID, key: str) -> tuple[Path, dict[str, Any]] | None:
-    try:
-        data, meta = _paths(account_id, key)
-    except ValueError:
-        return None
-    if not (data.exists() and meta.exists()):
-        return None
-    return data, json.loads(meta.read_text())
-
-
-def import_of(account_id: uuid.UUID, proposal_id: Any) -> dict[str, Any] | None:
-    """The file behind a create-table proposal ({filename, rows}), or None when it is not an import."""
-    found = _meta(account_id, str(proposal_id))
-    return found[1] if found else None
-
-
-def discard(account_id: uuid.UUID, proposal_id: Any, *, with_upload: bool = False) -> None:
-    """Remove the file kept for a decided proposal (and the upload it came from, once imported)."""
-    found = _meta(account_id, str(proposal_id))
-    if found is None:
-        return
-    keys = [str(proposal_id)] + ([found[1]["upload_id"]] if with_upload else [])
-    for key in keys:
-        for path in _paths(account_id, key):
-            path.unlink(missing_ok=True)
 
 
 async def _read(path: Path, filename: str) -> ParsedTable:
@@ -147,7 +56,7 @@ async def propose_import(ctx: ToolContext, args: ImportInput) -> ToolResult:
     matches and adding the rest; file columns match table columns by name. Write your message to the user
     BEFORE this call: what the file will become, that the preview is in the conversation, and to click
     **Create Table** (new table) or **Apply** (rows), or **Dismiss**; never ask for permission."""
-    found = _meta(ctx.account_id, args.upload_id)
+    found = uploads.kept(ctx.account_id, args.upload_id)
     if found is None:
         raise ToolError(f"No uploaded file {args.upload_id}; ask the user to upload it again.")
     path, meta = found
@@ -164,9 +73,7 @@ async def propose_import(ctx: ToolContext, args: ImportInput) -> ToolResult:
         return error(exc.message)
     stored = made.stored
     if args.target == "new_table":
-        data, info = _paths(ctx.account_id, str(stored.id))
-        os.link(path, data)  # the proposal keeps the file even if the upload is pruned
-        info.write_text(json.dumps({**meta, "proposal_id": str(stored.id)}))
+        uploads.keep_for_proposal(ctx.account_id, path, meta, stored.id)
     for old in stored.superseded:
         discard(ctx.account_id, old)
     await ctx.emit(ProposalEvent(proposal_id=stored.id, kind=stored.kind, table_id=stored.table_id,
@@ -244,55 +151,3 @@ async def _row_ops(conn: AsyncConnection, table: Any, columns: list[Any], docs: 
     return ops + adds, len(updates) - len(changed)
 
 
-# ------------------------------------------------------------------------------------------- applying
-
-
-@dataclass(frozen=True)
-class ImportApplied:
-    result: ApplyResult
-    rows: int
-    filename: str
-
-
-async def apply_import(conn: AsyncConnection, stored: StoredProposal, account_id: uuid.UUID,
-                       selected: list[int] | None, progress: importer.Progress | None = None) -> ImportApplied:
-    """Create Table of an import: the checked columns, and every row of the kept file in bulk."""
-    found = _meta(account_id, str(stored.id))
-    if found is None:
-        raise Invalid("The uploaded file of this proposal is no longer kept; upload it again.")
-    path, meta = found
-    row = await store.lock(conn, stored)
-    if row.status != "pending":
-        results = [ok(r["index"]) if r.get("ok") else failed(r["index"], r.get("error") or "") for r in row.results or []]
-        return ImportApplied(_result(row, row.status, results, None, "", already=True), 0, meta["filename"])
-    p = row.proposal()
-    chosen = selection(selected, len(p.operations))
-    parsed = await _read(path, meta["filename"])
-    plan = await asyncio.to_thread(plan_import, parsed)
-    if [c.name for c in plan.columns] != [op.column.name for op in p.operations]:
-        raise Invalid("The kept file no longer matches this proposal; upload it again.")
-    kept = ImportPlan(columns=[plan.columns[i] for i in chosen], row_count=plan.row_count, notes=plan.notes)
-    name = p.table_name or importer.default_name(parsed.filename)
-    try:
-        async with conn.begin_nested():  # a failure leaves no table and no row behind
-            done = await importer.import_new_table(conn, row.workspace_id, parsed, name,
-                                                   description=p.table_description or "", plan=kept,
-                                                   progress=progress)
-    except ServiceError as exc:
-        results = [failed(i, exc.message) for i in chosen]
-        await store.finish(conn, row.id, status="failed", results=[r.model_dump(exclude_defaults=True) for r in results])
-        return ImportApplied(_result(row, "failed", results, None, exc.message), 0, meta["filename"])
-    by_name = {c.name: str(c.id) for c in done.table.columns}
-    results = [ok(i, column_id=by_name.get(p.operations[i].column.name)) for i in chosen]
-    await store.finish(conn, row.id, status="applied", table_id=done.table.id,
-                       results=[r.model_dump(exclude_defaults=True) for r in results])
-    message = (f'Created table "{name}" with {len(chosen)} column{"s" if len(chosen) != 1 else ""} and '
-               f"imported all {done.added:,} row{'s' if done.added != 1 else ''}")
-    return ImportApplied(_result(row, "applied", results, done.table.id, message), done.added, meta["filename"])
-
-
-def _result(row: StoredProposal, status: str, results: list[Any], table_id: uuid.UUID | None, message: str,
-            *, already: bool = False) -> ApplyResult:
-    return ApplyResult(proposal_id=row.id, status=status, table_id=table_id or row.table_id, results=results,
-                       applied=sum(r.ok for r in results), failed=sum(not r.ok for r in results),
-                       message=message or ("Already decided" if already else ""), already_decided=already)

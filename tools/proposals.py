@@ -61,7 +61,21 @@ async def _propose(ctx: ToolContext, what: Literal["schema", "data"], payload: d
     return ToolResult(out, ends_turn=True)
 
 
-@tool(SchemaProposal)
+def _checks(what: Literal["schema", "data"]) -> Any:
+    async def more_problems(ctx: ToolContext, raw: Any) -> list[str]:
+        """The table checks of the well-formed operations of an input that failed its shape checks."""
+        workspace = await ctx.workspace()
+        if workspace is None:
+            return []
+        async with ctx.transaction() as conn:
+            _, _, problems = await service.check(conn, what=what, payload=raw, workspace_id=workspace,
+                                                 active_table_id=ctx.active_table_id, shape=False)
+        return problems
+
+    return more_problems
+
+
+@tool(SchemaProposal, more_problems=_checks("schema"))
 async def propose_schema(ctx: ToolContext, args: SchemaProposal) -> ToolResult:
     """Propose a new table (mode "create") or changes to a table's columns (mode "update"). Nothing
     changes until the user clicks Create Table / Apply in the preview shown in the conversation; Dismiss
@@ -85,7 +99,7 @@ async def propose_schema(ctx: ToolContext, args: SchemaProposal) -> ToolResult:
     return await _propose(ctx, "schema", to_json(args))
 
 
-@tool(DataProposal)
+@tool(DataProposal, more_problems=_checks("data"))
 async def propose_data(ctx: ToolContext, args: DataProposal) -> ToolResult:
     """Propose rows to add, update or delete in one table (table_id: the active table when left out).
     operations: {"action": "add", "data": {ColumnName: value}}, {"action": "update", "row_id", "changes":

@@ -128,6 +128,18 @@ def describe_service_error(exc: ServiceError) -> str:
     return message
 
 
+async def _more_problems(found: Tool, ctx: ToolContext, raw_input: Any) -> str:
+    """What else is wrong with a refused input, so that one answer lists every problem."""
+    if found.more_problems is None:
+        return ""
+    try:
+        more = await found.more_problems(ctx, raw_input)
+    except Exception:  # the shape problems are still worth telling
+        log.exception("checking %s further failed", found.name)
+        return ""
+    return "\nAlso fix these in the same call:\n" + "\n".join(f"- {p}" for p in more) if more else ""
+
+
 async def run_tool(ctx: ToolContext, name: str, raw_input: Any) -> ToolResult:
     """Validate the input and run the tool; every failure comes back as an is_error result."""
     found = TOOLS.get(name)
@@ -136,7 +148,7 @@ async def run_tool(ctx: ToolContext, name: str, raw_input: Any) -> ToolResult:
     try:
         args = found.input_model.model_validate(raw_input if raw_input is not None else {})
     except ValidationError as exc:
-        return error(describe_validation(exc, name))
+        return error(describe_validation(exc, name) + await _more_problems(found, ctx, raw_input))
     try:
         return await found.fn(ctx, args)
     except ToolError as exc:

@@ -66,11 +66,18 @@ def prefix(column: ColumnPublic, deps: Sequence[ColumnPublic]) -> Prefix:
                   column={"name": column.name, "type": column.type, "options": column.options})
 
 
+def row_line(row: dict[str, Any]) -> str:
+    """A row as one line of JSON in which no value can close or open the <rows> block: `<` and `>` are
+    written as the JSON escapes \\u003c and \\u003e (the same string to a JSON reader), and line breaks
+    inside values are escaped by JSON already."""
+    line = json.dumps(row, ensure_ascii=False, default=str, separators=(",", ":"))
+    return line.replace("<", "\\u003c").replace(">", "\\u003e")
+
+
 def request(pre: Prefix, model: str, deps: Sequence[ColumnPublic], rows: Sequence[Any]) -> CellRequest:
     """One call for `rows` (each with `.id` and `.inputs` keyed by column id)."""
     data = tuple({"row_id": str(r.id), "values": {d.name: r.inputs.get(str(d.id)) for d in deps}} for r in rows)
-    user = "<rows>\n" + "\n".join(json.dumps(row, ensure_ascii=False, default=str, separators=(",", ":"))
-                                    for row in data) + "\n</rows>"
+    user = "<rows>\n" + "\n".join(row_line(row) for row in data) + "\n</rows>"
     per_row = TOKENS_PER_ROW.get(str(pre.column["type"]), 64)
     return CellRequest(model=model, system=pre.system, user=user, column=pre.column, rows=data,
                        max_tokens=min(MAX_TOKENS, 32 + per_row * len(rows)))

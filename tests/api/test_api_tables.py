@@ -168,3 +168,30 @@ async def test_retyping_a_column_converts_or_refuses(client, user, table, cols):
     values = [c["value"] for c in (await client.get(f"/tables/{tid}/columns/{cols['Title']}/cells",
                                                     headers=user.headers)).json()["items"]]
     assert values == [1, 2]
+
+
+async def test_ai_columns_cannot_read_each_other_in_a_circle(client, user, table):
+    tid = table["id"]
+
+    async def add(name, prompt, deps):
+        return await client.post(f"/tables/{tid}/columns", json={
+            "name": name, "type": "text", "ai": {"prompt": prompt, "depends_on": deps}}, headers=user.headers)
+
+    r = await add("Summary", "Summarise {Title}", ["Title"])
+    assert r.status_code == 201, r.text
+    summary = r.json()["id"]
+    r = await add("Headline", "A headline for {Summary}", ["Summary"])
+    assert r.status_code == 201, r.text
+    # step two closes the circle: refused, naming it
+    r = await client.patch(f"/tables/{tid}/columns/{summary}", json={
+        "ai": {"prompt": "Summarise {Headline}", "depends_on": ["Headline"]}}, headers=user.headers)
+    assert r.status_code == 422, r.text
+    assert "Summary → Headline → Summary" in r.json()["error"]["message"]
+    assert r.json()["error"]["details"]["cycle"] == ["Summary", "Headline", "Summary"]
+    r = await client.get(f"/tables/{tid}/columns", headers=user.headers)
+    assert next(c for c in r.json()["items"] if c["id"] == summary)["ai"]["depends_on"] == ["Title"]
+    # and in one step, at creation
+    r = await client.post("/tables", json={"name": "Loop", "columns": [
+        {"name": "A", "type": "text", "ai": {"prompt": "from {B}", "depends_on": []}},
+        {"name": "B", "type": "text", "ai": {"prompt": "from {A}", "depends_on": []}}]}, headers=user.headers)
+    assert r.status_code == 422 and "A → B → A" in r.json()["error"]["message"]

@@ -15,7 +15,7 @@ from core.settings import get_settings
 from db import records, tables
 from db.engine import transaction
 from db.schemas import ColumnCreate
-from proposals import store
+from proposals import decisions, store
 from proposals.apply import apply
 from tools import imports
 from tools.base import ProposalEvent, ToolContext
@@ -82,19 +82,23 @@ async def test_upload_to_new_table_imports_every_row(ctx, engine, owner, data_di
     reports: list[tuple[int, int]] = []
     async with transaction(owner.id, engine=engine) as conn:
         stored = await store.get(conn, event.proposal_id, account_id=owner.id, thread_id=ctx.thread_id)
-        done = await imports.apply_import(conn, stored, owner.id, [0, 1, 2],  # Email unchecked
-                                          progress=lambda d, t: reports.append((d, t)))
-    assert done.result.status == "applied" and done.rows == 1200
-    assert "imported all 1,200 rows" in done.result.message
+        # the one apply path of every proposal kind
+        done = await apply(conn, stored, [0, 1, 2], owner.id,  # Email unchecked
+                           progress=lambda d, t: reports.append((d, t)))
+    assert done.status == "applied" and done.imported_rows == 1200
+    assert done.import_file == "chicago_restaurants.csv"
+    assert "imported all 1,200 rows" in done.message
     assert reports[-1] == (1200, 1200)
     async with transaction(owner.id, engine=engine) as conn:
-        table = await tables.get_table(conn, done.result.table_id)
+        table = await tables.get_table(conn, done.table_id)
         page = await records.list_records(conn, table, limit=5, offset=0)
-        again = await imports.apply_import(conn, stored, owner.id, None)  # a second click imports nothing more
+        again = await apply(conn, stored, None, owner.id)  # a second click imports nothing more
+        stored_now = await store.get(conn, event.proposal_id, account_id=owner.id, thread_id=ctx.thread_id)
     assert table.name == "Chicago restaurants"
     assert [c.name for c in table.columns] == ["Name", "Neighborhood", "Rating"]
-    assert page.total == 1200
-    assert again.result.already_decided and again.rows == 0
+    assert page.total == 1200  # every row of the file, not the proposal's 5 sample rows
+    assert again.already_decided and again.imported_rows == 0 and again.status == "applied"
+    assert stored_now.status == "applied" and stored_now.table_id == table.id
 
     imports.discard(owner.id, event.proposal_id, with_upload=True)
     assert kept(data_dir) == []
@@ -159,7 +163,7 @@ async def test_nothing_half_imported_and_dismiss_cleans_up(ctx, engine, owner, d
         before = len(await tables.list_tables(conn, workspace_id=owner.workspace_id))
         stored = await store.get(conn, event.proposal_id, account_id=owner.id, thread_id=ctx.thread_id)
         with pytest.raises(imports.Invalid, match="select at least one"):
-            await imports.apply_import(conn, stored, owner.id, [])  # every column unchecked
+            await apply(conn, stored, [], owner.id)  # every column unchecked
         after = len(await tables.list_tables(conn, workspace_id=owner.workspace_id))
         still = await store.get(conn, event.proposal_id, account_id=owner.id, thread_id=ctx.thread_id)
     assert after == before and still.status == "pending"
@@ -171,3 +175,14 @@ async def test_nothing_half_imported_and_dismiss_cleans_up(ctx, engine, owner, d
         await store.dismiss(conn, again.proposal_id, account_id=owner.id, thread_id=ctx.thread_id)
     imports.discard(owner.id, again.proposal_id)
     assert kept(data_dir) == sorted([upload.id, f"{upload.id}.json"])
+
+
+async def test_the_chats_apply_button_imports_through_the_one_apply_path(ctx, engine, owner):
+    upload = imports.receive_upload(owner.id, "r.csv", restaurants_csv(12))
+    _, [event] = await turn(ctx, upload.note(None))
+    async with transaction(owner.id, engine=engine) as conn:
+        stored = await store.get(conn, event.proposal_id, account_id=owner.id, thread_id=ctx.thread_id)
+        done = await decisions.apply_choice(conn, stored, owner.id, unselected=set())
+        page = await records.list_records(conn, await tables.get_table(conn, done.table_id), limit=1, offset=0)
+    assert (done.status, done.activate, page.total) == ("applied", True, 12)
+    assert "all 12 rows of r.csv imported" in done.note and done.progress_line

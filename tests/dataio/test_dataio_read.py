@@ -230,3 +230,32 @@ def test_any_bytes_give_a_table_or_a_clear_refusal(data):
         for value in col.values:
             if value is not None:
                 assert coerce(create.model_dump(), value) == value
+
+
+@pytest.mark.parametrize("data", [
+    "ID3,Name\n1,José\n".encode("cp1252"),  # starts like an MP3 tag, and is not UTF-8
+    b"BM,Name\n1,x\n",  # starts like a bitmap
+    b"[Date],Name\n2024-01-01,x\n",  # starts like JSON
+    "Name,City\nJosé,Zürich\n".encode("utf-16-le"),  # NUL bytes, as UTF-16 without a byte-order mark has them
+])
+def test_text_that_looks_like_something_else_at_first_is_still_a_table(data):
+    t = read_table_file(data, "fine.csv")
+    assert len(t.columns) == 2 and len(t.rows) == 1
+
+
+def test_limits_are_settings(monkeypatch):
+    from core.settings import get_settings
+
+    monkeypatch.setenv("TABLECHAT_IMPORT_MAX_ROWS", "2")
+    monkeypatch.setenv("TABLECHAT_IMPORT_MAX_COLUMNS", "3")
+    monkeypatch.setenv("TABLECHAT_IMPORT_MAX_FIELD_CHARS", "5")
+    get_settings.cache_clear()
+    try:
+        assert read_table_file(b"a,b,c\n1,2,3\n4,5,6\n", "ok.csv").row_count == 2
+        for data, says in ((b"a\n1\n2\n3\n", "more than 2 rows"), (b"a,b,c,d\n1,2,3,4\n", "4 columns"),
+                           (b"a,b\n1,123456\n", "6 characters")):
+            with pytest.raises(BadFile, match=says):
+                read_table_file(data, "x.csv")
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()

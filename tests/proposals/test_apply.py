@@ -546,3 +546,41 @@ async def test_apply_10k_timing(engine):
     # the bench raises unless all 10,000 operations were applied; the time is printed, not asserted
     seconds = await bench_apply_10k(engine)
     print(f"\napply_10k_s = {seconds:.3f}")
+
+
+async def test_propose_lists_shape_and_table_problems_together(engine, bugs):
+    with pytest.raises(ProposalInvalid) as err:
+        await _propose(engine, bugs, "schema", {"mode": "update", "operations": [
+            {"action": "add", "column": {"name": "Owner", "type": "mail"}},  # bad type
+            {"action": "modify", "column_id": "Points", "changes": {}},  # no change named
+            {"action": "add", "column": {"name": "status", "type": "text"}},  # exists
+            {"action": "remove", "column_id": "Nope"},  # no such column
+        ]})
+    problems = err.value.problems
+    assert [p.split(":")[0].split(".")[0] for p in problems] == [
+        "operations[0]", "operations[1]", "operations[2]", "operations[3]"]
+    assert 'a column named "status" already exists' in problems[2]
+    assert 'unknown column "Nope"' in problems[3]
+    async with transaction(bugs["acc"], engine=engine) as conn:
+        assert (await conn.execute(text("SELECT count(*) FROM proposals WHERE thread_id = :t"),
+                                   {"t": bugs["thread"]})).scalar_one() == 0
+
+
+async def test_a_proposal_closing_a_circle_of_ai_columns_is_refused_naming_it(engine, bugs):
+    made = await _propose(engine, bugs, "schema", {"mode": "update", "operations": [
+        {"action": "add", "column": {"name": "Title", "ai": {"prompt": "A title for {Summary}", "depends_on": []}}}]})
+    assert (await _apply(engine, bugs, made)).status == "applied"
+    # step two: Summary (which Title reads) is changed to read Title
+    with pytest.raises(ProposalInvalid) as err:
+        await _propose(engine, bugs, "schema", {"mode": "update", "operations": [
+            {"action": "modify", "column_id": "Points", "changes": {"name": "Estimate"}},
+            {"action": "modify", "column_id": "Summary",
+             "changes": {"ai": {"prompt": "Summarise {Name}", "depends_on": ["Title"]}}}]})
+    assert err.value.problems == [("operations[1]: AI columns would read each other in a circle: "
+                                  "Summary → Title → Summary; remove one of these dependencies")]
+    # in one step, in a new table
+    with pytest.raises(ProposalInvalid) as err:
+        await _propose(engine, bugs, "schema", {"mode": "create", "table_name": "Loop", "operations": [
+            {"action": "add", "column": {"name": "A", "ai": {"prompt": "from {B}", "depends_on": []}}},
+            {"action": "add", "column": {"name": "B", "ai": {"prompt": "from {a}", "depends_on": []}}}]})
+    assert any("A → B → A" in p for p in err.value.problems)

@@ -300,3 +300,49 @@ async def test_a_proposal_written_in_the_text_is_handled_like_the_tool_call(ctx,
     (event,) = events
     assert event.kind == "schema_create" and event.payload["table_name"] == NEW_TABLE["table_name"]
     assert [p["status"] for p in await proposals_of(engine, ctx)] == ["pending"]
+
+
+async def test_every_problem_of_a_malformed_call_comes_back_in_the_first_answer(ctx, events, engine):
+    result = await run_tool(ctx, "propose_schema", {
+        "mode": "create",
+        "table_name": "T",
+        "operations": [
+            {"action": "add", "column": {"name": "Title", "type": "texxt"}},  # bad type
+            {"action": "add", "column": {"type": "number"}},  # no name
+            {"action": "add", "column": {"name": "Price", "type": "number"}},
+            {"action": "add", "column": {"name": "price", "type": "text"}},  # a duplicate
+            {"action": "add", "column": {"name": "Title", "type": "text"}},  # a duplicate of the malformed one
+            {"action": "add", "column": {"name": "Tier", "type": "select"}},  # no options
+        ],
+    })
+    text_ = result.text()
+    assert result.is_error and "Invalid input for propose_schema" in text_
+    assert "operations[0].column.type" in text_ and "'texxt'" in text_
+    assert "operations[1].column.name" in text_
+    # the checks that need the whole proposal ran on the well-formed operations, numbered as sent
+    assert 'operations[3]: two columns are named "price"' in text_
+    assert 'operations[4]: two columns are named "Title"' in text_
+    assert 'operations[5]: column "Tier" is select and needs a list of options' in text_
+    assert events == [] and await proposals_of(engine, ctx) == []
+    # fixing what was listed is enough: the next call is accepted
+    fixed = await run_tool(ctx, "propose_schema", {"mode": "create", "table_name": "T", "operations": [
+        {"action": "add", "column": {"name": "Title", "type": "text"}},
+        {"action": "add", "column": {"name": "Count", "type": "number"}},
+        {"action": "add", "column": {"name": "Price", "type": "number"}},
+        {"action": "add", "column": {"name": "Tier", "type": "select", "options": ["a"]}}]})
+    assert not fixed.is_error, fixed.text()
+
+
+async def test_a_malformed_data_call_also_gets_the_table_checks(ctx, events, make_bugs):
+    t = await make_bugs(3)
+    ctx.active_table_id = t.id
+    result = await run_tool(ctx, "propose_data", {"operations": [
+        {"action": "update", "row_id": "x", "changes": {"Points": 1}},  # row_id is not a number
+        {"action": "add", "data": {"Colour": "red"}},  # no such column
+        {"action": "delete", "row_id": 999},  # no such row
+    ]})
+    text_ = result.text()
+    assert result.is_error and "operations[0].row_id" in text_
+    assert 'operations[1]: ' in text_ and "Colour" in text_
+    assert "operations[2] (delete row 999): row 999 does not exist" in text_
+    assert events == []
