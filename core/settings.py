@@ -20,6 +20,9 @@ class Settings(BaseSettings):
 
     database_url: str | None = Field(default=None, alias="DATABASE_URL")
     redis_url: str | None = Field(default=None, alias="REDIS_URL")
+    # unset: the local servers when they answer, else embedded ones; 1: embedded even when local ones answer;
+    # 0: never embedded. Configured URLs win either way (the processes `tablechat run` starts rely on it).
+    embedded: bool | None = Field(default=None, alias="TABLECHAT_EMBEDDED")
     anthropic_api_key: str | None = Field(default=None, alias="ANTHROPIC_API_KEY")
     anthropic_base_url: str | None = Field(default=None, alias="ANTHROPIC_BASE_URL")
     llm: Literal["anthropic", "offline"] | None = Field(default=None, alias="TABLECHAT_LLM")
