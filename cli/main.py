@@ -11,43 +11,15 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable, Coroutine
 from typing import Any
 
-from core.services import Services, resolve
+from cli import io_commands, worker_command
+from cli.common import run_db, services
 from core.settings import ROOT, get_settings
 
 DEFAULT_USER = "admin"
-
-
-def _services() -> Services:
-    found = resolve()
-    os.environ["DATABASE_URL"] = found.database_url
-    os.environ["REDIS_URL"] = found.redis_url
-    get_settings.cache_clear()
-    return found
-
-
-def _run_db(fn: Callable[[Any], Coroutine[Any, Any, Any]], migrate: bool = True) -> Any:
-    """Run `fn(conn)` in one system transaction on the configured database."""
-    from db.engine import dispose_engines, transaction
-    from db.migrate import upgrade
-
-    found = _services()
-    try:
-        if migrate:
-            upgrade(found.database_url)
-
-        async def main() -> Any:
-            try:
-                async with transaction(None) as conn:
-                    return await fn(conn)
-            finally:
-                await dispose_engines()
-
-        return asyncio.run(main())
-    finally:
-        found.stop()
+# the commands that live in modules of their own: each adds itself to the parser's subcommands
+COMMANDS = (io_commands.register, worker_command.register)
 
 
 def cmd_user_add(args: argparse.Namespace) -> int:
@@ -59,7 +31,7 @@ def cmd_user_add(args: argparse.Namespace) -> int:
         await accounts.create_workspace(conn, owner_id=acc)
 
     try:
-        _run_db(add)
+        run_db(add)
     except ServiceError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 1
@@ -76,7 +48,7 @@ def cmd_token_create(args: argparse.Namespace) -> int:
             return None
         return await accounts.create_token(conn, account_id=acc["id"], name=args.label)
 
-    token = _run_db(create)
+    token = run_db(create)
     if token is None:
         print(f"error: no user {args.name!r}", file=sys.stderr)
         return 1
@@ -87,7 +59,7 @@ def cmd_token_create(args: argparse.Namespace) -> int:
 def cmd_migrate(_args: argparse.Namespace) -> int:
     from db.migrate import upgrade
 
-    found = _services()
+    found = services()
     try:
         upgrade(found.database_url)
     finally:
@@ -150,7 +122,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     settings = get_settings()
     port = args.port or settings.port
-    found = _services()
+    found = services()
     children: list[subprocess.Popen] = []
 
     def stop(*_: Any) -> None:
@@ -164,7 +136,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                 child.kill()
         found.stop()
 
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    for sig in (signal.SIGTERM, signal.SIGHUP):  # a closed terminal too: stop the servers on the way out
+        signal.signal(sig, lambda *_: sys.exit(0))
     try:
         print(f"database: {found.database_url}\nredis:    {found.redis_url}", flush=True)
         upgrade(found.database_url)
@@ -221,11 +194,8 @@ def build_parser() -> argparse.ArgumentParser:
     create.set_defaults(fn=cmd_token_create)
 
     sub.add_parser("migrate", help="bring the database schema up to date").set_defaults(fn=cmd_migrate)
-    from cli.io_commands import register as register_io
-    from cli.worker_command import register as register_worker
-
-    register_io(sub)
-    register_worker(sub)
+    for register in COMMANDS:
+        register(sub)
     return parser
 
 
