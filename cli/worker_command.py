@@ -94,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
             for sup in supervisors:  # a Ctrl-C reaches the workers too: their exit is no crash to restart
                 sup.stopping.set()
 
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # SIGHUP: its terminal closed
             loop.add_signal_handler(sig, stopping)
         await serve(stop)
 
