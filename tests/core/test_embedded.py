@@ -142,3 +142,26 @@ def test_embedded_forced_on_is_used_even_when_local_servers_answer(folder, monke
     finally:
         monkeypatch.undo()
         get_settings.cache_clear()
+
+
+def _tablechat(*args: str, data_dir: Path) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    env.update(TABLECHAT_EMBEDDED="1", TABLECHAT_DATA_DIR=str(data_dir), PYTHONPATH=str(ROOT))
+    return subprocess.run([sys.executable, "-m", "cli.main", *args], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=120, check=False)
+
+
+def test_a_command_run_beside_the_app_leaves_its_servers_running(folder):
+    # what `make run` holds while someone runs `tablechat user add` in another terminal
+    held = [Lease(Postgres(folder / "pg")), Lease(Redis(folder / "redis"))]
+    try:
+        done = _tablechat("user", "add", "neighbour", "--password", "pw123456", data_dir=folder)
+        assert done.returncode == 0, done.stderr
+        assert _pg_answers(held[0].url) and _redis_answers(held[1].url)
+    finally:
+        for lease in held:
+            lease.release()
+    # alone, the command starts the servers it needs and stops them when it is done
+    done = _tablechat("user", "add", "alone", "--password", "pw123456", data_dir=folder)
+    assert done.returncode == 0, done.stderr
+    assert not Postgres(folder / "pg").running() and not Redis(folder / "redis").running()
