@@ -1,5 +1,7 @@
 # tablechat — `make run` serves the app, `make test` runs every test, `make bench` measures.
 # Both install what they need first, on a fresh machine too.
+# `make test-embedded` runs the modules that start the pipeline, the UI and the CLI on the embedded
+# PostgreSQL and Redis (what a machine without local servers gets), even where local servers answer.
 
 PORT ?= 8000
 PYTHON ?= python3
@@ -7,13 +9,18 @@ UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 VENV := .venv
 STAMP := $(VENV)/.synced
 
-.PHONY: run test bench install browser lint clean elements
+.PHONY: run test test-embedded bench install browser lint clean elements
 
 run: install
 	$(VENV)/bin/tablechat run --port $(PORT)
 
 test: install browser
 	$(VENV)/bin/pytest
+
+EMBEDDED_TESTS ?= tests/core tests/worker tests/tools/test_tool_ai.py tests/ui tests/dataio/test_dataio_cli.py
+
+test-embedded: install browser
+	TABLECHAT_EMBEDDED=1 $(VENV)/bin/pytest $(EMBEDDED_TESTS)
 
 bench: install
 	$(VENV)/bin/python -m bench

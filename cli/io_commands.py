@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from cli.common import run_db
+
 
 def register(subparsers: Any) -> None:
     """Add the `import` and `export` commands to the `tablechat` parser's subcommands."""
@@ -112,11 +114,10 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 def _run_import(run: Any) -> Any:
     """Run an import in one transaction and print its notes; None (the error printed) when refused."""
-    from cli.main import _run_db
     from db.errors import ServiceError
 
     try:
-        result = _run_db(run)
+        result = run_db(run)
     except ServiceError as exc:
         _fail(exc.message)
         return None
@@ -152,7 +153,6 @@ def _import_into(args: argparse.Namespace, parsed: Any) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     """Find the table by id or name among the user's tables and write it out."""
-    from cli.main import _run_db
     from dataio.export import export_csv, export_xlsx
     from db import tables
     from db.engine import act_as
@@ -171,7 +171,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         return found, body
 
     try:
-        summary, body = _run_db(run)
+        summary, body = run_db(run)
     except ServiceError as exc:
         return _fail(exc.message)
     if args.output and args.output != "-":

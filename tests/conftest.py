@@ -23,32 +23,60 @@ def _admin_dsn(url: str) -> str:
     )
 
 
-@pytest.fixture(scope="session")
-def services():
-    """Database and Redis URLs for this run; the database is new and is dropped at the end."""
+_run: dict = {}
+
+
+def pytest_configure(config):
+    """Find (or start) the servers and create this run's database before any test module is imported:
+    modules that configure clients at import (the Dramatiq broker reads REDIS_URL once) must see the
+    run's servers, not the default 127.0.0.1:6379 that only happens to be right where a local one runs."""
+    if config.option.collectonly or config.option.help:
+        return
     from core import services as svc
     from core.settings import get_settings
 
     get_settings.cache_clear()
     found = svc.resolve(db_name="postgres")
-    # migrated as the owner; the tests, like the app, connect as the app's own role
-    owner = make_url(found.owner_url).set(database=TEST_DB).render_as_string(hide_password=False)
-    url = make_url(found.database_url).set(database=TEST_DB).render_as_string(hide_password=False)
-    with psycopg.connect(_admin_dsn(found.owner_url), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{TEST_DB}"')
-    from db.migrate import upgrade
+    try:
+        # migrated as the owner; the tests, like the app, connect as the app's own role
+        owner = make_url(found.owner_url).set(database=TEST_DB).render_as_string(hide_password=False)
+        url = make_url(found.database_url).set(database=TEST_DB).render_as_string(hide_password=False)
+        with psycopg.connect(_admin_dsn(found.owner_url), autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{TEST_DB}"')
+        from db.migrate import upgrade
 
-    upgrade(owner, app_url=url)
+        upgrade(owner, app_url=url)
+    except BaseException:
+        found.stop()
+        raise
     os.environ["DATABASE_URL"] = url
     os.environ["DATABASE_OWNER_URL"] = owner
     os.environ["REDIS_URL"] = found.redis_url
     os.environ.setdefault("TABLECHAT_LLM", "offline")
     get_settings.cache_clear()
     found.database_url, found.owner_url = url, owner
-    yield found
-    with psycopg.connect(_admin_dsn(owner), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{TEST_DB}" WITH (FORCE)')
-    found.stop()
+    _run["services"] = found
+
+
+def pytest_unconfigure(config):
+    """Drop the run's database; the embedded servers stop here, at the very end of the run (unless
+    another process still uses them)."""
+    found = _run.pop("services", None)
+    if found is None:
+        return
+    try:
+        with psycopg.connect(_admin_dsn(found.owner_url), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{TEST_DB}" WITH (FORCE)')
+    finally:
+        found.stop()
+
+
+@pytest.fixture(scope="session")
+def services():
+    """Database and Redis URLs for this run; the database is new and is dropped at the end."""
+    if "services" not in _run:
+        pytest.skip("no services in this run")
+    return _run["services"]
 
 
 @pytest.fixture(scope="session")
