@@ -14,6 +14,14 @@ log = logging.getLogger(__name__)
 
 LOCAL_PG = "postgresql+asyncpg://postgres@127.0.0.1:5432/{db}"
 LOCAL_REDIS = "redis://127.0.0.1:6379/0"
+APP_LOGIN = "tablechat_login"  # the app's login role on a local or embedded server (trust authentication)
+
+
+def app_login_url(owner_url: str) -> str:
+    """`owner_url` with the app's own login role instead of the owner (no password: trust authentication)."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(owner_url).set(username=APP_LOGIN, password=None).render_as_string(hide_password=False)
 
 
 def port_open(host: str, port: int, timeout: float = 0.3) -> bool:
@@ -71,7 +79,6 @@ def resolve(db_name: str = "tablechat", embedded: bool = True) -> Services:
     servers when they answer, else the embedded servers under `.data/` (TABLECHAT_EMBEDDED=0 forbids them).
     On a server found here the schema's owner migrates and the app connects as a role of its own."""
     from core.embedded import Lease, Postgres, Redis
-    from db.roles import app_login_url
 
     settings = get_settings()
     allowed = embedded and settings.embedded is not False

@@ -9,15 +9,11 @@ import logging
 
 from sqlalchemy.engine import make_url
 
+from core.services import APP_LOGIN  # the login role made on a local or embedded server
+
 log = logging.getLogger(__name__)
 
-APP_LOGIN = "tablechat_login"  # the login role made on a local or embedded server (trust authentication)
 GROUP_ROLES = ("tablechat_app", "tablechat_system")
-
-
-def app_login_url(owner_url: str) -> str:
-    """`owner_url` with the app's own login role instead of the owner (no password: trust authentication)."""
-    return make_url(owner_url).set(username=APP_LOGIN, password=None).render_as_string(hide_password=False)
 
 
 def _dsn(url: str) -> str:

@@ -128,11 +128,12 @@ def test_embedded_forced_on_is_used_even_when_local_servers_answer(folder, monke
         found = services.resolve(db_name="tablechat_embedded_check")
         try:
             assert found.embedded
-            assert found.database_url.startswith("postgresql+asyncpg://postgres@/tablechat_embedded_check?host=")
-            assert _pg_answers(found.database_url) and _redis_answers(found.redis_url)
+            assert found.owner_url.startswith("postgresql+asyncpg://postgres@/tablechat_embedded_check?host=")
+            assert found.database_url.startswith("postgresql+asyncpg://tablechat_login@/tablechat_embedded_check?host=")
+            assert _pg_answers(found.owner_url) and _redis_answers(found.redis_url)
         finally:
             found.stop()
-        assert not _pg_answers(found.database_url) and not _redis_answers(found.redis_url)
+        assert not _pg_answers(found.owner_url) and not _redis_answers(found.redis_url)
 
         monkeypatch.setenv("TABLECHAT_EMBEDDED", "0")
         monkeypatch.setattr(services, "port_open", lambda *_: False)

@@ -9,9 +9,10 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
+from core.services import APP_LOGIN
 from db import accounts, tables
 from db.engine import transaction
-from db.roles import APP_LOGIN, check_app_role, grant_app_roles
+from db.roles import check_app_role, grant_app_roles
 
 
 async def _person(engine, name: str):
@@ -123,6 +124,11 @@ async def test_a_schema_owner_that_is_no_superuser_migrates_and_the_feed_trigger
     admin = make_url(services.owner_url).set(drivername="postgresql", database="postgres").render_as_string(False)
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f"CREATE ROLE {owner_role} LOGIN CREATEROLE")
+        # PostgreSQL 16+ (the embedded server): CREATEROLE alone no longer lets a role grant roles someone
+        # else created, so the cluster's admin hands over the app's roles, as docs/security.md says
+        for role in ("tablechat_app", "tablechat_system"):
+            if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone():
+                conn.execute(f"GRANT {role} TO {owner_role} WITH ADMIN OPTION")
         conn.execute(f'CREATE DATABASE "{name}" OWNER {owner_role}')
     owner = make_url(services.owner_url).set(username=owner_role, database=name).render_as_string(False)
     app = make_url(services.database_url).set(database=name).render_as_string(False)
