@@ -3,6 +3,8 @@
 `run_turn` takes the thread's history (Anthropic message dicts), adds the user's message and everything
 the turn produces to it, and leaves it valid whatever happens (every tool_use answered), so the caller can
 store it with the thread and a resumed thread goes on where it stopped.
+
+Long because `_Turn` keeps the history valid on every way out of a turn (stream, retry, tool, stop).
 """
 
 from __future__ import annotations

@@ -15,6 +15,8 @@ Decisions a user will notice:
   wrong columns. Extra fields that are all empty (a trailing separator) are tolerated. In XLSX
   files short rows are simply empty trailing cells.
 - Blank lines are skipped.
+
+Long because both formats must reach the same decisions above, which read best side by side.
 """
 
 from __future__ import annotations

@@ -9,6 +9,8 @@ then `done` (value; null when the model found none) or `error` (why). The same r
 fills: a row is claimed with one conditional UPDATE, so a redelivered message finds nothing to do; at
 most 3 attempts; a result whose row's inputs changed meanwhile is computed again; the sweeper gives
 back rows of dead workers. The table's cells never change.
+
+Long because it is the whole life of a preview's result rows: one state machine, read in one place.
 """
 
 from __future__ import annotations

@@ -1,4 +1,7 @@
-"""Records (rows) and cells. Values are coerced per column type; cell writes use optimistic locking."""
+"""Records (rows) and cells. Values are coerced per column type; cell writes use optimistic locking.
+
+Long because every statement on the rows' JSONB layout (filters, sorts, writes) is here and nowhere else.
+"""
 
 from __future__ import annotations
 

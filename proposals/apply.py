@@ -1,5 +1,8 @@
 """Applying a proposal in the caller's transaction: the selected operations only, each checked against
-what changed since it was made (proposals/plan.py), with per-operation results and audit rows."""
+what changed since it was made (proposals/plan.py), with per-operation results and audit rows.
+
+Long because each kind of operation has its apply step here, sharing one transaction and one result.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,8 @@
 """`diff(current, proposal) -> Preview`, pure: what the proposal element renders as it is (seeds/002),
-a new table, or the current table with the schema or data changes in place, a page of ops at a time."""
+a new table, or the current table with the schema or data changes in place, a page of ops at a time.
+
+Long because the three shapes of a preview (new table, schema, data) share one model and its paging.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,8 @@
 """Checking a proposal against its table before anyone sees it. Every problem is a sentence the model
-can act on (SPEC §6); `normalize` then pins names to column ids so later renames do not break it."""
+can act on (SPEC §6); `normalize` then pins names to column ids so later renames do not break it.
+
+Long because every operation kind has its checks here, and the sentences they return must agree.
+"""
 
 from __future__ import annotations
 

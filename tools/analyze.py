@@ -3,7 +3,10 @@
 The model never writes code: it picks steps (filter, group_by, pivot, describe, top_n, value_counts,
 correlation) and an optional chart. The table is read in a bounded way (at most `MAX_ROWS` rows, only
 the columns the steps name), the model gets at most `MODEL_ROWS` result rows, and the UI gets the whole
-small result as a table and, where a picture says more, a Plotly chart."""
+small result as a table and, where a picture says more, a Plotly chart.
+
+Long because each step's model and its pandas meaning sit side by side: a step changes in one place.
+"""
 
 from __future__ import annotations
 

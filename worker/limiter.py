@@ -14,7 +14,10 @@ which runs a batch of them atomically in Redis and reads its clock. The operatio
 while a script call is on its way go together in the next one, so a busy process makes one round trip
 for several calls. When every slot is taken, the calls of a process wait in line locally: a call that
 ends hands its slot to the next in line in the same operation that releases it, and one poller per
-process watches for slots that other processes free."""
+process watches for slots that other processes free.
+
+Long because the Lua script and the Python side of its protocol must be read together to be trusted.
+"""
 
 from __future__ import annotations
 

@@ -1,6 +1,9 @@
 """Agent and apply-path metrics of SPEC §10: the agent loop's own latency on the offline model, the prompt's
 size against the table's size, 50 chat sessions through the real app's socket, and applying a 10,000-op
-data proposal; each against a baseline taken in the same run."""
+data proposal; each against a baseline taken in the same run.
+
+Long because the 50-session metric carries its own app server and socket client (both could move out).
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,8 @@
 """Data-layer metrics of SPEC §10 on a 100,000-row × 10-column table (1M cells), each against the
-cell-per-row layout (bench/eav.py) or the bare query it is built on, measured in the same run."""
+cell-per-row layout (bench/eav.py) or the bare query it is built on, measured in the same run.
+
+Long because each metric sits beside the baseline it is measured against in the same run.
+"""
 
 from __future__ import annotations
 
