@@ -1,4 +1,7 @@
-"""Tables and columns. Plain async functions; the caller owns the transaction."""
+"""Tables and columns. Plain async functions; the caller owns the transaction.
+
+Long because a column change (type, name, AI config, position) touches every row's cells and the
+schema's checks (AI dependency cycles) in one place; its create, update and delete read best together."""
 
 from __future__ import annotations
 
