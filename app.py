@@ -14,10 +14,12 @@ import chainlit as cl
 from chainlit.data import get_data_layer
 from chainlit.input_widget import TextInput
 from chainlit.server import app as server
+from chainlit.server import get_html_template, sio
 from chainlit.types import ThreadDict
 
 from agent import loop
 from agent.factory import make_model
+from api import security
 from core import chat_history
 from core.settings import get_settings
 from db import accounts, histories
@@ -63,6 +65,8 @@ def _mount_api() -> None:
 
 
 _mount_api()
+# origin checks, CORS, CSP and the other headers, Secure cookies, login throttling: docs/security.md
+security.install(server, socket_server=sio, index_html=get_html_template("").encode())
 
 
 @cl.data_layer
