@@ -18,6 +18,7 @@ from core.services import Services, resolve
 from core.settings import ROOT, get_settings
 
 DEFAULT_USER = "admin"
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
 def _services() -> Services:
@@ -143,6 +144,12 @@ def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 90) -> bool
     return False
 
 
+def bind_address(args: argparse.Namespace) -> str:
+    """Where `tablechat run` listens: --host, else TABLECHAT_HOST, else this machine only. Serving other
+    machines is a decision to take explicitly (the first run creates an admin login)."""
+    return args.host or get_settings().host
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """Start (or reuse) Postgres and Redis, migrate, ensure a login, serve the app and run the workers
     until Ctrl-C."""
@@ -150,6 +157,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     settings = get_settings()
     port = args.port or settings.port
+    host = bind_address(args)
     found = _services()
     children: list[subprocess.Popen] = []
 
@@ -171,7 +179,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         login = _default_login()
         env = dict(os.environ, CHAINLIT_AUTH_SECRET=settings.auth_secret(), PYTHONUNBUFFERED="1")
         app = subprocess.Popen(
-            [sys.executable, "-m", "chainlit", "run", "app.py", "--headless", "--host", args.host,
+            [sys.executable, "-m", "chainlit", "run", "app.py", "--headless", "--host", host,
              "--port", str(port)],
             cwd=ROOT, env=env,
         )
@@ -189,6 +197,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(f"  login: {login[0]} / {login[1]}")
         else:
             print("  login: an account you created (tablechat user add NAME --password PW)")
+        if host not in LOOPBACK:
+            print(f"  listening on {host}: reachable from other machines; see the checklist in "
+                  "docs/security.md (TLS proxy, TABLECHAT_TRUSTED_PROXIES, your own logins)")
         print("  Ctrl-C stops everything.\n", flush=True)
         while all(child.poll() is None for child in children):
             time.sleep(0.5)
@@ -205,7 +216,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="serve the app (and start what it needs)")
     run.add_argument("--port", type=int, default=None)
-    run.add_argument("--host", default="0.0.0.0")
+    run.add_argument("--host", default=None,
+                     help="address to listen on (default TABLECHAT_HOST, else 127.0.0.1: this machine only); "
+                          "0.0.0.0 serves every interface, see docs/security.md first")
     run.set_defaults(fn=cmd_run)
 
     user = sub.add_parser("user", help="manage logins").add_subparsers(dest="action", required=True)
