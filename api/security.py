@@ -61,10 +61,10 @@ class OriginPolicy:
         found = normalise_origin(origin)
         return found is not None and (found in self.allowed or found == own_origin(scope))
 
-    def socket_check(self, origin: str, environ: dict[str, Any]) -> bool:
-        """For engine.io's `cors_allowed_origins` (called with the handshake's Origin)."""
-        scope = environ.get("asgi.scope") or {}
-        return self.allows(origin, scope)
+    def socket_check(self, origin: str | None, environ: dict[str, Any]) -> bool:
+        """For engine.io's `cors_allowed_origins`: called with the handshake's Origin, and with None for a
+        request without one (then no CORS header is due; such a request is not refused for it)."""
+        return origin is not None and self.allows(origin, environ.get("asgi.scope") or {})
 
 
 def inline_script_hashes(html: bytes) -> list[str]:

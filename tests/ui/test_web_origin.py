@@ -110,5 +110,7 @@ async def test_the_chat_socket_refuses_a_foreign_origin(server, signed_in):
     polling = await signed_in.get("/ws/socket.io/?EIO=4&transport=polling", headers={"Origin": EVIL})
     assert polling.status_code in (400, 403) and '"sid"' not in polling.text
 
+    same_page = await signed_in.get("/ws/socket.io/?EIO=4&transport=polling")  # no Origin: the page's own
+    assert same_page.status_code == 200 and '"sid"' in same_page.text
     status, answer = await _socket_handshake(server, cookies, server.url)
     assert status == 101 and answer.startswith("40{") and '"sid"' in answer
