@@ -7,7 +7,9 @@ import os
 
 import chainlit as cl
 from chainlit.server import app as server
+from chainlit.server import get_html_template, sio
 
+from api import security
 from core.settings import get_settings
 from ui import chat_history, job_progress, live_view, login_sessions, proposal_actions, session, turn
 from ui.login_cookie import LOGIN_COOKIE
@@ -29,6 +31,8 @@ def _mount_api() -> None:
 
 _mount_api()
 login_sessions.install()  # every cookie Chainlit accepts must name a session that has not ended
+# origin checks, CORS, CSP and the other headers, Secure cookies, login throttling: docs/security.md
+security.install(server, socket_server=sio, index_html=get_html_template("").encode())
 
 
 @cl.data_layer

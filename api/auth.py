@@ -13,6 +13,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from api.throttle import token_failed
 from db import accounts, sessions, token_auth
 from db.engine import get_engine, transaction
 from db.errors import Unauthorized
@@ -67,11 +68,12 @@ async def current_caller(
             return cookie_caller
         raise Unauthorized("Missing API token: send `Authorization: Bearer <token>`")
     token = credentials.credentials
-    if len(token) > MAX_TOKEN or not token.isascii():
-        raise Unauthorized("Invalid API token")
-    async with transaction(None, engine=engine) as conn:
-        found = await token_auth.account_for_token(conn, token)
+    found = None
+    if len(token) <= MAX_TOKEN and token.isascii():
+        async with transaction(None, engine=engine) as conn:
+            found = await token_auth.account_for_token(conn, token)
     if found is None:
+        await token_failed(request.scope)
         raise Unauthorized("Invalid API token")
     return Caller(account_id=found["id"], name=found["name"], engine=engine)
 

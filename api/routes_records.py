@@ -28,12 +28,19 @@ from db.schemas import (
 router = APIRouter(tags=["records"])
 MAX_OFFSET = 10**15
 MAX_CURSOR = 2**63 - 1
+MAX_NESTING = 6  # a list of conditions, each an object whose value may be a list of (JSON) values
+MAX_FILTERS = 50
+MAX_SORTS = 10
+MAX_FILTER_CHARS = 8_000
+MAX_SORT_CHARS = 2_000
 _filters = TypeAdapter(list[Filter])
 _sorts = TypeAdapter(list[Sort])
 
 FILTER_HELP = ('JSON list of conditions, all of which must hold, e.g. '
-               '`[{"column":"Status","op":"eq","value":"Open"}]`; ops: eq ne contains gt gte lt lte empty not_empty')
-SORT_HELP = 'JSON list of sort keys, e.g. `[{"column":"Points","direction":"desc"}]`'
+               '`[{"column":"Status","op":"eq","value":"Open"}]`; ops: eq ne contains gt gte lt lte empty not_empty. '
+               f'At most {MAX_FILTERS} conditions, {MAX_NESTING} levels of nesting, {MAX_FILTER_CHARS:,} characters')
+SORT_HELP = ('JSON list of sort keys, e.g. `[{"column":"Points","direction":"desc"}]`; '
+             f'at most {MAX_SORTS} keys, {MAX_SORT_CHARS:,} characters')
 
 
 def _serialized(model: Any) -> Response:
@@ -42,17 +49,48 @@ def _serialized(model: Any) -> Response:
     return Response(content=model.model_dump_json(), media_type="application/json")
 
 
-def _json_param(name: str, raw: str | None, adapter: TypeAdapter[Any]) -> list[Any]:
-    """A filter/sort query parameter parsed from JSON (one object is taken as a list of one)."""
+def json_depth(raw: str) -> int:
+    """How deeply arrays and objects nest in a JSON text, counted without parsing it: the parser recurses,
+    and a thousand levels end in a RecursionError."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for ch in raw:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth -= 1
+    return deepest
+
+
+def _invalid(name: str, msg: str, kind: str, *loc: Any) -> RequestValidationError:
+    return RequestValidationError([{"loc": ("query", name, *loc), "msg": msg, "type": kind}])
+
+
+def _json_param(name: str, raw: str | None, adapter: TypeAdapter[Any], max_items: int) -> list[Any]:
+    """A filter/sort query parameter parsed from JSON (one object is taken as a list of one); anything
+    malformed, too deep or too long is a 422 that names the parameter."""
     if raw is None or not raw.strip():
         return []
+    if json_depth(raw) > MAX_NESTING:
+        raise _invalid(name, f"nested more than {MAX_NESTING} levels deep", "too_deep")
     try:
         value = json.loads(raw)
-    except ValueError as exc:
-        raise RequestValidationError([{"loc": ("query", name), "msg": f"not valid JSON: {exc}",
-                                       "type": "json_invalid"}]) from None
+    except (ValueError, RecursionError) as exc:
+        raise _invalid(name, f"not valid JSON: {exc}", "json_invalid") from None
     if isinstance(value, dict):
         value = [value]
+    if isinstance(value, list) and len(value) > max_items:
+        raise _invalid(name, f"at most {max_items} clauses", "too_long")
     try:
         return adapter.validate_python(value)
     except ValidationError as exc:
@@ -92,13 +130,13 @@ async def list_records(
     table_id: TableId,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
-    filter: Annotated[str | None, Query(max_length=8_000, description=FILTER_HELP)] = None,
-    sort: Annotated[str | None, Query(max_length=2_000, description=SORT_HELP)] = None,
+    filter: Annotated[str | None, Query(max_length=MAX_FILTER_CHARS, description=FILTER_HELP)] = None,
+    sort: Annotated[str | None, Query(max_length=MAX_SORT_CHARS, description=SORT_HELP)] = None,
 ) -> Response:
     """One page of rows (insertion order unless sorted), the total that match the filter, and the cursor
     of the change feed as of this page."""
-    filters = _json_param("filter", filter, _filters)
-    sorts = _json_param("sort", sort, _sorts)
+    filters = _json_param("filter", filter, _filters, MAX_FILTERS)
+    sorts = _json_param("sort", sort, _sorts, MAX_SORTS)
     async with caller.tx() as conn:
         table = await tables.get_table(conn, table_id)
         # read before the rows: a change made meanwhile is then replayed, never missed

@@ -21,6 +21,7 @@ DEFAULT_USER = "admin"
 DEFAULT_LOGIN_FILE = "default_login"
 # the commands that live in modules of their own: each adds itself to the parser's subcommands
 COMMANDS = (token_commands.register, io_commands.register, worker_command.register)
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
 def cmd_user_add(args: argparse.Namespace) -> int:
@@ -157,6 +158,12 @@ def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 90) -> bool
     return False
 
 
+def bind_address(args: argparse.Namespace) -> str:
+    """Where `tablechat run` listens: --host, else TABLECHAT_HOST, else this machine only. Serving other
+    machines is a decision to take explicitly (the first run creates an admin login)."""
+    return args.host or get_settings().host
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """Start (or reuse) Postgres and Redis, migrate, ensure a login, serve the app and run the workers
     until Ctrl-C."""
@@ -164,6 +171,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     settings = get_settings()
     port = args.port or settings.port
+    host = bind_address(args)
     found = services()
     children: list[subprocess.Popen] = []
 
@@ -186,7 +194,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         login = _default_login()
         env = dict(os.environ, CHAINLIT_AUTH_SECRET=settings.auth_secret(), PYTHONUNBUFFERED="1")
         app = subprocess.Popen(
-            [sys.executable, "-m", "chainlit", "run", "app.py", "--headless", "--host", args.host,
+            [sys.executable, "-m", "chainlit", "run", "app.py", "--headless", "--host", host,
              "--port", str(port)],
             cwd=ROOT, env=env,
         )
@@ -201,6 +209,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             f"Claude ({settings.chat_model})")
         print(f"\n  tablechat is running at {url}\n  model: {model}")
         print("\n".join(_login_lines(login)))
+        if host not in LOOPBACK:
+            print(f"  listening on {host}: reachable from other machines; see the checklist in "
+                  "docs/security.md (TLS proxy, TABLECHAT_TRUSTED_PROXIES, your own logins)")
         print("  Ctrl-C stops everything.\n", flush=True)
         while all(child.poll() is None for child in children):
             time.sleep(0.5)
@@ -217,7 +228,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="serve the app (and start what it needs)")
     run.add_argument("--port", type=int, default=None)
-    run.add_argument("--host", default="0.0.0.0")
+    run.add_argument("--host", default=None,
+                     help="address to listen on (default TABLECHAT_HOST, else 127.0.0.1: this machine only); "
+                          "0.0.0.0 serves every interface, see docs/security.md first")
     run.set_defaults(fn=cmd_run)
 
     user = sub.add_parser("user", help="manage logins").add_subparsers(dest="action", required=True)

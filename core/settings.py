@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -43,7 +44,26 @@ class Settings(BaseSettings):
     import_max_unzipped_mb: int = Field(default=1000, ge=1, alias="TABLECHAT_IMPORT_MAX_UNZIPPED_MB")
     data_dir: Path = Field(default=ROOT / ".data", alias="TABLECHAT_DATA_DIR")
     port: int = Field(default=8000, alias="PORT")
+    redis_prefix: str = Field(default="tablechat", min_length=1, max_length=64, alias="TABLECHAT_REDIS_PREFIX")
+    host: str = Field(default="127.0.0.1", alias="TABLECHAT_HOST")
+    allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list, alias="TABLECHAT_ALLOWED_ORIGINS")
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list, alias="TABLECHAT_TRUSTED_PROXIES")
+    force_secure_cookies: bool = Field(default=False, alias="TABLECHAT_SECURE_COOKIES")
+    login_max_failures: int = Field(default=5, ge=1, le=1000, alias="TABLECHAT_LOGIN_MAX_FAILURES")
+    client_max_failures: int = Field(default=20, ge=1, le=10_000, alias="TABLECHAT_CLIENT_MAX_FAILURES")
+    lockout_base_s: float = Field(default=2.0, gt=0, le=3600, alias="TABLECHAT_LOCKOUT_BASE_S")
+    lockout_max_s: float = Field(default=900.0, gt=0, le=86_400, alias="TABLECHAT_LOCKOUT_MAX_S")
     chainlit_auth_secret: str | None = Field(default=None, alias="CHAINLIT_AUTH_SECRET")
+
+    @field_validator("allowed_origins", "trusted_proxies", mode="before")
+    @classmethod
+    def _comma_list(cls, value: object) -> object:
+        """`a,b` as well as JSON `["a","b"]`: a comma list is what people write in a shell."""
+        if isinstance(value, str):
+            if value.lstrip().startswith("["):
+                return json.loads(value)
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
 
     @property
     def llm_kind(self) -> str:

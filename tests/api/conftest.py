@@ -71,3 +71,13 @@ async def table(client, user) -> dict:
 def cols(table) -> dict[str, str]:
     """Column name → id of `table`."""
     return {c["name"]: c["id"] for c in table["columns"]}
+
+
+@pytest.fixture(autouse=True)
+def throttle(monkeypatch, services, unique):
+    """Each test counts failed tokens on Redis keys of its own (tests share one address, 127.0.0.1)."""
+    from api import throttle as module
+
+    own = module.Throttle(services.redis_url, f"tctest{unique}")
+    monkeypatch.setattr(module, "shared", lambda: own)
+    return own
