@@ -55,14 +55,14 @@ def test_the_address_reaches_the_server_command(settings_env, monkeypatch, capsy
             return 0
 
     class Found:
-        database_url, redis_url = "postgresql://x/y", "redis://x"
+        database_url, redis_url, owner_url = "postgresql://x/y", "redis://x", "postgresql://x/y"
 
         def stop(self):
             pass
 
-    monkeypatch.setattr(cli, "_services", lambda: Found())
-    monkeypatch.setattr("db.migrate.upgrade", lambda url: None)
-    monkeypatch.setattr(cli, "_default_login", lambda: ("admin", "pw"))
+    monkeypatch.setattr(cli, "services", lambda: Found())
+    monkeypatch.setattr("db.migrate.upgrade", lambda url, app_url=None: None)
+    monkeypatch.setattr(cli, "_default_login", lambda: ("admin", "pw", []))
     monkeypatch.setattr(cli, "_wait_healthy", lambda url, proc: True)
     monkeypatch.setattr(subprocess, "Popen", Proc)
     monkeypatch.setattr(cli.signal, "signal", lambda *a: None)  # keep pytest's own SIGTERM handling
