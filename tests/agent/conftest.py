@@ -74,7 +74,7 @@ class Events(list):
 @pytest.fixture
 async def account(engine, unique):
     async with transaction(None, engine=engine) as conn:
-        acc = await accounts.create_account(conn, name=f"tools{unique}", password="pw12345")
+        acc = await accounts.create_account(conn, name=f"tools{unique}", password="pw-12345678")
         ws = await accounts.create_workspace(conn, owner_id=acc)
     return acc, ws["id"]
 
