@@ -154,6 +154,7 @@ class _Reply:
         self._call_start = 0
         self._filter = fallback.StreamFilter()
         self._in_block = False
+        self._head = self._head_shown = ""  # the text up to its last line break, and that as shown
 
     def begin_call(self) -> None:
         self._call_start = len(self.text)
@@ -196,7 +197,14 @@ class _Reply:
         await self._show(text)
 
     async def _publish(self, *, streaming: bool) -> None:
-        await self._show(guidance.without_permission(self.text, partial=streaming))
+        # sentences never span a line break: the text up to the last one is filtered once, not per delta
+        cut = self.text.rfind("\n") + 1
+        head = self.text[:cut]
+        if head != self._head:
+            done = head.startswith(self._head)
+            more = guidance.without_permission(head[len(self._head):] if done else head)
+            self._head, self._head_shown = head, (self._head_shown + more if done else more)
+        await self._show(self._head_shown + guidance.without_permission(self.text[cut:], partial=streaming))
 
     async def _show(self, text: str) -> None:
         if text == self.shown:
