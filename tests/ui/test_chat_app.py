@@ -338,3 +338,22 @@ async def test_the_live_view_stays_locked_while_a_proposal_waits_and_a_rest_edit
         (row,) = await records.get_records(conn, table, [rid])
     assert row.cells[str(table.columns[0].id)].value == "Solaris"  # never silently overwritten
     assert _elements(chat, "LiveTable")[-1]["props"]["locked"] is False  # nothing waits any more
+
+
+async def test_a_busy_notice_is_removed_once_claude_answers(app, engine, unique, monkeypatch):
+    from fakes.agent_kit import ScriptedModel, text, turn
+
+    from agent.model import ModelError
+
+    acc, ws = await _account(engine, unique, workspace=True)
+    busy = ModelError("Overloaded", retryable=True, retry_after=0, status=529, kind="overloaded_error")
+    monkeypatch.setattr("ui.common._model", ScriptedModel(busy, turn(text("Here you are."))))
+    chat = Chat(acc, f"c{unique}")
+    await app.start()
+    await chat.wait_for("update_message", ws["name"])
+    chat.session.has_first_interaction = True
+    await app.on_message(_message("hi"))
+    (notice,) = [d for kind, d in chat.events if kind == "new_message" and "Claude is busy" in d.get("output", "")]
+    assert [d["id"] for kind, d in chat.events if kind == "delete_message"] == [notice["id"]]
+    assert any("Here you are." in d.get("output", "") for kind, d in chat.events if kind in ("new_message",
+                                                                                               "stream_start"))
