@@ -25,6 +25,7 @@ from tenacity import (
 from agent import fallback, guidance
 from agent.model import MessageDone, Model, ModelError, ModelRequest, TextDelta, ToolUseStart
 from agent.prompts import system_prompt
+from agent.reply import Reply
 from agent.sink import Sink
 from tools.base import ToolResult
 
@@ -142,88 +143,13 @@ def plain_error(error: ModelError) -> str:
     return f"Claude could not answer this request ({error.message})."
 
 
-class _Reply:
-    """The reply text over all the model calls of a turn (`text`), and what the user is shown of it while
-    the turn runs (`shown`): whole sentences only, and no permission question, which the end of the turn
-    may cut (SPEC §7), so nothing on screen is taken back for it."""
-
-    def __init__(self, sink: Sink) -> None:
-        self.sink = sink
-        self.text = ""
-        self.shown = ""
-        self._call_start = 0
-        self._filter = fallback.StreamFilter()
-        self._in_block = False
-        self._head = self._head_shown = ""  # the text up to its last line break, and that as shown
-
-    def begin_call(self) -> None:
-        self._call_start = len(self.text)
-        self._filter = fallback.StreamFilter()
-        self._in_block = False
-
-    async def delta(self, text: str) -> None:
-        await self._add(self._filter.feed(text))
-
-    async def end_block(self) -> None:
-        await self._add(self._filter.flush())
-        self._filter = fallback.StreamFilter()
-        self._in_block = False
-        await self._publish(streaming=False)
-
-    async def _add(self, text: str) -> None:
-        if not text:
-            return
-        if not self._in_block and self.text:
-            text = "\n\n" + text  # a new block of text starts a new paragraph
-        self._in_block = True
-        self.text += text
-        await self._publish(streaming=True)
-
-    async def abandon_call(self) -> None:
-        """Take back what the current call wrote (it is being retried, it failed, or its proposal did)."""
-        self.text = self.text[: self._call_start]
-        self._in_block = False
-        await self._publish(streaming=False)
-
-    async def settle_call(self, texts: list[str]) -> None:
-        """Make the call's text exactly its final, cleaned text blocks."""
-        parts = [self.text[: self._call_start]] + texts
-        self.text = "\n\n".join(p for p in parts if p)
-        await self._publish(streaming=False)
-
-    async def finish(self, text: str) -> None:
-        """The reply as it ends the turn: everything in it is shown now."""
-        self.text = text
-        await self._show(text)
-
-    async def _publish(self, *, streaming: bool) -> None:
-        # sentences never span a line break: the text up to the last one is filtered once, not per delta
-        cut = self.text.rfind("\n") + 1
-        head = self.text[:cut]
-        if head != self._head:
-            done = head.startswith(self._head)
-            more = guidance.without_permission(head[len(self._head):] if done else head)
-            self._head, self._head_shown = head, (self._head_shown + more if done else more)
-        await self._show(self._head_shown + guidance.without_permission(self.text[cut:], partial=streaming))
-
-    async def _show(self, text: str) -> None:
-        if text == self.shown:
-            return
-        if text.startswith(self.shown):
-            delta, self.shown = text[len(self.shown):], text
-            await self.sink.on_text(delta)
-        else:
-            self.shown = text
-            await self.sink.on_replace_text(text)
-
-
 class _Turn:
     def __init__(self, model: Model, ctx: Any, history: list[dict], sink: Sink, *, tool_runner: ToolRunner,
                  tools: list[dict], system: str, max_turns: int, max_tokens: int, retry: RetryPolicy) -> None:
         self.model, self.ctx, self.history, self.sink = model, ctx, history, sink
         self.runner, self.tools, self.system = tool_runner, tools, system
         self.max_turns, self.max_tokens, self.retry = max_turns, max_tokens, retry
-        self.reply = _Reply(sink)
+        self.reply = Reply(sink)
         self.usage: dict[str, int] = {}
         self.calls = self.tool_calls = 0
         self.proposal: str | None = None

@@ -68,7 +68,7 @@ async def test_text_before_a_proposal_that_failed_is_taken_back_and_the_repair_r
 async def test_text_before_a_tool_that_failed_without_proposing_stays():
     model = ScriptedModel(turn(text("Let me look."), tool_use("list_tables", {}, "toolu_l")),
                           turn(text("That did not work.")))
-    result, sink = await ask(model, Tools(list_tables=lambda _: ToolResult("Error: no", is_error=True)))
+    _result, sink = await ask(model, Tools(list_tables=lambda _: ToolResult("Error: no", is_error=True)))
     assert sink.text == "Let me look.\n\nThat did not work."
 
 
