@@ -55,6 +55,16 @@ def names_buttons(text: str, kind: str) -> bool:
     return all(re.search(rf"\b{re.escape(b)}\b", text) for b in BUTTONS[kind])
 
 
+def without_permission(text: str, *, partial: bool = False) -> str:
+    """The text as it may be shown while a turn runs: without its permission questions, which `enforce`
+    cuts if the turn ends with a proposal; `partial` (still streaming) also holds back the last sentence,
+    which may yet turn into one."""
+    pieces = [m.group(0) for m in SENTENCE.finditer(text) if m.group(0)]
+    if partial and pieces and not pieces[-1].endswith("\n"):
+        pieces.pop()
+    return "".join(("\n" if p.endswith("\n") else "") if asks_permission(p) else p for p in pieces)
+
+
 def enforce(text: str, kind: str) -> str:
     """The reply with permission questions cut, and the guidance sentence put in if the buttons go unnamed."""
     pieces = [m.group(0) for m in SENTENCE.finditer(text) if m.group(0)]

@@ -27,6 +27,7 @@ from tenacity import (
 from agent import fallback, guidance
 from agent.model import MessageDone, Model, ModelError, ModelRequest, TextDelta, ToolUseStart
 from agent.prompts import system_prompt
+from agent.reply import Reply
 from agent.sink import Sink
 from tools.base import ToolResult
 
@@ -74,6 +75,13 @@ def _ends_turn(name: str) -> bool:
     from tools.registry import facts
 
     return facts(name).ends_turn
+
+
+def _proposes(name: str) -> bool:
+    """Whether a successful call of this tool shows a proposal (so the text before it points to one)."""
+    from tools.registry import facts
+
+    return facts(name).proposes is not None
 
 
 @functools.cache
@@ -137,65 +145,18 @@ def plain_error(error: ModelError) -> str:
     return f"Claude could not answer this request ({error.message})."
 
 
-class _Reply:
-    """The reply text as the user sees it, over all the model calls of a turn."""
-
-    def __init__(self, sink: Sink) -> None:
-        self.sink = sink
-        self.shown = ""
-        self._call_start = 0
-        self._filter = fallback.StreamFilter()
-        self._in_block = False
-
-    def begin_call(self) -> None:
-        self._call_start = len(self.shown)
-        self._filter = fallback.StreamFilter()
-        self._in_block = False
-
-    async def delta(self, text: str) -> None:
-        await self._show(self._filter.feed(text))
-
-    async def end_block(self) -> None:
-        await self._show(self._filter.flush())
-        self._filter = fallback.StreamFilter()
-        self._in_block = False
-
-    async def _show(self, text: str) -> None:
-        if not text:
-            return
-        if not self._in_block and self.shown:
-            text = "\n\n" + text  # a new block of text starts a new paragraph
-        self._in_block = True
-        self.shown += text
-        await self.sink.on_text(text)
-
-    async def abandon_call(self) -> None:
-        """Take back what the current call streamed (it is being retried, or it failed)."""
-        if len(self.shown) > self._call_start:
-            await self.set(self.shown[: self._call_start])
-
-    async def settle_call(self, texts: list[str]) -> None:
-        """Make the call's text exactly its final, cleaned text blocks."""
-        parts = [self.shown[: self._call_start]] + texts
-        await self.set("\n\n".join(p for p in parts if p))
-
-    async def set(self, text: str) -> None:
-        if text != self.shown:
-            self.shown = text
-            await self.sink.on_replace_text(text)
-
-
 class _Turn:
     def __init__(self, model: Model, ctx: Any, history: list[dict], sink: Sink, *, tool_runner: ToolRunner,
                  tools: list[dict], system: str, max_turns: int, max_tokens: int, retry: RetryPolicy) -> None:
         self.model, self.ctx, self.history, self.sink = model, ctx, history, sink
         self.runner, self.tools, self.system = tool_runner, tools, system
         self.max_turns, self.max_tokens, self.retry = max_turns, max_tokens, retry
-        self.reply = _Reply(sink)
+        self.reply = Reply(sink)
         self.usage: dict[str, int] = {}
         self.calls = self.tool_calls = 0
         self.proposal: str | None = None
         self.problems: dict[str, str] = {}
+        self._status = False  # a retry notice is on screen
 
     async def run(self, user_text: str) -> TurnResult:
         start = len(self.history)
@@ -248,7 +209,11 @@ class _Turn:
                     "before its input was complete, so it did not run. Call it again with a smaller input: "
                     "fewer operations or rows, and split bigger changes over several proposals.)")})
             uses = [b for b in content if b["type"] == "tool_use"]
-            ends = await self._run_tools(uses, notes)
+            ends, proposal_failed = await self._run_tools(uses, notes)
+            if (proposal_failed or (cut is not None and _proposes(cut["name"]))) and not ends:
+                # what this call wrote leads up to a preview that is not there; the history keeps it for
+                # the model, and its next call says what is true
+                await self.reply.abandon_call()
             if ends:
                 stop = "awaiting_user"
                 break
@@ -264,11 +229,13 @@ class _Turn:
                 stop = "max_tokens"
             break
 
+        if self.proposal and not error:
+            await self.reply.finish(guidance.enforce(self.reply.text, self.proposal))
+        else:  # no proposal: the permission questions held back while streaming stand
+            await self.reply.finish(self.reply.text)
         if error:
             await self.sink.on_error(error)
-        elif self.proposal:
-            await self.reply.set(guidance.enforce(self.reply.shown, self.proposal))
-        return TurnResult(self.history, self.reply.shown, stop, self.proposal, error, self.calls,
+        return TurnResult(self.history, self.reply.text, stop, self.proposal, error, self.calls,
                           self.tool_calls, self.usage)
 
     # -- one model call, retried ------------------------------------------------------------------------
@@ -282,9 +249,14 @@ class _Turn:
             reraise=True,
             **({"sleep": policy.sleep} if policy.sleep else {}),
         )
-        async for attempt in retrying:
-            with attempt:
-                return await self._stream()
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    return await self._stream()
+        finally:  # the retry notice is over, whether the call came through or failed for good
+            if self._status:
+                self._status = False
+                await self.sink.on_status(None)
         raise AssertionError("unreachable")  # pragma: no cover - reraise=True raises the last error
 
     def _retryable(self, exc: BaseException) -> bool:
@@ -302,7 +274,8 @@ class _Turn:
     async def _before_sleep(self, state: RetryCallState) -> None:
         await self.reply.abandon_call()
         delay = state.next_action.sleep if state.next_action else 0
-        await self.sink.on_notice(
+        self._status = True
+        await self.sink.on_status(
             f"Claude is busy; trying again in {delay:.0f} s (attempt {state.attempt_number + 1} "
             f"of {self.retry.attempts}).")
 
@@ -352,14 +325,16 @@ class _Turn:
             self.history.append({"role": "assistant", "content": content})
 
     # -- tools ------------------------------------------------------------------------------------------
-    async def _run_tools(self, uses: list[dict], notes: list[dict]) -> bool:
-        """Run every tool call of the message and answer them all in one user turn; True if the turn ends."""
+    async def _run_tools(self, uses: list[dict], notes: list[dict]) -> tuple[bool, bool]:
+        """Run every tool call of the message and answer them all in one user turn; whether the turn ends,
+        and whether a proposing call failed."""
         results: list[dict] = []
-        ends = False
+        ends = failed = False
         try:
             for use in uses:
                 result = await self._run_tool(use)
                 ends = ends or result.ends_turn
+                failed = failed or (result.is_error and _proposes(use["name"]))
                 block = {"type": "tool_result", "tool_use_id": use["id"], "content": _result_text(result)}
                 if result.is_error:
                     block["is_error"] = True
@@ -370,7 +345,7 @@ class _Turn:
                         for u in uses if u["id"] not in answered]
             if results or notes:
                 append_user(self.history, results + notes)
-        return ends
+        return ends, failed
 
     async def _run_tool(self, use: dict) -> Any:
         name, tool_input = use["name"], use.get("input") or {}

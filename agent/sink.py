@@ -25,14 +25,18 @@ class Sink(Protocol):
         """The turn failed; `message` is plain text for the user."""
 
     async def on_notice(self, message: str) -> None:
-        """Something the user should know that is not part of the reply (retrying, stopped early…)."""
+        """Something the user should know that is not part of the reply (stopped early, cut off…)."""
+
+    async def on_status(self, text: str | None) -> None:
+        """A passing state (Claude is busy, trying again): shown until the next status; None takes it away."""
 
 
 @dataclass
 class CollectingSink:
-    """A sink that keeps everything: the reply text as shown, steps, errors and notices."""
+    """A sink that keeps everything: the reply text as shown, steps, errors, notices and statuses."""
 
     text: str = ""
+    status: str | None = None  # the passing state shown now, if any
     events: list[tuple[str, Any]] = field(default_factory=list)
 
     async def on_text(self, delta: str) -> None:
@@ -54,6 +58,10 @@ class CollectingSink:
 
     async def on_notice(self, message: str) -> None:
         self.events.append(("notice", message))
+
+    async def on_status(self, text: str | None) -> None:
+        self.status = text
+        self.events.append(("status", text))
 
     def of(self, kind: str) -> list[Any]:
         """The payloads of every event of one kind, in order."""

@@ -10,7 +10,8 @@ import chainlit as cl
 from db import tables as db_tables
 from db.engine import transaction
 from db.errors import NotFound
-from ui.common import account_id, as_uuid, author
+from proposals import store
+from ui.common import account_id, as_uuid, author, thread_id
 from ui.workspace import save_to_thread, workspace
 
 
@@ -23,12 +24,19 @@ def is_locked() -> bool:
     return found is not None and bool(found.props.get("locked"))
 
 
+async def has_pending_proposal() -> bool:
+    """Whether a proposal of this chat waits for the user: the live view's editing lock follows it."""
+    account = account_id()
+    async with transaction(account) as conn:
+        return await store.active(conn, thread_id(), account_id=account) is not None
+
+
 async def open_live(table_id: Any, name: str) -> None:
     """Show the table in the side view: the same element is refreshed, a new table gets a new one."""
     if table_id is None:
         return
     shown = live()
-    props = {"table_id": str(table_id), "locked": False}
+    props = {"table_id": str(table_id), "locked": await has_pending_proposal()}
     if shown is not None and shown.props.get("table_id") == str(table_id):
         shown.props = {**shown.props, **props, "refresh": uuid.uuid4().hex[:8]}
         await shown.update()
@@ -40,8 +48,11 @@ async def open_live(table_id: Any, name: str) -> None:
 
 
 async def lock_live(locked: bool) -> None:
-    """Editing in the live view is off while a proposal waits for the user."""
+    """Editing in the live view is off while a proposal waits for the user; it comes back on only when
+    none does (a decision on an older, superseded proposal leaves the newer one's lock)."""
     shown = live()
+    if shown is not None and not locked:
+        locked = await has_pending_proposal()
     if shown is None or bool(shown.props.get("locked")) == locked:
         return
     shown.props = {**shown.props, "locked": locked}

@@ -34,6 +34,7 @@ class ChatSink:
         self.steps: dict[str, cl.Step] = {}
         self.proposals: list[ProposalEvent] = []
         self.sent = ""  # the turn's text already sent in earlier messages (see finish_text)
+        self.status: cl.Message | None = None  # a passing state (Claude is busy), removed when it is over
 
     async def on_text(self, delta: str) -> None:
         await self.reply.stream_token(delta)
@@ -68,6 +69,18 @@ class ChatSink:
     async def on_notice(self, message: str) -> None:
         await cl.Message(content=f"_{message}_", author=author()).send()
 
+    async def on_status(self, text: str | None) -> None:
+        if text is None:
+            if self.status is not None:
+                await self.status.remove()
+                self.status = None
+        elif self.status is None:
+            self.status = cl.Message(content=f"_{text}_", author=author())
+            await self.status.send()
+        else:
+            self.status.content = f"_{text}_"
+            await self.status.update()
+
     async def on_event(self, event: Any) -> None:
         """What a tool shows: a proposal preview, an analysis (table and chart), or a file to download."""
         if isinstance(event, ProposalEvent):
@@ -99,6 +112,7 @@ class ChatSink:
             self.reply = cl.Message(content="", author=author())
 
     async def finish(self) -> None:
+        await self.on_status(None)  # a turn that broke off mid-retry leaves no "trying again" behind
         if self.reply.content or self.reply.elements:
             await self.reply.send()
 

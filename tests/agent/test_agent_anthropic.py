@@ -44,7 +44,10 @@ async def test_text_and_tool_use_in_one_turn(fake_anthropic, claude):
     tools = Tools(list_tables=lambda _: {"tables": [{"name": "Books"}]})
     result, sink = await ask(claude, [], "what do I have?", tools)
     assert sink.text == "Let me check your tables.\n\nYou have one table, Books."
-    assert len(sink.of("text")) > 3  # arrived in pieces over SSE
+    # arrived in pieces over SSE, shown a whole sentence at a time (a sentence may yet ask permission)
+    assert sink.of("text") == ["Let me check your tables.", "\n\n", "You have one table, Books."]
+    kinds = [k for k, _ in sink.events]
+    assert kinds.index("text") < kinds.index("tool_start")  # the first sentence was shown before the tool ran
     assert tools.calls == [("list_tables", {})]
     first, second = fake_anthropic.calls
     assert first.stream and first.body["model"] == "claude-test"
@@ -119,7 +122,9 @@ async def test_an_invalid_payload_then_a_corrected_one(fake_anthropic, claude):
     assert len(fake_anthropic.calls) == 2 and result.stop == "awaiting_user" and result.proposal == "data"
     assert [r[2].is_error for r in sink.of("tool_end")] == [True, False]
     assert "**Apply**" in sink.text and "**Dismiss**" in sink.text  # guidance added: the model named neither
-    assert sink.text.startswith("Adding a row.")
+    # the first call's text led to a preview that failed: the model keeps it, the user reads one reply
+    assert "Adding a row." not in sink.text and sink.text.startswith("I've proposed changes to the table's rows.")
+    assert result.history[1]["content"][0] == {"type": "text", "text": "Adding a row."}
     assert_valid_history(result.history)
 
 
@@ -129,12 +134,12 @@ async def test_a_529_then_success(fake_anthropic, claude):
     result, sink = await ask(claude, [], "hi", sleeps=sleeps)
     assert sleeps.delays == [2]  # the server's retry-after, honoured
     assert sink.text == "Here you are." and result.stop == "done"
-    assert "trying again" in sink.of("notice")[0]
+    assert "trying again" in sink.of("status")[0] and sink.status is None and sink.of("notice") == []
     assert len(fake_anthropic.calls) == 2
 
 
 async def test_an_error_event_inside_the_stream_is_retried_and_the_partial_text_taken_back(fake_anthropic, claude):
-    fake_anthropic.script(StreamError("I am halfway through a sen"), Reply("A complete answer."))
+    fake_anthropic.script(StreamError("I am halfway. Through a sen"), Reply("A complete answer."))
     result, sink = await ask(claude, [], "hi")
     assert "halfway" in "".join(sink.of("text"))  # it was streamed before the error arrived…
     assert sink.text == result.text == "A complete answer."  # …and is gone from the reply

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agent.guidance import asks_permission, enforce, kind_of, names_buttons
+from agent.guidance import asks_permission, enforce, kind_of, names_buttons, without_permission
 
 
 def sentences_asking(text: str) -> list[str]:
@@ -71,3 +71,11 @@ def test_kind_of_a_proposing_call():
     assert kind_of("propose_data", {}) == "data"
     assert kind_of("enrich_column", {"column_id": "Out"}) == "data"  # a sample of values to apply
     assert kind_of("enrich_column", {"new_column": {"name": "Pitch"}}) == "update"  # the column to add
+
+
+def test_while_streaming_permission_questions_and_the_unfinished_sentence_are_held_back():
+    assert without_permission("Done. Shall I add more?") == "Done."
+    assert without_permission("Done. Shall I", partial=True) == "Done."
+    assert without_permission("Done. Here it", partial=True) == "Done."
+    assert without_permission("Done. Here it is.", partial=False) == "Done. Here it is."
+    assert without_permission("Done.\nShall I add more?\nNext.") == "Done.\n\nNext."

@@ -164,15 +164,16 @@ async def test_a_refusal_is_told_plainly_and_left_out_of_the_history():
 
 async def test_an_overloaded_model_is_retried_with_backoff_and_partial_text_is_taken_back():
     overloaded = ModelError("Overloaded", retryable=True, status=200, kind="overloaded_error")
-    model = ScriptedModel([TextDelta("Half a sent"), overloaded],
+    model = ScriptedModel([TextDelta("Half a sentence. And a"), overloaded],
                           ModelError("rate", retryable=True, retry_after=3, status=429, kind="rate_limit_error"),
                           turn(text("Whole answer.")))
     sleeps = Sleeps()
     result, sink = await ask(model, [], "hi", retry=RetryPolicy(sleep=sleeps, initial_delay=1))
     assert sink.text == result.text == "Whole answer."
-    assert ("replace", "") in sink.events  # the half sentence was taken back before the retry
+    assert ("text", "Half a sentence.") in sink.events
+    assert ("replace", "") in sink.events  # the half answer was taken back before the retry
     assert 1 <= sleeps.delays[0] <= 2 and sleeps.delays[1] == 3  # backoff with jitter, then retry-after
-    assert len(sink.of("notice")) == 2
+    assert len([s for s in sink.of("status") if s]) == 2 and sink.status is None  # said, then taken away
     assert_valid_history(result.history)
 
 
@@ -231,7 +232,10 @@ async def test_a_broken_data_proposal_block_goes_back_to_the_model_as_an_error()
     answer = model.requests[1].messages[-1]["content"][0]
     assert answer["is_error"] is True and "not valid JSON" in answer["content"]
     assert "propose_data" in answer["content"]
-    assert sink.text == "Rows:\n\nSorry, fixed below."
+    # "Rows:" led to a preview that never came: the user reads only the repaired reply, the model keeps it
+    assert sink.text == "Sorry, fixed below."
+    assert model.requests[1].messages[-2] == {"role": "assistant", "content": [
+        text("Rows:"), {**model.requests[1].messages[-2]["content"][1]}]}
 
 
 async def test_a_cancelled_turn_still_answers_every_tool_use():

@@ -286,3 +286,74 @@ async def test_every_proposal_button_refuses_another_chats_proposal_in_words(app
     assert await app.on_page(cl.Action(name="proposal_page", payload={"proposal_id": pid, "page": 0})) == {"ok": True}
     assert _elements(chat, "Proposal")[-1]["props"]["status"] == "pending"
     assert await _tables_named(engine, acc, "Italian Restaurants in Chicago") == []
+
+
+async def test_the_live_view_stays_locked_while_a_proposal_waits_and_a_rest_edit_meanwhile_is_a_conflict(
+        app, engine, client, unique):
+    """The lock is the chat's live view rule; the REST API may still edit the table, and applying the
+    proposal afterwards reports the op on that cell as a conflict and leaves the REST value."""
+    import chainlit as cl
+
+    from db import records
+    from db import tables as db_tables
+
+    acc, ws = await _account(engine, unique, workspace=True)
+    await _table(engine, acc, ws, f"Books {unique}")
+    (summary,) = await _tables_named(engine, acc, f"Books {unique}")
+    async with transaction(acc, engine=engine) as conn:
+        table = await db_tables.get_table(conn, summary.id)
+        (rid,) = await records.create_records(conn, table, [{"Title": "Dune"}])
+    async with transaction(None, engine=engine) as conn:
+        token = await accounts.create_token(conn, account_id=acc, name="rest")
+    chat = Chat(acc, f"c{unique}")
+    await app.start()
+    await chat.wait_for("update_message", ws["name"])
+    chat.session.has_first_interaction = True
+    open_it = cl.Action(name="open_table", payload={"table_id": str(table.id)})
+    await app.on_open_table(open_it)
+    assert _elements(chat, "LiveTable")[-1]["props"]["locked"] is False
+
+    await app.on_message(_message("set Title to Emma for all rows"))
+    (shown,) = _elements(chat, "Proposal")
+    pid = shown["props"]["proposal_id"]
+    assert shown["props"]["status"] == "pending"
+    assert _elements(chat, "LiveTable")[-1]["props"]["locked"] is True
+    await app.on_message(_message("/tables"))  # /tables → Open while the proposal waits
+    await app.on_open_table(open_it)
+    assert _elements(chat, "LiveTable")[-1]["props"]["locked"] is True
+
+    headers = {"Authorization": f"Bearer {token}"}
+    page = (await client.get(f"/tables/{table.id}/records", headers=headers)).json()
+    cell = page["items"][0]["cells"][str(table.columns[0].id)]
+    edited = await client.patch(f"/tables/{table.id}/records/{rid}/cells/Title",
+                                json={"value": "Solaris", "version": cell["version"]}, headers=headers)
+    assert edited.status_code == 200  # the lock is the live view's rule, not the API's
+
+    answer = await app.on_apply(cl.Action(name="proposal_apply", payload={"proposal_id": pid}))
+    final = _elements(chat, "Proposal")[-1]["props"]
+    assert answer["ok"] is False and final["status"] in ("stale", "failed")
+    (result,) = final["results"]
+    assert result["ok"] is False and result["conflict"] is True
+    async with transaction(acc, engine=engine) as conn:
+        (row,) = await records.get_records(conn, table, [rid])
+    assert row.cells[str(table.columns[0].id)].value == "Solaris"  # never silently overwritten
+    assert _elements(chat, "LiveTable")[-1]["props"]["locked"] is False  # nothing waits any more
+
+
+async def test_a_busy_notice_is_removed_once_claude_answers(app, engine, unique, monkeypatch):
+    from fakes.agent_kit import ScriptedModel, text, turn
+
+    from agent.model import ModelError
+
+    acc, ws = await _account(engine, unique, workspace=True)
+    busy = ModelError("Overloaded", retryable=True, retry_after=0, status=529, kind="overloaded_error")
+    monkeypatch.setattr("ui.common._model", ScriptedModel(busy, turn(text("Here you are."))))
+    chat = Chat(acc, f"c{unique}")
+    await app.start()
+    await chat.wait_for("update_message", ws["name"])
+    chat.session.has_first_interaction = True
+    await app.on_message(_message("hi"))
+    (notice,) = [d for kind, d in chat.events if kind == "new_message" and "Claude is busy" in d.get("output", "")]
+    assert [d["id"] for kind, d in chat.events if kind == "delete_message"] == [notice["id"]]
+    assert any("Here you are." in d.get("output", "") for kind, d in chat.events if kind in ("new_message",
+                                                                                               "stream_start"))
