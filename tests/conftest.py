@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import secrets
 import uuid
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -152,3 +153,11 @@ def fake(cell_llm):
     """The fake LLM, reset to instant, correct answers."""
     cell_llm.reset()
     return cell_llm
+
+
+@pytest.fixture(autouse=True)
+def _chainlit_files_folder():
+    """Chainlit deletes APP_ROOT/.files whenever an app process stops (the browser tests stop theirs), and
+    makes it only once, at import; the chat tests that run Chainlit in this process write element files
+    there, so it is there again before each test."""
+    (Path(__file__).resolve().parents[1] / ".files").mkdir(exist_ok=True)
