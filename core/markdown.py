@@ -31,3 +31,11 @@ def md_code(value: object, *, limit: int | None = 200) -> str:
     fence = "`" * (max((len(m) for m in re.findall(r"`+", text)), default=0) + 1)
     pad = " " if text.startswith("`") or text.endswith("`") else ""
     return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def md_block(value: object, *, info: str = "") -> str:
+    """`value` as a fenced code block, line breaks kept: its fence is longer than any backtick run inside,
+    so no line of `value` can close the block early (and nothing in it is markdown)."""
+    text = "" if value is None else str(value)
+    fence = "`" * max(3, max((len(m) for m in re.findall(r"`+", text)), default=0) + 1)
+    return f"{fence}{info}\n{text}\n{fence}"

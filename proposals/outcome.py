@@ -4,6 +4,8 @@ come; nothing else words an outcome."""
 
 from __future__ import annotations
 
+from core.markdown import md_text
+
 FINAL = {  # what a preview decided without anything applied says
     "dismissed": "Dismissed — nothing was changed.",
     "superseded": "Superseded by a newer proposal — nothing was changed.",
@@ -42,8 +44,10 @@ def banner(kind: str, status: str, line: str, applied: int, samples: int = 0) ->
 
 
 def import_line(status: str, line: str) -> str:
-    """The last word of an import's progress message."""
-    return line if status == "applied" else f"Nothing was imported: {line}"
+    """The last word of an import's progress message: a markdown chat message, where the created table's
+    name (in `line`) must stay literal text. The preview and the note to the agent take `line` as it is."""
+    shown = md_text(line, limit=None)
+    return shown if status == "applied" else f"Nothing was imported: {shown}"
 
 
 # the notes to the agent: in square brackets, as the system prompt describes them

@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 import jobs
+from core.markdown import md_text
 from core.settings import get_settings
 from db.schemas import TablePublic
 from db.tables import get_table
@@ -71,6 +72,8 @@ async def fill_column(ctx: ToolContext, args: FillColumn) -> ToolResult:
 
 
 # -- progress as the conversation shows it ------------------------------------------------------------
+# These lines are markdown chat messages: the column's name, cell errors and a job's error are user or
+# model text, so each goes through md_text.
 
 SHOW_FAILURES = 10
 
@@ -82,7 +85,7 @@ def progress_line(job: jobs.JobPublic, column: str) -> str:
     if job.eta_s is not None:
         parts.append(f"about {max(1, round(job.eta_s))} s left")
     lead = "Computing a sample of" if job.mode == "preview" else "Filling"
-    return f"{lead} **{column}**: " + " · ".join(parts)
+    return f"{lead} **{md_text(column)}**: " + " · ".join(parts)
 
 
 async def final_summary(conn: Any, job: jobs.JobPublic, column: str) -> str:
@@ -91,17 +94,17 @@ async def final_summary(conn: Any, job: jobs.JobPublic, column: str) -> str:
         return await _preview_summary(conn, job, column)
     head = {"completed": "Filled", "cancelled": "Cancelled filling", "stopped": "Stopped filling"}.get(
         job.status, "Filling")
-    text_ = f"{head} **{column}**: {job.done} / {job.total} done · {job.failed} failed · ${job.cost_usd:.4f}"
+    text_ = f"{head} **{md_text(column)}**: {job.done} / {job.total} done · {job.failed} failed · ${job.cost_usd:.4f}"
     if job.status == "stopped" and job.error:
-        text_ += f"\n\n{job.error}"
+        text_ += f"\n\n{md_text(job.error, limit=None)}"
     left = job.total - job.done - job.failed
     if job.status == "cancelled" and left > 0:
         text_ += (f"\n\n{left} cell{'s' if left != 1 else ''} not computed: left as before the fill. "
-                  f"Ask “fill column {column} for empty cells” to compute them.")
+                  f"Ask “fill column {md_text(column)} for empty cells” to compute them.")
     if job.failed:
         rows, n = await jobs.failed_cells(conn, job, SHOW_FAILURES)
         if rows:
-            text_ += "\n\nFailed cells:\n" + "\n".join(f"- row {rid}: {e or 'no reason given'}" for rid, e in rows)
+            text_ += "\n\nFailed cells:\n" + "\n".join(f"- row {rid}: {md_text(e or 'no reason given', limit=None)}" for rid, e in rows)
             if n > len(rows):
                 text_ += f"\n- and {n - len(rows)} more"
             text_ += "\n\nUse **Retry failed** in the live view (or ask “retry column …”) to try them again."
@@ -111,14 +114,14 @@ async def final_summary(conn: Any, job: jobs.JobPublic, column: str) -> str:
 async def _preview_summary(conn: Any, job: jobs.JobPublic, column: str) -> str:
     head = {"completed": "Computed a sample of", "cancelled": "Cancelled the sample of",
             "stopped": "Stopped the sample of"}.get(job.status, "Computing a sample of")
-    text_ = (f"{head} **{column}**: {job.done} / {job.total} done · {job.failed} failed · ${job.cost_usd:.4f} "
+    text_ = (f"{head} **{md_text(column)}**: {job.done} / {job.total} done · {job.failed} failed · ${job.cost_usd:.4f} "
              "· nothing written")
     if job.status == "stopped" and job.error:
-        text_ += f"\n\n{job.error}"
+        text_ += f"\n\n{md_text(job.error, limit=None)}"
     failed = [r for r in await jobs.preview_results(conn, job.id) if r.status == "error"]
     if failed:
         text_ += "\n\nRows without a value:\n" + "\n".join(
-            f"- row {r.record_id}: {r.error or 'no reason given'}" for r in failed[:SHOW_FAILURES])
+            f"- row {r.record_id}: {md_text(r.error or 'no reason given', limit=None)}" for r in failed[:SHOW_FAILURES])
         if len(failed) > SHOW_FAILURES:
             text_ += f"\n- and {len(failed) - SHOW_FAILURES} more"
     return text_

@@ -11,6 +11,7 @@ from typing import Any
 import chainlit as cl
 
 import jobs
+from core.markdown import md_text
 from db.engine import transaction
 from db.errors import NotFound, ServiceError
 from db.tables import get_table
@@ -39,7 +40,7 @@ def follow_job(job_id: Any, column: str, *, take_over: bool = False) -> asyncio.
         for action in msg.actions:  # buttons are not part of a resumed thread: send them to this page again
             action.forId = None
     else:
-        msg = cl.Message(content=f"Filling **{column}**…", author=author(), actions=[cl.Action(
+        msg = cl.Message(content=f"Filling **{md_text(column)}**…", author=author(), actions=[cl.Action(
             name="stop_job", label="Stop", icon="square", payload={"job_id": jid},
             tooltip="Stop: the cells not computed yet go back to what they were; computed ones stay")])
     ctx = ToolContext(account_id=account_id())

@@ -7,6 +7,7 @@ from typing import Any
 
 import chainlit as cl
 
+from core.markdown import md_text
 from db import tables as db_tables
 from db.engine import transaction
 from db.errors import NotFound
@@ -43,7 +44,7 @@ async def open_live(table_id: Any, name: str) -> None:
         return
     shown = cl.CustomElement(name="LiveTable", props=props, display="side")
     cl.user_session.set("live", shown)
-    await cl.Message(content=f"**{name}** is open in the live view beside the chat (reopen it: LiveTable)",
+    await cl.Message(content=f"**{md_text(name)}** is open in the live view beside the chat (reopen it: LiveTable)",
                      author=author(), elements=[shown]).send()
 
 
@@ -82,7 +83,7 @@ async def list_tables() -> None:
         await cl.Message(content="There are no tables in this workspace yet. Try “Create a table of Italian "
                                  "restaurants in Chicago”.", author=author()).send()
         return
-    lines = [f"- **{t.name}** — {t.row_count} row{'s' if t.row_count != 1 else ''}" for t in found[:50]]
+    lines = [f"- **{md_text(t.name)}** — {t.row_count} row{'s' if t.row_count != 1 else ''}" for t in found[:50]]
     actions = [cl.Action(name="open_table", label=f"Open {t.name}", payload={"table_id": str(t.id)})
                for t in found[:50]]
     await cl.Message(content="Your tables:\n" + "\n".join(lines), author=author(), actions=actions).send()

@@ -10,6 +10,7 @@ from typing import Any
 import chainlit as cl
 
 from agent import loop
+from core.markdown import md_block, md_text
 from db.errors import ServiceError
 from tools import imports
 from tools.base import AnalysisEvent, FileEvent, JobEvent, ProposalEvent, ToolContext
@@ -59,7 +60,9 @@ class ChatSink:
         if step is None:
             return
         text = result.text() if hasattr(result, "text") else str(getattr(result, "content", result))
-        step.output = text if len(text) <= STEP_OUTPUT_MAX else text[: STEP_OUTPUT_MAX - 1] + "…"
+        text = text if len(text) <= STEP_OUTPUT_MAX else text[: STEP_OUTPUT_MAX - 1] + "…"
+        # the step shows its output as markdown, and a result quotes user names and values: a code block
+        step.output = md_block(text, info="json" if text.startswith(("{", "[")) else "")
         step.is_error = bool(getattr(result, "is_error", False))
         await step.update()
 
@@ -131,15 +134,16 @@ async def on_message(message: cl.Message) -> None:
 async def _receive_upload(file: Any) -> str | None:
     """Keep an uploaded file for an import, or tell the user why it is not a table (nothing is kept)."""
     name = file.name or "upload"
-    progress = cl.Message(content=f"Reading **{name}**…", author=author())
+    shown = md_text(name)  # the file's name is the uploader's text: inert in the markdown message
+    progress = cl.Message(content=f"Reading **{shown}**…", author=author())
     await progress.send()
     try:
         upload = await asyncio.to_thread(imports.receive_upload, account_id(), name, file.path)
     except ServiceError as exc:
-        progress.content = f"**{name}** could not be imported: {exc.message}"
+        progress.content = f"**{shown}** could not be imported: {md_text(exc.message, limit=None)}"
         await progress.update()
         return None
-    progress.content = f"Read **{name}**: {upload.rows:,} rows, {len(upload.columns)} columns."
+    progress.content = f"Read **{shown}**: {upload.rows:,} rows, {len(upload.columns)} columns."
     await progress.update()
     return upload.note(await active_table_name())
 

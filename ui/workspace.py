@@ -12,6 +12,7 @@ import chainlit as cl
 from chainlit.data import get_data_layer
 from chainlit.input_widget import TextInput
 
+from core.markdown import md_text
 from core.settings import get_settings
 from db import histories
 from db.engine import transaction
@@ -30,7 +31,7 @@ def welcome_text(name: str | None, *, failed: bool = False) -> str:
         return f"{intro}\n\nYour workspace could not be prepared just now; it will be tried again with your next message."
     if name is None:
         return f"{intro}\n\nPreparing your workspace…"
-    return f"{intro}\n\nWorkspace: **{name}**"
+    return f"{intro}\n\nWorkspace: **{md_text(name)}**"
 
 
 def attach_workspace(*, prefer: str | None = None) -> asyncio.Task:
@@ -64,7 +65,7 @@ async def _settle_workspace(prefer: str | None) -> dict[str, Any] | None:
     elif previous and previous != workspace["workspace_id"]:
         cl.user_session.set("active_table_id", None)
         await cl.Message(content=f"This chat's workspace is no longer yours; it now works in workspace "
-                                 f"**{ws['name']}**.", author=author()).send()
+                                 f"**{md_text(ws['name'])}**.", author=author()).send()
     await save_to_thread()
     return workspace
 

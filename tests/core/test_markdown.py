@@ -5,7 +5,7 @@ import re
 import pytest
 from markdown_it import MarkdownIt
 
-from core.markdown import md_code, md_text
+from core.markdown import md_block, md_code, md_text
 
 MD = MarkdownIt("commonmark").enable("table").enable("strikethrough")
 
@@ -46,3 +46,12 @@ def test_long_text_is_cut():
 def test_code_span_survives_backticks():
     html = MD.render(md_code("a ``b`` c"))
     assert "<code>a ``b`` c</code>" in html
+
+
+@pytest.mark.parametrize("text", HOSTILE + ['{"name": "![x](http://attacker/ping)"}', "a\n```\n![x](http://h/p)\n````"])
+def test_code_block_keeps_every_line_literal(text):
+    html = MD.render(md_block(text, info="json") + "\n\nafter ![y](http://attacker/after)")
+    body = html.split("</pre>")[0]
+    assert html.count("<pre>") == 1 and "<img" not in body and "<a " not in body
+    shown = body.split("<code", 1)[1].split(">", 1)[1].split("</code>")[0]
+    assert shown.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", '"').replace("&amp;", "&") == text + "\n"

@@ -15,6 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "worker"))
 from workerkit import Pipeline, expected_values, quiet_cells, wait_job
 
 import jobs
+from core.markdown import md_text
 from db import records, tables
 from db.engine import transaction
 from db.schemas import AiConfig, ColumnCreate
@@ -122,7 +123,7 @@ async def test_a_job_over_its_cost_cap_stops_and_says_so(ctx, sheet, pipeline, f
     finally:
         pipeline.restart()
     assert job.status == "stopped" and job.done < 40
-    assert shown[-1].startswith("Stopped filling **Out**") and "cost limit of $0.00" in shown[-1]
+    assert shown[-1].startswith("Stopped filling **Out**") and md_text("cost limit of $0.00") in shown[-1]
 
 
 async def _cells(engine, table_id):

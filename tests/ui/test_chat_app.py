@@ -11,6 +11,7 @@ import psycopg
 import pytest
 from sqlalchemy import text
 
+from core.markdown import md_text
 from db import accounts
 from db.engine import transaction
 from db.migrate import sync_url
@@ -99,7 +100,7 @@ async def test_first_reply_does_not_wait_for_the_workspace(app, engine, database
         assert await _workspaces(engine, acc) == [] and chat.texts("update_message") == []
     shown = await chat.wait_for("update_message", "Workspace: **")
     (ws,) = await _workspaces(engine, acc)
-    assert f"Workspace: **{ws['name']}**" in shown
+    assert f"Workspace: **{md_text(ws['name'])}**" in shown  # the name as inert markdown
 
 
 async def _table(engine, account_id, ws, name: str) -> None:
@@ -123,7 +124,7 @@ async def test_the_agent_answers_in_the_chats_workspace_and_the_thread_keeps_it(
     await _table(engine, acc, ws, f"Books {unique}")
     chat = Chat(acc, f"c{unique}")
     await app.start()
-    await chat.wait_for("update_message", ws["name"])
+    await chat.wait_for("update_message", md_text(ws["name"]))
     chat.session.has_first_interaction = True  # what Chainlit sets when the first message arrives
     await app.on_message(_message("list my tables"))
     reply = await chat.wait_for("new_message", "Your tables")
@@ -155,7 +156,7 @@ async def test_failed_workspace_is_said_and_retried_with_the_next_message(app, e
     await app.on_message(_message("list my tables"))
     (ws,) = await _workspaces(engine, account_id)
     await chat.wait_for("new_message", "There are no tables yet")
-    assert f"Workspace: **{ws['name']}**" in await chat.wait_for("update_message", ws["name"])
+    assert f"Workspace: **{md_text(ws['name'])}**" in await chat.wait_for("update_message", md_text(ws["name"]))
 
 
 async def test_resume_keeps_the_threads_workspace(app, engine, unique):
@@ -184,7 +185,7 @@ async def test_resume_moves_off_a_workspace_that_is_not_the_accounts(app, engine
     await app.resume({"id": chat.session.thread_id, "steps": [], "elements": [], "metadata": metadata})
     notice = await chat.wait_for("new_message", "no longer yours")
     (mine,) = await _workspaces(engine, acc)
-    assert mine["name"] in notice and theirs["name"] not in notice
+    assert md_text(mine["name"]) in notice and md_text(theirs["name"]) not in notice
     await app.on_message(_message("list my tables"))
     await chat.wait_for("new_message", "There are no tables yet")
     assert not any(f"Theirs {unique}" in t for t in chat.texts("new_message"))
@@ -213,7 +214,7 @@ async def test_apply_trusts_only_this_chats_proposals_and_applies_once(app, engi
     acc, ws = await _account(engine, unique, workspace=True)
     chat = Chat(acc, f"c{unique}")
     await app.start()
-    await chat.wait_for("update_message", ws["name"])
+    await chat.wait_for("update_message", md_text(ws["name"]))
     chat.session.has_first_interaction = True
     await app.on_message(_message("Create a table of Italian restaurants in Chicago"))
     (shown,) = _elements(chat, "Proposal")
@@ -266,7 +267,7 @@ async def test_every_proposal_button_refuses_another_chats_proposal_in_words(app
     acc, ws = await _account(engine, unique, workspace=True)
     chat = Chat(acc, f"c{unique}")
     await app.start()
-    await chat.wait_for("update_message", ws["name"])
+    await chat.wait_for("update_message", md_text(ws["name"]))
     chat.session.has_first_interaction = True
     await app.on_message(_message("Create a table of Italian restaurants in Chicago"))
     (shown,) = _elements(chat, "Proposal")
