@@ -308,7 +308,7 @@ async def test_the_live_view_stays_locked_while_a_proposal_waits_and_a_rest_edit
         token = await accounts.create_token(conn, account_id=acc, name="rest")
     chat = Chat(acc, f"c{unique}")
     await app.start()
-    await chat.wait_for("update_message", ws["name"])
+    await chat.wait_for("update_message", md_text(ws["name"]))
     chat.session.has_first_interaction = True
     open_it = cl.Action(name="open_table", payload={"table_id": str(table.id)})
     await app.on_open_table(open_it)
@@ -351,7 +351,7 @@ async def test_a_busy_notice_is_removed_once_claude_answers(app, engine, unique,
     monkeypatch.setattr("ui.common._model", ScriptedModel(busy, turn(text("Here you are."))))
     chat = Chat(acc, f"c{unique}")
     await app.start()
-    await chat.wait_for("update_message", ws["name"])
+    await chat.wait_for("update_message", md_text(ws["name"]))
     chat.session.has_first_interaction = True
     await app.on_message(_message("hi"))
     (notice,) = [d for kind, d in chat.events if kind == "new_message" and "Claude is busy" in d.get("output", "")]
