@@ -4,7 +4,7 @@ answer 422 before anything runs.
 
 Column ids are written into the SQL as literals (they are UUIDs from the table's own metadata, never
 client text) so that the sort expressions are the same text as the expression indexes of
-a per-table index and the planner can use one; values are always bound parameters.
+`db/sort_index.py` and the planner can use them; values are always bound parameters.
 """
 
 from __future__ import annotations
@@ -56,13 +56,19 @@ class BadQuery(Invalid):
         self.param, self.clause, self.problem = param, clause, problem
 
 
-def sort_key(col: ColumnPublic) -> str:
+def sort_kind(col: ColumnPublic) -> str:
     """How a column's values compare: text case-insensitively, ISO dates by their characters (which is
     by date), numbers, booleans and JSON by jsonb's own ordering (numbers numerically, false < true)."""
+    return "text" if col.type in TEXT_LIKE else "date" if col.type == "date" else "jsonb"
+
+
+def sort_key(col: ColumnPublic) -> str:
+    """The SQL of `sort_kind`: the same text as the expression of migration 0011's sort indexes."""
     key = _literal(str(col.id))
-    if col.type in TEXT_LIKE:
+    kind = sort_kind(col)
+    if kind == "text":
         return f"lower(r.data ->> {key})"
-    if col.type == "date":
+    if kind == "date":
         return f'((r.data ->> {key}) COLLATE "C")'
     return f"NULLIF(r.data -> {key}, 'null'::jsonb)"
 
