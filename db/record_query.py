@@ -142,10 +142,11 @@ def _condition(q: Query, col: ColumnPublic, f: Filter, n: int) -> str:
         raise BadQuery("filter", n, exc.message) from None
     if col.type == "multi_select" and op == "eq":
         return f"{cell} @> CAST({q.bind(json.dumps(value))} AS jsonb)"
-    if op in ("lt", "le", "gt", "ge") and col.type != "number":
-        # the same expression the column sorts by, so a range agrees with the order the grid shows
-        bound = q.bind(value.lower() if col.type in TEXT_LIKE else value)
-        return f"{sort_key(col)} {_SQL_OPS[op]} {bound}"
+    if op in ("lt", "le", "gt", "ge"):
+        # the expression the column sorts by, so a range agrees with the order the grid shows
+        kind = sort_kind(col)
+        bound = q.bind(json.dumps(value) if kind == "jsonb" else value.lower() if kind == "text" else value)
+        return f"{sort_key(col)} {_SQL_OPS[op]} " + (f"CAST({bound} AS jsonb)" if kind == "jsonb" else bound)
     return f"{cell} {_SQL_OPS[op]} CAST({q.bind(json.dumps(value))} AS jsonb)"
 
 
