@@ -161,7 +161,7 @@ def build(columns: Sequence[ColumnPublic], *, filters: Sequence[Filter] = (), so
         col = by_id.get(key) or by_name.get(key.strip().casefold())
         if col is None:
             known = ", ".join(f'"{c.name}"' for c in columns)
-            raise BadQuery(param, n, f'unknown column "{key}" (the table has {known})')
+            raise BadQuery(param, n, f'Unknown column "{key}" (the table has {known})')
         return col
 
     for n, f in enumerate(filters):

@@ -160,13 +160,13 @@ def _problem(r, param: str, clause: int | None = 0) -> str:
 
 
 @pytest.mark.parametrize(("params", "param", "clause", "words"), [
-    ({"sort": "Nope"}, "sort", 0, ['unknown column "Nope"', '"Title"']),
-    ({"sort": "Title,-Nope"}, "sort", 1, ['unknown column "Nope"']),
-    ({"sort": '[{"column": "Nope"}]'}, "sort", 0, ['unknown column "Nope"']),
+    ({"sort": "Nope"}, "sort", 0, ['Unknown column "Nope"', '"Title"']),
+    ({"sort": "Title,-Nope"}, "sort", 1, ['Unknown column "Nope"']),
+    ({"sort": '[{"column": "Nope"}]'}, "sort", 0, ['Unknown column "Nope"']),
     ({"sort": "Title,,Points"}, "sort", 1, ["empty column name"]),
     ({"sort": "-"}, "sort", 0, ["empty column name"]),
     ({"sort": ",".join(["Title"] * 11)}, "sort", None, ["at most 10"]),
-    ({"filter": _f("Nope", "eq", 1)}, "filter", 0, ['unknown column "Nope"']),
+    ({"filter": _f("Nope", "eq", 1)}, "filter", 0, ['Unknown column "Nope"']),
     ({"filter": _f("Done", "gt", True)}, "filter", 0, ['"gt" does not apply to the boolean column "Done"']),
     ({"filter": _f("Points", "contains", "1")}, "filter", 0, ['"contains"', 'number column "Points"']),
     ({"filter": _f("Due", "contains", "2026")}, "filter", 0, ['"contains"', 'date column "Due"']),
