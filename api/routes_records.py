@@ -14,7 +14,8 @@ from api.common import ColumnKey, RecordId, TableId, column_of, errors, parse_re
 from api.jobs_routes import FILL_HEADER, read_jobs, tell_jobs
 from api.schemas import CellItem, CellList, RecordsBulkCreate, RecordsCreated
 from db import changes, records, tables
-from db.records import MAX_PAGE, Filter, Sort
+from db.record_query import BadQuery, Filter, Sort, parse_sort_names
+from db.records import MAX_PAGE
 from db.schemas import (
     CellPublic,
     CellUpdate,
@@ -33,14 +34,21 @@ MAX_FILTERS = 50
 MAX_SORTS = 10
 MAX_FILTER_CHARS = 8_000
 MAX_SORT_CHARS = 2_000
+MAX_SEARCH_CHARS = 500
 _filters = TypeAdapter(list[Filter])
 _sorts = TypeAdapter(list[Sort])
 
 FILTER_HELP = ('JSON list of conditions, all of which must hold, e.g. '
-               '`[{"column":"Status","op":"eq","value":"Open"}]`; ops: eq ne contains gt gte lt lte empty not_empty. '
+               '`[{"column":"Status","op":"eq","value":"Open"}]`; ops: eq ne lt le gt ge (or gte lte) contains '
+               'empty not_empty, as the column\'s type allows, and on AI columns `status` (value one of, or a list '
+               'of: error stale pending computing completed idle pinned). '
                f'At most {MAX_FILTERS} conditions, {MAX_NESTING} levels of nesting, {MAX_FILTER_CHARS:,} characters')
-SORT_HELP = ('JSON list of sort keys, e.g. `[{"column":"Points","direction":"desc"}]`; '
-             f'at most {MAX_SORTS} keys, {MAX_SORT_CHARS:,} characters')
+SORT_HELP = ('Column names, `-` before a name for descending, several comma-separated: `-Points,Name`; or the '
+             'JSON form `[{"column":"Points","direction":"desc"}]`. Numbers sort numerically, dates by date, '
+             'text case-insensitively; empty cells last either way, then row id. '
+             f'At most {MAX_SORTS} keys, {MAX_SORT_CHARS:,} characters')
+SEARCH_HELP = ('Text to find (case-insensitively, anywhere in the value) in any text, long text, email, url, '
+               f'select or multi-select column; at most {MAX_SEARCH_CHARS} characters')
 
 
 def _serialized(model: Any) -> Response:
@@ -97,6 +105,21 @@ def _json_param(name: str, raw: str | None, adapter: TypeAdapter[Any], max_items
         raise RequestValidationError([{**e, "loc": ("query", name, *e["loc"])} for e in exc.errors()]) from None
 
 
+def _sort_param(raw: str | None) -> list[Sort]:
+    """`sort` as column names (`-Points,Name`) or, when it starts like JSON, as today's JSON list."""
+    if raw is None or not raw.strip():
+        return []
+    if raw.lstrip()[:1] in "[{":
+        return _json_param("sort", raw, _sorts, MAX_SORTS)
+    sorts = parse_sort_names(raw)
+    if len(sorts) > MAX_SORTS:
+        raise _invalid("sort", f"at most {MAX_SORTS} clauses", "too_long")
+    for n, s in enumerate(sorts):
+        if not s.column:
+            raise _invalid("sort", "an empty column name (a stray comma or a lone -)", "missing", n)
+    return sorts
+
+
 @router.post("/tables/{table_id}/records", status_code=201, response_model=RecordPublic | RecordsCreated,
              responses={201: {"headers": {FILL_HEADER: {
                  "description": "The fills queued for the new rows' AI cells (comma-separated job ids)",
@@ -132,16 +155,24 @@ async def list_records(
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     filter: Annotated[str | None, Query(max_length=MAX_FILTER_CHARS, description=FILTER_HELP)] = None,
     sort: Annotated[str | None, Query(max_length=MAX_SORT_CHARS, description=SORT_HELP)] = None,
+    q: Annotated[str | None, Query(max_length=MAX_SEARCH_CHARS, description=SEARCH_HELP)] = None,
 ) -> Response:
-    """One page of rows (insertion order unless sorted), the total that match the filter, and the cursor
-    of the change feed as of this page."""
+    """One page of rows (insertion order unless sorted), the total that match the filter and the search,
+    and the cursor of the change feed as of this page."""
     filters = _json_param("filter", filter, _filters, MAX_FILTERS)
-    sorts = _json_param("sort", sort, _sorts, MAX_SORTS)
+    sorts = _sort_param(sort)
+    if q is not None and "\x00" in q:
+        raise _invalid("q", "contains a NUL character", "string_invalid")
     async with caller.tx() as conn:
         table = await tables.get_table(conn, table_id)
         # read before the rows: a change made meanwhile is then replayed, never missed
         cursor = await tables.current_seq(conn, table.id)
-        found = await records.list_records(conn, table, limit=limit, offset=offset, filters=filters, sort=sorts)
+        try:
+            found = await records.list_records(conn, table, limit=limit, offset=offset, filters=filters,
+                                               sort=sorts, search=q)
+        except BadQuery as exc:
+            loc = () if exc.clause is None else (exc.clause,)
+            raise _invalid(exc.param, exc.problem, "bad_" + exc.param, *loc) from None
     return _serialized(RecordPageCursor.model_construct(**dict(found), cursor=cursor))
 
 

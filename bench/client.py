@@ -12,7 +12,7 @@ from bench.context import Bench
 
 
 class ApiAccess:
-    """`GET …/records`, `PATCH …/cells/{cid}`, `GET …/updates` with the bench login's bearer token."""
+    """`GET …/records` (sorted, filtered or not), `PATCH …/cells/{cid}`, `GET …/updates` with the bench login's bearer token."""
 
     def __init__(self, client: Any):
         self.client = client
@@ -23,9 +23,10 @@ class ApiAccess:
                                f"{response.status_code}: {response.text[:300]}")
         return response.json()
 
-    async def first_page(self, table_id: Any) -> dict[str, Any]:
+    async def first_page(self, table_id: Any, **params: Any) -> dict[str, Any]:
+        """The first 100 rows; `params` adds `sort`, `filter` or `q`."""
         return await self._ok(await self.client.get(f"/tables/{table_id}/records",
-                                                    params={"limit": 100}))
+                                                    params={"limit": 100, **params}))
 
     async def edit_cell(self, table_id: Any, record_id: int, column_id: Any, value: Any,
                         version: int) -> dict[str, Any]:

@@ -9,30 +9,19 @@ import json
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from db import ai_cells
+from db import ai_cells, sort_index
 from db.coerce import coerce
 from db.errors import Conflict, Invalid, NotFound
+from db.record_query import Filter, Sort, build
 from db.schemas import CellPublic, ColumnPublic, RecordPage, RecordPublic, TablePublic
 from db.tables import as_uuid, get_table
 
 MAX_PAGE = 1000
-
-
-class Filter(BaseModel):
-    column: str
-    op: Literal["eq", "ne", "contains", "gt", "gte", "lt", "lte", "empty", "not_empty"] = "eq"
-    value: Any = None
-
-
-class Sort(BaseModel):
-    column: str
-    direction: Literal["asc", "desc"] = "asc"
 
 
 class ColumnIndex:
@@ -166,32 +155,6 @@ async def get_record(conn: AsyncConnection, table: TablePublic, record_id: int) 
     return found[0]
 
 
-def _filter_sql(idx: ColumnIndex, filters: Sequence[Filter], params: dict[str, Any]) -> str:
-    parts = []
-    for n, f in enumerate(filters):
-        col = idx.get(f.column)
-        k, v = f"k{n}", f"v{n}"
-        params[k] = str(col.id)
-        cell = f"(r.data -> :{k})"
-        if f.op in ("empty", "not_empty"):
-            cond = f"({cell} IS NULL OR {cell} IN ('null', '\"\"', '[]'))"
-            parts.append(cond if f.op == "empty" else f"NOT {cond}")
-            continue
-        if f.op == "contains":
-            needle = str(f.value).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            params[v] = f"%{needle}%"
-            parts.append(f"(r.data ->> :{k}) ILIKE :{v}")
-            continue
-        value = coerce(col.model_dump(), f.value, check_required=False)
-        params[v] = json.dumps(value)
-        sql_op = {"eq": "=", "ne": "IS DISTINCT FROM", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}[f.op]
-        if col.type == "multi_select" and f.op == "eq" and isinstance(value, list):
-            parts.append(f"{cell} @> CAST(:{v} AS jsonb)")
-        else:
-            parts.append(f"{cell} {sql_op} CAST(:{v} AS jsonb)")
-    return " AND ".join(parts)
-
-
 async def list_records(
     conn: AsyncConnection,
     table: TablePublic,
@@ -200,30 +163,35 @@ async def list_records(
     offset: int = 0,
     filters: Sequence[Filter] = (),
     sort: Sequence[Sort] = (),
+    search: str | None = None,
 ) -> RecordPage:
-    """One page of rows in insertion order (or `sort`), with the total matching the filters."""
+    """One page of rows in insertion order (or `sort`, nulls last, row id breaking ties), with the total
+    matching the filters and the case-insensitive `search` in the text-like columns. A bad clause is a
+    `record_query.BadQuery`."""
     if not 1 <= limit <= MAX_PAGE:
         raise Invalid(f"limit must be between 1 and {MAX_PAGE}", limit=limit)
     if offset < 0:
         raise Invalid("offset must not be negative", offset=offset)
-    idx = ColumnIndex(table.columns)
-    params: dict[str, Any] = {"t": table.id, "lim": limit, "off": offset}
-    where = "r.table_id = :t"
-    if filters:
-        where += " AND " + _filter_sql(idx, filters, params)
-    order = []
-    for n, s in enumerate(sort):
-        params[f"s{n}"] = str(idx.get(s.column).id)
-        order.append(f"r.data -> :s{n} {s.direction.upper()} NULLS LAST")
-    order.append("r.id")
-    rows = await conn.execute(
-        text(f"SELECT r.id, r.data, r.meta FROM records r WHERE {where} ORDER BY {', '.join(order)} "
-             "LIMIT :lim OFFSET :off"),
+    query = build(table.columns, filters=filters, sort=sort, search=search)
+    if query.sorted_by:
+        await sort_index.ensure(conn, table, *query.sorted_by[0])
+    params: dict[str, Any] = {**query.params, "lim": limit, "off": offset}
+    # the table id written out (a UUID of ours), so the planner can match a sort index's partial predicate
+    where = " AND ".join([f"r.table_id = '{table.id}'", *query.where])
+    # A filtered page counts its matches in the same scan (the filters' JSONB operators are not leakproof,
+    # so under row-level security no index can serve them and every filtered read scans the table's rows);
+    # an unfiltered count stays a separate index-only scan.
+    counted = ", count(*) OVER () AS n" if query.where else ""
+    rows = (await conn.execute(
+        text(f"SELECT r.id, r.data, r.meta{counted} FROM records r WHERE {where} "
+             f"ORDER BY {', '.join(query.order)} LIMIT :lim OFFSET :off"),
         params,
-    )
-    items = [record_of(m, table.columns) for m in rows.mappings()]
+    )).mappings().all()
+    items = [record_of(m, table.columns) for m in rows]
     if offset == 0 and len(items) < limit:
         total = len(items)
+    elif counted and rows:
+        total = rows[0]["n"]
     else:
         total = (await conn.execute(text(f"SELECT count(*) FROM records r WHERE {where}"),
                                     {k: v for k, v in params.items() if k not in ("lim", "off")})).scalar_one()

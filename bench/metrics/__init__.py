@@ -3,6 +3,7 @@
 # Run order, not alphabetical: the agent metrics reuse the data-layer metrics' big table.
 # isort: off
 from bench.metrics import data_layer  # noqa: F401
+from bench.metrics import grid  # noqa: F401
 from bench.metrics import agent  # noqa: F401
 from bench.metrics import dataio  # noqa: F401
 from bench.metrics import worker  # noqa: F401
