@@ -3,8 +3,8 @@ JSONB layout. Every problem is a `BadQuery` naming the query parameter and the c
 answer 422 before anything runs.
 
 Column ids are written into the SQL as literals (they are UUIDs from the table's own metadata, never
-client text) so that the sort expressions are the same text as the expression indexes of
-`db/sort_index.py` and the planner can use them; values are always bound parameters.
+client text), so each sort expression is one fixed text an expression index could match; values are
+always bound parameters.
 """
 
 from __future__ import annotations

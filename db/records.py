@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from db import ai_cells, sort_index
+from db import ai_cells
 from db.coerce import coerce
 from db.errors import Conflict, Invalid, NotFound
 from db.record_query import Filter, Sort, build
@@ -173,11 +173,8 @@ async def list_records(
     if offset < 0:
         raise Invalid("offset must not be negative", offset=offset)
     query = build(table.columns, filters=filters, sort=sort, search=search)
-    if query.sorted_by:
-        await sort_index.ensure(conn, table, *query.sorted_by[0])
-    params: dict[str, Any] = {**query.params, "lim": limit, "off": offset}
-    # the table id written out (a UUID of ours), so the planner can match a sort index's partial predicate
-    where = " AND ".join([f"r.table_id = '{table.id}'", *query.where])
+    params: dict[str, Any] = {**query.params, "t": table.id, "lim": limit, "off": offset}
+    where = " AND ".join(["r.table_id = :t", *query.where])
     # A filtered page counts its matches in the same scan (the filters' JSONB operators are not leakproof,
     # so under row-level security no index can serve them and every filtered read scans the table's rows);
     # an unfiltered count stays a separate index-only scan.

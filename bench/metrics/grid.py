@@ -33,7 +33,7 @@ async def _timed(call: Any) -> tuple[dict[str, Any], float]:
 
 async def _check_sorted(access: ApiAccess, big: Loaded) -> dict[str, float]:
     """The sorted pages are what they claim, or the timing would be of something else; the time of the
-    first call of each, which builds the column's sort index (db/sort_index.py)."""
+    first call of each (a cold cache)."""
     text, text_ms = await _timed(access.first_page(big.table.id, sort=SORTS["text"]))
     companies = _values(text, big, "Company")
     if len(companies) != 100 or any(c is None for c in companies) \
@@ -61,7 +61,7 @@ async def sorted_page(bench: Bench) -> Result:
             "plain": lambda: access.first_page(big.table.id),
         }, n=s.page_calls, warmup=s.warmup)
     text, number, plain = (statistics.median(got[k]) for k in ("text", "number", "plain"))
-    built = f"; first calls (index build) {first['first_call_text_ms']:.0f} / {first['first_call_number_ms']:.0f} ms"
+    built = f"; first calls {first['first_call_text_ms']:.0f} / {first['first_call_number_ms']:.0f} ms"
     return Result(
         value=max(text, number), baseline=plain,
         note=f"by text {text:.1f} ms, by number {number:.1f} ms; p95 {pct(got['text'], 95):.1f} / "
