@@ -18,6 +18,7 @@ import os
 import signal
 import subprocess
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -82,7 +83,7 @@ def _pg_bin(name: str) -> str:
     return str(POSTGRES_BIN_PATH / name)
 
 
-class Server:
+class Server(ABC):
     """One kind of embedded server in one folder."""
 
     name = "server"
@@ -91,20 +92,25 @@ class Server:
         self.path = path.resolve()
 
     @property
+    @abstractmethod
     def url(self) -> str:
-        raise NotImplementedError
+        """How clients reach it."""
 
+    @abstractmethod
     def pid(self) -> int | None:
-        raise NotImplementedError
+        """The server's process id from its pid file, if it has one."""
 
+    @abstractmethod
     def running(self) -> bool:
-        raise NotImplementedError
+        """True when the server answers."""
 
+    @abstractmethod
     def launch(self) -> None:
-        raise NotImplementedError
+        """Start it (detached, in a session of its own)."""
 
+    @abstractmethod
     def halt(self) -> None:
-        raise NotImplementedError
+        """Stop it and wait until it is gone."""
 
 
 class Postgres(Server):
