@@ -6,6 +6,8 @@ import { Loader2, Sparkles, AlertTriangle, RotateCw, Clock, Lock } from "lucide-
 // The live view of the active table. It reads the REST API with the login cookie and follows the
 // change feed, so edits from another tab, user or the API appear within a second or two.
 // Values render as text (React escapes them); nothing here is HTML from a cell.
+// Long because the grid, its paging, the cell editor with its 409 handling and the AI-cell actions share
+// one props state (Chainlit wipes local state): split them when the grid grows (the pasted look is ~50 lines).
 
 // ==== pasted from shared/look.jsx (edit public/elements/shared/look.jsx, then `make elements`) ====
 // Colours and value formatting of every tablechat element: one palette, one way to show a value.

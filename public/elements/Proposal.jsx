@@ -7,6 +7,8 @@ import { ChevronLeft, ChevronRight } from "lucide-react";
 // Cell values render as text: React escapes them.
 // Each preview kind has its file in proposal/ (pasted below, see core/elements.py); they use the
 // helpers and imports of this file.
+// Long because it is the file Chainlit loads: its own ~90 lines, plus the shared parts and the three
+// preview kinds pasted in (each source under public/elements/ is under 180 lines).
 
 // ==== pasted from shared/look.jsx (edit public/elements/shared/look.jsx, then `make elements`) ====
 // Colours and value formatting of every tablechat element: one palette, one way to show a value.
