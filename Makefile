@@ -9,12 +9,12 @@ UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 VENV := .venv
 STAMP := $(VENV)/.synced
 
-.PHONY: run test test-embedded bench install browser lint clean elements
+.PHONY: run test test-embedded bench install browser balancer lint clean elements
 
 run: install
 	$(VENV)/bin/tablechat run --port $(PORT)
 
-test: install browser
+test: install browser balancer
 	$(VENV)/bin/pytest
 
 EMBEDDED_TESTS ?= tests/core tests/worker tests/tools/test_tool_ai.py tests/ui tests/dataio/test_dataio_cli.py
@@ -22,7 +22,7 @@ EMBEDDED_TESTS ?= tests/core tests/worker tests/tools/test_tool_ai.py tests/ui t
 test-embedded: install browser
 	TABLECHAT_EMBEDDED=1 $(VENV)/bin/pytest $(EMBEDDED_TESTS)
 
-bench: install
+bench: install balancer
 	$(VENV)/bin/python -m bench
 
 install: $(STAMP)
@@ -41,6 +41,14 @@ browser:
 	  echo "installing Debian's chromium for the browser tests"; \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
 	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; fi; }
+
+# Debian's HAProxy balances `tablechat run --processes N`, the multi-process browser test and the
+# chat200 bench over several app processes (deploy/haproxy.cfg).
+balancer:
+	@command -v haproxy >/dev/null 2>&1 || test -x /usr/sbin/haproxy || { \
+	  echo "installing Debian's haproxy for several app processes"; \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy; \
+	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy; fi; }
 
 # Chainlit cannot import a file into a custom element: each element carries a pasted copy of the
 # public/elements/shared/ files it names (core/elements.py; tests/core/test_elements.py checks them).

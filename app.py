@@ -11,7 +11,16 @@ from chainlit.server import get_html_template, sio
 
 from api import security
 from core.settings import get_settings
-from ui import chat_history, job_progress, live_view, login_sessions, proposal_actions, session, turn
+from ui import (
+    chat_history,
+    files_dir,
+    job_progress,
+    live_view,
+    login_sessions,
+    proposal_actions,
+    session,
+    turn,
+)
 from ui.login_cookie import LOGIN_COOKIE
 
 # Chainlit checks the secret right after importing this file, and signs every login cookie with it.
@@ -30,6 +39,8 @@ def _mount_api() -> None:
 
 
 _mount_api()
+# several app processes may share this folder: each keeps its files (and removes them) in its own
+files_dir.use_own_files_dir()
 login_sessions.install()  # every cookie Chainlit accepts must name a session that has not ended
 # origin checks, CORS, CSP and the other headers, Secure cookies, login throttling: docs/security.md
 security.install(server, socket_server=sio, index_html=get_html_template("").encode())

@@ -13,7 +13,7 @@ import time
 import urllib.request
 from typing import Any
 
-from cli import io_commands, token_commands, worker_command
+from cli import app_processes, io_commands, token_commands, worker_command
 from cli.common import run_db, services
 from core.settings import ROOT, get_settings
 
@@ -193,33 +193,45 @@ def cmd_run(args: argparse.Namespace) -> int:
         upgrade(found.owner_url, app_url=found.database_url)
         login = _default_login()
         env = dict(os.environ, CHAINLIT_AUTH_SECRET=settings.auth_secret(), PYTHONUNBUFFERED="1")
-        app = subprocess.Popen(
-            [sys.executable, "-m", "chainlit", "run", "app.py", "--headless", "--host", host,
-             "--port", str(port)],
-            cwd=ROOT, env=env,
-        )
-        children.append(app)
+        apps = app_processes.start_apps(args.processes, host, port, env, children)
+        if apps is None:
+            return 1
         # the AI-column workers (fills), with the outbox relay and the sweeper
         children.append(subprocess.Popen([sys.executable, "-m", "cli.main", "worker"], cwd=ROOT, env=env))
         url = f"http://localhost:{port}"
-        if not _wait_healthy(f"http://127.0.0.1:{port}/health", app):
-            print("error: the app did not start (see its output above)", file=sys.stderr)
-            return 1
+        for app in apps:
+            if not _wait_healthy(f"http://127.0.0.1:{app.port}/health", app.proc):
+                print("error: the app did not start (see its output above)", file=sys.stderr)
+                return 1
         model = "offline model (set ANTHROPIC_API_KEY for Claude)" if settings.llm_kind == "offline" else (
             f"Claude ({settings.chat_model})")
         print(f"\n  tablechat is running at {url}\n  model: {model}")
+        if len(apps) > 1:
+            print(f"  {len(apps)} app processes (ports {', '.join(str(a.port) for a in apps)}) behind HAProxy "
+                  f"on port {port}; a process that stops is started again (deploy/README.md)")
         print("\n".join(_login_lines(login)))
         if host not in LOOPBACK:
             print(f"  listening on {host}: reachable from other machines; see the checklist in "
                   "docs/security.md (TLS proxy, TABLECHAT_TRUSTED_PROXIES, your own logins)")
         print("  Ctrl-C stops everything.\n", flush=True)
-        while all(child.poll() is None for child in children):
+        while True:
+            if len(apps) > 1:  # behind the balancer the others serve meanwhile: a stopped one starts again
+                app_processes.restart_stopped(apps, children)
+            if any(child.poll() is not None for child in children):
+                break
             time.sleep(0.5)
         return next((c.returncode for c in children if c.returncode), 0)
     except KeyboardInterrupt:
         return 0
     finally:
         stop()
+
+
+def _positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not a positive number")
+    return number
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -231,6 +243,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--host", default=None,
                      help="address to listen on (default TABLECHAT_HOST, else 127.0.0.1: this machine only); "
                           "0.0.0.0 serves every interface, see docs/security.md first")
+    run.add_argument("--processes", type=_positive, default=1,
+                     help="app processes (default 1); more than one run behind HAProxy on --port "
+                          "(make balancer installs it; deploy/README.md)")
     run.set_defaults(fn=cmd_run)
 
     user = sub.add_parser("user", help="manage logins").add_subparsers(dest="action", required=True)

@@ -4,6 +4,8 @@ into the fill jobs the UI makes is in this module."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import json
 import logging
 import uuid
 from typing import Any
@@ -24,12 +26,37 @@ from ui.workspace import workspace_id
 log = logging.getLogger("tablechat.app")
 
 FOLLOWERS: dict[str, tuple[asyncio.Task, cl.Message]] = {}  # by job id: one follower per job in this process
+JOB_KEY = "fill_job_id"  # in a progress message's metadata: which job it follows
 
 
-def follow_job(job_id: Any, column: str, *, take_over: bool = False) -> asyncio.Task | None:
+def _stop_button(jid: str) -> cl.Action:
+    return cl.Action(name="stop_job", label="Stop", icon="square", payload={"job_id": jid},
+                     tooltip="Stop: the cells not computed yet go back to what they were; computed ones stay")
+
+
+def _saved_message(jid: str, steps: list[dict[str, Any]]) -> cl.Message | None:
+    """The progress message of job `jid` as the thread saved it (sent by another app process, maybe one
+    that has stopped): this process goes on updating that message instead of starting another."""
+    for step in steps:
+        metadata = step.get("metadata") or {}
+        if isinstance(metadata, str):
+            try:
+                metadata = json.loads(metadata)
+            except ValueError:
+                continue
+        if isinstance(metadata, dict) and metadata.get(JOB_KEY) == jid and step.get("id"):
+            return cl.Message(id=step["id"], content=step.get("output") or "", author=step.get("name") or author(),
+                              metadata={JOB_KEY: jid}, actions=[_stop_button(jid)], parent_id=step.get("parentId"),
+                              created_at=step.get("createdAt") or dt.datetime.now(dt.UTC).isoformat())
+    return None
+
+
+def follow_job(job_id: Any, column: str, *, take_over: bool = False,
+               steps: list[dict[str, Any]] | None = None) -> asyncio.Task | None:
     """One message per fill job, updated as it moves (≤ 4 times a second), ending with its summary. The
-    message is saved on each update, so a reload shows where it got; `take_over` moves a job's follower
-    to this session (a reloaded page), still updating the same message."""
+    message is saved on each update (with the job's id), so a reload shows where it got; `take_over` moves
+    a job's follower to this session (a reloaded page), still updating the same message: the one this
+    process follows, else the one in the thread's saved `steps` (the chat came over from another process)."""
     jid = str(job_id)
     old = FOLLOWERS.get(jid)
     if old is not None and not take_over:
@@ -39,10 +66,11 @@ def follow_job(job_id: Any, column: str, *, take_over: bool = False) -> asyncio.
         msg = old[1]
         for action in msg.actions:  # buttons are not part of a resumed thread: send them to this page again
             action.forId = None
+    elif take_over and (saved := _saved_message(jid, steps or [])) is not None:
+        msg = saved
     else:
-        msg = cl.Message(content=f"Filling **{md_text(column)}**…", author=author(), actions=[cl.Action(
-            name="stop_job", label="Stop", icon="square", payload={"job_id": jid},
-            tooltip="Stop: the cells not computed yet go back to what they were; computed ones stay")])
+        msg = cl.Message(content=f"Filling **{md_text(column)}**…", author=author(), actions=[_stop_button(jid)],
+                         metadata={JOB_KEY: jid})
     ctx = ToolContext(account_id=account_id())
 
     async def show(text: str) -> None:
@@ -120,18 +148,20 @@ async def on_retry_failed(action: cl.Action) -> dict[str, Any]:
     return {"ok": True, "total": job.total, "job_id": str(job.id)}
 
 
-async def follow_running(thread: str) -> None:
-    """After a reload: the thread's fills still running are followed in this session."""
+async def follow_running(thread: str, steps: list[dict[str, Any]] | None = None) -> None:
+    """After a reload, here or on another app process: the thread's fills still running are followed in
+    this session, each in its own progress message (found in the thread's saved `steps`)."""
     account = account_id()
     async with transaction(account) as conn:
         ids = await jobs.running_jobs(conn, thread)
-    await follow_jobs(account, ids, take_over=True)
+    await follow_jobs(account, ids, take_over=True, steps=steps)
 
 
-async def follow_jobs(account: uuid.UUID, job_ids: list[str], *, take_over: bool = False) -> None:
+async def follow_jobs(account: uuid.UUID, job_ids: list[str], *, take_over: bool = False,
+                      steps: list[dict[str, Any]] | None = None) -> None:
     if not job_ids:
         return
     async with transaction(account) as conn:
         for jid in job_ids:
             job = await jobs.get_job(conn, jid)
-            follow_job(job.id, await jobs.column_name(conn, job), take_over=take_over)
+            follow_job(job.id, await jobs.column_name(conn, job), take_over=take_over, steps=steps)

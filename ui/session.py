@@ -75,6 +75,6 @@ async def resume(thread: ThreadDict) -> None:
     await commands()
     await restore_elements(thread.get("elements") or [])
     try:
-        await follow_running(thread["id"])
+        await follow_running(thread["id"], thread.get("steps") or [])
     except Exception:  # progress is a courtesy: the thread must open even if this fails
         log.exception("following the running fills of thread %s failed", thread["id"])
