@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from core import balancer
@@ -26,10 +27,10 @@ class AppProcess:
         return self.proc
 
 
-def start_apps(processes: int, host: str, port: int, env: dict[str, str],
-               children: list[subprocess.Popen]) -> list[AppProcess] | None:
-    """The app processes (and the balancer when more than one), added to `children`; None (said why)
-    when they cannot run."""
+def start_apps(processes: int, host: str, port: int, env: dict[str, str], children: list[subprocess.Popen],
+               healthy: Callable[[AppProcess], bool]) -> list[AppProcess] | None:
+    """The app processes (and the balancer when more than one, once `healthy` says they answer), added to
+    `children`; None (said why) when they cannot run."""
     if processes <= 1:
         app = AppProcess(host, port, env)
         children.append(app.start())
@@ -46,6 +47,9 @@ def start_apps(processes: int, host: str, port: int, env: dict[str, str],
     apps = [AppProcess("127.0.0.1", p, app_env) for p in ports]
     for app in apps:
         children.append(app.start())
+    if not all(healthy(app) for app in apps):
+        print("error: the app did not start (see its output above)", file=sys.stderr)
+        return None
     config = balancer.render(host, port, balancer.backends(ports))
     try:
         children.append(balancer.start(haproxy, config, get_settings().data_dir / f"haproxy-{port}.cfg", cwd=ROOT))

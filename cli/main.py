@@ -193,7 +193,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         upgrade(found.owner_url, app_url=found.database_url)
         login = _default_login()
         env = dict(os.environ, CHAINLIT_AUTH_SECRET=settings.auth_secret(), PYTHONUNBUFFERED="1")
-        apps = app_processes.start_apps(args.processes, host, port, env, children)
+        apps = app_processes.start_apps(args.processes, host, port, env, children,
+                                        lambda app: _wait_healthy(f"http://127.0.0.1:{app.port}/health", app.proc))
         if apps is None:
             return 1
         # the AI-column workers (fills), with the outbox relay and the sweeper
