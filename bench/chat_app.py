@@ -215,10 +215,10 @@ async def chat_round(url: str, cookies: list[str], ask: str, timeout: float) -> 
         await asyncio.gather(*(c.close() for c in chats), return_exceptions=True)
 
 class Balancer:
-    """HAProxy (deploy/haproxy.cfg) on a free port in front of `apps`."""
+    """HAProxy (deploy/haproxy.cfg) on a free port in front of the app processes on `ports` (this machine)."""
 
-    def __init__(self, apps: list[ChatApp], config_path: Path) -> None:
-        self.apps = apps
+    def __init__(self, ports: list[int], config_path: Path) -> None:
+        self.ports = ports
         self.port = free_ports(1)[0]
         self.url = f"http://127.0.0.1:{self.port}"
         self.config_path = config_path
@@ -230,7 +230,7 @@ class Balancer:
         haproxy = balancer.find_haproxy()
         if haproxy is None:
             raise RuntimeError(balancer.INSTALL_HINT)
-        config = balancer.render("127.0.0.1", self.port, balancer.backends([a.port for a in self.apps]))
+        config = balancer.render("127.0.0.1", self.port, balancer.backends(self.ports))
         log = self.config_path.with_suffix(".log").open("w")
         self.proc = balancer.start(haproxy, config, self.config_path, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout

@@ -30,7 +30,9 @@ JOB_KEY = "fill_job_id"  # in a progress message's metadata: which job it follow
 
 
 def _stop_button(jid: str) -> cl.Action:
-    return cl.Action(name="stop_job", label="Stop", icon="square", payload={"job_id": jid},
+    # one id per job: a page that kept its buttons through a reconnect (to this process or another) has its
+    # old Stop taken away before the follower sends it again (ui/session.py, the chat resumed)
+    return cl.Action(id=f"stop-job-{jid}", name="stop_job", label="Stop", icon="square", payload={"job_id": jid},
                      tooltip="Stop: the cells not computed yet go back to what they were; computed ones stay")
 
 
@@ -63,9 +65,7 @@ def follow_job(job_id: Any, column: str, *, take_over: bool = False,
         return None
     if old is not None:
         old[0].cancel()
-        msg = old[1]
-        for action in msg.actions:  # buttons are not part of a resumed thread: send them to this page again
-            action.forId = None
+        msg = old[1]  # its buttons are not part of a resumed thread: sent to this page again (run below)
     elif take_over and (saved := _saved_message(jid, steps or [])) is not None:
         msg = saved
     else:
@@ -84,6 +84,13 @@ def follow_job(job_id: Any, column: str, *, take_over: bool = False,
             log.debug("progress of job %s not shown", jid, exc_info=True)
 
     async def run() -> None:
+        if take_over:
+            for action in msg.actions:
+                try:
+                    await action.remove()
+                except Exception:
+                    log.debug("the old Stop button of job %s not removed", jid, exc_info=True)
+                action.forId = None  # sent again with the next update
         try:
             await ai.follow_job(ctx, jid, column, show, interval_s=PROGRESS_EVERY_S)
         except Exception:
