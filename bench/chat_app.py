@@ -28,7 +28,8 @@ class ChatApp:
     """`chainlit run app.py --headless` on a free port against the bench's database, offline model. App
     processes that share a balancer share `secret` (any of them must accept a login cookie of another)."""
 
-    def __init__(self, database_url: str, log_path: Path, *, secret: str | None = None) -> None:
+    def __init__(self, database_url: str, log_path: Path, *, secret: str | None = None,
+                 env: dict[str, str] | None = None) -> None:
         self.port = free_ports(1)[0]
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
@@ -37,6 +38,7 @@ class ChatApp:
         if get_settings().redis_url:
             self.env["REDIS_URL"] = get_settings().redis_url
         self.env.pop("ANTHROPIC_API_KEY", None)
+        self.env.update(env or {})
         self.proc: asyncio.subprocess.Process | None = None
 
     async def start(self, timeout: float) -> None:
@@ -231,8 +233,8 @@ class Balancer:
         if haproxy is None:
             raise RuntimeError(balancer.INSTALL_HINT)
         config = balancer.render("127.0.0.1", self.port, balancer.backends(self.ports))
-        log = self.config_path.with_suffix(".log").open("w")
-        self.proc = balancer.start(haproxy, config, self.config_path, stdout=log, stderr=subprocess.STDOUT)
+        with self.config_path.with_suffix(".log").open("w") as log:  # HAProxy keeps its own copy of the file
+            self.proc = balancer.start(haproxy, config, self.config_path, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         async with httpx.AsyncClient(timeout=1) as client:
             while time.monotonic() < deadline:

@@ -44,6 +44,7 @@ def start_apps(processes: int, host: str, port: int, env: dict[str, str], childr
     app_env = dict(env)
     if not app_env.get("TABLECHAT_TRUSTED_PROXIES"):
         app_env["TABLECHAT_TRUSTED_PROXIES"] = "127.0.0.1"
+    app_env.update(balancer.shared_pools(processes, app_env))
     apps = [AppProcess("127.0.0.1", p, app_env) for p in ports]
     for app in apps:
         children.append(app.start())

@@ -10,7 +10,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.settings import ROOT
+from core.settings import ROOT, get_settings
 
 TEMPLATE = ROOT / "deploy" / "haproxy.cfg"
 HAPROXY_PATHS = ("haproxy", "/usr/sbin/haproxy")
@@ -79,3 +79,11 @@ def start(haproxy: str, config: str, path: Path, **popen: object) -> subprocess.
     if problem := check(haproxy, path):
         raise RuntimeError(f"HAProxy refuses {path}: {problem}")
     return subprocess.Popen([haproxy, "-W", "-db", "-f", str(path)], **popen)  # type: ignore[call-overload]
+
+
+def shared_pools(processes: int, env: dict[str, str]) -> dict[str, str]:
+    """The PostgreSQL pool sizes of each of `processes` app processes, unless `env` sets them: one
+    process's default connections shared out, so N processes use what one did (max_connections)."""
+    settings = get_settings()
+    sizes = {"TABLECHAT_DB_POOL_SIZE": settings.db_pool_size, "TABLECHAT_HISTORY_POOL_SIZE": settings.history_pool_size}
+    return {key: str(max(4, -(-size // processes))) for key, size in sizes.items() if not env.get(key)}

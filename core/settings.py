@@ -44,6 +44,10 @@ class Settings(BaseSettings):
     import_max_unzipped_mb: int = Field(default=1000, ge=1, alias="TABLECHAT_IMPORT_MAX_UNZIPPED_MB")
     data_dir: Path = Field(default=ROOT / ".data", alias="TABLECHAT_DATA_DIR")
     port: int = Field(default=8000, alias="PORT")
+    # PostgreSQL connections each process keeps at most: the app's queries, and (app processes) the chat
+    # history; several processes share the server's max_connections (deploy/README.md)
+    db_pool_size: int = Field(default=30, ge=1, le=1000, alias="TABLECHAT_DB_POOL_SIZE")
+    history_pool_size: int = Field(default=20, ge=1, le=1000, alias="TABLECHAT_HISTORY_POOL_SIZE")
     redis_prefix: str = Field(default="tablechat", min_length=1, max_length=64, alias="TABLECHAT_REDIS_PREFIX")
     host: str = Field(default="127.0.0.1", alias="TABLECHAT_HOST")
     allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list, alias="TABLECHAT_ALLOWED_ORIGINS")

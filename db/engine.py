@@ -37,7 +37,10 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """A pooled asyncpg engine; JSON is decoded by asyncpg's codec through SQLAlchemy."""
     # Every connection stays in the pool: overflow ones are closed as soon as they are returned, so a
     # burst of chats would open (a new PostgreSQL backend) and close connections for every turn.
-    kwargs.setdefault("pool_size", 30)
+    if "pool_size" not in kwargs:
+        from core.settings import get_settings
+
+        kwargs["pool_size"] = get_settings().db_pool_size
     kwargs.setdefault("max_overflow", 0)
     kwargs.setdefault("pool_pre_ping", False)
     kwargs.setdefault("connect_args", connect_args(url))

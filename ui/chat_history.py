@@ -19,6 +19,7 @@ from chainlit.types import PageInfo, PaginatedResponse, Pagination, ThreadDict, 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
+from core.settings import get_settings
 from db import accounts
 from db.engine import make_engine, transaction
 
@@ -62,7 +63,8 @@ class ChatHistory(SQLAlchemyDataLayer):
         # Chainlit's engine has a pool of 5 (+10 that close on return) and tries TLS on each connection:
         # a crowd of chats would open connections for every step. Every statement here stands alone,
         # so it commits by itself: one round trip instead of BEGIN, statement, COMMIT.
-        self.engine = make_engine(url, pool_size=20, max_overflow=0, isolation_level="AUTOCOMMIT")
+        self.engine = make_engine(url, pool_size=get_settings().history_pool_size, max_overflow=0,
+                                  isolation_level="AUTOCOMMIT")
         self.async_session = async_sessionmaker(bind=self.engine, expire_on_commit=False, class_=AsyncSession)
 
     async def execute_sql(self, query: str, parameters: dict) -> list[dict[str, Any]] | int | None:
