@@ -70,6 +70,16 @@ class ChatApp:
                 await self.proc.wait()
         self.proc = None
 
+    def cpu_s(self) -> float:
+        """CPU seconds the app process has used so far (Linux /proc), 0 when it is not running."""
+        if self.proc is None or self.proc.returncode is not None:
+            return 0.0
+        try:
+            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 

@@ -60,7 +60,8 @@ async def chat200(bench: Bench) -> Result:
     secret = secrets.token_urlsafe(32)  # a login cookie of one process is good on the others
     logs = data / "bench-chat200-app"
 
-    async def crowd(processes: int, cookies: list[str] | None) -> tuple[list[str], list[Reply], list[str], float]:
+    async def crowd(processes: int, cookies: list[str] | None) -> tuple[list[str], list[Reply], list[str], float,
+                                                                          float, float]:
         """`processes` app processes (each with its share of one process's database connections, as
         `tablechat run --processes` gives them) behind HAProxy; the logins when not given, then one round."""
         apps = [ChatApp(bench.url, logs.with_name(f"{logs.name}{processes}-{i + 1}.log"), secret=secret,
@@ -72,16 +73,18 @@ async def chat200(bench: Bench) -> Result:
             cookies = cookies or await logins(front.url, bench.engine, n.sessions + processes)
             for app, cookie in zip(apps, cookies[n.sessions:], strict=False):  # each pays for lazy imports
                 await chat_round(app.url, [cookie], ASK, n.reply_timeout_s)
+            cpu, own = sum(a.cpu_s() for a in apps), time.process_time()
             replies, errors, wall = await _crowd(front.url, cookies[:n.sessions], n)
+            cpu, own = sum(a.cpu_s() for a in apps) - cpu, time.process_time() - own
             errors += [f"{a.log_path.name}: {a.log().count('Traceback')} traceback(s)" for a in apps
                        if "Traceback" in a.log()]
-            return cookies, replies, errors, wall
+            return cookies, replies, errors, wall, cpu, own
         finally:
             await front.stop()
             await asyncio.gather(*(a.stop() for a in apps), return_exceptions=True)
 
-    cookies, solo_replies, solo_errors, solo_wall = await crowd(1, None)
-    _, replies, errors, wall = await crowd(n.processes, cookies + cookies[:n.processes])
+    cookies, solo_replies, solo_errors, solo_wall, solo_cpu, _ = await crowd(1, None)
+    _, replies, errors, wall, cpu, client_cpu = await crowd(n.processes, cookies + cookies[:n.processes])
     if errors or solo_errors:
         shown = "; ".join(dict.fromkeys(errors + solo_errors))[:1500]
         raise RuntimeError(f"{len(errors)} error(s) over {n.processes} processes, {len(solo_errors)} on 1 "
@@ -91,11 +94,16 @@ async def chat200(bench: Bench) -> Result:
         "sessions": len(replies), "errors": 0, "processes": n.processes, "cores": os.cpu_count(),
         "median": many["median"], "max": many["max"], "round_wall_s": wall,
         "baseline_median": single["median"], "baseline_max": single["max"], "baseline_round_wall_s": solo_wall,
+        # what bounds the p95: the app's CPU for the round (opening the chats and the replies), spread over
+        # the processes only as far as there are free cores; the client's own CPU competes on this machine
+        "app_cpu_s": round(cpu, 2), "app_cpu_ms_per_session": round(1000 * cpu / len(replies), 1),
+        "baseline_app_cpu_s": round(solo_cpu, 2), "client_cpu_s": round(client_cpu, 2),
     }
     return Result(
         value=many["p95"], baseline=single["p95"],
         note=(f"{len(replies)} sessions through HAProxy, errors 0; {n.processes} processes: median "
               f"{many['median']:.2f} s, max {many['max']:.2f} s; 1 process: p95 {single['p95']:.2f} s, median "
-              f"{single['median']:.2f} s; {os.cpu_count()} cores"),
+              f"{single['median']:.2f} s; app CPU {1000 * cpu / len(replies):.0f} ms per session; "
+              f"{os.cpu_count()} cores"),
         extra=extra,
     )
