@@ -15,8 +15,7 @@ async def test_chat200_measures_two_processes_against_one(database_url, engine):
     if balancer.find_haproxy() is None:
         pytest.skip(balancer.INSTALL_HINT)
     scale = dataclasses.replace(QUICK, rows=300, warmup=2)
-    bench = Bench(url=database_url, engine=engine, scale=scale)
-    await bench.setup()
+    bench = Bench(url=database_url, engine=engine, scale=scale)  # the metric makes its own logins: no setup
     bench.provide("chat_scale_sizes", ScaleSizes(sessions=4, reply_timeout_s=60, start_timeout_s=90))
     found = next(m for m in METRICS if m.key == "chat200_p95_s")
     e = entry(found, await found.run(bench), scale)
