@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -20,8 +21,10 @@ class AppProcess:
     port: int
     env: dict[str, str]
     proc: subprocess.Popen = field(init=False)
+    started_at: float = field(init=False, default=0.0)
 
     def start(self) -> subprocess.Popen:
+        self.started_at = time.monotonic()
         self.proc = subprocess.Popen([sys.executable, "-m", "chainlit", "run", "app.py", "--headless", "--host",
                                       self.host, "--port", str(self.port)], cwd=ROOT, env=self.env)
         return self.proc
@@ -60,11 +63,16 @@ def start_apps(processes: int, host: str, port: int, env: dict[str, str], childr
     return apps
 
 
+STEADY_S = 15.0  # an app process that stops sooner after its start is not started again (everything stops)
+
+
 def restart_stopped(apps: list[AppProcess], children: list[subprocess.Popen]) -> None:
     """Behind the balancer, an app process that stopped is started again on its port; meanwhile the
     balancer sends its browsers to the others, which resume their chats (ui/session.py)."""
     for app in apps:
         if app.proc.poll() is None:
+            continue
+        if time.monotonic() - app.started_at < STEADY_S:  # it does not stay up: starting it again won't help
             continue
         print(f"  app process on port {app.port} stopped ({app.proc.returncode}); starting it again", flush=True)
         children.remove(app.proc)
