@@ -1,7 +1,7 @@
 """Past one machine, on this one: 2 app processes behind HAProxy (deploy/haproxy.cfg) and 2 worker groups
 against one PostgreSQL and Redis. A browser chats through the balancer; the process serving it is killed
 mid-chat (SIGKILL: nothing of it runs on the way out); the browser reconnects to the other one and the
-conversation, its open proposal and a running fill's progress go on."""
+conversation, its open proposal and a running fill's progress go on, and another fill's Stop works there."""
 
 from __future__ import annotations
 
@@ -119,6 +119,13 @@ async def test_a_chat_goes_on_when_its_app_process_dies(chromium, apps, front, w
         await schema.get_by_role("button", name="Apply").click(timeout=30_000)
         progress = page.locator(".step").filter(has_text=re.compile(r"Fill(ing|ed) Blurb"))
         await expect(progress).to_contain_text("Filling Blurb", timeout=30_000)
+        # a second fill, to be stopped from the other process
+        await send_message(page, "add an AI column Motto: Write a motto for {Name}")
+        motto = page.locator('[data-testid="proposal"][data-kind="schema_update"]').filter(
+            has=page.locator('th[data-col="Motto"]'))
+        await motto.get_by_role("button", name="Apply").click(timeout=30_000)
+        stopping = page.locator(".step").filter(has_text=re.compile(r"(Fill(ing|ed)|Cancelled filling) Motto"))
+        await expect(stopping).to_contain_text("Filling Motto", timeout=30_000)
         # a proposal left open, to be decided after the move
         await send_message(page, "add a column Parking (boolean)")
         pending = page.locator('[data-testid="proposal"][data-kind="schema_update"]').filter(
@@ -143,6 +150,10 @@ async def test_a_chat_goes_on_when_its_app_process_dies(chromium, apps, front, w
         await asyncio.wait_for(resumed.wait(), 60)
         progress = page.locator(".step").filter(has_text=re.compile(r"Fill(ing|ed) Blurb"))
         await expect(progress.get_by_role("button", name="Stop")).to_be_visible()
+        stopping = page.locator(".step").filter(has_text=re.compile(r"(Fill(ing|ed)|Cancelled filling) Motto"))
+        await stopping.get_by_role("button", name="Stop").click()  # a button the dead process made, sent again
+        await expect(stopping).to_contain_text(re.compile(r"Cancelled filling Motto: [0-3] / 3 done"), timeout=30_000)
+        await expect(stopping.get_by_role("button", name="Stop")).to_have_count(0)
         await expect(progress).to_contain_text(re.compile(r"Fill(ing|ed) Blurb: \d / 3"))
         pending = page.locator('[data-testid="proposal"][data-kind="schema_update"]').filter(
             has=page.locator('th[data-col="Parking"]'))
