@@ -32,7 +32,7 @@ COOKIE = "TABLECHAT_APP"
 @pytest.fixture(scope="module")
 def fake_claude():
     with CellLLM() as fake:
-        fake.configure(latency_s=3.0)  # one cell at a time, 3 s each: the fill outlives the failover
+        fake.configure(latency_s=4.0)  # one cell at a time, 4 s each: the fills outlive the failover
         yield fake
 
 
