@@ -15,6 +15,18 @@ PRICES = (  # USD per million tokens (input, output), longest prefix wins; unkno
     ("claude-3-haiku", 0.25, 1.25), ("offline", 0.0, 0.0),
 )
 CACHE_WRITE, CACHE_READ = 1.25, 0.10
+# The shortest prefix a model caches, in tokens; a cache breakpoint on a shorter one is ignored (the
+# call succeeds and bills every token at the full rate). Longest prefix wins; unknown models get the
+# largest minimum, so nothing is credited that the API might not give. Source: Anthropic's prompt
+# caching docs ("Minimum cacheable prompt length", as of Nov 2026): 4096 for Opus 4.5/4.6 and Haiku 4.5,
+# 2048 for Haiku 3/3.5 and Opus 4.7, 1024 for Sonnet 4/4.5, Sonnet 3.7 and Opus 4/4.1; Sonnet 4.6 is
+# listed at 1024 but reported to cache only from 2048 (anthropic-sdk-python issue 1194): 2048 here.
+MIN_CACHE_TOKENS = (
+    ("claude-opus-4-7", 2048), ("claude-opus-4-6", 4096), ("claude-opus-4-5", 4096), ("claude-opus-4", 1024),
+    ("claude-sonnet-4-6", 2048), ("claude-sonnet-4", 1024), ("claude-3-7-sonnet", 1024),
+    ("claude-haiku-4", 4096), ("claude-3-5-haiku", 2048), ("claude-3-haiku", 2048),
+)
+UNKNOWN_MIN_CACHE_TOKENS = 4096
 FATAL_TYPES = {"authentication_error", "permission_error", "billing_error", "not_found_error"}
 
 
@@ -63,6 +75,12 @@ def price(model: str) -> tuple[float, float]:
     """(input, output) USD per million tokens for `model`."""
     best = max((p for p in PRICES if model.startswith(p[0])), key=lambda p: len(p[0]), default=None)
     return (best[1], best[2]) if best else (3.0, 15.0)
+
+
+def min_cache_tokens(model: str) -> int:
+    """The shortest prompt prefix `model` caches (see MIN_CACHE_TOKENS)."""
+    best = max((m for m in MIN_CACHE_TOKENS if model.startswith(m[0])), key=lambda m: len(m[0]), default=None)
+    return best[1] if best else UNKNOWN_MIN_CACHE_TOKENS
 
 
 def cost_usd(model: str, reply: CellReply) -> float:

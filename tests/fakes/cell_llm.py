@@ -5,7 +5,8 @@ worker/prompt.py writes) and answers JSON keyed by row id with `expected(column,
 can check every cell against the row it came from. Latency, errors (429 with retry-after, 529, 500,
 hangs past the client's timeout, a refused row, a dead key, a spend limit) and malformed answers (not
 JSON, a row left out, a value the column type refuses) are configurable at run time; usage reports
-cache writes and reads for the system prompt, as the API does. Every request is counted per row.
+cache writes and reads for the system prompt, as the API does: only when the prompt is at least the
+model's minimum cacheable length (worker/llm.py), unless `min_cache_tokens` says otherwise. Every request is counted per row.
 
     with CellLLM() as fake:               # starts `python tests/fakes/cell_llm.py --port N`
         fake.configure(latency_s=0.2, per_output_token_s=0.005, overloaded_rate=0.1)
@@ -51,7 +52,9 @@ class Behaviour:
     poison: str | None = None  # a request containing this text gets 400 invalid_request_error
     fatal: str | None = None  # "auth" (401) or "spend" (429 with a spend-limit code) for every request
     max_inflight: int = 0  # more requests at once than this get a 429
-    min_cache_tokens: int = 0
+    # the shortest system prompt that is cached; None: the model's minimum, as on the real API
+    # (worker/llm.py MIN_CACHE_TOKENS); 0 caches any prefix
+    min_cache_tokens: int | None = None
     seed: int = 0
 
 
@@ -95,8 +98,17 @@ def parse_request(body: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, 
     column = json.loads(match.group(1)) if match else {"type": "text"}
     content = body["messages"][-1]["content"]
     user = content if isinstance(content, str) else "".join(b.get("text", "") for b in content)
-    rows = [json.loads(line) for line in user.splitlines() if line.startswith("{")]
-    return column, rows, system_text
+    return column, _rows(user), system_text
+
+
+def _rows(user: str) -> list[dict[str, Any]]:
+    """The rows of a request: a header array then one array per row (worker/prompt.py), or one
+    {"row_id", "values"} object per line."""
+    lines = [json.loads(line) for line in user.splitlines() if line.startswith(("{", "["))]
+    if lines and isinstance(lines[0], list):
+        names = lines[0][1:]
+        return [{"row_id": line[0], "values": dict(zip(names, line[1:], strict=True))} for line in lines[1:]]
+    return lines
 
 
 class Fake:
@@ -201,7 +213,12 @@ class Fake:
         prefix_tokens = tokens(system)
         rest = tokens(json.dumps(body.get("messages") or []))
         read = write = 0
-        if marked and prefix_tokens >= self.behaviour.min_cache_tokens:
+        least = self.behaviour.min_cache_tokens
+        if least is None:
+            from worker.llm import min_cache_tokens
+
+            least = min_cache_tokens(str(body.get("model") or ""))
+        if marked and prefix_tokens >= least:
             key = hashlib.sha256(f"{body.get('model')}\n{system}".encode()).hexdigest()
             if key in self.cached:
                 read = prefix_tokens
