@@ -22,6 +22,7 @@ from worker.sweeper import Sweeper
 log = logging.getLogger(__name__)
 
 POLL_S = 1.0
+BULK_POLL_S = 0.05  # while bulk messages wait for room in the broker, it is topped up this often
 FORGET_EVERY_S = 3600.0
 
 
@@ -52,7 +53,7 @@ async def serve(stop: asyncio.Event, broker: Any | None = None, settings: Worker
                 continue
             log.info("leading: relaying the outbox and sweeping")
             try:
-                await _lead(leader, stop, Relay(engine, broker),
+                await _lead(leader, stop, Relay(engine, broker, window=settings.bulk_window),
                             Sweeper(engine, settings, _publisher(progress), redis), settings.sweep_interval_s)
             except Exception:
                 log.exception("leader loop failed; starting over")
@@ -90,4 +91,4 @@ async def _lead(leader: AdvisoryLock, stop: asyncio.Event, relay: Relay, sweeper
             next_forget = loop.time() + FORGET_EVERY_S
         if wake.is_set():
             continue
-        await _wait(wake, min(POLL_S, max(0.05, next_sweep - loop.time())))
+        await _wait(wake, BULK_POLL_S if relay.bulk_waits else min(POLL_S, max(0.05, next_sweep - loop.time())))

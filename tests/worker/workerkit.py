@@ -59,10 +59,10 @@ class Pipeline:
 
     def start(self, *, threads: int = 4, offline: bool = False, **app_changes: Any) -> None:
         """Start; `offline` runs the built-in offline cell model, as `make run` does without a key."""
-        import dramatiq
         from anthropic import AsyncAnthropic
 
         from worker import runtime
+        from worker.consumers import FairWorker
         from worker.llm import AnthropicCellModel, OfflineCellModel
 
         app = app_settings(self.services, self.cell_llm, **({"TABLECHAT_LLM": "offline"} if offline else {}),
@@ -78,7 +78,7 @@ class Pipeline:
             return AnthropicCellModel(api_key="test", client=client)
 
         runtime.configure(model_factory=model, app=app, settings=ws)
-        self.worker = dramatiq.Worker(self.broker, queues={self.queue}, worker_threads=threads, worker_timeout=100)
+        self.worker = FairWorker(self.broker, worker_threads=threads, worker_timeout=100)
         self.worker.start()
         ready = threading.Event()
 
