@@ -12,6 +12,7 @@ these names."""
 
 from __future__ import annotations
 
+from db.ai_cells.batches import POLL, SUBMIT
 from db.ai_cells.outbox import FILL, PREVIEW
 
 QUEUE = "cells"  # interactive work
@@ -19,7 +20,10 @@ BULK_QUEUE = "cells_bulk"
 FILL_ACTOR = "fill_rows"
 BULK_FILL_ACTOR = "fill_rows_bulk"
 PREVIEW_ACTOR = "preview_rows"
-ACTORS = {FILL: FILL_ACTOR, PREVIEW: PREVIEW_ACTOR}
+SUBMIT_ACTOR = "submit_batch"  # a batch fill's rows, submitted as one Message Batch
+POLL_ACTOR = "poll_batch"  # has a Message Batch ended? then its results are written
+ACTORS = {FILL: FILL_ACTOR, PREVIEW: PREVIEW_ACTOR, SUBMIT: SUBMIT_ACTOR, POLL: POLL_ACTOR}
+URGENT_KINDS = (POLL,)  # sent at once whatever the job: a poll is one quick request
 
 SMALL_FILL = 50  # a fill of fewer cells than this is interactive work
 INTERACTIVE_REASONS = ("new_rows", "auto_update")  # jobs people are waiting for as they edit
@@ -48,4 +52,6 @@ def destination(queue: str, kind: str, bulk: bool = False) -> tuple[str, str]:
         return queue, kind
     if bulk and actor == FILL_ACTOR:
         return BULK_QUEUE, BULK_FILL_ACTOR
+    if actor == SUBMIT_ACTOR:
+        return BULK_QUEUE, actor
     return QUEUE, actor

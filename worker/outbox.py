@@ -23,7 +23,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from db.engine import transaction
-from jobs.names import BULK_QUEUE, BULK_SQL, destination
+from jobs.names import BULK_QUEUE, BULK_SQL, URGENT_KINDS, destination
 
 log = logging.getLogger(__name__)
 
@@ -33,19 +33,22 @@ BULK_WINDOW = 8  # bulk messages waiting in the broker at most (the workers hold
 _INTERACTIVE = text(
     "SELECT o.id, o.queue, o.actor, o.payload, false AS bulk, NULL::text AS workspace FROM outbox o "
     "LEFT JOIN jobs j ON j.id = CAST(o.payload ->> 'job' AS uuid) "
-    f"WHERE o.sent_at IS NULL AND (j.id IS NULL OR NOT {BULK_SQL}) ORDER BY o.id LIMIT :n FOR UPDATE OF o SKIP LOCKED")
+    f"WHERE o.sent_at IS NULL AND (j.id IS NULL OR o.queue = ANY(:urgent) OR NOT {BULK_SQL}) "
+    "ORDER BY o.id LIMIT :n FOR UPDATE OF o SKIP LOCKED")
 # the next `n` bulk messages in turn: k-th message of each job, jobs of a workspace interleaved, then
 # workspaces in the order they were served (never served first)
 _BULK_TURNS = text(
     "WITH b AS (SELECT o.id, j.workspace_id AS w, j.id AS job, j.created_at, "
     "  row_number() OVER (PARTITION BY j.id ORDER BY o.id) AS k "
-    f" FROM outbox o JOIN jobs j ON j.id = CAST(o.payload ->> 'job' AS uuid) WHERE o.sent_at IS NULL AND {BULK_SQL}"
+    " FROM outbox o JOIN jobs j ON j.id = CAST(o.payload ->> 'job' AS uuid) "
+    f" WHERE o.sent_at IS NULL AND NOT o.queue = ANY(:urgent) AND {BULK_SQL}"
     "), t AS (SELECT id, w, row_number() OVER (PARTITION BY w ORDER BY k, created_at, job) AS turn FROM b) "
     "SELECT id FROM t ORDER BY turn, array_position(CAST(:served AS text[]), w::text) NULLS FIRST, id LIMIT :n")
 # bulk messages of jobs that ended (cancelled, stopped) have nothing left to do: they are not sent
 _DROP_ENDED = text(
     "UPDATE outbox o SET sent_at = now() FROM jobs j WHERE o.sent_at IS NULL "
-    f"AND j.id = CAST(o.payload ->> 'job' AS uuid) AND j.status NOT IN ('queued', 'running') AND {BULK_SQL}")
+    f"AND j.id = CAST(o.payload ->> 'job' AS uuid) AND j.status NOT IN ('queued', 'running') "
+    f"AND NOT o.queue = ANY(:urgent) AND {BULK_SQL}")
 _BULK = text(
     "SELECT o.id, o.queue, o.actor, o.payload, true AS bulk, j.workspace_id::text AS workspace FROM outbox o "
     "JOIN jobs j ON j.id = CAST(o.payload ->> 'job' AS uuid) "
@@ -58,7 +61,8 @@ def _send(broker: Broker, rows: Sequence[Any]) -> list[int]:
     for row in rows:
         payload = row.payload
         queue, actor = destination(row.queue, row.actor, row.bulk)
-        message = Message(queue_name=queue, actor_name=actor, args=(payload["job"], payload["rows"]),
+        args = (payload["job"], payload["rows"], *((payload["batch"],) if "batch" in payload else ()))
+        message = Message(queue_name=queue, actor_name=actor, args=args,
                           kwargs={}, options={})
         try:
             broker.enqueue(message, delay=int(payload.get("delay_ms") or 0) or None)
@@ -87,13 +91,14 @@ class Relay:
         """Send up to one batch of unsent messages (bulk ones as the window allows); returns how many went
         out (0: nothing could go; -1: the broker took none)."""
         async with transaction(None, engine=self.engine) as conn:
-            rows = list((await conn.execute(_INTERACTIVE, {"n": self.batch})).all())
+            urgent = list(URGENT_KINDS)
+            rows = list((await conn.execute(_INTERACTIVE, {"n": self.batch, "urgent": urgent})).all())
             room = await self._room(self.batch - len(rows))
             self.bulk_waits = room == 0  # no room now: look again soon (None: the broker is down)
             if room:
-                await conn.execute(_DROP_ENDED)
+                await conn.execute(_DROP_ENDED, {"urgent": urgent})
                 served = [w for w, _ in sorted(self.served.items(), key=lambda kv: kv[1])]
-                ids = (await conn.execute(_BULK_TURNS, {"served": served, "n": room})).scalars().all()
+                ids = (await conn.execute(_BULK_TURNS, {"served": served, "n": room, "urgent": urgent})).scalars().all()
                 if ids:
                     bulk = {r.id: r for r in (await conn.execute(_BULK, {"ids": list(ids)})).all()}
                     rows += [bulk[i] for i in ids if i in bulk]

@@ -75,5 +75,6 @@ class Sweeper:
 
 
 def _store(job: dict[str, Any]) -> Any:
-    """Where a job keeps its rows: the table's cells (a fill) or its own results (a preview)."""
-    return previews if job.get("mode") == previews.MODE else ai_cells
+    """Where a job keeps its rows: the table's cells (a fill; a batch fill's claims last as long as its
+    Message Batches) or its own results (a preview)."""
+    return {previews.MODE: previews, ai_cells.batches.MODE: ai_cells.batches}.get(job.get("mode"), ai_cells)

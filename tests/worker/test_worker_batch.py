@@ -1,0 +1,53 @@
+"""Batch fills end to end: outbox → relay → a worker submits Message Batches to the fake server → polls →
+results written with the same guards as realtime calls, at half the price; Stop cancels the batch."""
+
+import asyncio
+import time
+
+from workerkit import cells, expected_values, make_sheet, quiet_cells, wait_job
+
+import jobs
+from db.engine import transaction
+
+
+async def _start(engine, sheet, mode):
+    async with transaction(sheet.account, engine=engine) as conn:
+        return await jobs.start_fill(conn, sheet.table.id, sheet.col("Out"), "all", mode=mode)
+
+
+async def test_a_batch_fill_writes_every_cell_through_batches_at_half_the_price(engine, unique, pipeline, fake):
+    fake.configure(batch_latency_s=0.5)
+    sheet = await make_sheet(engine, unique, 120)
+    job = await _start(engine, sheet, "batch")
+    assert (job.mode, job.total) == ("batch", 120)
+    done = await wait_job(engine, job.id, timeout=60)
+    assert (done["status"], done["done"], done["failed"]) == ("completed", 120, 0)
+    got = await cells(engine, sheet)
+    assert {rid: c["value"] for rid, c in got.items()} == expected_values(sheet, got)
+    stats = fake.stats()
+    assert stats["calls"] == 0 and len(stats["batches"]) == 1  # no realtime call: one batch of 12 requests
+    assert set(stats["rows"].values()) == {1}
+
+    now = await wait_job(engine, (await _start(engine, sheet, "now")).id, timeout=60)  # the same fill, now
+    assert now["status"] == "completed" and fake.stats()["calls"] == 12
+    assert abs(done["cost_usd"] / now["cost_usd"] - 0.5) < 1e-3  # the same tokens, at half the price
+
+
+async def test_stop_cancels_the_batch_and_gives_the_cells_back(engine, unique, pipeline, fake):
+    fake.configure(batch_latency_s=60)
+    sheet = await make_sheet(engine, unique, 30)
+    job = await _start(engine, sheet, "batch")
+    deadline = time.monotonic() + 20
+    while not fake.stats()["batches"]:  # submitted
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.3)  # the batch is recorded on the job
+    async with transaction(sheet.account, engine=engine) as conn:
+        ended = await jobs.cancel(conn, job.id)
+    assert ended.status == "cancelled"
+    while not all(b["canceled"] for b in fake.stats()["batches"].values()):
+        assert time.monotonic() < deadline, fake.stats()["batches"]
+        await asyncio.sleep(0.05)
+    got = await quiet_cells(engine, sheet)
+    assert {c["s"] for c in got.values()} == {"idle"} and all(c["value"] is None for c in got.values())
+    assert fake.stats()["calls"] == 0
