@@ -96,7 +96,7 @@ class Rig:
         env = dict(os.environ, DATABASE_URL=self.url, REDIS_URL=self.redis_url, TABLECHAT_REDIS_PREFIX=self.prefix,
                    TABLECHAT_LLM="anthropic", ANTHROPIC_API_KEY="bench", ANTHROPIC_BASE_URL=self.fake_url,
                    TABLECHAT_MAX_CONCURRENCY=str(self.concurrency), TABLECHAT_ROWS_PER_CALL=str(self.rows_per_call),
-                   TABLECHAT_MAX_JOB_COST_USD="1000", PYTHONUNBUFFERED="1")
+                   TABLECHAT_MAX_JOB_COST_USD="1000", TABLECHAT_BATCH_POLL_S="0.5", PYTHONUNBUFFERED="1")
         self._procs.append(subprocess.Popen(
             [sys.executable, "-m", "cli.worker_command", "worker", "--processes", str(self.processes),
              "--threads", str(self.threads)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
@@ -160,12 +160,14 @@ class Rig:
             auto = await conn.execution_options(isolation_level="AUTOCOMMIT")
             await auto.execute(text("VACUUM (ANALYZE) records, changes, jobs, outbox, ai_runs"))
 
-    async def fill(self, made: tuple[TablePublic, str]) -> float:
-        """Seconds from queueing every cell to the job's final progress event."""
+    async def fill(self, made: tuple[TablePublic, str], mode: str = "write") -> float:
+        """Seconds from queueing every cell to the job's final progress event (`mode` batch: through the
+        Message Batches API); the job is then `last_job`."""
         table, column = made
         started = time.perf_counter()
         async with transaction(self.account, engine=self.engine) as conn:
-            job = await ai_cells.start_fill(conn, table, column, "all")
+            job = await ai_cells.start_fill(conn, table, column, "all", mode=mode)
+        self.last_job = str(job["id"])
         last = "0-0"
         while True:
             for entry_id, event in await progress.read(self.redis, self.prefix, job["id"], last, block_ms=60_000):

@@ -3,7 +3,7 @@ processes, the outbox, Redis, the official SDK) against the fake LLM server in i
 
 from __future__ import annotations
 
-from bench import fairness, fills
+from bench import batch_cost, fairness, fills
 from bench.context import FULL, Bench
 from bench.harness import Result, metric
 
@@ -44,3 +44,11 @@ async def small_fill_during_bulk_s(bench: Bench) -> Result:
     """A 10-cell fill's time to done while a 100,000-cell fill runs (fake LLM at 200 ms + 5 ms per output
     token), against the same fill with the workers idle (baseline); the target bounds their ratio."""
     return _result(await fairness.small_fill_during_bulk(bench.url, bulk_cells=100_000 if _full(bench) else 10_000))
+
+
+@metric("batch_cost_ratio", unit="×", target="<= 0.5")
+async def batch_cost_ratio(bench: Bench) -> Result:
+    """Cost of a 1,000-cell fill through the Message Batches API against the same cells filled now (fake LLM;
+    baseline 1: the fill made now)."""
+    m = await batch_cost.batch_cost_ratio(bench.url, rows=1000 if _full(bench) else 300)
+    return Result(m.value, baseline=1.0, note=m.note, extra=m.extra)
