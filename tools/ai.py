@@ -27,6 +27,10 @@ class FillColumn(BaseModel):
     table_id: str | None = Field(default=None, description="The table; the active table when left out")
     column_id: str = Field(description="The AI column's id (or its name)")
     scope: Scope = Field(default="all", description='"all", "empty", "failed", "stale" or a list of row ids')
+    mode: Literal["now", "batch"] | None = Field(default=None, description=(
+        '"now" (realtime) or "batch" (Message Batches API: half the price, usually within an hour, at most '
+        "24 h). Leave it out the first time: a big fill then starts nothing and returns both estimates for "
+        "the user to choose from."))
 
 
 def _table_ref(ctx: ToolContext, table_id: str | None) -> Any:
@@ -49,21 +53,35 @@ async def fill_column(ctx: ToolContext, args: FillColumn) -> ToolResult:
     hand are kept unless scope names their rows). scope: "all", "empty" (no value yet), "failed",
     "stale" (inputs changed) or a list of row ids. Live progress (done / failed / queued, cost, time
     left) and a final summary appear in the conversation by themselves: tell the user the fill started
-    and how many cells it covers; do not poll. To preview values before writing, use enrich_column."""
+    and how many cells it covers; do not poll. To preview values before writing, use enrich_column.
+    A big fill (over a thousand cells) called without `mode` starts nothing: it returns `choice_needed`
+    with the estimate of both ways (now: cost and minutes; batch: half the cost, usually within an hour,
+    at most 24 h). Show the user that estimate, ask which they want, and call again with `mode`."""
     ref = _table_ref(ctx, args.table_id)
     async with ctx.transaction() as conn:
         table = await _own_table(ctx, conn, ref)
         column = jobs.ai_column(table, args.column_id)
         estimate = await jobs.estimate_cost(conn, table, column.id, args.scope)
-        job = await jobs.start_fill(conn, table, column.id, args.scope, thread_id=ctx.thread_id)
+        if args.mode is None and estimate.batch_usd is not None:
+            return ToolResult({
+                "column": column.name, "cells": estimate.cells, "choice_needed": True,
+                "estimate": estimate.text(), "estimated_cost_usd": estimate.usd,
+                "estimated_batch_cost_usd": estimate.batch_usd, "estimated_minutes": estimate.minutes,
+                "note": 'Nothing started yet: ask the user whether to fill now or as a batch, then call '
+                        'fill_column again with mode "now" or "batch".'})
+        job = await jobs.start_fill(conn, table, column.id, args.scope, thread_id=ctx.thread_id,
+                                    mode=args.mode or "now")
     await jobs.tell(job)
     out: dict[str, Any] = {"job_id": str(job.id), "column": column.name, "cells_queued": job.total,
-                           "status": job.status}
+                           "status": job.status, "mode": args.mode or "now"}
     if job.total == 0:
         out["note"] = f'No cells of "{column.name}" match scope {args.scope!r}: nothing to fill.'
         return ToolResult(out)
     if job.total > COST_SHOWN_FROM:
-        out["estimated_cost_usd"] = estimate.usd
+        out["estimated_cost_usd"] = estimate.batch_usd if job.mode == "batch" else estimate.usd
+    if job.mode == "batch":
+        out["note"] = ("As a batch: half the price; results usually land within an hour (at most 24 h), "
+                       "and progress shows as they do.")
     out["cost_cap_usd"] = get_settings().max_job_cost_usd
     out["progress"] = "shown live in the conversation, with a summary at the end"
     await ctx.emit(JobEvent(job_id=job.id, table_id=table.id, column_id=column.id, column_name=column.name,

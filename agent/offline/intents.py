@@ -16,6 +16,21 @@ from agent.offline.words import (
     value_of,
 )
 
+_BATCH = re.compile(
+    r"[\s,]+(?:(?:as|in|with|using|via|through|by|at)\s+)?(?:an?\s+|the\s+)?(?:message\s+)?"
+    r"(?:batch(?:es)?(?:\s+(?:api|mode|job))?|half[- ]price|cheaper way|cheap way)"
+    r"(?:\s*\(?(?:at\s+)?half(?:\s+the)?[- ]price\)?)?[.!]?$", re.IGNORECASE)
+_NOW = re.compile(r"[\s,]+(?:right\s+)?(?:now|at once|immediately|in real[- ]?time|realtime)[.!]?$", re.IGNORECASE)
+
+
+def fill_mode(text: str) -> tuple[str, str | None]:
+    """A fill request without its closing "as a batch" / "now", and which of the two it asked for."""
+    for mode, pattern in (("batch", _BATCH), ("now", _NOW)):
+        found = pattern.search(text)
+        if found:
+            return text[: found.start()], mode
+    return text, None
+
 
 def parse_intent(text: str) -> Intent:
     """The request in one message; `Intent("help")` when it is not one the offline model knows."""
@@ -167,12 +182,13 @@ def parse_intent(text: str) -> Intent:
     if m and (ctype := type_word(m.group(2))):
         return Intent("modify", {"name": clean(m.group(1)), "changes": {"type": ctype}})
 
+    fill_text, mode = fill_mode(t)
     m = re.match(
         r"^(fill|enrich|compute|generate|run|regenerate|refill|recompute|populate|rerun|retry)\s+"
         r"(?:in\s+)?(?:the\s+)?(?:ai\s+)?(?:column\s+)?(.+?)(?:\s+(?:ai\s+)?column)?"
         r"(?:\s+(?:for|on|in)\s+(all|empty|failed|stale|the empty|the failed|the stale|every)"
         r"(?:\s+(?:rows|cells))?)?$",
-        t,
+        fill_text,
         re.IGNORECASE,
     )
     if m:
@@ -187,6 +203,7 @@ def parse_intent(text: str) -> Intent:
                 "name": clean(m.group(2)),
                 "scope": "all" if scope == "every" else scope,
                 "enrich": verb == "enrich",
+                "mode": mode,
             },
         )
 

@@ -81,10 +81,16 @@ def _after_proposal(last: Done) -> Step:
 
 
 def _fill_started(job: dict[str, Any]) -> str:
+    if job.get("choice_needed"):
+        name = md_text(job.get("column"))
+        return (f"Before I start: {md_text(job.get('estimate'), limit=None)}. Say “fill column {name} now” or "
+                f"“fill column {name} as a batch”.")
     if not job.get("cells_queued"):
         return job.get("note") or "There was nothing to fill."
     cost = job.get("estimated_cost_usd")
     est = f" (estimated cost ${cost:.4f})" if isinstance(cost, (int, float)) else ""
-    return (f"Started filling **{md_text(job.get('column'))}**: {job['cells_queued']} cells{est}. The progress message "
-            "below counts up as cells complete, and the live view shows each value as it arrives.")
+    batch = (" as a batch (half the price; results usually land within an hour, at most 24 h)"
+             if job.get("mode") == "batch" else "")
+    return (f"Started filling **{md_text(job.get('column'))}**{batch}: {job['cells_queued']} cells{est}. The progress "
+            "message below counts up as cells complete, and the live view shows each value as it arrives.")
 

@@ -159,6 +159,8 @@ def fill(intent: Intent, done: list[Done], tools: set) -> Step:
             f"column {md_text(target['name'])}” to have AI research values for it, or add an AI column with a prompt."
         )
     args: dict[str, Any] = {"table_id": table["id"], "column_id": target["id"], "scope": intent.args["scope"]}
+    if tool == "fill_column" and intent.args.get("mode"):
+        args["mode"] = intent.args["mode"]
     if tool == "enrich_column":
         args["sample"] = 5
         shown = md_text(target["name"])
@@ -169,8 +171,9 @@ def fill(intent: Intent, done: list[Done], tools: set) -> Step:
             f"ask me to {scale} for the rest.",
             [(tool, args)],
         )
+    how = "as a batch (half the price)" if args.get("mode") == "batch" else "now"
     return Step(
-        f"Filling “{md_text(target['name'])}” ({intent.args['scope']} cells) now; progress shows in the chat.",
+        f"Filling “{md_text(target['name'])}” ({intent.args['scope']} cells) {how}; progress shows in the chat.",
         [(tool, args)],
     )
 

@@ -145,7 +145,8 @@ def verdict(case: dict) -> str | None:
         return f"called {names}: {text[:120]}"
     args = dict(calls[names.index(expected_call)][1])
     if kind in ("fill", "enrich") and (NAMES.get(args["column_id"]) != want["column"]
-                                       or args["scope"] != want.get("scope", args["scope"])):
+                                       or args["scope"] != want.get("scope", args["scope"])
+                                       or args.get("mode") != want.get("mode", args.get("mode"))):
         return f"{expected_call} {args}"
     return None
 
