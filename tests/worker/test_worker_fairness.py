@@ -6,6 +6,8 @@ import asyncio
 import uuid
 from dataclasses import dataclass, field
 
+import pytest
+from redis.asyncio import Redis
 from sqlalchemy import text
 from workerkit import make_sheet, wait_job
 
@@ -13,6 +15,8 @@ import jobs
 from db import ai_cells
 from db.engine import transaction
 from jobs.names import BULK_QUEUE, QUEUE, is_bulk
+from worker.consumers import FairWorker, reserved_threads
+from worker.limiter import Limiter
 from worker.outbox import BULK_WINDOW, Relay
 
 
@@ -26,6 +30,49 @@ def test_which_work_is_bulk():
     assert not is_bulk("preview", "fill", 5000)
     assert not is_bulk("write", "new_rows", 1000) and is_bulk("write", "new_rows", 1001)
     assert not is_bulk("write", "auto_update", 300) and not is_bulk(None, None, None)
+
+
+@pytest.fixture
+async def redis(services):
+    client = Redis.from_url(services.redis_url)
+    prefix = f"tcfair{uuid.uuid4().hex[:6]}"
+    yield client, prefix
+    keys = await client.keys(f"{prefix}:*")
+    if keys:
+        await client.delete(*keys)
+    await client.aclose()
+
+
+async def test_an_urgent_call_takes_the_next_free_slot_before_calls_that_waited_longer(redis):
+    client, prefix = redis
+    limiter, other = Limiter(client, prefix, cap=2), Limiter(client, prefix, cap=2)  # two processes
+    release = asyncio.Event()
+    order: list[str] = []
+
+    async def call(name: str, urgent: bool = False, hold: asyncio.Event | None = None):
+        async with limiter.slot(urgent=urgent):
+            order.append(name)
+            if hold is not None:
+                await hold.wait()
+
+    holders = [asyncio.create_task(call(f"held{n}", hold=release)) for n in range(2)]
+    await asyncio.sleep(0.05)
+    waiting = [asyncio.create_task(call(f"bulk{n}")) for n in range(6)]
+    await asyncio.sleep(0.05)
+    urgent = asyncio.create_task(call("urgent", urgent=True))
+    await asyncio.sleep(0.05)
+    release.set()
+    await asyncio.gather(*holders, *waiting, urgent)
+    assert order[:2] == ["held0", "held1"] and order[2] == "urgent", order
+    assert await other.in_flight() == 0
+
+
+def test_a_worker_keeps_threads_for_interactive_work():
+    from worker.actors import broker
+
+    assert [reserved_threads(n) for n in (1, 2, 4, 8, 16)] == [0, 1, 1, 2, 4]
+    worker = FairWorker(broker, worker_threads=8)
+    assert worker.bulk_prefetch == 6 and worker.queue_prefetch == 16
 
 
 @dataclass
