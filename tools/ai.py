@@ -94,6 +94,8 @@ async def fill_column(ctx: ToolContext, args: FillColumn) -> ToolResult:
 # model text, so each goes through md_text.
 
 SHOW_FAILURES = 10
+BATCH_INTERVAL_S = 5.0  # a batch's results land all at once, within the hour
+BATCH_FOLLOW_S = 25 * 3600.0  # a Message Batch ends within 24 h
 
 
 def progress_line(job: jobs.JobPublic, column: str) -> str:
@@ -103,7 +105,9 @@ def progress_line(job: jobs.JobPublic, column: str) -> str:
     if job.eta_s is not None:
         parts.append(f"about {max(1, round(job.eta_s))} s left")
     lead = "Computing a sample of" if job.mode == "preview" else "Filling"
-    return f"{lead} **{md_text(column)}**: " + " · ".join(parts)
+    how = (" as a batch (half the price; results usually within an hour, at most 24 h)"
+           if job.mode == "batch" else "")
+    return f"{lead} **{md_text(column)}**{how}: " + " · ".join(parts)
 
 
 async def final_summary(conn: Any, job: jobs.JobPublic, column: str) -> str:
@@ -158,13 +162,16 @@ async def cancel_job(ctx: ToolContext, job_id: Any) -> jobs.JobPublic:
 async def follow_job(ctx: ToolContext, job_id: Any, column: str, show: Any, *, interval_s: float = 0.25,
                      timeout_s: float = 3600.0) -> jobs.JobPublic:
     """Call `show(text)` as a job moves (at most once per `interval_s`, only when the text changes), then
-    once with its final summary; the database is read each time, so nothing depends on missed events."""
+    once with its final summary; the database is read each time, so nothing depends on missed events.
+    A batch fill is followed for up to BATCH_FOLLOW_S, read every BATCH_INTERVAL_S at most."""
     shown = None
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout_s
     while True:
         async with ctx.transaction() as conn:
             job = await jobs.get_job(conn, job_id)
+            if job.mode == "batch" and interval_s < BATCH_INTERVAL_S:
+                interval_s, deadline = BATCH_INTERVAL_S, loop.time() + BATCH_FOLLOW_S
             done = job.status not in ("queued", "running")
             line = await final_summary(conn, job, column) if done else progress_line(job, column)
         if line != shown:
