@@ -6,8 +6,9 @@ on the job (db/ai_cells/batches.py) and a `batch_poll` message is sent for later
 has ended its results are written with the same guards as realtime calls (the claim and the row's input
 hash, the column type, at most 3 attempts, costs counted on the job at the batch price); rows the batch
 could not answer go back to the queue and are retried as realtime calls. A job cancelled or stopped
-meanwhile has its batch cancelled at the next poll (`jobs.cancel` sends one at once). Without Claude
-(the offline model) a batch fill runs as a realtime one."""
+meanwhile has its batch cancelled at the next poll (`jobs.cancel` sends one at once). Before a batch is
+submitted, what the job spent plus what its batches in flight may cost plus this one's estimate must
+fit under the job's cost cap. Without Claude (the offline model) a batch fill runs as a realtime one."""
 
 from __future__ import annotations
 
@@ -43,7 +44,9 @@ class BatchFiller(Filler):
         requests = [(f"{self.claim}-{k}", prompt.request(ctx.prefix, ctx.model, ctx.deps, g))
                     for k, g in enumerate(groups)]
         estimate = BATCH_DISCOUNT * sum(self._estimate(req, len(g)) for (_, req), g in zip(requests, groups))
-        if ctx.spent + estimate > rt.app.max_job_cost_usd:
+        async with transaction(None, engine=rt.engine) as conn:
+            spent, flying = await batches.reserved(conn, ctx.job_id)
+        if spent + flying + estimate > rt.app.max_job_cost_usd:  # the batches in flight may cost what they may
             await self._stop(stop_message(rt.app.max_job_cost_usd, self.WHAT))
             await self._write([Outcome(r.id, self.claim, "retry", not_before=time.time()) for r in taken])
             return None
@@ -56,7 +59,7 @@ class BatchFiller(Filler):
                                Outcome(r.id, self.claim, "error", error=err.message) for r in taken])
             return None
         async with transaction(None, engine=rt.engine) as conn:
-            await batches.record_batch(conn, ctx.job_id, batch_id, self.claim, [r.id for r in taken], size)
+            await batches.record_batch(conn, ctx.job_id, batch_id, self.claim, [r.id for r in taken], size, estimate)
             await batches.send_polls(conn, ctx.job_id, [batch_id], delay_ms=int(rt.settings.batch_poll_s * 1000))
         return batch_id
 
@@ -164,11 +167,14 @@ async def poll(rt: Runtime, job_id: str, batch_id: str) -> None:
         log.warning("polling batch %s of job %s failed: %s", batch_id, job_id, err.message)
         ended = False
     async with transaction(None, engine=rt.engine) as conn:
-        mine = await batches.polled(conn, job_id, batch_id, ended=ended)
-        if mine and not ended:
-            await batches.send_polls(conn, job_id, [batch_id], delay_ms=int(wait * 1000))
-    if not (mine and ended):
-        return
+        if not ended:
+            if await batches.polled(conn, job_id, batch_id, ended=False):
+                await batches.send_polls(conn, job_id, [batch_id], delay_ms=int(wait * 1000))
+            return
+        if not await batches.collecting(conn, job_id, batch_id):
+            return
     ctx = await load_context(rt, job_id)
     if ctx is not None:
         await BatchFiller(rt, ctx, str(entry["claim"]), urgent=False).collect(batch_id, entry, results)
+    async with transaction(None, engine=rt.engine) as conn:  # written: forgotten
+        await batches.polled(conn, job_id, batch_id, ended=True)

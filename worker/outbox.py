@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 BATCH = 1000
 BULK_WINDOW = 8  # bulk messages waiting in the broker at most (the workers hold a few more each)
+SERVED_KEPT = 10_000  # workspaces whose last turn the relay remembers
 
 _INTERACTIVE = text(
     "SELECT o.id, o.queue, o.actor, o.payload, false AS bulk, NULL::text AS workspace FROM outbox o "
@@ -111,10 +112,12 @@ class Relay:
                      "sent_at = CASE WHEN id = ANY(:sent) THEN now() END WHERE id = ANY(:ids)"),
                 {"sent": sent, "ids": [r.id for r in rows]},
             )
-        done = set(sent)
+        done, now = set(sent), time.monotonic()
         for row in rows:
             if row.bulk and row.id in done:
-                self.served[row.workspace] = time.monotonic()
+                self.served[row.workspace] = now
+        if len(self.served) > SERVED_KEPT:  # workspaces not served for long are as good as never served
+            self.served = dict(sorted(self.served.items(), key=lambda kv: kv[1])[-SERVED_KEPT // 2:])
         return len(sent) if sent else -1
 
     async def _room(self, most: int) -> int | None:

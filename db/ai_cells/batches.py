@@ -24,10 +24,13 @@ POLL = "batch_poll"
 BATCH_LEASE_S = 25 * 3600  # a batch ends within 24 h: its claims are older than that only if it was lost
 
 
+COLLECT_AGAIN_S = 600  # a batch whose results were being written this long ago is collected again
+
+
 async def record_batch(conn: AsyncConnection, job_id: str, batch_id: str, claim: str, rows: Sequence[int],
-                       size: int) -> None:
-    """Remember a submitted batch on its job (and that the job moved)."""
-    entry = {"claim": claim, "rows": list(rows), "size": size, "polled": time.time()}
+                       size: int, estimate: float) -> None:
+    """Remember a submitted batch on its job (and that the job moved), with what it may cost."""
+    entry = {"claim": claim, "rows": list(rows), "size": size, "polled": time.time(), "estimate": estimate}
     await conn.execute(text(
         "UPDATE jobs SET updated_at = now(), spec = jsonb_set(coalesce(spec, '{}') || jsonb_build_object('batches', "
         " coalesce(spec -> 'batches', '{}')), ARRAY['batches', :b], CAST(:e AS jsonb)) WHERE id = CAST(:j AS uuid)"),
@@ -53,6 +56,25 @@ async def polled(conn: AsyncConnection, job_id: str, batch_id: str, *, ended: bo
             " to_jsonb(extract(epoch FROM clock_timestamp()))) WHERE id = CAST(:j AS uuid) AND spec -> 'batches' ? :b"),
             {"j": job_id, "b": batch_id})
     return res.rowcount == 1
+
+
+async def collecting(conn: AsyncConnection, job_id: str, batch_id: str) -> bool:
+    """Take the writing of an ended batch's results: False when another worker writes them (or wrote
+    them less than COLLECT_AGAIN_S ago and died: then it is taken again)."""
+    res = await conn.execute(text(
+        "UPDATE jobs SET updated_at = now(), spec = jsonb_set(spec, ARRAY['batches', :b, 'collecting'], "
+        " to_jsonb(extract(epoch FROM clock_timestamp()))) WHERE id = CAST(:j AS uuid) AND spec -> 'batches' ? :b "
+        " AND coalesce((spec -> 'batches' -> :b ->> 'collecting')::float8, 0) "
+        "     < extract(epoch FROM clock_timestamp()) - :again"), {"j": job_id, "b": batch_id, "again": COLLECT_AGAIN_S})
+    return res.rowcount == 1
+
+
+async def reserved(conn: AsyncConnection, job_id: str) -> tuple[float, float]:
+    """What the job spent, and what its batches in flight may still cost."""
+    row = (await conn.execute(text("SELECT cost_usd, spec FROM jobs WHERE id = CAST(:j AS uuid)"),
+                              {"j": job_id})).one()
+    flying = ((row.spec or {}).get("batches") or {}).values()
+    return float(row.cost_usd), sum(float(b.get("estimate") or 0) for b in flying)
 
 
 async def send_polls(conn: AsyncConnection, job_id: str, batch_ids: Sequence[str], delay_ms: int = 0) -> None:
@@ -83,5 +105,6 @@ def submit_messages(job_id: str, ids: Sequence[int], chunk: int) -> list[dict[st
     return [{"job": job_id, "rows": ids[i: i + chunk], "delay_ms": 0} for i in range(0, len(ids), chunk)]
 
 
-__all__ = ["BATCH_LEASE_S", "MODE", "POLL", "SUBMIT", "open_batches", "outbox_rows", "polled", "record_batch",
-           "recover_dead", "release_ended", "requeue_stalled", "send_polls", "submit_messages"]
+__all__ = ["BATCH_LEASE_S", "MODE", "POLL", "SUBMIT", "collecting", "open_batches", "outbox_rows", "polled",
+           "record_batch", "recover_dead", "release_ended", "requeue_stalled", "reserved", "send_polls",
+           "submit_messages"]

@@ -51,3 +51,18 @@ async def test_stop_cancels_the_batch_and_gives_the_cells_back(engine, unique, p
     got = await quiet_cells(engine, sheet)
     assert {c["s"] for c in got.values()} == {"idle"} and all(c["value"] is None for c in got.values())
     assert fake.stats()["calls"] == 0
+
+
+async def test_a_batch_that_would_pass_the_cost_cap_is_not_submitted_and_the_job_stops(engine, unique, pipeline,
+                                                                                       fake):
+    pipeline.restart(TABLECHAT_MAX_JOB_COST_USD=0.001)
+    try:
+        sheet = await make_sheet(engine, unique, 200)
+        job = await _start(engine, sheet, "batch")
+        done = await wait_job(engine, job.id, timeout=60)
+        got = await quiet_cells(engine, sheet)
+    finally:
+        pipeline.restart()
+    assert done["status"] == "stopped" and "TABLECHAT_MAX_JOB_COST_USD" in done["error"], done
+    assert not fake.stats()["batches"] and done["cost_usd"] == 0
+    assert {c["s"] for c in got.values()} == {"error"} and all("cost limit" in c["e"] for c in got.values())
