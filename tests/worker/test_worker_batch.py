@@ -7,6 +7,7 @@ import time
 from workerkit import cells, expected_values, make_sheet, quiet_cells, wait_job
 
 import jobs
+from db import records
 from db.engine import transaction
 
 
@@ -66,3 +67,32 @@ async def test_a_batch_that_would_pass_the_cost_cap_is_not_submitted_and_the_job
     assert done["status"] == "stopped" and "TABLECHAT_MAX_JOB_COST_USD" in done["error"], done
     assert not fake.stats()["batches"] and done["cost_usd"] == 0
     assert {c["s"] for c in got.values()} == {"error"} and all("cost limit" in c["e"] for c in got.values())
+
+
+async def test_a_row_edited_while_its_batch_runs_is_computed_from_its_new_input_and_a_refused_row_fails_alone(
+        engine, unique, pipeline, fake):
+    fake.configure(batch_latency_s=1.0, poison="product 5 for market 0")
+    sheet = await make_sheet(engine, unique, 20)
+    job = await _start(engine, sheet, "batch")
+    deadline = time.monotonic() + 20
+    while not fake.stats()["batches"]:
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.05)
+    edited, key = sheet.ids[3], sheet.col("Description")
+    async with transaction(sheet.account, engine=engine) as conn:
+        rec = await records.get_record(conn, sheet.table, edited)
+        await records.update_cell(conn, sheet.table.id, edited, key, value="edited while in a batch",
+                                  version=rec.cells[key].version)
+    done = await wait_job(engine, job.id, timeout=60)
+    got = await quiet_cells(engine, sheet)
+    want = expected_values(sheet, got)
+    poisoned = [rid for rid, c in got.items() if "product 5 for market 0" in str(c["data"].get(key))]
+    assert len(poisoned) == 1 and got[poisoned[0]]["s"] == "error" and "too long" in got[poisoned[0]]["e"]
+    # the batch's answer to the old input is dropped; the row is computed again from its new input
+    assert got[edited]["s"] == "completed" and got[edited]["value"] == want[edited] == "about edited while in a batch"
+    assert fake.stats()["rows"][str(edited)] == 2
+    others = [rid for rid in sheet.ids if rid not in (edited, *poisoned)]
+    assert all(got[rid]["s"] == "completed" and got[rid]["value"] == want[rid] for rid in others)
+    assert done["status"] == "completed" and done["failed"] == 1
+    # the refused request's rows were asked again one by one, in realtime calls
+    assert fake.stats()["calls"] >= 2 and fake.stats()["rows"][str(poisoned[0])] >= 3
