@@ -174,3 +174,26 @@ def test_a_miss_is_counted():
             "expect": {"kind": "create", "table": "Books", "columns": [["Title", "text"], ["Author", "number"]]}}
     assert verdict(case) is not None
     assert verdict({"ask": "tell me a joke", "expect": {"kind": "create", "table": "Jokes", "has": []}})
+
+
+def _after_fill(result: dict) -> str:
+    """The offline model's words once fill_column answered `result`."""
+    messages = [{"role": "user", "content": [{"type": "text", "text": "fill column Summary"}]},
+                {"role": "assistant", "content": [{"type": "tool_use", "id": "u1", "name": "fill_column",
+                                                   "input": {"column_id": "c-summary", "scope": "empty"}}]},
+                {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "u1",
+                                              "content": json.dumps(result)}]}]
+    step = plan(ModelRequest("system", messages, TOOLS))
+    assert not step.calls
+    return step.text
+
+
+def test_a_big_fill_is_offered_now_or_as_a_batch_and_a_batch_fill_says_so():
+    text = _after_fill({"column": "Summary", "cells": 5000, "choice_needed": True,
+                        "estimate": "5,000 cells with claude-haiku-4-5: now about $1.20, about 2 min; or as a batch "
+                                    "about $0.60 (half the price), usually done within an hour, at most 24 h",
+                        "note": "Nothing started yet"}).replace("\\", "")  # as the markdown shows it
+    assert "$1.20" in text and "$0.60" in text and "24 h" in text
+    assert "fill column Summary now" in text and "fill column Summary as a batch" in text
+    started = _after_fill({"cells_queued": 5000, "column": "Summary", "mode": "batch", "estimated_cost_usd": 0.6})
+    assert "Started filling **Summary** as a batch" in started and "within an hour" in started
