@@ -51,6 +51,9 @@ async def recover_dead(conn: AsyncConnection, job: Mapping[str, Any], live_worke
     return len(cells), await settle(conn, {job["id"]: Delta(failed=failed)})
 
 
+_UNSENT = text("SELECT EXISTS (SELECT 1 FROM outbox WHERE sent_at IS NULL AND payload ->> 'job' = :j)")
+
+
 async def requeue_stalled(conn: AsyncConnection, job: Mapping[str, Any], kind: str = FILL
                           ) -> tuple[int, list[dict[str, Any]]]:
     """A job that made no progress for a while: send its queued cells again as messages of `kind` (their
@@ -66,6 +69,10 @@ async def requeue_stalled(conn: AsyncConnection, job: Mapping[str, Any], kind: s
                  f"WHERE id = :j AND status IN ('queued', 'running') RETURNING {JOB_FIELDS}"),
             {"j": job["id"], "m": "The column was deleted or is no longer an AI column"})
         return 0, [jsonable(m) for m in ended.mappings()]
+    if (await conn.execute(_UNSENT, {"j": str(job["id"])})).scalar_one():
+        # its messages wait in the outbox (for their turn, or for the broker): they were not lost
+        await conn.execute(text("UPDATE jobs SET updated_at = now() WHERE id = :j"), {"j": job["id"]})
+        return 0, []
     res = await conn.execute(
         text("SELECT id, meta -> :c ->> 's' AS s, coalesce((meta -> :c ->> 'n')::float8, 0) AS nb "
              "FROM records WHERE table_id = :t AND meta -> :c ->> 'j' = :j"),

@@ -141,6 +141,18 @@ async def test_relayed_messages_name_their_queue_by_the_job(engine, unique):
     await _cancel(engine, job)
 
 
+async def test_the_sweeper_does_not_send_again_messages_that_wait_for_their_turn(engine, unique):
+    sheet = await make_sheet(engine, unique, 400)
+    job = await _start(engine, sheet)  # its messages wait in the outbox: no relay runs here
+    count = text("SELECT count(*) FROM outbox WHERE sent_at IS NULL AND payload ->> 'job' = :j")
+    async with transaction(None, engine=engine) as conn:
+        before = (await conn.execute(count, {"j": str(job.id)})).scalar_one()
+        job_row = next(j for j in await ai_cells.active_jobs(conn) if j["id"] == str(job.id))
+        assert await ai_cells.requeue_stalled(conn, job_row) == (0, [])
+        assert (await conn.execute(count, {"j": str(job.id)})).scalar_one() == before == 5
+    await _cancel(engine, job)
+
+
 async def test_a_small_fill_and_another_workspaces_fill_do_not_wait_for_a_big_one(engine, unique, pipeline, fake):
     fake.configure(latency_s=0.15)
     big = await make_sheet(engine, unique, 2400)
