@@ -20,12 +20,12 @@ SETTING = "tablechat.change_set"
 _OPEN = f"""
 WITH cur AS (SELECT nullif(current_setting('{SETTING}', true), '') AS v),
 ins AS (
-  INSERT INTO change_sets (id, workspace_id, table_id, kind, actor, summary, proposal_id, reverts, base_seq)
+  INSERT INTO change_sets (id, workspace_id, table_id, kind, actor, summary, counts, proposal_id, reverts, base_seq)
   SELECT coalesce(CAST(:id AS uuid), gen_random_uuid()),
          coalesce(CAST(:w AS uuid), (SELECT workspace_id FROM data_tables WHERE id = :t)), :t, :k,
          CAST(:actor AS jsonb) || jsonb_strip_nulls(jsonb_build_object(
            'account_id', nullif(current_setting('app.account_id', true), ''))),
-         :s, :p, :rv,
+         :s, CAST(:counts AS jsonb), :p, :rv,
          coalesce((SELECT max(seq) FROM changes WHERE table_id = :t), 0)
   WHERE :force OR (SELECT v FROM cur) IS NULL
   RETURNING id
@@ -66,20 +66,22 @@ async def begin(
 async def ensure(
     conn: AsyncConnection, *, workspace_id: uuid.UUID | str | None, table_id: uuid.UUID | str | None,
     kind: Kind = "edit", actor: Mapping[str, Any] | None = None, summary: str = "",
+    counts: Mapping[str, int] | None = None,
 ) -> uuid.UUID:
-    """The transaction's change set: the one named already (a proposal's apply, an import), else a new one."""
+    """The transaction's change set: the one named already (a proposal's apply, an import), else a new one
+    with these `counts` (the one who named it counts its writes with `finish`)."""
     return await _open(conn, False, workspace_id, table_id, kind, actor or {"kind": "user"}, summary, None,
-                       None, None)
+                       None, None, counts)
 
 
 async def _open(conn: AsyncConnection, force: bool, workspace_id: Any, table_id: Any, kind: str,
                 actor: Mapping[str, Any] | None, summary: str, proposal_id: Any, reverts: Any,
-                change_set_id: Any) -> uuid.UUID:
+                change_set_id: Any, counts: Mapping[str, int] | None = None) -> uuid.UUID:
     got = await conn.execute(
         text(_OPEN),
         {"id": str(change_set_id) if change_set_id else None, "w": workspace_id, "t": table_id, "k": kind,
          "actor": json.dumps(dict(actor or {}), default=str), "s": summary[:500], "p": proposal_id,
-         "rv": reverts, "force": force},
+         "rv": reverts, "force": force, "counts": json.dumps(dict(counts or {}))},
     )
     return uuid.UUID(str(got.scalar_one()))
 

@@ -163,6 +163,15 @@ async def columns_changed_after(
     return set(rows.scalars().all())
 
 
+async def undone_by(conn: AsyncConnection, cs: ChangeSetRow) -> uuid.UUID | None:
+    """The revert that undid the change set and still holds (a revert reverted in its turn does not)."""
+    if cs.reverted_by is None:
+        return None
+    got = (await conn.execute(text("SELECT reverted_by FROM change_sets WHERE id = :id"),
+                              {"id": cs.reverted_by})).first()
+    return cs.reverted_by if got is not None and got[0] is None else None
+
+
 async def mark_reverted(conn: AsyncConnection, change_set_id: uuid.UUID, by: uuid.UUID) -> None:
     await conn.execute(text("UPDATE change_sets SET reverted_by = :by WHERE id = :id"),
                        {"by": by, "id": change_set_id})
@@ -207,17 +216,19 @@ async def list_changes(
 
 
 _HISTORY = """
-SELECT c.seq, c.data, c.prev, c.created_at, c.change_set, s.kind, s.actor, s.proposal_id, s.reverts,
-       s.summary
+SELECT c.seq, c.kind, c.data, c.prev, c.created_at, c.change_set, s.kind AS cs_kind, s.actor, s.proposal_id,
+       s.reverts, s.summary
 FROM changes c LEFT JOIN change_sets s ON s.id = c.change_set
-WHERE c.record_id = :r AND c.column_id = :c AND c.kind = 'cell' AND c.prev IS NOT NULL AND c.table_id = :t
+WHERE c.record_id = :r AND c.table_id = :t
+  AND ((c.kind = 'cell' AND c.column_id = :c AND c.prev IS NOT NULL) OR (c.kind = 'record' AND c.op = 'insert'))
 ORDER BY c.seq DESC LIMIT :lim
 """
 
 
 async def cell_versions(conn: AsyncConnection, table_id: uuid.UUID, record_id: int, column_id: uuid.UUID,
                         *, limit: int = 100) -> list[dict[str, Any]]:
-    """The value writes of one cell, newest first, each with the change set that made it."""
+    """The value writes of one cell, newest first, each with the change set that made it; the row's
+    insertion (its first value) counts as one."""
     rows = await conn.execute(text(_HISTORY), {"r": record_id, "c": column_id, "t": table_id, "lim": limit})
     return [dict(m) for m in rows.mappings()]
 
@@ -258,3 +269,56 @@ async def spend(conn: AsyncConnection, *, table_id: uuid.UUID | None = None,
            for m in rows}
     return {"columns": per, "today_usd": round(sum(v["today_usd"] for v in per.values()), 6),
             "total_usd": round(sum(v["total_usd"] for v in per.values()), 6)}
+
+
+SOURCE_OF_KIND = {"edit": "edit", "proposal": "proposal", "fill": "ai", "import": "import", "revert": "revert"}
+
+
+async def cell_history(conn: AsyncConnection, table_id: uuid.UUID, record_id: int, column_id: uuid.UUID,
+                       *, limit: int = 100) -> list[dict[str, Any]]:
+    """Each value a cell has had, newest first: `{version, value, previous, at, source}`, the source
+    saying who or what wrote it (an edit by whom, a proposal in which chat, an import, a revert, or an
+    AI run with its model, prompt as sent, raw answer, tokens, cost, attempts and duration)."""
+    if not 1 <= limit <= MAX_LIMIT:
+        raise Invalid(f"limit must be between 1 and {MAX_LIMIT}", limit=limit)
+    found = await cell_versions(conn, table_id, record_id, column_id, limit=limit)
+    if not found:
+        raise NotFound(f"No row {record_id} in this table", row_id=record_id)
+    out = []
+    for n, v in enumerate(found):
+        data = v["data"] or {}
+        actor = v["actor"] or {}
+        kind = SOURCE_OF_KIND.get(v["cs_kind"] or "", "unknown")
+        source: dict[str, Any] = {"kind": kind, "change_id": str(v["change_set"]) if v["change_set"] else None,
+                                  "summary": v["summary"]}
+        for key in ("account_id", "thread_id", "proposal_id", "column_id", "reason"):
+            if actor.get(key):
+                source[key] = actor[key]
+        if v["reverts"]:
+            source["reverts"] = str(v["reverts"])
+        if v["kind"] == "record":  # the row's insertion: its value then is what the next write replaced
+            newer = found[n - 1] if n > 0 else None
+            value = newer["prev"] if newer is not None else await _current(conn, record_id, column_id)
+            source["row_created"] = True
+            out.append({"version": 0, "value": value, "at": v["created_at"].isoformat(), "source": source})
+            continue
+        if kind == "ai" and v["change_set"]:
+            runs = await ai_runs_for(conn, v["change_set"], column_id, record_id, v["created_at"])
+            if runs:
+                run = runs[0]
+                source.update(
+                    model=run["model"], prompt=run["request"], answer=run["answer"],
+                    tokens={"input": run["input_tokens"], "cached": run["cache_read_tokens"],
+                            "cache_write": run["cache_write_tokens"], "output": run["output_tokens"]},
+                    cost_usd=float(run["cost_usd"]), duration_ms=round(float(run["latency_ms"]), 1),
+                    attempts=len(runs), rows_in_call=len(run["record_ids"] or []),
+                )
+        out.append({"version": data.get("version"), "value": data.get("value"), "previous": v["prev"],
+                    "at": v["created_at"].isoformat(), "source": source})
+    return out
+
+
+async def _current(conn: AsyncConnection, record_id: int, column_id: uuid.UUID) -> Any:
+    got = await conn.execute(text("SELECT data -> CAST(:c AS text) FROM records WHERE id = :r"),
+                             {"r": record_id, "c": str(column_id)})
+    return got.scalar()

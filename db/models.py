@@ -172,9 +172,8 @@ class Change(Base):
     prev: Mapped[Any | None] = mapped_column(JSONB)
 
 
-# a cell's versions, newest last (record ids are unique across tables)
-Index("ix_changes_cell_history", Change.record_id, Change.column_id, Change.seq,
-      postgresql_where=text("kind = 'cell'"))
+# a row's and its cells' versions in order (record ids are unique across tables)
+Index("ix_changes_record_history", Change.record_id, Change.seq, postgresql_where=text("record_id IS NOT NULL"))
 
 
 class ChangeSet(Base):

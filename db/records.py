@@ -128,7 +128,8 @@ async def _insert(conn: AsyncConnection, table: TablePublic, rows: Sequence[Mapp
     if not rows:
         return []
     await change_sets.ensure(conn, workspace_id=table.workspace_id, table_id=table.id,
-                             summary=f"Added {len(rows)} row{'s' if len(rows) != 1 else ''}")
+                             summary=f"Added {len(rows)} row{'s' if len(rows) != 1 else ''}",
+                             counts={"rows_added": len(rows)})
     docs = [{"d": data, "m": _ai_meta(table.columns, data, jobs)} for data in rows]
     res = await conn.execute(
         text(
@@ -219,7 +220,8 @@ async def _write_cells(
     """Write coerced values into one row, bump each cell's version, pin AI cells, audit old → new."""
     names = {str(c.id): c.name for c in table.columns}
     await change_sets.ensure(conn, workspace_id=table.workspace_id, table_id=table.id,
-                             summary=f"Edited {', '.join(names.get(k, '?') for k in list(values)[:5])} of row {record_id}")
+                             summary=f"Edited {', '.join(names.get(k, '?') for k in list(values)[:5])} of row {record_id}",
+                             counts={"cells": len(values), "rows_updated": 1})
     row = await conn.execute(
         text("SELECT data, meta FROM records WHERE id = :r AND table_id = :t FOR UPDATE"),
         {"r": record_id, "t": table.id},
@@ -303,7 +305,8 @@ async def delete_records(conn: AsyncConnection, table_id: Any, record_ids: Seque
     """Delete rows; NotFound when none of them exists."""
     tid = as_uuid(table_id, "table")
     await change_sets.ensure(conn, workspace_id=None, table_id=tid,
-                             summary=f"Deleted {len(record_ids)} row{'s' if len(record_ids) != 1 else ''}")
+                             summary=f"Deleted {len(record_ids)} row{'s' if len(record_ids) != 1 else ''}",
+                             counts={"rows_deleted": len(record_ids)})
     res = await conn.execute(
         text("DELETE FROM records WHERE table_id = :t AND id = ANY(:ids)"), {"t": tid, "ids": list(record_ids)}
     )

@@ -191,7 +191,7 @@ async def create_column(conn: AsyncConnection, table_id: Any, col: ColumnCreate)
             raise Invalid(f'Column "{col.name}" cannot be required: {count} existing rows have no value',
                           column=col.name)
     await change_sets.ensure(conn, workspace_id=table.workspace_id, table_id=table.id,
-                             summary=f'Added column "{col.name}"')
+                             summary=f'Added column "{col.name}"', counts={"columns_added": 1})
     cid = await _insert_column(conn, table.id, table.workspace_id, col, len(table.columns))
     if col.position is not None and col.position < len(table.columns):
         order = [c.id for c in table.columns]
@@ -226,7 +226,7 @@ async def update_column(conn: AsyncConnection, table_id: Any, column_id: Any, ch
         _check_cycle([(c.id, merged["name"], new_ai) if c.id == cid else (c.id, c.name, c.ai) for c in table.columns],
                      cid, col.name)
     await change_sets.ensure(conn, workspace_id=table.workspace_id, table_id=table.id,
-                             summary=f'Changed column "{col.name}"')
+                             summary=f'Changed column "{col.name}"', counts={"columns_changed": 1})
     if (merged["type"], merged["options"], merged["required"]) != (col.type, col.options, col.required):
         await _convert_values(conn, table.id, col, merged)
     ai = changes.ai.model_dump() if changes.ai is not None else (None if "ai" in patch else col.ai)
@@ -301,7 +301,8 @@ async def delete_column(conn: AsyncConnection, table_id: Any, column_id: Any) ->
     if dependants:
         raise Conflict(f"Column is used by AI column(s) {', '.join(dependants)}", dependants=dependants)
     await change_sets.ensure(conn, workspace_id=table.workspace_id, table_id=table.id,
-                             summary=f'Removed column "{next(c.name for c in table.columns if c.id == cid)}"')
+                             summary=f'Removed column "{next(c.name for c in table.columns if c.id == cid)}"',
+                             counts={"columns_removed": 1})
     await conn.execute(text("DELETE FROM columns WHERE id = :c"), {"c": cid})
     await _renumber(conn, table.id, [c.id for c in table.columns if c.id != cid])
 

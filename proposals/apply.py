@@ -122,7 +122,7 @@ async def _reverted_already(conn: AsyncConnection, row: StoredProposal, reverts:
         target = await history.get_change_set(conn, reverts, lock=True)
     except NotFound:
         target = None
-    if target is not None and target.reverted_by is None:
+    if target is not None and await history.undone_by(conn, target) is None:
         return None
     why = "This change was reverted already" if target is not None else "This change no longer exists"
     results = [failed(i, why, conflict=True) for i in range(len(row.payload.get("operations") or []))]

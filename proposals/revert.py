@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from db import history
 from db import records as db_records
 from db import tables as db_tables
+from db.errors import Conflict as AlreadyReverted
 from db.errors import Invalid, NotFound
 from db.history import ChangeSetRow, Effect
 from db.schemas import TablePublic
@@ -86,6 +87,8 @@ async def plan_revert(conn: AsyncConnection, change_set_id: Any) -> RevertPlan:
     """The revert of a change set of the caller's workspaces: NotFound for another's, Invalid when it
     cannot be reverted (its table is gone, it created the table, it is too big for one proposal)."""
     cs = await history.get_change_set(conn, change_set_id)
+    if (by := await history.undone_by(conn, cs)) is not None:
+        raise AlreadyReverted("This change was reverted already", change_id=str(cs.id), reverted_by=str(by))
     if cs.table_id is None:
         raise Invalid("This change wrote no table; there is nothing to revert", change_id=str(cs.id))
     try:

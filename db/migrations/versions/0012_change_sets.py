@@ -57,7 +57,7 @@ CREATE POLICY system ON change_sets TO tablechat_system USING (true) WITH CHECK 
 GRANT SELECT, INSERT, UPDATE, DELETE ON change_sets TO {APP_ROLE};
 
 ALTER TABLE changes ADD COLUMN change_set uuid, ADD COLUMN prev jsonb;
-CREATE INDEX ix_changes_cell_history ON changes (record_id, column_id, seq) WHERE kind = 'cell';
+CREATE INDEX ix_changes_record_history ON changes (record_id, seq) WHERE record_id IS NOT NULL;
 
 ALTER TABLE ai_runs ADD COLUMN request text, ADD COLUMN answer text;
 """
@@ -220,6 +220,6 @@ def downgrade() -> None:
     op.execute("DROP TRIGGER jobs_change_set ON jobs")
     op.execute("DROP FUNCTION tc_job_change_set()")
     op.execute("ALTER TABLE ai_runs DROP COLUMN request, DROP COLUMN answer")
-    op.execute("DROP INDEX ix_changes_cell_history")
+    op.execute("DROP INDEX ix_changes_record_history")
     op.execute("ALTER TABLE changes DROP COLUMN change_set, DROP COLUMN prev")
     op.execute("DROP TABLE change_sets")
