@@ -195,7 +195,7 @@ async def _apply_data(
     since = await changes_since(
         conn, table.id, row.base_seq, row_ids=row_ids, columns=table.columns, column_ids=keys
     )
-    plan = plan_data(p, table, chosen, since)
+    plan = plan_data(p, table, chosen, since, clear_ai="revert" in row.payload)
     results = plan.results
     # a revert brings deleted rows back under their ids, as they were
     back = (row.payload.get("revert") or {}).get("rows") or {}
