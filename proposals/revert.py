@@ -83,10 +83,11 @@ def reverted_change_set(row: StoredProposal) -> uuid.UUID | None:
     return uuid.UUID(part["change_set"]) if part.get("change_set") else None
 
 
-async def plan_revert(conn: AsyncConnection, change_set_id: Any) -> RevertPlan:
-    """The revert of a change set of the caller's workspaces: NotFound for another's, Invalid when it
-    cannot be reverted (its table is gone, it created the table, it is too big for one proposal)."""
-    cs = await history.get_change_set(conn, change_set_id)
+async def plan_revert(conn: AsyncConnection, change_set_id: Any, *, lock: bool = False) -> RevertPlan:
+    """The revert of a change set of the caller's workspaces: NotFound for another's, Conflict when it is
+    reverted already, Invalid when it cannot be (its table is gone, it created the table, it is too big
+    for one proposal). `lock`: two reverts of one change set are planned one after the other."""
+    cs = await history.get_change_set(conn, change_set_id, lock=lock)
     if (by := await history.undone_by(conn, cs)) is not None:
         raise AlreadyReverted("This change was reverted already", change_id=str(cs.id), reverted_by=str(by))
     if cs.table_id is None:
@@ -259,7 +260,7 @@ async def propose_revert(conn: AsyncConnection, change_set_id: Any, *, account_i
                          thread_id: str | None, restore: list[tuple[int, str]] | None = None) -> tuple[StoredProposal, RevertPlan]:
     """Store the revert of a change set as a pending proposal of `thread_id` (superseding its pending one).
     `restore` names conflicting cells to restore anyway; the others keep their current value."""
-    plan = await plan_revert(conn, change_set_id)
+    plan = await plan_revert(conn, change_set_id, lock=True)
     if restore:
         chosen = {(int(r), str(c)) for r, c in restore}
         plan.unselected = [i for i in plan.unselected
