@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from api.auth import CallerDep
 from api.common import ColumnKey, RecordId, TableId, column_of, errors, parse_record_id
-from db import history, tables
+from db import history_read, tables
 from db.errors import Conflict
 from proposals.apply import apply
 from proposals.revert import plan_revert, preview, propose_revert
@@ -33,19 +33,19 @@ class RevertBody(BaseModel):
 @router.get("/tables/{table_id}/changes")
 async def list_changes(
     caller: CallerDep, table_id: TableId,
-    limit: Annotated[int, Query(ge=1, le=history.MAX_LIMIT)] = 50,
+    limit: Annotated[int, Query(ge=1, le=history_read.MAX_LIMIT)] = 50,
     before: Annotated[datetime | None, Query(description="only changes older than this time (ISO 8601)")] = None,
 ) -> dict[str, Any]:
     """The table's change sets, newest first: `{items: [{id, kind, actor, created_at, summary, cells,
     cost_usd, …}]}`; the next page is `before=<created_at of the last item>`."""
     async with caller.tx() as conn:
         table = await tables.get_table(conn, table_id)
-        return {"items": await history.list_changes(conn, table.id, limit=limit, before=before)}
+        return {"items": await history_read.list_changes(conn, table.id, limit=limit, before=before)}
 
 
 @router.get("/tables/{table_id}/records/{record_id}/cells/{column_id}/history", tags=["cells"])
 async def cell_history(caller: CallerDep, table_id: TableId, record_id: RecordId, column_id: ColumnKey,
-                       limit: Annotated[int, Query(ge=1, le=history.MAX_LIMIT)] = 50) -> dict[str, Any]:
+                       limit: Annotated[int, Query(ge=1, le=history_read.MAX_LIMIT)] = 50) -> dict[str, Any]:
     """The versions of one cell, newest first: `{items: [{version, value, at, source: {kind, change_id, …}}]}`;
     an AI source carries the model, the prompt as sent (with its input values), the raw answer, tokens and
     cost."""
@@ -53,7 +53,7 @@ async def cell_history(caller: CallerDep, table_id: TableId, record_id: RecordId
     async with caller.tx() as conn:
         table = await tables.get_table(conn, table_id)
         col = column_of(table, column_id)
-        return {"items": await history.cell_history(conn, table.id, rid, col.id, limit=limit)}
+        return {"items": await history_read.cell_history(conn, table.id, rid, col.id, limit=limit)}
 
 
 @router.post("/changes/{change_id}/revert", responses=errors(409))

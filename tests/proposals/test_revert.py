@@ -130,7 +130,7 @@ async def test_revert_of_every_schema_operation_brings_a_removed_column_back_wit
         {"action": "reorder", "column_id": "Status", "after_column_id": None},
     ]})
     assert [c[0] for c in await _columns(engine, bugs)] == ["Status", "Title", "Owner"]
-    result, plan = await _revert(engine, bugs, done.change_id)
+    result, _ = await _revert(engine, bugs, done.change_id)
     assert result.status == "applied", result
     assert await _columns(engine, bugs) == columns
     assert await _rows(engine, bugs) == rows  # Points is back, with its values

@@ -5,7 +5,7 @@ reverting the fill brings the previous values back (empty cells idle again, not 
 from workerkit import cells, make_sheet, wait_job
 
 import jobs
-from db import history, records, tables
+from db import history_read, records, tables
 from db.engine import transaction
 from proposals import store
 from proposals.apply import apply
@@ -21,7 +21,7 @@ async def test_fill_is_a_change_set_with_provenance_and_reverts(engine, unique, 
     assert done["done"] == 30
     first = sheet.ids[0]
     async with transaction(sheet.account, engine=engine) as conn:
-        listed = await history.list_changes(conn, sheet.table.id)
+        listed = await history_read.list_changes(conn, sheet.table.id)
         fill = next(i for i in listed if i["kind"] == "fill")
         assert fill["id"] == str(job.id) and fill["cells"] == 30 and fill["cost_usd"] > 0
         assert fill["actor"]["kind"] == "ai" and fill["actor"]["column_id"] == out and '"Out"' in fill["summary"]
@@ -29,7 +29,7 @@ async def test_fill_is_a_change_set_with_provenance_and_reverts(engine, unique, 
         t = await tables.get_table(conn, sheet.table.id)
         await records.update_record(conn, t, sheet.ids[1], {"Out": "typed by hand"})
     async with transaction(sheet.account, engine=engine) as conn:
-        versions = await history.cell_history(conn, sheet.table.id, first, t.columns[2].id)
+        versions = await history_read.cell_history(conn, sheet.table.id, first, t.columns[2].id)
     ai = versions[0]
     assert ai["source"]["kind"] == "ai" and ai["source"]["change_id"] == str(job.id)
     assert ai["source"]["model"] and ai["source"]["answer"] and ai["source"]["tokens"]["input"] > 0
@@ -51,6 +51,6 @@ async def test_fill_is_a_change_set_with_provenance_and_reverts(engine, unique, 
     assert all(c["value"] is None and c["s"] == "idle" and not c.get("p")
                for rid, c in got.items() if rid != sheet.ids[1])
     async with transaction(sheet.account, engine=engine) as conn:
-        versions = await history.cell_history(conn, sheet.table.id, first, t.columns[2].id)
+        versions = await history_read.cell_history(conn, sheet.table.id, first, t.columns[2].id)
     assert [v["source"]["kind"] for v in versions] == ["revert", "ai", "edit"]  # the row was added by hand
     assert versions[0]["value"] is None and versions[0]["source"]["reverts"] == str(job.id)

@@ -62,7 +62,7 @@ CREATE INDEX ix_changes_record_history ON changes (record_id, seq) WHERE record_
 ALTER TABLE ai_runs ADD COLUMN request text, ADD COLUMN answer text;
 """
 
-CELL_FEED = f"""
+CELL_FEED = """
   INSERT INTO changes (table_id, workspace_id, kind, op, record_id, column_id, data, change_set, prev)
   SELECT n.table_id, n.workspace_id, 'cell', 'update', n.id, k.key::uuid,
          jsonb_build_object(
