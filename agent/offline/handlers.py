@@ -13,6 +13,7 @@ from agent.offline.row_steps import (
     set_values,
     thanks,
 )
+from agent.offline.revert_step import revert
 from agent.offline.schema_steps import add_column_step, create, modify, on_table, remove_column, rename
 
 HANDLERS = {
@@ -30,4 +31,5 @@ HANDLERS = {
     "accepted": accepted,
     "dismissed": dismissed,
     "thanks": thanks,
+    "revert": revert,
 }
