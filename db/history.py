@@ -175,3 +175,10 @@ async def undone_by(conn: AsyncConnection, cs: ChangeSetRow) -> uuid.UUID | None
 async def mark_reverted(conn: AsyncConnection, change_set_id: uuid.UUID, by: uuid.UUID) -> None:
     await conn.execute(text("UPDATE change_sets SET reverted_by = :by WHERE id = :id"),
                        {"by": by, "id": change_set_id})
+
+
+async def change_set_of_proposal(conn: AsyncConnection, proposal_id: uuid.UUID) -> uuid.UUID | None:
+    """The change set an applied proposal wrote (None: it wrote nothing)."""
+    got = await conn.execute(text("SELECT id FROM change_sets WHERE proposal_id = :p ORDER BY created_at DESC "
+                                  "LIMIT 1"), {"p": proposal_id})
+    return got.scalar()

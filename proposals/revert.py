@@ -271,3 +271,17 @@ async def propose_revert(conn: AsyncConnection, change_set_id: Any, *, account_i
                                 extra={KEY: plan.extra})
     return stored, plan
 
+
+
+async def propose_revert_of_proposal(conn: AsyncConnection, stored: StoredProposal, *, account_id: uuid.UUID,
+                                     thread_id: str | None) -> tuple[StoredProposal, RevertPlan, Preview]:
+    """The Revert button of an applied proposal: the revert of the change set its apply wrote, stored as a
+    pending proposal of the thread, with its first page."""
+    if stored.status != "applied":
+        raise Invalid("Only an applied proposal can be reverted")
+    change = await history.change_set_of_proposal(conn, stored.id)
+    if change is None:
+        raise Invalid("This proposal changed nothing that can be reverted")
+    made, plan = await propose_revert(conn, change, account_id=account_id, thread_id=thread_id)
+    shown = (await preview(conn, plan)).model_copy(update={"proposal_id": str(made.id), "status": made.status})
+    return made, plan, shown

@@ -13,13 +13,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from db.engine import transaction
 from db.errors import NotFound, ServiceError
-from proposals import decisions, service, store
+from proposals import decisions, outcome, revert, service, store
 from proposals.decisions import Decision
 from proposals.store import StoredProposal
+from tools.base import ProposalEvent
 from ui.common import PROGRESS_EVERY_S, account_id, author, int_list, thread_id
 from ui.job_progress import follow_jobs
 from ui.live_view import lock_live, open_live
-from ui.proposal_view import elements, proposal_props
+from ui.proposal_view import elements, new_element, proposal_props, show_decided
 from ui.turn import tell_agent
 from ui.workspace import save_to_thread
 
@@ -94,7 +95,8 @@ async def on_apply(action: cl.Action) -> dict[str, Any]:
     if progress is not None and decision.progress_line:
         progress.content = decision.progress_line
         await progress.update()
-    await _show(element, decision, unselected=sorted(unselected), include_samples=include_samples)
+    await _show(element, decision, unselected=sorted(unselected), include_samples=include_samples,
+                change_id=decision.change_id or element.props.get("change_id"))
     if decision.already_decided or not decision.applied:
         return {"ok": decision.applied, "status": decision.status}
     await follow_jobs(account_id(), decision.jobs)
@@ -166,4 +168,27 @@ async def on_page(action: cl.Action) -> dict[str, Any]:
             "include_samples": payload.get("include_samples", True) is not False}
     element.props = proposal_props(preview.model_dump(mode="json"), element_id=element.id, keep=keep)
     await element.update()
+    return {"ok": True}
+
+
+async def on_revert(action: cl.Action) -> dict[str, Any]:
+    """Revert on an applied proposal: the revert comes as a new proposal below (what comes back green,
+    what goes red, changed cells amber), applied only with its own Apply."""
+    async def step(conn: AsyncConnection, stored: StoredProposal) -> Any:
+        return await revert.propose_revert_of_proposal(conn, stored, account_id=account_id(), thread_id=thread_id())
+
+    try:
+        element, (made, _plan, shown) = await _on_proposal(action, step, failed="Preparing the revert failed; "
+                                                           "nothing was changed.")
+    except Refused as refused:
+        return refused.answer
+    event = ProposalEvent(proposal_id=made.id, kind=made.kind, table_id=made.table_id, payload=made.payload,
+                          preview=shown, superseded=tuple(made.superseded))
+    element.props = {**element.props, "revert_requested": True, "error": None}
+    await element.update()
+    for old in made.superseded:
+        await show_decided(str(old), status="superseded")
+    await cl.Message(content=outcome.revert_text(shown.summary), author=author(),
+                     elements=[new_element(event)]).send()
+    await lock_live(True)
     return {"ok": True}

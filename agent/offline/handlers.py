@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from agent.offline.revert_step import revert
 from agent.offline.row_steps import (
     accepted,
     add_rows,
@@ -13,7 +14,6 @@ from agent.offline.row_steps import (
     set_values,
     thanks,
 )
-from agent.offline.revert_step import revert
 from agent.offline.schema_steps import add_column_step, create, modify, on_table, remove_column, rename
 
 HANDLERS = {
