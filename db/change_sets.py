@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
 from sqlalchemy import text
@@ -96,9 +96,28 @@ async def close(conn: AsyncConnection) -> None:
     await conn.execute(text(f"SELECT set_config('{SETTING}', '', true)"))
 
 
+WORDS = (("rows_added", "row", "added"), ("rows_updated", "row", "updated"), ("rows_deleted", "row", "deleted"),
+         ("columns_added", "column", "added"), ("columns_removed", "column", "removed"),
+         ("columns_changed", "column", "changed"))
+
+
+def describe(counts: Mapping[str, int]) -> str:
+    """What a change set did in a few words: "2 rows added, 1 row updated (3 cells), 1 column removed"."""
+    parts = []
+    for key, noun, verb in WORDS:
+        n = counts.get(key, 0)
+        if n:
+            part = f"{n:,} {noun}{'s' if n != 1 else ''} {verb}"
+            if key == "rows_updated" and counts.get("cells", 0) > n:
+                part += f" ({counts['cells']:,} cells)"
+            parts.append(part)
+    return ", ".join(parts) or "no change"
+
+
 async def finish(
     conn: AsyncConnection, change_set_id: uuid.UUID, *, table_id: uuid.UUID | None = None,
-    summary: str | None = None, extra: Mapping[str, Any] | None = None, drop_if_empty: bool = False,
+    summary: str | Callable[[dict[str, int]], str] | None = None, extra: Mapping[str, Any] | None = None,
+    drop_if_empty: bool = False,
 ) -> dict[str, int] | None:
     """Count what the change set did (and set its table and summary); with `drop_if_empty`, a change set
     that wrote nothing is removed. Returns the counts, or None when it was removed."""
@@ -113,6 +132,8 @@ async def finish(
     if drop_if_empty and not counts:
         await conn.execute(text("DELETE FROM change_sets WHERE id = :id"), {"id": change_set_id})
         return None
+    if callable(summary):
+        summary = summary(counts)
     await conn.execute(
         text("UPDATE change_sets SET table_id = :t, counts = counts || CAST(:c AS jsonb), "
              "summary = coalesce(:s, summary) WHERE id = :id"),

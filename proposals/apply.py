@@ -107,8 +107,9 @@ async def apply(
         result = await apply_file_import(conn, row, *kept, selected, progress)
     else:
         result = await _apply_proposal(conn, row, selected, account_id, include_sample_rows)
+    table = await _table(conn, result.table_id)
     counts = await change_sets.finish(conn, change_set, table_id=result.table_id,
-                                      summary=await _summary(conn, row, result),
+                                      summary=lambda counts: _summary(row, table, counts),
                                       drop_if_empty=result.status != "applied")
     if reverts is not None and counts is not None:
         await history.mark_reverted(conn, reverts, change_set)
@@ -130,16 +131,15 @@ async def _reverted_already(conn: AsyncConnection, row: StoredProposal, reverts:
     return _outcome(row, "stale", results)
 
 
-async def _summary(conn: AsyncConnection, row: StoredProposal, result: ApplyResult) -> str:
+def _summary(row: StoredProposal, table: TablePublic | None, counts: dict[str, int]) -> str:
     """The change set's one line: what the proposal did, on which table."""
-    table = await _table(conn, result.table_id)
-    where = f' to "{table.name}"' if table is not None else ""
-    if reverted_change_set(row) is not None:
-        return f"Revert of: {row.payload['revert'].get('summary') or 'a change'}"[:300]
+    name = f'"{table.name}"' if table is not None else "a table"
+    if (revert := row.payload.get("revert")) is not None:
+        return f"Revert of: {revert.get('summary') or 'a change'}"[:300]
     if row.kind == "schema_create":
-        return f'Created table "{table.name if table else "?"}"' + (
-            f" with {result.imported_rows:,} imported rows" if result.imported_rows else "")
-    return f"{result.message}{where}"[:300]
+        rows = counts.get("rows_added", 0)
+        return f"Created table {name}" + (f" with {rows:,} row{'s' if rows != 1 else ''}" if rows else "")
+    return f"{change_sets.describe(counts)} in {name}"[:300]
 
 
 async def _apply_proposal(
