@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -85,3 +86,19 @@ async def revert_change(caller: CallerDep, change_id: str, body: RevertBody | No
                 "reverted": plan.reverted, "applied": result.applied, "failed": result.failed,
                 "conflicts": [c.public() for c in plan.conflicts if c.op in kept],
                 "restored_conflicts": [c.public() for c in plan.conflicts if c.op not in kept]}
+
+
+@router.get("/tables/{table_id}/spend", tags=["jobs"])
+async def table_spend(caller: CallerDep, table_id: TableId) -> dict[str, Any]:
+    """What the table's AI columns cost: `{today_usd, total_usd, columns: {<column id>: {today_usd, total_usd,
+    calls, input_tokens, cached_tokens, output_tokens}}}` (today: since midnight UTC)."""
+    async with caller.tx() as conn:
+        table = await tables.get_table(conn, table_id)
+        return await history_read.spend(conn, table_id=table.id)
+
+
+@router.get("/usage", tags=["jobs"])
+async def usage(caller: CallerDep, workspace: Annotated[uuid.UUID | None, Query()] = None) -> dict[str, Any]:
+    """Model spend per table and AI column of the caller's workspaces (or one), today and in total."""
+    async with caller.tx() as conn:
+        return await history_read.usage(conn, workspace_id=workspace)

@@ -156,3 +156,32 @@ async def _current(conn: AsyncConnection, record_id: int, column_id: uuid.UUID) 
     got = await conn.execute(text("SELECT data -> CAST(:c AS text) FROM records WHERE id = :r"),
                              {"r": record_id, "c": str(column_id)})
     return got.scalar()
+
+
+_USAGE = """
+SELECT r.table_id, t.name AS table_name, r.column_id, c.name AS column_name,
+       coalesce(sum(r.cost_usd), 0) AS total,
+       coalesce(sum(r.cost_usd) FILTER (WHERE r.created_at >= date_trunc('day', now())), 0) AS today,
+       count(*) AS calls
+FROM ai_runs r LEFT JOIN data_tables t ON t.id = r.table_id LEFT JOIN columns c ON c.id = r.column_id
+WHERE (CAST(:w AS uuid) IS NULL OR r.workspace_id = :w)
+GROUP BY r.table_id, t.name, r.column_id, c.name
+ORDER BY total DESC
+"""
+
+
+async def usage(conn: AsyncConnection, *, workspace_id: uuid.UUID | None = None) -> dict[str, Any]:
+    """Model spend of a workspace (None: every workspace the caller sees) per table and AI column, today
+    (since midnight UTC) and in total; deleted tables and columns keep their spend, unnamed."""
+    rows = (await conn.execute(text(_USAGE), {"w": workspace_id})).mappings().all()
+    tables: dict[str, dict[str, Any]] = {}
+    for m in rows:
+        t = tables.setdefault(str(m["table_id"]), {"table_id": str(m["table_id"]), "name": m["table_name"],
+                                                   "today_usd": 0.0, "total_usd": 0.0, "columns": []})
+        t["columns"].append({"column_id": str(m["column_id"]), "name": m["column_name"], "calls": int(m["calls"]),
+                             "today_usd": float(m["today"]), "total_usd": float(m["total"])})
+        t["today_usd"] += float(m["today"])
+        t["total_usd"] += float(m["total"])
+    listed = sorted(tables.values(), key=lambda t: -t["total_usd"])
+    return {"tables": listed, "today_usd": round(sum(t["today_usd"] for t in listed), 6),
+            "total_usd": round(sum(t["total_usd"] for t in listed), 6)}
