@@ -79,5 +79,16 @@ async def test_apply_then_revert_then_apply_the_revert(chromium, app_server, eng
         live = page.locator("#side-view-content [data-testid=live-table]")
         await expect(live).to_contain_text(str(before["Monteverde"]))
         await screenshot(page, "revert_applied")
+
+        # the cell's history: the revert, the proposal, the row's creation — newest first
+        cell = live.locator("tr", has_text="Monteverde").locator('td[data-col="Rating"]')
+        await cell.click(button="right")
+        history = live.get_by_test_id("cell-history")
+        versions = history.get_by_test_id("history-version")
+        await expect(versions).to_have_count(3)
+        assert [await v.get_attribute("data-kind") for v in await versions.all()] == ["revert", "proposal", "proposal"]
+        await expect(versions.first).to_contain_text("Reverted")
+        await expect(versions.nth(1)).to_contain_text("1")
+        await screenshot(page, "cell_history")
     finally:
         await page.context.close()

@@ -26,6 +26,12 @@ async def test_fill_is_a_change_set_with_provenance_and_reverts(engine, unique, 
         assert fill["id"] == str(job.id) and fill["cells"] == 30 and fill["cost_usd"] > 0
         assert fill["actor"]["kind"] == "ai" and fill["actor"]["column_id"] == out and '"Out"' in fill["summary"]
 
+        spent = await history_read.spend(conn, table_id=sheet.table.id)
+        assert spent["columns"][out]["calls"] == 3 and spent["total_usd"] == spent["today_usd"] > 0
+        assert abs(spent["total_usd"] - fill["cost_usd"]) < 1e-9
+        usage = await history_read.usage(conn)
+        (mine,) = [u for u in usage["tables"] if u["table_id"] == str(sheet.table.id)]
+        assert mine["name"] == "Companies" and mine["columns"][0]["name"] == "Out"
         t = await tables.get_table(conn, sheet.table.id)
         await records.update_record(conn, t, sheet.ids[1], {"Out": "typed by hand"})
     async with transaction(sheet.account, engine=engine) as conn:
