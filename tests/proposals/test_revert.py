@@ -5,6 +5,7 @@ change sets of each say."""
 import pytest
 from sqlalchemy import text
 
+from bench.apply import bench_apply_10k
 from db import accounts, history, records, tables
 from db.engine import transaction
 from db.errors import Conflict, Invalid
@@ -159,3 +160,9 @@ async def test_a_change_that_created_its_table_or_lost_it_is_refused(engine, bug
         await tables.delete_table(conn, created.table_id)
     with pytest.raises(Invalid, match="deleted"):
         await _revert(engine, bugs, created.change_id)
+
+
+async def test_revert_of_a_10k_apply(engine):
+    # the bench raises unless all 10,000 operations were applied and all 10,000 reverted without conflicts
+    applied, reverted = await bench_apply_10k(engine, revert=True)
+    print(f"\napply_10k_s = {applied:.3f}, revert_10k_s = {reverted:.3f}")

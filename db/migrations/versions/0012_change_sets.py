@@ -196,27 +196,33 @@ def _previous(name: str) -> object:
     return module
 
 
-def downgrade() -> None:
+def previous_triggers() -> list[str]:
+    """The feed triggers as they were before this revision (0002, 0005, 0009): for the downgrade, and for
+    `make bench`, which times writes without history against writes with it."""
     rev2, rev5, rev9 = _previous("0002"), _previous("0005"), _previous("0009")
     # the 0002 bodies of the insert, table and column triggers, as CREATE OR REPLACE
     old = rev2.FEED_SQL.replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION")  # type: ignore[attr-defined]
-    keep = [part for part in old.split("\nCREATE ") if part.startswith(("OR REPLACE FUNCTION tc_records_inserted",
-                                                                        "OR REPLACE FUNCTION tc_table_changed",
-                                                                        "OR REPLACE FUNCTION tc_column_changed"))]
-    for part in keep:
-        op.execute("CREATE " + part)
-    op.execute(rev5.TRIGGERS)  # type: ignore[attr-defined]  # the delete trigger (and an update one, replaced below)
+    keep = ("OR REPLACE FUNCTION tc_records_inserted", "OR REPLACE FUNCTION tc_table_changed",
+            "OR REPLACE FUNCTION tc_column_changed")
+    out = ["CREATE " + part for part in old.split("\nCREATE ") if part.startswith(keep)]
+    out.append(rev5.TRIGGERS)  # type: ignore[attr-defined]  # the delete trigger (and an update one, replaced below)
     feed = rev9.FEED_INSERT.format(keys=rev9.CHANGED_KEYS)  # type: ignore[attr-defined]
-    op.execute(rev9._function(f"""
+    out.append(rev9._function(f"""
   IF (SELECT count(*) FROM new_rows) <= {SMALL_UPDATE} THEN
 {feed};
   ELSE
   EXECUTE $q${feed}
   $q$;
-  END IF;"""))
-    for fn in ("tc_records_inserted", "tc_records_updated", "tc_records_deleted", "tc_table_changed",
-               "tc_column_changed"):
-        op.execute(f"ALTER FUNCTION {fn}() SET jit = off")
+  END IF;"""))  # type: ignore[attr-defined]
+    out += [f"ALTER FUNCTION {fn}() SET jit = off" for fn in ("tc_records_inserted", "tc_records_updated",
+                                                               "tc_records_deleted", "tc_table_changed",
+                                                               "tc_column_changed")]
+    return out
+
+
+def downgrade() -> None:
+    for statement in previous_triggers():
+        op.execute(statement)
     op.execute("DROP TRIGGER jobs_change_set ON jobs")
     op.execute("DROP FUNCTION tc_job_change_set()")
     op.execute("ALTER TABLE ai_runs DROP COLUMN request, DROP COLUMN answer")
