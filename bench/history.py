@@ -11,7 +11,6 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from db import change_sets
@@ -38,8 +37,9 @@ async def set_history(engine: AsyncEngine, on: bool) -> None:
         [*rev.previous_triggers(), "DROP INDEX IF EXISTS ix_changes_record_history",
          "ALTER TABLE jobs DISABLE TRIGGER jobs_change_set"]
     async with engine.begin() as conn:
-        for statement in statements:
-            await conn.execute(text(statement))
+        raw = (await conn.get_raw_connection()).driver_connection
+        for statement in statements:  # several statements each: asyncpg's simple query protocol runs them
+            await raw.execute(statement)
     change_sets.ensure = _ENSURE if on else _no_change_set  # type: ignore[assignment]
 
 

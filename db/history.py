@@ -182,3 +182,12 @@ async def change_set_of_proposal(conn: AsyncConnection, proposal_id: uuid.UUID) 
     got = await conn.execute(text("SELECT id FROM change_sets WHERE proposal_id = :p ORDER BY created_at DESC "
                                   "LIMIT 1"), {"p": proposal_id})
     return got.scalar()
+
+
+async def row_values(conn: AsyncConnection, table_id: uuid.UUID, row_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """The values of those rows of the table that exist (row id → {column id: value})."""
+    if not row_ids:
+        return {}
+    rows = await conn.execute(text("SELECT id, data FROM records WHERE table_id = :t AND id = ANY(:ids)"),
+                              {"t": table_id, "ids": row_ids})
+    return {rid: data for rid, data in rows.all()}

@@ -18,7 +18,6 @@ from typing import Any, Literal
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from db import history
-from db import records as db_records
 from db import tables as db_tables
 from db.errors import Conflict as AlreadyReverted
 from db.errors import Invalid, NotFound
@@ -125,7 +124,7 @@ async def _data(conn: AsyncConnection, cs: ChangeSetRow, table: TablePublic, eff
                 ids: list[uuid.UUID], extra: dict[str, Any]) -> RevertPlan:
     cols = {str(c.id): c for c in table.columns}
     touched = sorted({r for r, *_ in eff.cells} | set(eff.rows_added) | {r for r, _ in eff.rows_deleted})
-    present = {r.id: r for r in await db_records.get_records(conn, table, touched)} if touched else {}
+    present = await history.row_values(conn, table.id, touched)
     later = await history.changed_after(conn, table.id, eff.last_seq, ids, list(present))
     ops: list[Any] = []
     unselected: list[int] = []
@@ -133,9 +132,7 @@ async def _data(conn: AsyncConnection, cs: ChangeSetRow, table: TablePublic, eff
     rows_extra: dict[str, Any] = {}
 
     def current(rid: int, cid: str) -> Any:
-        rec = present.get(rid)
-        cell = rec.cells.get(cid) if rec is not None else None
-        return cell.value if cell is not None else None
+        return (present.get(rid) or {}).get(cid)
 
     for rid, prev in eff.rows_deleted:
         if rid in present:
