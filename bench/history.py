@@ -1,7 +1,7 @@
 """Turning history off and on in the bench's database, to time writes without it against writes with it
 in one run: off puts back the feed triggers of before migration 0012 (no change set, no previous
 value), drops the index of a row's versions, stops fill jobs opening change sets, and makes the app's
-`change_sets.ensure` do nothing; on puts everything back. The bench runs as the owner of the schema."""
+`change_sets.ensure` (and `ensure_cte`) do nothing; on puts everything back. The bench runs as the owner of the schema."""
 
 from __future__ import annotations
 
@@ -31,6 +31,10 @@ async def _no_change_set(*_args: Any, **_kwargs: Any) -> None:
     return None
 
 
+def _no_change_set_cte(**_kwargs: Any) -> tuple[str, str, dict[str, Any]]:
+    return "cs_none AS (SELECT 1)", "NULL", {}
+
+
 async def set_history(engine: AsyncEngine, on: bool) -> None:
     rev = _migration()
     statements = [rev.TRIGGERS, INDEX, "ALTER TABLE jobs ENABLE TRIGGER jobs_change_set"] if on else \
@@ -41,9 +45,10 @@ async def set_history(engine: AsyncEngine, on: bool) -> None:
         for statement in statements:  # several statements each: asyncpg's simple query protocol runs them
             await raw.execute(statement)
     change_sets.ensure = _ENSURE if on else _no_change_set  # type: ignore[assignment]
+    change_sets.ensure_cte = _ENSURE_CTE if on else _no_change_set_cte  # type: ignore[assignment]
 
 
-_ENSURE = change_sets.ensure
+_ENSURE, _ENSURE_CTE = change_sets.ensure, change_sets.ensure_cte
 
 
 @asynccontextmanager

@@ -16,22 +16,41 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 Kind = Literal["proposal", "edit", "fill", "import", "revert"]
 SETTING = "tablechat.change_set"
 
-# a new change set named for the rest of the transaction, unless one is named already (`ensure`)
-_OPEN = f"""
-WITH cur AS (SELECT nullif(current_setting('{SETTING}', true), '') AS v),
-ins AS (
+# a new change set named for the rest of the transaction, unless one is named already (`ensure`); the
+# two CTEs can lead another statement (`ensure_cte`), saving a round trip on a cell edit
+_CTES = f"""cs_cur AS (SELECT nullif(current_setting('{SETTING}', true), '') AS v),
+cs_ins AS (
   INSERT INTO change_sets (id, workspace_id, table_id, kind, actor, summary, counts, proposal_id, reverts, base_seq)
-  SELECT coalesce(CAST(:id AS uuid), gen_random_uuid()),
-         coalesce(CAST(:w AS uuid), (SELECT workspace_id FROM data_tables WHERE id = :t)), :t, :k,
-         CAST(:actor AS jsonb) || jsonb_strip_nulls(jsonb_build_object(
+  SELECT coalesce(CAST(:cs_id AS uuid), gen_random_uuid()),
+         coalesce(CAST(:cs_w AS uuid), (SELECT workspace_id FROM data_tables WHERE id = :cs_t)), :cs_t, :cs_k,
+         CAST(:cs_actor AS jsonb) || jsonb_strip_nulls(jsonb_build_object(
            'account_id', nullif(current_setting('app.account_id', true), ''))),
-         :s, CAST(:counts AS jsonb), :p, :rv,
-         coalesce((SELECT max(seq) FROM changes WHERE table_id = :t), 0)
-  WHERE :force OR (SELECT v FROM cur) IS NULL
+         :cs_s, CAST(:cs_counts AS jsonb), :cs_p, :cs_rv,
+         coalesce((SELECT max(seq) FROM changes WHERE table_id = :cs_t), 0)
+  WHERE :cs_force OR (SELECT v FROM cs_cur) IS NULL
   RETURNING id
-)
-SELECT coalesce((SELECT set_config('{SETTING}', id::text, true) FROM ins), (SELECT v FROM cur))
-"""
+)"""
+_NAMED = f"coalesce((SELECT set_config('{SETTING}', id::text, true) FROM cs_ins), (SELECT v FROM cs_cur))"
+_OPEN = f"WITH {_CTES}\nSELECT {_NAMED}"
+
+
+def ensure_cte(
+    *, workspace_id: uuid.UUID | str | None, table_id: uuid.UUID | str | None, kind: Kind = "edit",
+    actor: Mapping[str, Any] | None = None, summary: str = "", counts: Mapping[str, int] | None = None,
+) -> tuple[str, str, dict[str, Any]]:
+    """`ensure` as CTEs to put before a SELECT of one row: (the CTEs, an expression for its select list
+    that names the change set, their parameters). The change set is named when that row is selected."""
+    return _CTES, _NAMED, _params(False, workspace_id, table_id, kind, actor or {"kind": "user"}, summary, None,
+                                  None, None, counts)
+
+
+def _params(force: bool, workspace_id: Any, table_id: Any, kind: str, actor: Mapping[str, Any] | None,
+            summary: str, proposal_id: Any, reverts: Any, change_set_id: Any,
+            counts: Mapping[str, int] | None) -> dict[str, Any]:
+    return {"cs_id": str(change_set_id) if change_set_id else None, "cs_w": workspace_id, "cs_t": table_id,
+            "cs_k": kind, "cs_actor": json.dumps(dict(actor or {}), default=str), "cs_s": summary[:500],
+            "cs_p": proposal_id, "cs_rv": reverts, "cs_force": force, "cs_counts": json.dumps(dict(counts or {}))}
+
 
 # what a change set did, counted from its feed rows
 _COUNTS = """
@@ -77,12 +96,8 @@ async def ensure(
 async def _open(conn: AsyncConnection, force: bool, workspace_id: Any, table_id: Any, kind: str,
                 actor: Mapping[str, Any] | None, summary: str, proposal_id: Any, reverts: Any,
                 change_set_id: Any, counts: Mapping[str, int] | None = None) -> uuid.UUID:
-    got = await conn.execute(
-        text(_OPEN),
-        {"id": str(change_set_id) if change_set_id else None, "w": workspace_id, "t": table_id, "k": kind,
-         "actor": json.dumps(dict(actor or {}), default=str), "s": summary[:500], "p": proposal_id,
-         "rv": reverts, "force": force, "counts": json.dumps(dict(counts or {}))},
-    )
+    got = await conn.execute(text(_OPEN), _params(force, workspace_id, table_id, kind, actor, summary, proposal_id,
+                                                  reverts, change_set_id, counts))
     return uuid.UUID(str(got.scalar_one()))
 
 

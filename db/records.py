@@ -219,12 +219,14 @@ async def _write_cells(
 ) -> Mapping[str, Any]:
     """Write coerced values into one row, bump each cell's version, pin AI cells, audit old → new."""
     names = {str(c.id): c.name for c in table.columns}
-    await change_sets.ensure(conn, workspace_id=table.workspace_id, table_id=table.id,
-                             summary=f"Edited {', '.join(names.get(k, '?') for k in list(values)[:5])} of row {record_id}",
-                             counts={"cells": len(values), "rows_updated": 1})
+    # the edit's change set is named (unless one is) in the statement that locks the row
+    ctes, named, params = change_sets.ensure_cte(
+        workspace_id=table.workspace_id, table_id=table.id, counts={"cells": len(values), "rows_updated": 1},
+        summary=f"Edited {', '.join(names.get(k, '?') for k in list(values)[:5])} of row {record_id}")
     row = await conn.execute(
-        text("SELECT data, meta FROM records WHERE id = :r AND table_id = :t FOR UPDATE"),
-        {"r": record_id, "t": table.id},
+        text(f"WITH {ctes} SELECT data, meta, {named} AS change_set FROM records "
+             "WHERE id = :r AND table_id = :t FOR UPDATE OF records"),
+        {"r": record_id, "t": table.id, **params},
     )
     current = row.mappings().first()
     if current is None:
