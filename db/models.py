@@ -186,7 +186,6 @@ class ChangeSet(Base):
     __tablename__ = "change_sets"
     __table_args__ = (
         Index("ix_change_sets_table", "table_id", text("created_at DESC")),
-        Index("ix_change_sets_workspace", "workspace_id", text("created_at DESC")),
         Index("ix_change_sets_proposal", "proposal_id", postgresql_where=text("proposal_id IS NOT NULL")),
     )
     id: Mapped[uuid.UUID] = _uuid_pk()

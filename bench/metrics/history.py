@@ -18,7 +18,8 @@ from bench.history import history_off
 from bench.metrics.data_layer import EDITED, _versions, jsonb_table
 from db.engine import transaction
 
-ROUNDS = 2  # edits with and without history alternate in this many blocks each
+ROUNDS = 4  # edits with and without history alternate in this many blocks each
+PIPELINE_ROUNDS = 2  # fills with and without history, alternating
 
 
 @metric("revert_10k_s", unit="s", target="<= 2")
@@ -117,7 +118,7 @@ async def pipeline_history(bench: Bench) -> Result:
     raw answer in both (that write is not turned off)."""
     cells = 10_000 if bench.scale.rows >= 100_000 else 2_000
     on, off = [], []
-    for _ in range(ROUNDS):
+    for _ in range(PIPELINE_ROUNDS):
         on.append((await fills.pipeline_cells_per_s(bench.url, cells=cells)).value)
         async with history_off(bench.engine):
             off.append((await fills.pipeline_cells_per_s(bench.url, cells=cells)).value)

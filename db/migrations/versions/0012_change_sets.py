@@ -46,7 +46,6 @@ CREATE TABLE change_sets (
     REFERENCES workspaces (id) ON DELETE CASCADE
 );
 CREATE INDEX ix_change_sets_table ON change_sets (table_id, created_at DESC);
-CREATE INDEX ix_change_sets_workspace ON change_sets (workspace_id, created_at DESC);
 CREATE INDEX ix_change_sets_proposal ON change_sets (proposal_id) WHERE proposal_id IS NOT NULL;
 
 ALTER TABLE change_sets ENABLE ROW LEVEL SECURITY;
