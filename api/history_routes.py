@@ -15,7 +15,8 @@ from api.common import ColumnKey, RecordId, TableId, column_of, errors, parse_re
 from db import history_read, tables
 from db.errors import Conflict
 from proposals.apply import apply
-from proposals.revert import plan_revert, preview, propose_revert
+from proposals.revert import TooBig, plan_revert, preview, propose_revert
+from proposals.revert_batches import revert_in_batches
 
 router = APIRouter(tags=["history"])
 
@@ -65,6 +66,15 @@ async def revert_change(caller: CallerDep, change_id: str, body: RevertBody | No
     Conflicting cells keep their current value unless named in `restore`. With `dry_run=1` nothing changes
     and `preview` shows what would (`change_id` is then null). A change set is reverted once (409 after)."""
     restore = [(c.record_id, c.column_id) for c in (body.restore if body else [])]
+    try:
+        return await _revert_proposal(caller, change_id, restore, dry_run)
+    except TooBig:  # too many rows for a proposal: its cells are reverted in batches, in bounded memory
+        async with caller.tx() as conn:
+            return await revert_in_batches(conn, change_id, dry_run=dry_run, restore=restore)
+
+
+async def _revert_proposal(caller: Any, change_id: str, restore: list[tuple[int, str]], dry_run: bool
+                           ) -> dict[str, Any]:
     async with caller.tx() as conn:
         if dry_run:
             plan = await plan_revert(conn, change_id)

@@ -73,6 +73,13 @@ class Effect:
     columns_changed: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (id, definition before)
 
 
+async def effect_end(conn: AsyncConnection, cs: ChangeSetRow, ids: list[uuid.UUID]) -> int:
+    """The last feed number the change sets `ids` wrote on the table (what changed after it is a conflict)."""
+    return (await conn.execute(
+        text("SELECT coalesce(max(seq), 0) FROM changes WHERE table_id = :t AND seq > :b AND change_set = ANY(:ids)"),
+        {"t": cs.table_id, "b": cs.base_seq, "ids": ids})).scalar_one()
+
+
 _CELLS = """
 SELECT record_id, column_id::text AS column_id,
        (array_agg(prev ORDER BY seq) FILTER (WHERE prev IS NOT NULL))[1] AS before,
@@ -93,9 +100,7 @@ async def effect(conn: AsyncConnection, cs: ChangeSetRow, ids: list[uuid.UUID]) 
     """The net effect of the change sets `ids` (a change set and its followers) on `cs.table_id`."""
     out = Effect()
     params = {"t": cs.table_id, "b": cs.base_seq, "ids": ids}
-    out.last_seq = (await conn.execute(
-        text("SELECT coalesce(max(seq), 0) FROM changes WHERE table_id = :t AND seq > :b AND change_set = ANY(:ids)"),
-        params)).scalar_one()
+    out.last_seq = await effect_end(conn, cs, ids)
     for m in (await conn.execute(text(_CELLS), params)).mappings():
         before = m["before"]
         if before != m["after"]:
@@ -191,3 +196,34 @@ async def row_values(conn: AsyncConnection, table_id: uuid.UUID, row_ids: list[i
     rows = await conn.execute(text("SELECT id, data FROM records WHERE table_id = :t AND id = ANY(:ids)"),
                               {"t": table_id, "ids": row_ids})
     return {rid: data for rid, data in rows.all()}
+
+
+async def rows_touched(conn: AsyncConnection, cs: ChangeSetRow, ids: list[uuid.UUID]) -> tuple[int, bool]:
+    """How many rows the change sets `ids` wrote cells of, and whether they also added or deleted rows or
+    changed columns or the table (then they cannot be reverted in batches)."""
+    got = (await conn.execute(text(
+        "SELECT count(DISTINCT record_id) FILTER (WHERE kind = 'cell' AND prev IS NOT NULL), "
+        "bool_or(kind <> 'cell') FROM changes WHERE table_id = :t AND seq > :b AND change_set = ANY(:ids)"),
+        {"t": cs.table_id, "b": cs.base_seq, "ids": ids})).one()
+    return int(got[0] or 0), bool(got[1])
+
+
+async def next_rows(conn: AsyncConnection, table_id: uuid.UUID, after: int, n: int) -> list[int]:
+    """The table's next `n` row ids after `after`, in order (the batches of a long revert)."""
+    rows = await conn.execute(text("SELECT id FROM records WHERE table_id = :t AND id > :a ORDER BY id LIMIT :n"),
+                              {"t": table_id, "a": after, "n": n})
+    return list(rows.scalars().all())
+
+
+async def net_cells(conn: AsyncConnection, cs: ChangeSetRow, ids: list[uuid.UUID], row_ids: list[int]
+                    ) -> list[tuple[int, str, Any]]:
+    """Per cell of those rows that the change sets changed: (row, column, value before them)."""
+    rows = await conn.execute(text(
+        "SELECT record_id, CAST(column_id AS text), "
+        "       (array_agg(prev ORDER BY seq) FILTER (WHERE prev IS NOT NULL))[1], "
+        "       (array_agg(data -> 'value' ORDER BY seq DESC))[1] "
+        "FROM changes WHERE record_id = ANY(:rows) AND table_id = :t AND seq > :b AND change_set = ANY(:ids) "
+        "AND kind = 'cell' GROUP BY record_id, column_id HAVING bool_or(prev IS NOT NULL) "
+        "ORDER BY record_id, column_id"),
+        {"rows": row_ids, "t": cs.table_id, "b": cs.base_seq, "ids": ids})
+    return [(r, c, before) for r, c, before, after in rows.all() if before != after]

@@ -47,6 +47,10 @@ DEFINITION = ("name", "type", "required", "options", "filter_display", "ai")
 KEY = "revert"  # the payload's part that only a revert has
 
 
+class TooBig(Invalid):
+    """A change set with more rows than a proposal holds: revert it in batches (proposals/revert_batches.py)."""
+
+
 @dataclass
 class Conflict:
     record_id: int
@@ -97,6 +101,11 @@ async def plan_revert(conn: AsyncConnection, change_set_id: Any, *, lock: bool =
         raise Invalid("The table this change wrote has been deleted; it cannot be reverted",
                       change_id=str(cs.id)) from None
     ids = await history.followers(conn, cs)
+    touched, _ = await history.rows_touched(conn, cs, ids)
+    if touched > MAX_DATA_OPS:  # checked before anything is read into memory
+        raise TooBig(f"This change touched {touched:,} rows; a revert proposal covers at most {MAX_DATA_OPS:,}, "
+                     "so it is reverted in batches instead (POST /api/v1/changes/{id}/revert)",
+                     change_id=str(cs.id), rows=touched)
     eff = await history.effect(conn, cs, ids)
     if eff.table_created:
         raise Invalid(f'This change created the table "{table.name}"; to undo it, delete the table',

@@ -129,3 +129,31 @@ async def test_revert_of_deleted_and_added_rows_and_bad_input(client, user, make
                                      for _ in range(2)])
     assert sorted(r.status_code for r in results) == [200, 409]  # twice at once: applied once
     assert (await client.get(f"/tables/{table['id']}/records/{new}", headers=user.headers)).status_code == 404
+
+
+async def test_a_change_too_big_for_a_proposal_is_reverted_in_batches(client, user, table, cols, monkeypatch):
+    from proposals import revert, revert_batches
+
+    monkeypatch.setattr(revert, "MAX_DATA_OPS", 5)  # more than 5 rows: batches (of 4 rows here)
+    monkeypatch.setattr(revert_batches, "BATCH", 4)
+    ids = []
+    for n in range(9):
+        ids.append(await _row(client, user, table, cols, f"row {n}", n))
+    csv = "Title,Points\n" + "".join(f"row {n},{n + 100}\n" for n in range(9))
+    r = await client.post(f"/tables/{table['id']}/import", data={"key_column": "Title"},
+                          files={"file": ("points.csv", csv.encode(), "text/csv")}, headers=user.headers)
+    assert r.status_code in (200, 201), r.text
+    change = (await _changes(client, user, table))[0]
+    assert change["kind"] == "import" and change["counts"]["rows_updated"] == 9
+    await _edit(client, user, table, ids[0], cols["Points"], 7)  # written since: kept
+
+    dry = await client.post(f"/changes/{change['id']}/revert?dry_run=1", headers=user.headers)
+    assert dry.status_code == 200, dry.text
+    assert dry.json()["batched"] and dry.json()["reverted"] == {"cells": 8, "rows": 9} and dry.json()["kept"] == 1
+    assert await _value(client, user, table, ids[3], cols["Points"]) == 103
+
+    r = await client.post(f"/changes/{change['id']}/revert", headers=user.headers)
+    assert r.status_code == 200, r.text
+    assert r.json()["change_id"] and r.json()["conflicts"][0]["record_id"] == ids[0]
+    assert [await _value(client, user, table, rid, cols["Points"]) for rid in ids] == [7, *range(1, 9)]
+    assert (await client.post(f"/changes/{change['id']}/revert", headers=user.headers)).status_code == 409
