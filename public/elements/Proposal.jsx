@@ -645,7 +645,8 @@ function DataPreview() {
 // since, which keeps its current value while its row stays unchecked).
 
 function RevertButton() {
-  if (props.status !== "applied" || !props.change_id || props.revert) return null;
+  // a new table is undone by deleting it; a revert can be reverted like any change
+  if (props.status !== "applied" || !props.change_id || props.kind === "schema_create") return null;
   return (
     <div className="flex items-center gap-2">
       <Button size="sm" variant="outline" data-testid="proposal-revert"
