@@ -157,3 +157,6 @@ async def test_a_change_too_big_for_a_proposal_is_reverted_in_batches(client, us
     assert r.json()["change_id"] and r.json()["conflicts"][0]["record_id"] == ids[0]
     assert [await _value(client, user, table, rid, cols["Points"]) for rid in ids] == [7, *range(1, 9)]
     assert (await client.post(f"/changes/{change['id']}/revert", headers=user.headers)).status_code == 409
+    r = await client.get(f"/tables/{table['id']}/records/{ids[3]}/cells/Points/history", headers=user.headers)
+    assert [(v["source"]["kind"], v["value"]) for v in r.json()["items"]] == [
+        ("revert", 3), ("import", 103), ("edit", 3)]  # reverted, imported, the row added by hand
