@@ -212,7 +212,7 @@ REVERT_WHEN = (("this morning", "this_morning"), ("this afternoon", "this_aftern
 def read_revert(low: str) -> dict[str, str] | None:
     """"undo that", "undo the last change", "revert the import from this morning", "roll back the last fill":
     the kind of change and when, as far as said."""
-    m = re.match(r"^(?:undo|revert|roll ?back|take back|reverse|cancel)\b\s*(.*)$", low)
+    m = re.match(r"^(?:undo|revert|roll ?back|take back)\b\s*(.*)$", low)
     if m is None:
         return None
     rest = m.group(1)
