@@ -49,7 +49,9 @@ async def get_change_set(conn: AsyncConnection, change_set_id: Any, *, lock: boo
 
 async def followers(conn: AsyncConnection, cs: ChangeSetRow) -> list[uuid.UUID]:
     """The change set and the fills it started in its own transaction (new rows or a new AI column: same
-    table, same transaction time), whose writes are part of what it did."""
+    table, same transaction time), whose writes are part of what it did. A fill has none."""
+    if cs.kind == "fill":
+        return [cs.id]
     rows = await conn.execute(
         text("SELECT id FROM change_sets WHERE table_id = :t AND kind = 'fill' AND created_at = :at "
              "AND id <> :id AND actor ->> 'reason' IN ('new_rows', 'new_column')"),

@@ -182,13 +182,40 @@ async def on_revert(action: cl.Action) -> dict[str, Any]:
                                                            "nothing was changed.")
     except Refused as refused:
         return refused.answer
-    event = ProposalEvent(proposal_id=made.id, kind=made.kind, table_id=made.table_id, payload=made.payload,
-                          preview=shown, superseded=tuple(made.superseded))
     element.props = {**element.props, "revert_requested": True, "error": None}
     await element.update()
+    await _show_revert(made, shown)
+    return {"ok": True}
+
+
+async def _show_revert(made: StoredProposal, shown: Any) -> None:
+    """A revert proposal as a new message below, with its preview; the one it superseded says so."""
+    event = ProposalEvent(proposal_id=made.id, kind=made.kind, table_id=made.table_id, payload=made.payload,
+                          preview=shown, superseded=tuple(made.superseded))
     for old in made.superseded:
         await show_decided(str(old), status="superseded")
     await cl.Message(content=outcome.revert_text(shown.summary), author=author(),
                      elements=[new_element(event)]).send()
     await lock_live(True)
-    return {"ok": True}
+
+
+async def on_revert_change(action: cl.Action) -> dict[str, Any]:
+    """Revert on a finished fill's progress message: the revert of its change set (the job's id) comes as
+    a proposal below. The payload is untrusted: a change outside this user's workspaces is not found."""
+    change_id = str((action.payload or {}).get("change_id", ""))
+    answer: dict[str, Any]
+    try:
+        async with transaction(account_id()) as conn:
+            made, plan = await revert.propose_revert(conn, change_id, account_id=account_id(), thread_id=thread_id())
+            shown = (await revert.preview(conn, plan)).model_copy(update={"proposal_id": str(made.id),
+                                                                          "status": made.status})
+    except ServiceError as exc:
+        answer = {"ok": False, "error": exc.message}
+    except Exception:
+        log.exception("revert of %s failed", change_id)
+        answer = {"ok": False, "error": "Preparing the revert failed unexpectedly; nothing was changed."}
+    else:
+        await _show_revert(made, shown)
+        return {"ok": True}
+    await cl.Message(content=f"_{answer['error']}_", author=author()).send()
+    return answer
