@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from api import errors
 from api.auth import LoginCookie
 from api.common import COMMON
+from api.history_routes import router as history_router
 from api.io_routes import router as io_router
 from api.jobs_routes import router as jobs_router
 from api.limits import BodyLimit
@@ -46,4 +47,5 @@ def create_api(engine: AsyncEngine | None = None, *, login_cookie: LoginCookie |
     app.include_router(records_router, responses=COMMON)
     app.include_router(io_router, responses=COMMON)
     app.include_router(jobs_router, responses=COMMON)
+    app.include_router(history_router, responses=COMMON)
     return app

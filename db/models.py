@@ -1,5 +1,7 @@
 """The relational model. Row values live in one JSONB document per record, with per-cell state
-(version, compute status, error, pinned) in a second JSONB document beside it: see docs/storage.md."""
+(version, compute status, error, pinned) in a second JSONB document beside it: see docs/storage.md.
+
+Long because every table of the schema is declared here, in one place, for Alembic to compare."""
 
 from __future__ import annotations
 
@@ -166,6 +168,38 @@ class Change(Base):
     column_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     data: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     created_at: Mapped[datetime] = _created()
+    # the change set the write belonged to, and what it replaced: a cell's previous value (SQL NULL when
+    # only its state changed), a deleted row's {data, meta}, a column's or table's previous definition
+    change_set: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    prev: Mapped[Any | None] = mapped_column(JSONB)
+
+
+# a row's and its cells' versions in order (record ids are unique across tables)
+Index("ix_changes_record_history", Change.record_id, Change.seq, postgresql_where=text("record_id IS NOT NULL"))
+
+
+class ChangeSet(Base):
+    """One user-visible write: an applied proposal, a cell edit, a fill job (its id is the job's), an
+    import or a revert. Its feed rows carry its id (`changes.change_set`). No foreign key on the table,
+    so that the history of a deleted table stays readable."""
+
+    __tablename__ = "change_sets"
+    __table_args__ = (
+        Index("ix_change_sets_table", "table_id", text("created_at DESC")),
+        Index("ix_change_sets_proposal", "proposal_id", postgresql_where=text("proposal_id IS NOT NULL")),
+    )
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    table_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    kind: Mapped[str] = mapped_column(String(20))  # proposal | edit | fill | import | revert
+    actor: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+    summary: Mapped[str] = mapped_column(Text, server_default="")
+    counts: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+    proposal_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    reverts: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    reverted_by: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    base_seq: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    created_at: Mapped[datetime] = _created()
 
 
 class CellEdit(Base):
@@ -206,6 +240,8 @@ class AiRun(Base):
     success: Mapped[bool] = mapped_column(Boolean)
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = _created()
+    request: Mapped[str | None] = mapped_column(Text)  # the user message as sent (the rows and their inputs)
+    answer: Mapped[str | None] = mapped_column(Text)  # the model's raw answer
 
 
 class Proposal(Base):

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from db import ai_cells
+from db import ai_cells, change_sets
 from db.coerce import coerce
 from db.errors import Conflict, Invalid, NotFound
 from db.record_query import Filter, Sort, build
@@ -127,6 +127,9 @@ async def _insert(conn: AsyncConnection, table: TablePublic, rows: Sequence[Mapp
     """One statement; the ids come back in the rows' order."""
     if not rows:
         return []
+    await change_sets.ensure(conn, workspace_id=table.workspace_id, table_id=table.id,
+                             summary=f"Added {len(rows)} row{'s' if len(rows) != 1 else ''}",
+                             counts={"rows_added": len(rows)})
     docs = [{"d": data, "m": _ai_meta(table.columns, data, jobs)} for data in rows]
     res = await conn.execute(
         text(
@@ -215,9 +218,15 @@ async def _write_cells(
     *, account_id: uuid.UUID | None, source: str, expect_version: tuple[str, int] | None = None,
 ) -> Mapping[str, Any]:
     """Write coerced values into one row, bump each cell's version, pin AI cells, audit old → new."""
+    names = {str(c.id): c.name for c in table.columns}
+    # the edit's change set is named (unless one is) in the statement that locks the row
+    ctes, named, params = change_sets.ensure_cte(
+        workspace_id=table.workspace_id, table_id=table.id, counts={"cells": len(values), "rows_updated": 1},
+        summary=f"Edited {', '.join(names.get(k, '?') for k in list(values)[:5])} of row {record_id}")
     row = await conn.execute(
-        text("SELECT data, meta FROM records WHERE id = :r AND table_id = :t FOR UPDATE"),
-        {"r": record_id, "t": table.id},
+        text(f"WITH {ctes} SELECT data, meta, {named} AS change_set FROM records "
+             "WHERE id = :r AND table_id = :t FOR UPDATE OF records"),
+        {"r": record_id, "t": table.id, **params},
     )
     current = row.mappings().first()
     if current is None:
@@ -297,6 +306,9 @@ async def list_cells(conn: AsyncConnection, table_id: Any, column_id: Any, *, li
 async def delete_records(conn: AsyncConnection, table_id: Any, record_ids: Sequence[int]) -> int:
     """Delete rows; NotFound when none of them exists."""
     tid = as_uuid(table_id, "table")
+    await change_sets.ensure(conn, workspace_id=None, table_id=tid,
+                             summary=f"Deleted {len(record_ids)} row{'s' if len(record_ids) != 1 else ''}",
+                             counts={"rows_deleted": len(record_ids)})
     res = await conn.execute(
         text("DELETE FROM records WHERE table_id = :t AND id = ANY(:ids)"), {"t": tid, "ids": list(record_ids)}
     )

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from dataio import uploads
 from dataio.importer import Progress
-from db import ai_cells, bulk_ops
+from db import ai_cells, bulk_ops, change_sets, history, restore
 from db import records as db_records
 from db import tables as db_tables
 from db.errors import Invalid, NotFound, ServiceError
@@ -37,6 +37,7 @@ from proposals.plan import (
     selection,
 )
 from proposals.result import ApplyResult
+from proposals.revert import reverted_change_set
 from proposals.store import Status, StoredProposal
 
 __all__ = ["ApplyResult", "apply"]
@@ -92,8 +93,59 @@ async def apply(
         return _outcome(row, row.status, [OpResult(**r) for r in row.results or []], already=True)
     owner = row.created_by or account_id  # an upload is kept under the account that proposed its import
     kept = uploads.kept(owner, row.id) if row.kind == "schema_create" and owner is not None else None
+    reverts = reverted_change_set(row)
+    if reverts is not None and (done := await _reverted_already(conn, row, reverts)) is not None:
+        return done
+    # every write of this apply belongs to one change set, named after the proposal and its chat
+    change_set = await change_sets.begin(
+        conn, workspace_id=row.workspace_id, table_id=row.table_id,
+        kind="import" if kept is not None else "revert" if reverts is not None else "proposal",
+        actor={"kind": "agent", "thread_id": row.thread_id, "proposal_id": str(row.id)},
+        proposal_id=row.id, reverts=reverts,
+    )
     if kept is not None:
-        return await apply_file_import(conn, row, *kept, selected, progress)
+        result = await apply_file_import(conn, row, *kept, selected, progress)
+    else:
+        result = await _apply_proposal(conn, row, selected, account_id, include_sample_rows)
+    table = await _table(conn, result.table_id)
+    counts = await change_sets.finish(conn, change_set, table_id=result.table_id,
+                                      summary=lambda counts: _summary(row, table, counts),
+                                      drop_if_empty=result.status != "applied")
+    if reverts is not None and counts is not None:
+        await history.mark_reverted(conn, reverts, change_set)
+    await change_sets.close(conn)
+    return result.model_copy(update={"change_id": str(change_set) if counts is not None else None})
+
+
+async def _reverted_already(conn: AsyncConnection, row: StoredProposal, reverts: uuid.UUID) -> ApplyResult | None:
+    """A change set is reverted once: a second revert (two at once included: the lock orders them) fails."""
+    try:
+        target = await history.get_change_set(conn, reverts, lock=True)
+    except NotFound:
+        target = None
+    if target is not None and await history.undone_by(conn, target) is None:
+        return None
+    why = "This change was reverted already" if target is not None else "This change no longer exists"
+    results = [failed(i, why, conflict=True) for i in range(len(row.payload.get("operations") or []))]
+    await store.finish(conn, row.id, status="stale", results=[r.model_dump(exclude_defaults=True) for r in results])
+    return _outcome(row, "stale", results)
+
+
+def _summary(row: StoredProposal, table: TablePublic | None, counts: dict[str, int]) -> str:
+    """The change set's one line: what the proposal did, on which table."""
+    name = f'"{table.name}"' if table is not None else "a table"
+    if (revert := row.payload.get("revert")) is not None:
+        return f"Revert of: {revert.get('summary') or 'a change'}"[:300]
+    if row.kind == "schema_create":
+        rows = counts.get("rows_added", 0)
+        return f"Created table {name}" + (f" with {rows:,} row{'s' if rows != 1 else ''}" if rows else "")
+    return f"{change_sets.describe(counts)} in {name}"[:300]
+
+
+async def _apply_proposal(
+    conn: AsyncConnection, row: StoredProposal, selected: Sequence[int] | None, account_id: uuid.UUID | None,
+    include_sample_rows: bool,
+) -> ApplyResult:
     p = row.proposal()
     chosen = selection(selected, len(p.operations))
     created, samples = None, 0
@@ -143,8 +195,12 @@ async def _apply_data(
     since = await changes_since(
         conn, table.id, row.base_seq, row_ids=row_ids, columns=table.columns, column_ids=keys
     )
-    plan = plan_data(p, table, chosen, since)
+    plan = plan_data(p, table, chosen, since, clear_ai="revert" in row.payload)
     results = plan.results
+    # a revert brings deleted rows back under their ids, as they were
+    back = (row.payload.get("revert") or {}).get("rows") or {}
+    restores = [(i, back[str(i)]) for i, _ in plan.adds if str(i) in back]
+    plan.adds = [(i, v) for i, v in plan.adds if str(i) not in back]
     async with bulk_ops.without_jit(conn):
         deleted = await bulk_ops.delete_rows(conn, table.id, list(plan.deletes))
         written = await bulk_ops.write_cells(
@@ -152,12 +208,17 @@ async def _apply_data(
             table,
             {rid: v for rid, (_, v) in plan.updates.items()},
             account_id=account_id,
-            source=SOURCE,
+            source="revert" if "revert" in row.payload else SOURCE,
+            pin_ai="revert" not in row.payload,
         )
         added = await db_records.add_records(conn, table, [v for _, v in plan.adds], coerced=True,
                                              thread_id=row.thread_id)
         new_ids = added.ids
         jobs += added.jobs
+        restored = await restore.restore_rows(conn, table, [(r["id"], r["prev"]) for _, r in restores])
+    for i, r in restores:
+        results[i] = (ok(i, row_id=r["id"]) if r["id"] in restored
+                      else failed(i, f"Row {r['id']} exists already", row_id=r["id"]))
     for rid, i in plan.deletes.items():
         results[i] = (
             ok(i, row_id=rid) if rid in deleted else failed(i, f"Row {rid} does not exist", row_id=rid)
@@ -228,10 +289,14 @@ async def _apply_schema(
     for i, col, changes in plan.modifies:
         results[i] = await _modify(conn, table.id, i, col, changes)
     created: dict[int, uuid.UUID] = {}
+    back = (row.payload.get("revert") or {}).get("columns") or {}  # a revert: removed columns, with their ids
     for i, spec in plan.adds:
         try:
             async with conn.begin_nested():
-                col = await db_tables.create_column(conn, table.id, spec)
+                if str(i) in back:
+                    col = await restore.restore_column(conn, table, back[str(i)])
+                else:
+                    col = await db_tables.create_column(conn, table.id, spec)
             created[i] = col.id
             results[i] = ok(i, column_id=str(col.id))
         except ServiceError as exc:
@@ -243,7 +308,7 @@ async def _apply_schema(
         await bulk_ops.set_column_order(conn, table.id, final_order(p, table, done, created))
     if any(r.ok for r in results.values()) and (p.table_name is not None or p.table_description is not None):
         await db_tables.update_table(conn, table.id, name=p.table_name, description=p.table_description)
-    jobs += await _fill_new_ai(conn, row, table.id, [created[i] for i in created]
+    jobs += await _fill_new_ai(conn, row, table.id, [created[i] for i in created if str(i) not in back]
                                + [col.id for i, col, changes in plan.modifies if changes.get("ai") and results[i].ok])
     return table.id, [results[i] for i in chosen]
 

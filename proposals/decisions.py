@@ -36,6 +36,7 @@ class Decision(BaseModel):
     activate: bool = False  # the table becomes the chat's active one (a table just created)
     jobs: list[str] = []  # AI fills the decision started
     progress_line: str | None = None  # an import's last progress word
+    change_id: str | None = None  # the change set of what was applied (its Revert button undoes it)
 
     @property
     def applied(self) -> bool:
@@ -76,7 +77,7 @@ async def apply_choice(conn: AsyncConnection, stored: StoredProposal, account_id
     decision = Decision(proposal_id=str(stored.id), kind=stored.kind, status=result.status,
                         already_decided=result.already_decided, table_id=result.table_id, results=results,
                         outcome=_outcome(stored.kind, result.status, results, result.message, result.sample_rows),
-                        jobs=result.jobs)
+                        jobs=result.jobs, change_id=result.change_id)
     if filename:
         decision.progress_line = outcome.import_line(result.status, result.message)
     if result.already_decided or not decision.applied:

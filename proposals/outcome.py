@@ -71,3 +71,10 @@ def data_note(applied: int, total: int) -> str:
     if applied == total:
         return "[User accepted the data proposal and applied all changes.]"
     return f"[User accepted the data proposal and applied {applied} of {total} changes.]"
+
+
+def revert_text(summary: str) -> str:
+    """The message above a revert preview: what it does, where to look, the controls, the buttons."""
+    return (f"Here is the revert ({summary}). In the preview, what comes back is green, what goes is red, and "
+            "changed cells are amber with “Was: …” showing their current value. Rows left unchecked keep their "
+            "current value. Click **Apply** to revert or **Dismiss** to keep everything as it is.")

@@ -191,5 +191,7 @@ def to_json(proposal: Proposal) -> dict[str, Any]:
 
 
 def from_json(kind: str, payload: dict[str, Any]) -> Proposal:
-    """The stored payload of a proposal of `kind` as a model again."""
+    """The stored payload of a proposal of `kind` as a model again (a revert's own part left out)."""
+    if "revert" in payload:
+        payload = {k: v for k, v in payload.items() if k != "revert"}
     return DataProposal.model_validate(payload) if kind == "data" else SchemaProposal.model_validate(payload)

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from db.errors import ServiceError
 from proposals.validate import ACTIONS
-from tools import ai, analyze, enrich, export, imports, proposals, tables
+from tools import ai, analyze, enrich, export, history, imports, proposals, tables
 from tools.base import ProposalKind, Tool, ToolContext, ToolError, ToolResult, error
 
 log = logging.getLogger(__name__)
@@ -56,6 +56,7 @@ _ALL: tuple[tuple[Tool, ToolFacts], ...] = (
     (ai.fill_column, ToolFacts("Fill an AI column")),
     # its result ends the turn only when it shows a sample to apply
     (enrich.enrich_column, ToolFacts("Enrich a column", _enrich_kind)),
+    (history.revert_change, ToolFacts("Prepare a revert", lambda _given: "data", ends_turn=True)),
 )
 TOOLS: dict[str, Tool] = {t.name: t for t, _ in _ALL}
 FACTS: dict[str, ToolFacts] = {t.name: f for t, f in _ALL}

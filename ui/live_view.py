@@ -112,4 +112,6 @@ async def commands() -> None:
     await cl.context.emitter.set_commands([
         {"id": "tables", "icon": "table-2", "description": "List your tables and open one", "button": True,
          "persistent": False},
+        {"id": "usage", "icon": "receipt", "description": "What the AI columns cost, today and in all",
+         "button": False, "persistent": False},
     ])

@@ -19,6 +19,7 @@ from ui.common import account_id, as_uuid, author, the_model, thread_id
 from ui.job_progress import follow_job
 from ui.live_view import active_table_name, list_tables, lock_live
 from ui.proposal_view import new_element, show_decided
+from ui.usage import show_usage
 from ui.workspace import save_to_thread, workspace_id
 
 log = logging.getLogger("tablechat.app")
@@ -123,6 +124,9 @@ class ChatSink:
 async def on_message(message: cl.Message) -> None:
     if message.command == "tables" or message.content.strip().lower() == "/tables":
         await list_tables()
+        return
+    if message.command == "usage" or message.content.strip().lower() == "/usage":
+        await show_usage()
         return
     files = [e for e in message.elements or [] if getattr(e, "path", None)]
     notes = [note for f in files if (note := await _receive_upload(f)) is not None]

@@ -242,6 +242,8 @@ class Filler:
             "cache_write_tokens": reply.cache_write_tokens if reply else 0,
             "latency_ms": round(elapsed * 1000, 1), "cost_usd": cost, "success": reply is not None and not error,
             "error": error,
+            # the provenance of the cells it wrote: the rows as sent (their input values), the raw answer
+            "request": req.user, "answer": reply.text if reply else None,
         }
 
 

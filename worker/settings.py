@@ -31,6 +31,8 @@ class WorkerSettings(BaseSettings):
     # how often a batch fill asks whether its Message Batch has ended
     batch_poll_s: float = Field(default=30.0, gt=0, le=3600, alias="TABLECHAT_BATCH_POLL_S")
     progress_interval_s: float = Field(default=0.25, ge=0, le=60, alias="TABLECHAT_PROGRESS_INTERVAL_S")
+    # deleted rows and removed columns can be reverted for this long, then the purge removes them
+    history_keep_days: int = Field(default=30, ge=1, le=3650, alias="TABLECHAT_HISTORY_KEEP_DAYS")
 
 
 @lru_cache

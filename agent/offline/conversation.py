@@ -25,7 +25,7 @@ class Step:
 
     @property
     def proposing(self) -> bool:
-        return any(name.startswith("propose_") for name, _ in self.calls)
+        return any(name.startswith("propose_") or name == "revert_change" for name, _ in self.calls)
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from agent.offline.revert_step import revert
 from agent.offline.row_steps import (
     accepted,
     add_rows,
@@ -30,4 +31,5 @@ HANDLERS = {
     "accepted": accepted,
     "dismissed": dismissed,
     "thanks": thanks,
+    "revert": revert,
 }

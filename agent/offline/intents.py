@@ -207,6 +207,8 @@ def parse_intent(text: str) -> Intent:
             },
         )
 
+    if (revert := read_revert(low)) is not None:
+        return Intent("revert", revert)
     if re.search(r"\b(list|show|which|what)\b.*\btables\b", low) or low in ("tables", "my tables"):
         return Intent("list_tables")
     if re.search(
@@ -216,3 +218,31 @@ def parse_intent(text: str) -> Intent:
     ):
         return Intent("describe")
     return Intent("help")
+
+
+REVERT_KINDS = (("import", "import"), ("upload", "import"), ("fill", "fill"), ("enrich", "fill"), ("ai", "fill"),
+                ("edit", "edit"), ("revert", "revert"), ("undo", "revert"), ("proposal", "proposal"))
+REVERT_WHEN = (("this morning", "this_morning"), ("this afternoon", "this_afternoon"), ("yesterday", "yesterday"),
+               ("today", "today"))
+
+
+def read_revert(low: str) -> dict[str, str] | None:
+    """"undo that", "undo the last change", "revert the import from this morning", "roll back the last fill":
+    the kind of change and when, as far as said."""
+    m = re.match(r"^(?:undo|revert|roll ?back|take back)\b\s*(.*)$", low)
+    if m is None:
+        return None
+    rest = m.group(1)
+    if rest and not re.match(r"^(?:that|this|it|the|my|your|last|latest|most|what|everything|change|the change)\b",
+                             rest):
+        return None
+    out: dict[str, str] = {}
+    for word, kind in REVERT_KINDS:
+        if re.search(rf"\b{word}s?\b", rest):
+            out["kind"] = kind
+            break
+    for words, when in REVERT_WHEN:
+        if words in rest:
+            out["when"] = when
+            break
+    return out

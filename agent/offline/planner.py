@@ -28,6 +28,7 @@ HELP = (
     "- several changes of one kind at once, separated by “;”, “and” or new lines, e.g. **add a column "
     "Priority (select) and remove column Notes**\n"
     "- **list tables**, **describe the table**\n"
+    "- **undo that**, **undo the last change**, **revert the import from this morning**\n"
     "- upload a CSV or XLSX file to import it; **chart Rating by Neighborhood**, **average Rating by "
     "Neighborhood**, **export this table as xlsx**\n"
     "Changes always come as a preview in the conversation that you apply or dismiss."
@@ -39,7 +40,8 @@ def plan(request: ModelRequest) -> Step:
     ask, done = read_conversation(request.messages)
     tools = {t.get("name") for t in request.tools}
     last = done[-1] if done else None
-    if last and last.name.startswith("propose_") or (last and last.name in ("fill_column", "enrich_column")):
+    if last and last.name.startswith("propose_") or (last and last.name in ("fill_column", "enrich_column",
+                                                                            "revert_change")):
         return _after_proposal(last)
     if (data := plan_data(ask, done)) is not None:  # uploads, charts and aggregates, exports
         return Step(*data)
@@ -70,6 +72,9 @@ def _after_proposal(last: Done) -> Step:
         got = last.data() if isinstance(last.data(), dict) else {}
         why = got.get("error") or got.get("note") or error_text(last.text)
         return Step(f"There is nothing to review this time: {md_text(why, limit=None)} Your table is unchanged.")
+    if last.is_error and last.name == "revert_change":
+        return Step(f"There is nothing to revert: {md_text(error_text(last.text), limit=None)} Your table is "
+                    "unchanged.")
     if last.is_error:
         return Step(
             f"I couldn't make that change: {md_text(error_text(last.text), limit=None)}\n\nTell me what to adjust, "

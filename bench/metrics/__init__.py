@@ -7,4 +7,5 @@ from bench.metrics import grid  # noqa: F401
 from bench.metrics import agent  # noqa: F401
 from bench.metrics import dataio  # noqa: F401
 from bench.metrics import worker  # noqa: F401
+from bench.metrics import history  # noqa: F401
 # isort: on

@@ -16,7 +16,7 @@ from proposals.validate import parse, validate
 
 CORPUS = json.loads((Path(__file__).parent / "offline_corpus.json").read_text())["cases"]
 TOOLS = [{"name": n} for n in ("get_table", "query_rows", "list_tables", "propose_schema", "propose_data",
-                               "fill_column", "enrich_column", "analyze_table", "export_table")]
+                               "fill_column", "enrich_column", "analyze_table", "export_table", "revert_change")]
 
 
 def _col(cid: str, name: str, ctype: str, **extra: Any) -> dict[str, Any]:
@@ -139,6 +139,8 @@ def verdict(case: dict) -> str | None:
               and bool(deletes) == bool(want.get("delete") or want.get("delete_ids"))
               and deletes == want.get("delete_ids", deletes))
         return None if ok else f"ops {ops}"
+    if kind == "revert":
+        return None if last == ("revert_change", want["args"]) else f"called {calls}: {text[:120]}"
     expected_call = {"fill": "fill_column", "enrich": "enrich_column", "analyze": "analyze_table",
                      "export": "export_table", "list_tables": "list_tables", "describe": "get_table"}[kind]
     if expected_call not in names:
