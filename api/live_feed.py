@@ -21,9 +21,11 @@ import json
 import logging
 import uuid
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sse_starlette import ServerSentEvent
 
 from db import changes, tables
 from db.engine import transaction
@@ -43,6 +45,12 @@ class Event:
     name: str
     data: str
     seq: int | None = None
+
+    @cached_property
+    def wire(self) -> bytes:
+        """The event as sent (`event:`, `data:`, `id:` lines), encoded once for all its streams."""
+        return ServerSentEvent(data=self.data, event=self.name,
+                               id=None if self.seq is None else str(self.seq)).encode()
 
 
 def change_event(change: Any) -> Event:

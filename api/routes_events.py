@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request
 from sse_starlette import EventSourceResponse
@@ -47,11 +47,8 @@ def hub_of(request: Request) -> FeedHub:
     return hub
 
 
-def _sse(event: Event) -> dict[str, Any]:
-    out: dict[str, Any] = {"event": event.name, "data": event.data}
-    if event.seq is not None:
-        out["id"] = str(event.seq)
-    return out
+def _sse(event: Event) -> bytes:
+    return event.wire
 
 
 @router.get("/tables/{table_id}/events", response_class=EventSourceResponse, description=EVENTS_DOC,
@@ -84,12 +81,12 @@ async def events(
     hub.caught_up(sub, latest)
     first = [reset_event(latest)] if page.more else [change_event(c) for c in page.changes]
 
-    async def stream() -> AsyncIterator[dict[str, Any]]:
+    async def stream() -> AsyncIterator[bytes]:
         sent = latest
         try:
             for event in first:
                 yield _sse(event)
-            yield {"event": "ready", "data": json.dumps({"cursor": latest, "push": hub.up})}
+            yield _sse(Event("ready", json.dumps({"cursor": latest, "push": hub.up})))
             while True:
                 event = await sub.queue.get()
                 if event.name in ("change", "reset"):
