@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -89,13 +89,21 @@ class RowsAdded:
 
 async def add_records(
     conn: AsyncConnection, table: TablePublic, rows: Sequence[Mapping[str, Any]], *, coerced: bool = False,
-    thread_id: str | None = None,
+    thread_id: str | None = None, chunk: int | None = None,
+    inserted: Callable[[list[int]], Awaitable[None]] | None = None,
 ) -> RowsAdded:
     """Insert rows and queue their AI cells (one fill job per AI column, in this transaction): what every
-    way of adding rows uses. An AI cell given a value is pinned instead."""
+    way of adding rows uses. An AI cell given a value is pinned instead. With `chunk`, the rows go in that
+    many at a time, `inserted(ids)` told after each statement (still one job per AI column)."""
     data = _coerced_rows(table, rows, coerced)
     jobs = await ai_cells.open_new_row_jobs(conn, table, thread_id=thread_id) if data else {}
-    ids = await _insert(conn, table, data, jobs)
+    step = chunk or max(1, len(data))
+    ids: list[int] = []
+    for start in range(0, len(data), step):
+        part = await _insert(conn, table, data[start:start + step], jobs)
+        ids += part
+        if inserted is not None:
+            await inserted(part)
     given = {c: {rid for rid, d in zip(ids, data, strict=True) if c in d} for c in jobs}
     return RowsAdded(ids, await ai_cells.close_new_row_jobs(conn, jobs, ids, given))
 
