@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from db import ai_cells
+from db import ai_cells, sort_indexes
 from db.coerce import coerce
 from db.errors import Conflict, Invalid, NotFound
 from db.record_query import Filter, Sort, build
@@ -182,7 +182,11 @@ async def list_records(
         raise Invalid("offset must not be negative", offset=offset)
     query = build(table.columns, filters=filters, sort=sort, search=search)
     params: dict[str, Any] = {**query.params, "t": table.id, "lim": limit, "off": offset}
-    where = " AND ".join(["r.table_id = :t", *query.where])
+    # a sorted page names its table, so that the table's partial sort index (db/sort_indexes.py) matches
+    mine = f"r.table_id = '{uuid.UUID(str(table.id))}'::uuid" if query.first_sort else "r.table_id = :t"
+    where = " AND ".join([mine, *query.where])
+    if query.first_sort is not None and offset == 0:
+        await sort_indexes.note_sort(conn, table, *query.first_sort)
     # A filtered page counts its matches in the same scan (the filters' JSONB operators are not leakproof,
     # so under row-level security no index can serve them and every filtered read scans the table's rows);
     # an unfiltered count stays a separate index-only scan.
