@@ -83,7 +83,7 @@ async def on_apply(action: cl.Action) -> dict[str, Any]:
         progress = cl.Message(content=f"Importing {rows:,} rows…", author=author())
         await progress.send()
         report = _reporter(progress)
-    ticks = _ticker(found) if found is not None else None
+    ticks = _ticker(found, unselected=sorted(unselected), include_samples=include_samples) if found is not None else None
     try:
         element, decision = await _on_proposal(action, lambda conn, stored: decisions.apply_choice(
             conn, stored, account_id(), unselected=unselected, include_samples=include_samples, progress=report,
@@ -110,9 +110,10 @@ async def on_apply(action: cl.Action) -> dict[str, Any]:
     return {"ok": True, "status": decision.status}
 
 
-def _ticker(element: cl.CustomElement) -> decisions.Ticks:
+def _ticker(element: cl.CustomElement, **choices: Any) -> decisions.Ticks:
     """Rows of the shown page tick ✓/✗ and the bar counts "X of N" as a data proposal's chunks land: at
-    most four updates a second, carrying the results of the page's operations only."""
+    most four updates a second, carrying the results of the page's operations only (and the user's
+    `choices`, which the page holds only in its own copy of the props until now)."""
     shown = {r.get("op") for r in element.props.get("rows") or [] if r.get("op") is not None}
     results: dict[int, dict[str, Any]] = {}
     last = [float("-inf")]
@@ -123,7 +124,7 @@ def _ticker(element: cl.CustomElement) -> decisions.Ticks:
         if done >= total or now - last[0] < PROGRESS_EVERY_S:
             return  # the last chunk's results come with the outcome
         last[0] = now
-        element.props = {**element.props, "phase": "applying", "results": list(results.values()),
+        element.props = {**element.props, **choices, "phase": "applying", "results": list(results.values()),
                          "progress": {"done": done, "total": total}}
         await element.update()
 

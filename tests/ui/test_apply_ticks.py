@@ -25,13 +25,14 @@ def _results(first: int, last: int, bad: set[int] = frozenset()) -> list[dict[st
 async def test_the_shown_rows_tick_and_the_bar_counts(monkeypatch):
     monkeypatch.setattr(proposal_actions, "PROGRESS_EVERY_S", 0)
     element = Element([None, 0, 1, 1500, 2999])  # a context row, then the page's operations
-    tick = proposal_actions._ticker(element)
+    tick = proposal_actions._ticker(element, unselected=[7])
     await tick(_results(0, 1000, bad={1}), 1000, 3000)
     await tick(_results(1000, 2000), 2000, 3000)
     await tick(_results(2000, 3000), 3000, 3000)  # the last: the outcome brings it
     assert len(element.sent) == 2
     first, second = element.sent
     assert first["phase"] == "applying" and first["progress"] == {"done": 1000, "total": 3000}
+    assert first["unselected"] == [7]  # the user's choices, which the page alone held until now
     assert [(r["index"], r["ok"]) for r in first["results"]] == [(0, True), (1, False)]
     assert second["progress"] == {"done": 2000, "total": 3000}
     assert sorted(r["index"] for r in second["results"]) == [0, 1, 1500]
