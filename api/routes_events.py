@@ -2,24 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials
 from sse_starlette import EventSourceResponse
 
-from api.auth import CallerDep, engine_of
+from api.auth import Caller, CallerDep, bearer, current_caller, engine_of
 from api.common import TableId
-from api.live_feed import PAGE, Event, FeedHub, change_event, reset_event
+from api.live_feed import GONE, PAGE, Event, FeedHub, change_event, reset_event
 from db import changes, tables
-from db.errors import NotFound
+from db.errors import NotFound, ServiceError
 
 router = APIRouter(tags=["changes"])
 MAX_CURSOR = 2**63 - 1
 PING_S = 15  # a comment line this often keeps proxies from closing an idle stream
 SEND_TIMEOUT_S = 30  # a client that takes no bytes for this long is dropped (it reconnects from its cursor)
+RECHECK_S = 600  # the caller's token or login and the table are checked again this often (two transactions)
 
 EVENTS_DOC = """A stream (`text/event-stream`) of the table's changes after `cursor`:
 
@@ -29,7 +32,8 @@ EVENTS_DOC = """A stream (`text/event-stream`) of the table's changes after `cur
 - `ready` `{cursor, push}`: sent once, after the changes the stream caught up with;
 - `push` `{up}`: whether changes are being pushed; while `up` is false, poll `/updates` instead (the stream
   stays open and says when it is back, then sends what changed meanwhile);
-- `gone`: the table was deleted, or is no longer yours; the stream ends.
+- `gone`: the table was deleted, or is no longer yours; the stream ends (also when your token or login
+  has ended: the stream checks them again every 10 minutes).
 
 A comment line comes every 15 s when nothing else does. After a dropped connection, reconnect with the
 last `seq` you saw as `cursor` (or `Last-Event-ID`)."""
@@ -45,6 +49,20 @@ def hub_of(request: Request) -> FeedHub:
     if hub is None:
         hub = hubs[id(engine)] = FeedHub(engine)
     return hub
+
+
+async def _still_allowed(request: Request, caller: Caller, table_id: uuid.UUID) -> bool:
+    """The stream's token or login is still valid and its table still the caller's."""
+    try:
+        credentials: HTTPAuthorizationCredentials | None = await bearer(request)
+        again = await current_caller(request, credentials)
+        if again.account_id != caller.account_id:
+            return False
+        async with again.tx() as conn:
+            await tables.get_table(conn, table_id)
+    except ServiceError:
+        return False
+    return True
 
 
 def _sse(event: Event) -> bytes:
@@ -81,14 +99,28 @@ async def events(
     hub.caught_up(sub, latest)
     first = [reset_event(latest)] if page.more else [change_event(c) for c in page.changes]
 
+    loop = asyncio.get_running_loop()
+
     async def stream() -> AsyncIterator[bytes]:
         sent = latest
+        getter: asyncio.Future[Event] | None = None
         try:
             for event in first:
                 yield _sse(event)
             yield _sse(Event("ready", json.dumps({"cursor": latest, "push": hub.up})))
+            recheck_at = loop.time() + RECHECK_S
             while True:
-                event = await sub.queue.get()
+                if getter is None:
+                    getter = asyncio.ensure_future(sub.queue.get())
+                # waiting without cancelling the get, which could lose an event taken at the deadline
+                await asyncio.wait({getter}, timeout=max(0.0, recheck_at - loop.time()))
+                if getter.done():
+                    event, getter = getter.result(), None
+                else:
+                    recheck_at = loop.time() + RECHECK_S
+                    if await _still_allowed(request, caller, key):
+                        continue
+                    event = GONE
                 if event.name in ("change", "reset"):
                     assert event.seq is not None
                     if event.seq <= sent:
@@ -100,6 +132,8 @@ async def events(
                 if event.name == "gone":
                     return
         finally:
+            if getter is not None:
+                getter.cancel()
             hub.unsubscribe(sub)
 
     return EventSourceResponse(stream(), ping=PING_S, send_timeout=SEND_TIMEOUT_S,

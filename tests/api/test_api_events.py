@@ -246,3 +246,24 @@ async def test_the_listener_reconnects_and_nothing_is_lost(server, client, user,
         assert hub.listener.connection.get_server_pid() != pid
         await edit(client, user, tid, "Title", "after")
         assert (await stream.next())[1]["data"]["value"] == "after"
+
+
+async def test_a_stream_ends_when_its_token_is_revoked(server, client, user, engine, monkeypatch):
+    from db import accounts
+    from db.engine import transaction
+
+    base, _ = server
+    monkeypatch.setattr(routes_events, "RECHECK_S", 0.5)
+    tid, _, cursor = await make_table(client, user)
+    async with open_stream(base, tid, user.headers, cursor) as stream:
+        await stream.until("ready")
+        await edit(client, user, tid, "Title", "still mine")
+        assert (await stream.next())[1]["data"]["value"] == "still mine"
+        await asyncio.sleep(0.7)  # a recheck passes: the stream goes on
+        await edit(client, user, tid, "Title", "checked")
+        assert (await stream.until("change"))[-1][1]["data"]["value"] == "checked"
+        async with transaction(None, engine=engine) as conn:
+            assert await accounts.revoke_tokens(conn, user.id, "tests") == 1
+        assert (await stream.until("gone"))[-1][0] == "gone"
+        with pytest.raises(EOFError):
+            await stream.next()
