@@ -12,6 +12,7 @@ from api.history_routes import router as history_router
 from api.io_routes import router as io_router
 from api.jobs_routes import router as jobs_router
 from api.limits import BodyLimit
+from api.routes_events import router as events_router
 from api.routes_records import router as records_router
 from api.routes_tables import router as tables_router
 from dataio.limits import ImportLimits
@@ -45,6 +46,7 @@ def create_api(engine: AsyncEngine | None = None, *, login_cookie: LoginCookie |
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY, upload_bytes=upload_bytes)
     app.include_router(tables_router, responses=COMMON)
     app.include_router(records_router, responses=COMMON)
+    app.include_router(events_router, responses=COMMON)
     app.include_router(io_router, responses=COMMON)
     app.include_router(jobs_router, responses=COMMON)
     app.include_router(history_router, responses=COMMON)

@@ -89,6 +89,21 @@ def cmd_migrate(_args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_maintain(_args: argparse.Namespace) -> int:
+    """Build the sort indexes big tables are sorted by, drop orphaned ones (db/sort_indexes.py)."""
+    import asyncio
+
+    from db.sort_indexes import maintain
+
+    found = services()
+    try:
+        done = asyncio.run(maintain(found.owner_url))
+    finally:
+        found.stop()
+    print(f"sort indexes: {len(done['built'])} built, {len(done['dropped'])} dropped")
+    return 0
+
+
 def _default_login() -> tuple[str, str | None, list[str]] | None:
     """Create the `admin` login when there is no account at all, its random password kept (readable by this
     user only) in .data/ for the first sign-in. Returns (name, password when just created, else None,
@@ -246,6 +261,8 @@ def build_parser() -> argparse.ArgumentParser:
     password.set_defaults(fn=cmd_user_password)
 
     sub.add_parser("migrate", help="bring the database schema up to date").set_defaults(fn=cmd_migrate)
+    sub.add_parser("maintain", help="build the sort indexes of big tables sorted by a column (as the schema "
+                   "owner, CONCURRENTLY; run it now and then, e.g. from cron)").set_defaults(fn=cmd_maintain)
     for register in COMMANDS:
         register(sub)
     return parser

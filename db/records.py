@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from db import ai_cells, change_sets
+from db import ai_cells, change_sets, sort_indexes
 from db.coerce import coerce
 from db.errors import Conflict, Invalid, NotFound
 from db.record_query import Filter, Sort, build
@@ -89,13 +89,21 @@ class RowsAdded:
 
 async def add_records(
     conn: AsyncConnection, table: TablePublic, rows: Sequence[Mapping[str, Any]], *, coerced: bool = False,
-    thread_id: str | None = None,
+    thread_id: str | None = None, chunk: int | None = None,
+    inserted: Callable[[list[int]], Awaitable[None]] | None = None,
 ) -> RowsAdded:
     """Insert rows and queue their AI cells (one fill job per AI column, in this transaction): what every
-    way of adding rows uses. An AI cell given a value is pinned instead."""
+    way of adding rows uses. An AI cell given a value is pinned instead. With `chunk`, the rows go in that
+    many at a time, `inserted(ids)` told after each statement (still one job per AI column)."""
     data = _coerced_rows(table, rows, coerced)
     jobs = await ai_cells.open_new_row_jobs(conn, table, thread_id=thread_id) if data else {}
-    ids = await _insert(conn, table, data, jobs)
+    step = chunk or max(1, len(data))
+    ids: list[int] = []
+    for start in range(0, len(data), step):
+        part = await _insert(conn, table, data[start:start + step], jobs)
+        ids += part
+        if inserted is not None:
+            await inserted(part)
     given = {c: {rid for rid, d in zip(ids, data, strict=True) if c in d} for c in jobs}
     return RowsAdded(ids, await ai_cells.close_new_row_jobs(conn, jobs, ids, given))
 
@@ -177,7 +185,11 @@ async def list_records(
         raise Invalid("offset must not be negative", offset=offset)
     query = build(table.columns, filters=filters, sort=sort, search=search)
     params: dict[str, Any] = {**query.params, "t": table.id, "lim": limit, "off": offset}
-    where = " AND ".join(["r.table_id = :t", *query.where])
+    # a sorted page names its table, so that the table's partial sort index (db/sort_indexes.py) matches
+    mine = f"r.table_id = '{uuid.UUID(str(table.id))}'::uuid" if query.first_sort else "r.table_id = :t"
+    where = " AND ".join([mine, *query.where])
+    if query.first_sort is not None and offset == 0:
+        await sort_indexes.note_sort(conn, table, *query.first_sort)
     # A filtered page counts its matches in the same scan (the filters' JSONB operators are not leakproof,
     # so under row-level security no index can serve them and every filtered read scans the table's rows);
     # an unfiltered count stays a separate index-only scan.

@@ -7,7 +7,7 @@ Long because each kind of operation has its apply step here, sharing one transac
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from pydantic import ValidationError
@@ -43,6 +43,8 @@ from proposals.store import Status, StoredProposal
 __all__ = ["ApplyResult", "apply"]
 
 SOURCE = "proposal"
+CHUNK = 1000  # data operations applied, and told to `ticks`, at a time
+Ticks = Callable[[list[OpResult], int, int], Awaitable[None]]
 GONE = "The table no longer exists"
 
 
@@ -83,10 +85,13 @@ async def apply(
     *,
     include_sample_rows: bool = True,
     progress: Progress | None = None,
+    ticks: Ticks | None = None,
 ) -> ApplyResult:
     """Apply the `selected` operations (None: all) of a proposal fetched with the scoped `store.get`:
     every kind — data, a schema update, a new table, and a new table made from an uploaded file (all
-    of the file's rows imported, `progress(done, total)` told as they go in)."""
+    of the file's rows imported, `progress(done, total)` told as they go in). A data proposal tells
+    `ticks(results, done, total)` the results of each chunk of operations as it lands (in this
+    transaction: they hold once it commits)."""
     # the lock makes a second Apply (a double click, another tab) wait, then return what was recorded
     row = await store.lock(conn, proposal)
     if row.status != "pending":
@@ -151,7 +156,7 @@ async def _apply_proposal(
     created, samples = None, 0
     jobs: list[str] = []
     if isinstance(p, DataProposal):
-        table_id, results = await _apply_data(conn, row, p, chosen, account_id, jobs)
+        table_id, results = await _apply_data(conn, row, p, chosen, account_id, jobs, ticks)
     elif p.mode == "create":
         table_id, results, samples = await _apply_create(conn, row, p, chosen, include_sample_rows, jobs)
         created = p.table_name if table_id else None
@@ -187,7 +192,9 @@ async def _apply_data(
     chosen: list[int],
     account_id: uuid.UUID | None,
     jobs: list[str],
+    ticks: Ticks | None = None,
 ) -> tuple[uuid.UUID | None, list[OpResult]]:
+    """The data operations after one conflict check, in chunks of CHUNK, `ticks` told as each lands."""
     table = await _table(conn, row.table_id)
     if table is None:
         return None, [failed(i, GONE, conflict=True) for i in chosen]
@@ -201,34 +208,52 @@ async def _apply_data(
     back = (row.payload.get("revert") or {}).get("rows") or {}
     restores = [(i, back[str(i)]) for i, _ in plan.adds if str(i) in back]
     plan.adds = [(i, v) for i, v in plan.adds if str(i) not in back]
+    reverting = "revert" in row.payload
+    done = 0
+
+    async def tell(batch: list[OpResult]) -> None:
+        nonlocal done
+        done += len(batch)
+        if ticks is not None and batch:
+            await ticks(batch, done, len(chosen))
+
+    # the one conflict check is above; what it refused is known at once, the rest lands chunk by chunk
+    await tell([results[i] for i in chosen if i in results])
     async with bulk_ops.without_jit(conn):
-        deleted = await bulk_ops.delete_rows(conn, table.id, list(plan.deletes))
-        written = await bulk_ops.write_cells(
-            conn,
-            table,
-            {rid: v for rid, (_, v) in plan.updates.items()},
-            account_id=account_id,
-            source="revert" if "revert" in row.payload else SOURCE,
-            pin_ai="revert" not in row.payload,
-        )
+        deletes = list(plan.deletes.items())
+        for start in range(0, len(deletes), CHUNK):
+            part = dict(deletes[start:start + CHUNK])
+            deleted = await bulk_ops.delete_rows(conn, table.id, list(part))
+            for rid, i in part.items():
+                results[i] = ok(i, row_id=rid) if rid in deleted else failed(i, f"Row {rid} does not exist", row_id=rid)
+            await tell([results[i] for i in part.values()])
+        updates = list(plan.updates.items())
+        for start in range(0, len(updates), CHUNK):
+            part = dict(updates[start:start + CHUNK])
+            written = await bulk_ops.write_cells(conn, table, {rid: v for rid, (_, v) in part.items()},
+                                                 account_id=account_id,
+                                                 source="revert" if reverting else SOURCE, pin_ai=not reverting)
+            for rid, (i, _) in part.items():
+                results[i] = ok(i, row_id=rid) if rid in written else failed(i, f"Row {rid} does not exist", row_id=rid)
+            await tell([results[i] for i, _ in part.values()])
+        adds = iter(plan.adds)
+
+        async def inserted(ids: list[int]) -> None:
+            batch = []
+            for rid in ids:
+                i, _ = next(adds)
+                results[i] = ok(i, row_id=rid)
+                batch.append(results[i])
+            await tell(batch)
+
         added = await db_records.add_records(conn, table, [v for _, v in plan.adds], coerced=True,
-                                             thread_id=row.thread_id)
-        new_ids = added.ids
+                                             thread_id=row.thread_id, chunk=CHUNK, inserted=inserted)
         jobs += added.jobs
         restored = await restore.restore_rows(conn, table, [(r["id"], r["prev"]) for _, r in restores])
     for i, r in restores:
         results[i] = (ok(i, row_id=r["id"]) if r["id"] in restored
                       else failed(i, f"Row {r['id']} exists already", row_id=r["id"]))
-    for rid, i in plan.deletes.items():
-        results[i] = (
-            ok(i, row_id=rid) if rid in deleted else failed(i, f"Row {rid} does not exist", row_id=rid)
-        )
-    for rid, (i, _) in plan.updates.items():
-        results[i] = (
-            ok(i, row_id=rid) if rid in written else failed(i, f"Row {rid} does not exist", row_id=rid)
-        )
-    for (i, _), rid in zip(plan.adds, new_ids, strict=True):
-        results[i] = ok(i, row_id=rid)
+    await tell([results[i] for i, _ in restores])
     return table.id, [results[i] for i in chosen]
 
 

@@ -16,9 +16,12 @@ from db import tables as db_tables
 from db.errors import NotFound
 from proposals import outcome, store
 from proposals.apply import ApplyResult, apply
+from proposals.plan import OpResult
 from proposals.store import Status, StoredProposal
 
 Progress = Callable[[int, int], Awaitable[None]]
+# a data proposal's results as its chunks land: (those results, operations done, operations in all)
+Ticks = Callable[[list[dict[str, Any]], int, int], Awaitable[None]]
 
 
 class Decision(BaseModel):
@@ -67,11 +70,18 @@ async def _table_name(conn: AsyncConnection, result: ApplyResult, stored: Stored
 
 async def apply_choice(conn: AsyncConnection, stored: StoredProposal, account_id: uuid.UUID, *,
                        unselected: set[int], include_samples: bool = True,
-                       progress: Progress | None = None) -> Decision:
-    """Apply the operations the user left checked (an import: every row, reporting `progress`)."""
+                       progress: Progress | None = None, ticks: Ticks | None = None) -> Decision:
+    """Apply the operations the user left checked (an import: every row, reporting `progress`; data:
+    each chunk's results told to `ticks` as it lands)."""
     total = len(stored.proposal().operations)
     selected = [i for i in range(total) if i not in unselected]
-    result = await apply(conn, stored, selected, account_id, include_sample_rows=include_samples, progress=progress)
+
+    async def tick(batch: list[OpResult], done: int, of: int) -> None:
+        assert ticks is not None
+        await ticks([r.model_dump() for r in batch], done, of)
+
+    result = await apply(conn, stored, selected, account_id, include_sample_rows=include_samples, progress=progress,
+                         ticks=tick if ticks is not None else None)
     rows, filename = result.imported_rows, result.import_file or ""
     results = [r.model_dump() for r in result.results]
     decision = Decision(proposal_id=str(stored.id), kind=stored.kind, status=result.status,

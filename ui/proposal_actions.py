@@ -84,13 +84,16 @@ async def on_apply(action: cl.Action) -> dict[str, Any]:
         progress = cl.Message(content=f"Importing {rows:,} rows…", author=author())
         await progress.send()
         report = _reporter(progress)
+    ticks = _ticker(found, unselected=sorted(unselected), include_samples=include_samples) if found is not None else None
     try:
         element, decision = await _on_proposal(action, lambda conn, stored: decisions.apply_choice(
-            conn, stored, account_id(), unselected=unselected, include_samples=include_samples, progress=report),
-            failed="Applying failed unexpectedly; nothing was changed.")
+            conn, stored, account_id(), unselected=unselected, include_samples=include_samples, progress=report,
+            ticks=ticks), failed="Applying failed unexpectedly; nothing was changed.")
     except Refused as refused:
         if progress is not None:
             await progress.remove()
+        if found is not None and "progress" in found.props:  # rolled back: no row was applied after all
+            found.props = {k: v for k, v in found.props.items() if k not in ("phase", "progress", "results")}
         return refused.answer
     if progress is not None and decision.progress_line:
         progress.content = decision.progress_line
@@ -107,6 +110,27 @@ async def on_apply(action: cl.Action) -> dict[str, Any]:
     if decision.note:
         tell_agent(decision.note)
     return {"ok": True, "status": decision.status}
+
+
+def _ticker(element: cl.CustomElement, **choices: Any) -> decisions.Ticks:
+    """Rows of the shown page tick ✓/✗ and the bar counts "X of N" as a data proposal's chunks land: at
+    most four updates a second, carrying the results of the page's operations only (and the user's
+    `choices`, which the page holds only in its own copy of the props until now)."""
+    shown = {r.get("op") for r in element.props.get("rows") or [] if r.get("op") is not None}
+    results: dict[int, dict[str, Any]] = {}
+    last = [float("-inf")]
+
+    async def tick(batch: list[dict[str, Any]], done: int, total: int) -> None:
+        results.update((r["index"], r) for r in batch if r["index"] in shown)
+        now = asyncio.get_running_loop().time()
+        if done >= total or now - last[0] < PROGRESS_EVERY_S:
+            return  # the last chunk's results come with the outcome
+        last[0] = now
+        element.props = {**element.props, **choices, "phase": "applying", "results": list(results.values()),
+                         "progress": {"done": done, "total": total}}
+        await element.update()
+
+    return tick
 
 
 def _reporter(progress: cl.Message) -> Callable[[int, int], Awaitable[None]]:
