@@ -111,7 +111,7 @@ async def apply(
     if kept is not None:
         result = await apply_file_import(conn, row, *kept, selected, progress)
     else:
-        result = await _apply_proposal(conn, row, selected, account_id, include_sample_rows)
+        result = await _apply_proposal(conn, row, selected, account_id, include_sample_rows, ticks)
     table = await _table(conn, result.table_id)
     counts = await change_sets.finish(conn, change_set, table_id=result.table_id,
                                       summary=lambda counts: _summary(row, table, counts),
@@ -149,7 +149,7 @@ def _summary(row: StoredProposal, table: TablePublic | None, counts: dict[str, i
 
 async def _apply_proposal(
     conn: AsyncConnection, row: StoredProposal, selected: Sequence[int] | None, account_id: uuid.UUID | None,
-    include_sample_rows: bool,
+    include_sample_rows: bool, ticks: Ticks | None = None,
 ) -> ApplyResult:
     p = row.proposal()
     chosen = selection(selected, len(p.operations))
