@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    CheckConstraint,
     Boolean,
     DateTime,
     Float,
@@ -91,7 +92,14 @@ class Workspace(Base):
 
 
 class Membership(Base):
+    """Who may do what in a workspace: `owner` (its members, name, deletion), `editor` (data and schema),
+    `viewer` (reads). Row-level security enforces it too (migration 0011)."""
+
     __tablename__ = "memberships"
+    __table_args__ = (
+        CheckConstraint("role IN ('owner', 'editor', 'viewer')", name="role"),
+        Index("ix_memberships_account_recent", "account_id", text("last_used_at DESC")),
+    )
     workspace_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True
     )
@@ -99,6 +107,7 @@ class Membership(Base):
         ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True, index=True
     )
     role: Mapped[str] = mapped_column(String(20), server_default="owner")
+    last_used_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 class DataTable(Base):
