@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from dataio import uploads
 from dataio.importer import Progress
-from db import ai_cells, bulk_ops
+from db import ai_cells, bulk_ops, workspaces
 from db import records as db_records
 from db import tables as db_tables
 from db.errors import Invalid, NotFound, ServiceError
@@ -90,6 +90,7 @@ async def apply(
     row = await store.lock(conn, proposal)
     if row.status != "pending":
         return _outcome(row, row.status, [OpResult(**r) for r in row.results or []], already=True)
+    await workspaces.require_writer(conn, row.workspace_id)  # a viewer's Apply: a clear refusal, nothing done
     owner = row.created_by or account_id  # an upload is kept under the account that proposed its import
     kept = uploads.kept(owner, row.id) if row.kind == "schema_create" and owner is not None else None
     if kept is not None:
