@@ -126,7 +126,8 @@ async def create(conn: AsyncConnection, *, owner_id: uuid.UUID, name: str | None
                 )
                 ws = dict(row.mappings().one())
                 await conn.execute(
-                    text("INSERT INTO memberships (workspace_id, account_id, role) VALUES (:w, :a, 'owner')"),
+                    text("INSERT INTO memberships (workspace_id, account_id, role, last_used_at) "
+                         "VALUES (:w, :a, 'owner', clock_timestamp())"),
                     {"w": ws["id"], "a": owner_id},
                 )
             return {**ws, "role": "owner", "tables": 0}
@@ -145,7 +146,7 @@ async def most_recent(conn: AsyncConnection, account_id: uuid.UUID) -> dict[str,
 async def touch(conn: AsyncConnection, account_id: uuid.UUID | str, workspace_id: uuid.UUID | str) -> None:
     """The account works in this workspace now: it becomes their most recent (system transaction)."""
     await conn.execute(
-        text("UPDATE memberships SET last_used_at = now() WHERE account_id = :a AND workspace_id = :w"),
+        text("UPDATE memberships SET last_used_at = clock_timestamp() WHERE account_id = :a AND workspace_id = :w"),
         {"a": account_id, "w": workspace_id},
     )
 
