@@ -20,10 +20,10 @@ from db import records as db_records
 from db import tables as db_tables
 from db.errors import Invalid, NotFound, ServiceError
 from db.schemas import AiConfig, ColumnPublic, ColumnUpdate, TablePublic
-from proposals import outcome, store
+from proposals import outcome, store, table_change
 from proposals.apply_import import apply_file_import
 from proposals.conflicts import changes_since
-from proposals.payloads import DataProposal, SchemaProposal
+from proposals.payloads import DataProposal, SchemaProposal, TableChange
 from proposals.plan import (
     OpResult,
     data_refs,
@@ -96,6 +96,8 @@ async def apply(
     if kept is not None:
         return await apply_file_import(conn, row, *kept, selected, progress)
     p = row.proposal()
+    if isinstance(p, TableChange):
+        return await _apply_table_change(conn, row, p)
     chosen = selection(selected, len(p.operations))
     created, samples = None, 0
     jobs: list[str] = []
@@ -118,6 +120,14 @@ async def apply(
         results=[r.model_dump(exclude_defaults=True) for r in results],
     )
     return _outcome(row, status, results, table_id=table_id, created=created, samples=samples, jobs=jobs)
+
+
+async def _apply_table_change(conn: AsyncConnection, row: StoredProposal, p: TableChange) -> ApplyResult:
+    result, line = await table_change.apply_change(conn, p, workspace_id=row.workspace_id, table_id=row.table_id)
+    status: Status = "applied" if result.ok else ("stale" if result.conflict else "failed")
+    await store.finish(conn, row.id, status=status, table_id=row.table_id,
+                       results=[result.model_dump(exclude_defaults=True)])
+    return _outcome(row, status, [result]).model_copy(update={"message": line})
 
 
 async def _table(conn: AsyncConnection, table_id: uuid.UUID | None) -> TablePublic | None:

@@ -36,6 +36,7 @@ class Decision(BaseModel):
     activate: bool = False  # the table becomes the chat's active one (a table just created)
     jobs: list[str] = []  # AI fills the decision started
     progress_line: str | None = None  # an import's last progress word
+    change: dict[str, Any] | None = None  # an applied table_change: its payload (the chat follows it)
 
     @property
     def applied(self) -> bool:
@@ -90,6 +91,9 @@ async def apply_choice(conn: AsyncConnection, stored: StoredProposal, account_id
         decision.note, decision.activate = outcome.created_note(name, result.sample_rows), True
     elif stored.kind == "schema_update":
         decision.note = outcome.updated_note(name)
+    elif stored.kind == "table_change":
+        decision.note = outcome.table_change_note(result.message)
+        decision.change = stored.payload
     # a data proposal: the agent is told when the user has seen the results (`acknowledge`)
     return decision
 

@@ -15,6 +15,7 @@ from db import workspaces
 from db.engine import transaction
 from db.errors import ServiceError
 from ui.common import account_id, as_uuid, author
+from ui.live_view import live, open_live
 from ui.workspace import attach_workspace, describe, note_for_agent, save_to_thread, show_name, workspace
 
 log = logging.getLogger("tablechat.app")
@@ -139,3 +140,32 @@ async def rename(workspace_id: uuid.UUID, name: str) -> dict[str, Any] | None:
     await cl.Message(content=f"Workspace **{old}** is now called **{md_text(after['name'])}**.",
                      author=author()).send()
     return after
+
+
+async def renamed_here(name: str) -> None:
+    """The agent renamed this chat's workspace: the name shown everywhere follows."""
+    cl.user_session.set("workspace_name", name)
+    cl.user_session.set("workspace_saved", None)
+    found = await _mine(as_uuid(cl.user_session.get("workspace_id")))
+    if found is not None:
+        await show_name(found)
+    await save_to_thread()
+
+
+async def after_table_change(change: dict[str, Any], table_id: uuid.UUID | None) -> None:
+    """An applied deletion or rename: the chat's workspace name, its active table and the live view follow."""
+    action = change.get("action")
+    if action == "rename_workspace":
+        await renamed_here(str(change.get("new_name")))
+        return
+    shown = live()
+    if action == "delete_table":
+        if cl.user_session.get("active_table_id") == str(table_id):
+            cl.user_session.set("active_table_id", None)
+            await save_to_thread()
+        if shown is not None and shown.props.get("table_id") == str(table_id):
+            shown.props = {**shown.props, "deleted": True}
+            await shown.update()
+        return
+    if shown is not None and shown.props.get("table_id") == str(table_id):
+        await open_live(table_id, str(change.get("new_name")))  # the view shows the new name

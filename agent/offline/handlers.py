@@ -14,6 +14,7 @@ from agent.offline.row_steps import (
     thanks,
 )
 from agent.offline.schema_steps import add_column_step, create, modify, on_table, remove_column, rename
+from agent.offline.workspace_steps import share_workspace, table_change
 
 HANDLERS = {
     "create": create,
@@ -30,4 +31,6 @@ HANDLERS = {
     "accepted": accepted,
     "dismissed": dismissed,
     "thanks": thanks,
+    "share_workspace": share_workspace,
+    "table_change": table_change,
 }
