@@ -139,3 +139,94 @@ async def test_a_viewer_cannot_apply_a_proposal_and_is_told_why(app, engine, uni
     assert answer["ok"] is False and "only view" in answer["error"]
     async with transaction(owner, engine=engine) as conn:
         assert await tables.list_tables(conn, workspace_id=ws["id"]) == []
+
+
+async def _turn(app, chat, text):
+    await app.on_message(_message(text))
+    return _elements(chat, "Proposal")
+
+
+async def test_delete_and_rename_a_table_and_the_workspace_through_proposals(app, engine, unique):
+    acc, ws = await _account(engine, unique, workspace=True)
+    books = await _make_table(engine, acc, ws["id"], "Books")
+    async with transaction(acc, engine=engine) as conn:
+        from sqlalchemy import text as sql
+
+        await conn.execute(sql("INSERT INTO records (table_id, workspace_id) SELECT :t, :w FROM generate_series(1, 3)"),
+                           {"t": books.id, "w": ws["id"]})
+    chat = Chat(acc, f"c{unique}")
+    await app.start()
+    await chat.wait_for("update_message", "Workspace: **")
+    chat.session.has_first_interaction = True
+
+    shown = (await _turn(app, chat, "rename the Books table to Library"))[-1]
+    assert shown["props"]["kind"] == "table_change" and shown["props"]["change"]["new_name"] == "Library"
+    done = await app.on_apply(cl.Action(name="proposal_apply", payload={"proposal_id": shown["props"]["proposal_id"]}))
+    assert done["ok"], done
+    async with transaction(acc, engine=engine) as conn:
+        assert (await tables.get_table(conn, books.id)).name == "Library"
+
+    shown = (await _turn(app, chat, "delete the Library table"))[-1]
+    change = shown["props"]["change"]
+    assert (change["action"], change["name"], change["rows"]) == ("delete_table", "Library", 3)
+    assert shown["props"]["summary"] == 'Delete the table "Library": 3 rows will be lost'
+    # Dismiss keeps it; a second proposal and Delete removes it
+    await app.on_dismiss(cl.Action(name="proposal_dismiss", payload={"proposal_id": shown["props"]["proposal_id"]}))
+    async with transaction(acc, engine=engine) as conn:
+        assert [t.name for t in await tables.list_tables(conn, workspace_id=ws["id"])] == ["Library"]
+    shown = (await _turn(app, chat, "delete the Library table"))[-1]
+    done = await app.on_apply(cl.Action(name="proposal_apply", payload={"proposal_id": shown["props"]["proposal_id"]}))
+    assert done["ok"], done
+    final = _elements(chat, "Proposal")[-1]["props"]
+    assert final["outcome"]["text"] == 'Deleted the table "Library" and its 3 rows'
+    async with transaction(acc, engine=engine) as conn:
+        assert await tables.list_tables(conn, workspace_id=ws["id"]) == []
+
+    shown = (await _turn(app, chat, f"rename this workspace to Shelf {unique}"))[-1]
+    done = await app.on_apply(cl.Action(name="proposal_apply", payload={"proposal_id": shown["props"]["proposal_id"]}))
+    assert done["ok"], done
+    assert cl.user_session.get("workspace_name") == f"Shelf {unique}"
+
+
+async def test_sharing_from_the_chat_and_a_viewer_cannot_delete(app, engine, unique):
+    owner, ws = await _account(engine, unique, workspace=True)
+    sam, _ = await _account(engine, unique + "s", workspace=True)
+    await _make_table(engine, owner, ws["id"], "Books")
+    chat = Chat(owner, f"c{unique}")
+    await app.start()
+    await chat.wait_for("update_message", "Workspace: **")
+    chat.session.has_first_interaction = True
+    await app.on_message(_message(f"share this workspace with c{unique}s as a viewer"))
+    await chat.wait_for("new_message", f"shared with c{unique}s")
+    await app.on_message(_message("share this workspace with nobody-at-all as a viewer"))
+    await chat.wait_for("new_message", "There is no user")
+    await app.on_message(_message(f"share this workspace with c{unique} as an editor"))
+    await chat.wait_for("new_message", "cannot share a workspace with yourself")
+
+    viewer = Chat(sam, f"c{unique}s")
+    await app.start()
+    await viewer.wait_for("update_message", "Workspace: **")
+    await app.on_switch_to(cl.Action(name="switch_to_workspace", payload={"workspace_id": str(ws["id"])}))
+    await viewer.wait_for("new_message", "you are its viewer")
+    viewer.session.has_first_interaction = True
+    found = await _turn(app, viewer, "delete the Books table")
+    assert found, [d.get("output") for k, d in viewer.events if k in ("new_message", "update_message")][-4:]
+    shown = found[-1]
+    answer = await app.on_apply(cl.Action(name="proposal_apply", payload={"proposal_id": shown["props"]["proposal_id"]}))
+    assert answer["ok"] is False and "only view" in answer["error"]
+    async with transaction(owner, engine=engine) as conn:
+        assert [t.name for t in await tables.list_tables(conn, workspace_id=ws["id"])] == ["Books"]
+    # a viewer's socket calling Stop on a fill directly is refused too
+    from db import tables as t
+    async with transaction(owner, engine=engine) as conn:
+        table = (await t.list_tables(conn, workspace_id=ws["id"]))[0]
+        col = await t.create_column(conn, table.id, ColumnCreate(name="Blurb", type="text",
+                                                                 ai={"prompt": "About {Title}"}))
+        import jobs
+
+        job = await jobs.start_fill(conn, table.id, col.id, "all")
+    answer = await app.on_stop_job(cl.Action(name="stop_job", payload={"job_id": str(job.id)}))
+    assert answer["ok"] is False and "only view" in answer["error"]
+    answer = await app.on_retry_failed(cl.Action(name="live_retry_failed",
+                                                 payload={"table_id": str(table.id), "column_id": str(col.id)}))
+    assert answer["ok"] is False and "only view" in answer["error"]
