@@ -163,9 +163,6 @@ async def after_table_change(change: dict[str, Any], table_id: uuid.UUID | None)
         if cl.user_session.get("active_table_id") == str(table_id):
             cl.user_session.set("active_table_id", None)
             await save_to_thread()
-        if shown is not None and shown.props.get("table_id") == str(table_id):
-            shown.props = {**shown.props, "deleted": True}
-            await shown.update()
         return
     if shown is not None and shown.props.get("table_id") == str(table_id):
         await open_live(table_id, str(change.get("new_name")))  # the view shows the new name
