@@ -69,8 +69,8 @@ def take_agent_notes() -> list[str]:
 
 
 async def show_name(ws: dict[str, Any]) -> None:
-    """The workspace's name stays in reach for the whole chat: the settings panel (gear in the composer),
-    the live view's title, and the /tables command's description."""
+    """The workspace's name stays in reach for the whole chat: the settings panel (gear in the composer)
+    and the live view's title (the welcome says it first)."""
     await cl.ChatSettings([TextInput(id="workspace", label="Workspace", initial=ws["name"], disabled=True,
                                      description="Every table of this chat lives in this workspace "
                                                  f"(your role: {ws.get('role') or 'owner'}).")]).send()
