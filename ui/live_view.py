@@ -41,7 +41,7 @@ async def open_live(table_id: Any, name: str) -> None:
         return
     shown = live()
     props = {"table_id": str(table_id), "locked": await has_pending_proposal(),
-             "workspace": cl.user_session.get("workspace_name")}
+             "workspace": cl.user_session.get("workspace_name"), "workspace_id": cl.user_session.get("workspace_id")}
     if shown is not None and shown.props.get("table_id") == str(table_id):
         shown.props = {**shown.props, **props, "refresh": uuid.uuid4().hex[:8]}
         await shown.update()

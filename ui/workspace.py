@@ -39,8 +39,8 @@ def welcome_text(ws: dict[str, Any] | None, *, failed: bool = False) -> str:
         return f"{intro}\n\nYour workspace could not be prepared just now; it will be tried again with your next message."
     if ws is None:
         return f"{intro}\n\nPreparing your workspace…"
-    return (f"{intro}\n\nWorkspace: {describe(ws)}. Your tables of every workspace: /tables; "
-            "your workspaces: /workspaces.")
+    return (f"{intro}\n\nWorkspace: {describe(ws)}. Every workspace's tables: /tables · switch or rename "
+            "workspaces: /workspaces.")
 
 
 def workspace_actions() -> list[cl.Action]:
@@ -74,8 +74,8 @@ async def show_name(ws: dict[str, Any]) -> None:
     await cl.ChatSettings([TextInput(id="workspace", label="Workspace", initial=ws["name"], disabled=True,
                                      description="Every table of this chat lives in this workspace "
                                                  f"(your role: {ws.get('role') or 'owner'}).")]).send()
-    shown = cl.user_session.get("live")
-    if shown is not None and shown.props.get("workspace") != ws["name"]:
+    shown = cl.user_session.get("live")  # the live view's title, when its table is of this workspace (renamed)
+    if shown is not None and shown.props.get("workspace_id") == str(ws["id"]) and shown.props.get("workspace") != ws["name"]:
         shown.props = {**shown.props, "workspace": ws["name"]}
         await shown.update()
 
