@@ -71,6 +71,15 @@ async def rename_workspace(caller: CallerDep, workspace_id: uuid.UUID, body: Wor
     return WorkspacePublic(**await _mine(caller, workspace_id))
 
 
+@router.delete("/workspaces/{workspace_id}", status_code=204, response_class=Response, responses=errors(403))
+async def delete_workspace(caller: CallerDep, workspace_id: uuid.UUID) -> Response:
+    """Delete the workspace with all its tables (owners only)."""
+    await _mine(caller, workspace_id)
+    async with caller.tx() as conn:
+        await workspaces.delete(conn, workspace_id)
+    return Response(status_code=204)
+
+
 @router.get("/workspaces/{workspace_id}/members", response_model=MemberList)
 async def list_members(caller: CallerDep, workspace_id: uuid.UUID) -> MemberList:
     """Everyone in the workspace with their role (any member may look)."""

@@ -200,3 +200,18 @@ async def unshare(conn: AsyncConnection, workspace_id: uuid.UUID, *, account_id:
         raise Conflict("A workspace keeps at least one owner: make someone else an owner first") from None
     if not removed:
         raise NotFound("That person is not a member of this workspace")
+
+
+async def delete(conn: AsyncConnection, workspace_id: uuid.UUID) -> int:
+    """Delete the workspace (the caller's transaction; owners only): each table through
+    `db.tables.delete_table`, the one function that removes tables, then the workspace. Its table count."""
+    from db import tables as db_tables
+
+    await require_owner(conn, workspace_id)
+    found = await db_tables.list_tables(conn, workspace_id=workspace_id)
+    for table in found:
+        await db_tables.delete_table(conn, table.id)
+    res = await conn.execute(text("DELETE FROM workspaces WHERE id = :w"), {"w": workspace_id})
+    if res.rowcount == 0:
+        raise Forbidden("Only an owner can delete this workspace", workspace_id=str(workspace_id))
+    return len(found)

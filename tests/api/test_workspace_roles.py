@@ -232,3 +232,19 @@ async def test_members_change_roles_and_leave(client, team):
     members = (await client.get(f"/workspaces/{w}/members", headers=editor.headers)).json()["items"]
     assert {m["user"] for m in members} == {editor.name, team["viewer"].name}
     assert (await client.get(f"/tables?workspace={w}", headers=owner.headers)).json()["items"] == []
+
+
+async def test_only_an_owner_deletes_a_workspace_with_its_tables(client, engine, team, unique):
+    owner, w = team["owner"], team["owner"].workspace_id
+    await _fresh_table(client, owner, unique)
+    before = await _snapshot(engine, w)
+    for role, status in (("editor", 403), ("viewer", 403), ("outsider", 404)):
+        r = await client.delete(f"/workspaces/{w}", headers=team[role].headers)
+        assert r.status_code == status, (role, r.text)
+    assert await _snapshot(engine, w) == before
+    assert (await client.delete(f"/workspaces/{w}", headers=owner.headers)).status_code == 204
+    items = (await client.get("/workspaces", headers=team["viewer"].headers)).json()["items"]
+    assert str(w) not in {i["id"] for i in items}
+    async with transaction(None, engine=engine) as conn:
+        left = (await conn.execute(text("SELECT count(*) FROM data_tables WHERE workspace_id = :w"), {"w": w})).scalar()
+    assert left == 0
