@@ -11,7 +11,7 @@ from chainlit.server import get_html_template, sio
 
 from api import security
 from core.settings import get_settings
-from ui import chat_history, job_progress, live_view, login_sessions, proposal_actions, session, turn
+from ui import chat_history, job_progress, live_view, login_sessions, proposal_actions, session, turn, workspace_actions
 from ui.login_cookie import LOGIN_COOKIE
 
 # Chainlit checks the secret right after importing this file, and signs every login cookie with it.
@@ -60,3 +60,7 @@ on_revert_change = cl.action_callback("revert_change")(proposal_actions.on_rever
 on_stop_job = cl.action_callback("stop_job")(job_progress.on_stop_job)
 on_retry_failed = cl.action_callback("live_retry_failed")(job_progress.on_retry_failed)
 on_open_table = cl.action_callback("open_table")(live_view.on_open_table)
+on_switch_workspace = cl.action_callback("switch_workspace")(workspace_actions.on_switch_workspace)
+on_switch_to = cl.action_callback("switch_to_workspace")(workspace_actions.on_switch_to)
+on_new_workspace = cl.action_callback("new_workspace")(workspace_actions.on_new_workspace)
+on_rename_workspace = cl.action_callback("rename_workspace")(workspace_actions.on_rename_workspace)

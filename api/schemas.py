@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -37,11 +37,37 @@ class ErrorResponse(BaseModel):
 class WorkspacePublic(BaseModel):
     id: uuid.UUID
     name: str
+    role: Literal["owner", "editor", "viewer"] = Field(description="The caller's role in it")
+    tables: int | None = Field(None, description="How many tables it holds")
     created_at: dt.datetime | None = None
 
 
 class WorkspaceList(BaseModel):
+    """The caller's workspaces, most recently used first."""
+
     items: list[WorkspacePublic]
+
+
+class WorkspaceCreate(BaseModel):
+    name: str | None = Field(None, min_length=1, max_length=100, description="Default: a fresh three-word name")
+
+
+class WorkspacePatch(BaseModel):
+    name: str = Field(min_length=1, max_length=100)
+
+
+class MemberIn(BaseModel):
+    user: str = Field(min_length=1, max_length=64, description="The user name to share with")
+    role: Literal["owner", "editor", "viewer"]
+
+
+class MemberPublic(BaseModel):
+    user: str
+    role: Literal["owner", "editor", "viewer"]
+
+
+class MemberList(BaseModel):
+    items: list[MemberPublic]
 
 
 class Me(BaseModel):
@@ -51,7 +77,7 @@ class Me(BaseModel):
 
 
 class TableCreateIn(TableCreate):
-    """A new table, in `workspace_id` (default: the caller's first workspace)."""
+    """A new table, in `workspace_id` (default: the caller's most recently used workspace)."""
 
     workspace_id: uuid.UUID | None = None
 

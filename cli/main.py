@@ -13,14 +13,14 @@ import time
 import urllib.request
 from typing import Any
 
-from cli import io_commands, token_commands, worker_command
+from cli import io_commands, token_commands, worker_command, workspace_commands
 from cli.common import run_db, services
 from core.settings import ROOT, get_settings
 
 DEFAULT_USER = "admin"
 DEFAULT_LOGIN_FILE = "default_login"
 # the commands that live in modules of their own: each adds itself to the parser's subcommands
-COMMANDS = (token_commands.register, io_commands.register, worker_command.register)
+COMMANDS = (token_commands.register, io_commands.register, worker_command.register, workspace_commands.register)
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 

@@ -1,7 +1,8 @@
 """The relational model. Row values live in one JSONB document per record, with per-cell state
 (version, compute status, error, pinned) in a second JSONB document beside it: see docs/storage.md.
 
-Long because every table of the schema is declared here, in one place, for Alembic to compare."""
+Long because every table of the schema is declared here, in one place, for Alembic to compare with the
+migrations."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    CheckConstraint,
     Boolean,
     DateTime,
     Float,
@@ -93,7 +95,14 @@ class Workspace(Base):
 
 
 class Membership(Base):
+    """Who may do what in a workspace: `owner` (its members, name, deletion), `editor` (data and schema),
+    `viewer` (reads). Row-level security enforces it too (migration 0011)."""
+
     __tablename__ = "memberships"
+    __table_args__ = (
+        CheckConstraint("role IN ('owner', 'editor', 'viewer')", name="role"),
+        Index("ix_memberships_account_recent", "account_id", text("last_used_at DESC")),
+    )
     workspace_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True
     )
@@ -101,6 +110,7 @@ class Membership(Base):
         ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True, index=True
     )
     role: Mapped[str] = mapped_column(String(20), server_default="owner")
+    last_used_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 class DataTable(Base):

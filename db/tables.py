@@ -35,7 +35,7 @@ async def list_tables(conn: AsyncConnection, *, workspace_id: uuid.UUID | None =
     """Tables visible to the caller (optionally one workspace), newest first, with row counts."""
     rows = await conn.execute(
         text(
-            "SELECT t.id, t.name, t.description, coalesce(c.n, 0) AS row_count "
+            "SELECT t.id, t.workspace_id, t.name, t.description, coalesce(c.n, 0) AS row_count "
             "FROM data_tables t LEFT JOIN table_row_counts c ON c.table_id = t.id "
             "WHERE (CAST(:w AS uuid) IS NULL OR t.workspace_id = :w) "
             "ORDER BY t.created_at DESC"

@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.settings import get_settings
-from db import ai_cells, previews
+from db import ai_cells, previews, workspaces
 from db.schemas import ColumnPublic, TablePublic
 from db.tables import get_table
 from jobs import progress
@@ -30,8 +30,9 @@ def ai_column(table: TablePublic, column_id: Any) -> ColumnPublic:
 async def start_fill(conn: AsyncConnection, table: Any, column_id: Any, scope: Scope = "all", *,
                      thread_id: str | None = None, reason: str = "fill", mode: FillMode = "now") -> JobPublic:
     """Queue an AI column's cells in `scope` (pinned cells only when the scope names their rows).
-    `table` is the table or its id. `mode` "batch": through the Message Batches API, at half the price,
-    usually within an hour (at most 24 h)."""
+    `table` is the table or its id. Only an owner or editor of its workspace may. `mode` "batch": through the
+    Message Batches API, at half the price, usually within an hour (at most 24 h)."""
+    await workspaces.require_table_writer(conn, table.id if isinstance(table, TablePublic) else table)
     stored = ai_cells.batches.MODE if mode == "batch" else "write"
     return public(await ai_cells.start_fill(conn, table, column_id, scope, thread_id=thread_id, reason=reason,
                                             mode=stored))
@@ -40,7 +41,9 @@ async def start_fill(conn: AsyncConnection, table: Any, column_id: Any, scope: S
 async def start_preview(conn: AsyncConnection, table: TablePublic, column: ColumnPublic, record_ids: list[int], *,
                         scope: Any = "all", thread_id: str | None = None) -> JobPublic:
     """Have the workers compute `column` (an AI column, or the definition of one) for `record_ids`
-    without writing any cell: the values become the job's results (`preview_results`)."""
+    without writing any cell: the values become the job's results (`preview_results`). Only an owner or
+    editor of its workspace may."""
+    await workspaces.require_writer(conn, table.workspace_id)
     return public(await previews.start_preview(conn, table, column, record_ids, scope=scope, thread_id=thread_id))
 
 
@@ -51,6 +54,7 @@ async def get_job(conn: AsyncConnection, job_id: Any) -> JobPublic:
 async def cancel(conn: AsyncConnection, job_id: Any) -> JobPublic:
     """Cancel a running job (a finished one is returned as it is)."""
     job = await ai_cells.get_job(conn, job_id)
+    await workspaces.require_writer(conn, job["workspace_id"])
     store = previews if job["mode"] == previews.MODE else ai_cells
     ended = public(await store.cancel_job(conn, job_id))
     if job["mode"] == ai_cells.batches.MODE:  # a worker cancels its Message Batches at once

@@ -15,15 +15,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from dataio import uploads
 from dataio.importer import Progress
-from db import ai_cells, bulk_ops, change_sets, history, restore
+from db import ai_cells, bulk_ops, change_sets, history, restore, workspaces
 from db import records as db_records
 from db import tables as db_tables
 from db.errors import Invalid, NotFound, ServiceError
 from db.schemas import AiConfig, ColumnPublic, ColumnUpdate, TablePublic
-from proposals import outcome, store
+from proposals import outcome, store, table_change
 from proposals.apply_import import apply_file_import
 from proposals.conflicts import changes_since
-from proposals.payloads import DataProposal, SchemaProposal
+from proposals.payloads import DataProposal, SchemaProposal, TableChange
 from proposals.plan import (
     OpResult,
     data_refs,
@@ -96,6 +96,7 @@ async def apply(
     row = await store.lock(conn, proposal)
     if row.status != "pending":
         return _outcome(row, row.status, [OpResult(**r) for r in row.results or []], already=True)
+    await workspaces.require_writer(conn, row.workspace_id)  # a viewer's Apply: a clear refusal, nothing done
     owner = row.created_by or account_id  # an upload is kept under the account that proposed its import
     kept = uploads.kept(owner, row.id) if row.kind == "schema_create" and owner is not None else None
     reverts = reverted_change_set(row)
@@ -152,6 +153,8 @@ async def _apply_proposal(
     include_sample_rows: bool, ticks: Ticks | None = None,
 ) -> ApplyResult:
     p = row.proposal()
+    if isinstance(p, TableChange):
+        return await _apply_table_change(conn, row, p)
     chosen = selection(selected, len(p.operations))
     created, samples = None, 0
     jobs: list[str] = []
@@ -174,6 +177,14 @@ async def _apply_proposal(
         results=[r.model_dump(exclude_defaults=True) for r in results],
     )
     return _outcome(row, status, results, table_id=table_id, created=created, samples=samples, jobs=jobs)
+
+
+async def _apply_table_change(conn: AsyncConnection, row: StoredProposal, p: TableChange) -> ApplyResult:
+    result, line = await table_change.apply_change(conn, p, workspace_id=row.workspace_id, table_id=row.table_id)
+    status: Status = "applied" if result.ok else ("stale" if result.conflict else "failed")
+    await store.finish(conn, row.id, status=status, table_id=row.table_id,
+                       results=[result.model_dump(exclude_defaults=True)])
+    return _outcome(row, status, [result]).model_copy(update={"message": line})
 
 
 async def _table(conn: AsyncConnection, table_id: uuid.UUID | None) -> TablePublic | None:

@@ -40,6 +40,7 @@ class Decision(BaseModel):
     jobs: list[str] = []  # AI fills the decision started
     progress_line: str | None = None  # an import's last progress word
     change_id: str | None = None  # the change set of what was applied (its Revert button undoes it)
+    change: dict[str, Any] | None = None  # an applied table_change: its payload (the chat follows it)
 
     @property
     def applied(self) -> bool:
@@ -101,6 +102,9 @@ async def apply_choice(conn: AsyncConnection, stored: StoredProposal, account_id
         decision.note, decision.activate = outcome.created_note(name, result.sample_rows), True
     elif stored.kind == "schema_update":
         decision.note = outcome.updated_note(name)
+    elif stored.kind == "table_change":
+        decision.note = outcome.table_change_note(result.message)
+        decision.change = stored.payload
     # a data proposal: the agent is told when the user has seen the results (`acknowledge`)
     return decision
 

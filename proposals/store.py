@@ -31,7 +31,7 @@ class StoredProposal(BaseModel):
     workspace_id: uuid.UUID
     thread_id: str | None
     table_id: uuid.UUID | None
-    kind: Literal["schema_create", "schema_update", "data"]
+    kind: Literal["schema_create", "schema_update", "data", "table_change"]
     payload: dict[str, Any]
     status: Status
     base_seq: int

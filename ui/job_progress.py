@@ -89,6 +89,8 @@ async def on_stop_job(action: cl.Action) -> dict[str, Any]:
         await jobs.tell(job)
     except NotFound:
         return {"ok": False, "error": "This fill was not found in your workspace."}
+    except ServiceError as exc:  # a viewer of the workspace: refused, the fill goes on
+        return {"ok": False, "error": exc.message}
     except Exception:
         log.exception("stopping job %s failed", job_id)
         return {"ok": False, "error": "Stopping failed unexpectedly; the fill goes on."}

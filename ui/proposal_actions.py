@@ -23,6 +23,7 @@ from ui.live_view import lock_live, open_live
 from ui.proposal_view import elements, new_element, proposal_props, show_decided
 from ui.turn import tell_agent
 from ui.workspace import save_to_thread
+from ui.workspace_actions import after_table_change
 
 log = logging.getLogger("tablechat.app")
 
@@ -102,6 +103,11 @@ async def on_apply(action: cl.Action) -> dict[str, Any]:
                 change_id=decision.change_id or element.props.get("change_id"))
     if decision.already_decided or not decision.applied:
         return {"ok": decision.applied, "status": decision.status}
+    if decision.change is not None:  # a table deleted or renamed, or the workspace renamed
+        await after_table_change(decision.change, decision.table_id)
+        if decision.note:
+            tell_agent(decision.note)
+        return {"ok": True, "status": decision.status}
     await follow_jobs(account_id(), decision.jobs)
     if decision.activate:
         cl.user_session.set("active_table_id", str(decision.table_id))

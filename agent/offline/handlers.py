@@ -15,6 +15,7 @@ from agent.offline.row_steps import (
     thanks,
 )
 from agent.offline.schema_steps import add_column_step, create, modify, on_table, remove_column, rename
+from agent.offline.workspace_steps import share_workspace, table_change
 
 HANDLERS = {
     "create": create,
@@ -32,4 +33,6 @@ HANDLERS = {
     "dismissed": dismissed,
     "thanks": thanks,
     "revert": revert,
+    "share_workspace": share_workspace,
+    "table_change": table_change,
 }

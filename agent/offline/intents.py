@@ -7,6 +7,7 @@ import re
 from agent.offline.column_requests import read_add, removals
 from agent.offline.columns import split_columns
 from agent.offline.create import read_create
+from agent.offline.workspace_steps import read_workspace_request
 from agent.offline.words import (
     Intent,
     clean,
@@ -53,6 +54,8 @@ def parse_intent(text: str) -> Intent:
     if re.fullmatch(r"(help|\?|what can you do|what else can you do|what do you understand|commands|"
                     r"what can i (?:do|ask|say)|how does this work|how do i start|what now|hello|hi)", low):
         return Intent("help", {"why": "asked"})
+    if (about := read_workspace_request(t)) is not None:  # before "rename X to Y" and "delete …" of columns
+        return about
 
     m = re.match(
         r"^(?:delete|remove|drop|get rid of|erase)\s+(?:all\s+)?(?:of\s+)?(?:the\s+)?"

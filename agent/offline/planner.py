@@ -29,6 +29,8 @@ HELP = (
     "Priority (select) and remove column Notes**\n"
     "- **list tables**, **describe the table**\n"
     "- **undo that**, **undo the last change**, **revert the import from this morning**\n"
+    "- **delete the Books table**, **rename the Books table to Library**, **rename this workspace to Reading**, "
+    "**share this workspace with sam as a viewer** (or editor)\n"
     "- upload a CSV or XLSX file to import it; **chart Rating by Neighborhood**, **average Rating by "
     "Neighborhood**, **export this table as xlsx**\n"
     "Changes always come as a preview in the conversation that you apply or dismiss."

@@ -184,12 +184,19 @@ def list_tables(intent: Intent, done: list[Done], tools: set) -> Step:
         return Step("", [("list_tables", {})])
     data = got.data() or {}
     found = data.get("tables", [])
+    others = data.get("other_workspaces") or []
+    elsewhere = ""
+    if others:
+        named = ", ".join(f"**{md_text(w['name'])}** ({w['tables']} table{'s' if w['tables'] != 1 else ''})"
+                          for w in others[:5])
+        elsewhere = f"\n\nYour other workspaces: {named}. To work on one of their tables, use /tables and Open it."
     if not found:
-        return Step("There are no tables yet. Ask me to “create a table of …” to start one.")
+        return Step("There are no tables yet in this workspace. Ask me to “create a table of …” to start one."
+                    + elsewhere)
     lines = [
         f"- **{md_text(t['name'])}** — {t['rows']} rows" + (" (active)" if t.get("active") else "") for t in found
     ]
-    return Step("Your tables:\n" + "\n".join(lines))
+    return Step("Your tables in this workspace:\n" + "\n".join(lines) + elsewhere)
 
 
 def describe(intent: Intent, done: list[Done], tools: set) -> Step:

@@ -490,6 +490,9 @@ export default function LiveTable() {
     <div className="flex flex-col gap-2 w-full" data-testid="live-table">
       <div className="flex items-center justify-between gap-2">
         <div>
+          {props.workspace ? (
+            <div className="text-xs text-muted-foreground" data-testid="live-table-workspace">Workspace {props.workspace}</div>
+          ) : null}
           <div className="font-semibold" data-testid="live-table-name">{table.name}</div>
           {table.description ? <div className="text-xs text-muted-foreground">{table.description}</div> : null}
         </div>

@@ -8,7 +8,7 @@ import { ChevronLeft, ChevronRight } from "lucide-react";
 // Each preview kind has its file in proposal/ (pasted below, see core/elements.py); they use the
 // helpers and imports of this file.
 // Long because it is the file Chainlit loads: its own ~90 lines, plus the shared parts and the three
-// preview kinds pasted in (each source under public/elements/ is under 180 lines).
+// preview kinds pasted in, and the deletion / rename one (each source under public/elements/ is under 180 lines).
 
 // ==== pasted from shared/look.jsx (edit public/elements/shared/look.jsx, then `make elements`) ====
 // Colours and value formatting of every tablechat element: one palette, one way to show a value.
@@ -696,8 +696,52 @@ function RevertNote() {
 }
 // ==== end of proposal/revert.jsx ====
 
+// ==== pasted from proposal/table_change.jsx (edit public/elements/proposal/table_change.jsx, then `make elements`) ====
+// The preview of a deletion or a rename (a table, or the chat's workspace), pasted into Proposal.jsx
+// (whose helpers and imports it uses). A deletion is red and says what is lost; its button is Delete.
+
+function TableChangePreview() {
+  const phase = phaseOf(props);
+  const c = props.change || {};
+  const deleting = c.action === "delete_table";
+  const what = c.action === "rename_workspace" ? "workspace" : "table";
+  const tone = deleting ? COLOR.bad : COLOR.border;
+  return (
+    <div className="flex flex-col gap-2">
+      <div
+        className="flex items-center justify-between gap-2 flex-wrap rounded px-3 py-2"
+        style={{ background: deleting ? TINT.deleted : COLOR.panel, border: `1px solid ${tone}` }}
+        data-testid="table-change"
+        data-action={c.action}
+      >
+        <div className="text-sm flex flex-col gap-1">
+          <span className="font-semibold" style={deleting ? { color: COLOR.bad } : null}>
+            {deleting ? `Delete the table “${c.name}”` : `Rename the ${what} “${c.name}” to “${c.new_name}”`}
+          </span>
+          {deleting ? (
+            <span style={{ color: COLOR.bad }} data-testid="rows-lost">
+              {c.rows ? `${plural(c.rows, "row")} will be lost` : "It has no rows"}
+              {c.columns ? ` (${plural(c.columns, "column")})` : ""} · workspace {c.workspace}
+            </span>
+          ) : (
+            <span style={MUTED}>workspace {c.workspace}</span>
+          )}
+        </div>
+        {phase.pending ? (
+          <Actions phase={phase} label={deleting ? "Delete" : "Apply"} canApply={true} onDismiss={dismiss} onApply={apply} />
+        ) : null}
+      </div>
+      {phase.applying ? <Progress done={false} /> : null}
+      <ErrorLine error={props.error} />
+      <Outcome fallback={(o) => o.message} />
+    </div>
+  );
+}
+// ==== end of proposal/table_change.jsx ====
+
 export default function Proposal() {
-  const body = props.kind === "schema_create" ? <CreatePreview /> : props.kind === "schema_update" ? <SchemaPreview /> : <DataPreview />;
+  const body = props.kind === "schema_create" ? <CreatePreview /> : props.kind === "schema_update" ? <SchemaPreview />
+    : props.kind === "table_change" ? <TableChangePreview /> : <DataPreview />;
   return (
     <div
       className="w-full flex flex-col gap-1"

@@ -16,7 +16,8 @@ from proposals.validate import parse, validate
 
 CORPUS = json.loads((Path(__file__).parent / "offline_corpus.json").read_text())["cases"]
 TOOLS = [{"name": n} for n in ("get_table", "query_rows", "list_tables", "propose_schema", "propose_data",
-                               "fill_column", "enrich_column", "analyze_table", "export_table", "revert_change")]
+                               "fill_column", "enrich_column", "analyze_table", "export_table",
+                               "propose_table_change", "share_workspace", "revert_change")]
 
 
 def _col(cid: str, name: str, ctype: str, **extra: Any) -> dict[str, Any]:
@@ -43,7 +44,7 @@ ROWS = [{"row_id": n, "Title": f"Bug {n}", "Status": "Open", "Priority": "P2", "
 RESULTS = {
     "get_table": BUGS,
     "query_rows": {"rows": ROWS, "total": 2, "next_offset": None},
-    "list_tables": {"tables": [{"name": "Bugs", "rows": 12, "active": True}]},
+    "list_tables": {"tables": [{"id": "t-bugs", "name": "Bugs", "rows": 12, "active": True}]},
     "analyze_table": {"columns": ["Status", "Points"], "rows": [["Open", 3]], "rows_analysed": 12, "shown": "table"},
     "export_table": {"file": "Bugs.xlsx", "rows": 12, "columns": 8},
     "fill_column": {"cells_queued": 12, "column": "Summary"},
@@ -65,7 +66,7 @@ def converse(ask: str) -> tuple[str, list[tuple[str, dict]], float]:
                 for i, (name, args) in enumerate(step.calls)]
         messages.append({"role": "assistant", "content": [{"type": "text", "text": step.text}, *uses]})
         calls += step.calls
-        if step.proposing or any(name in ("fill_column", "enrich_column") for name, _ in step.calls):
+        if step.proposing or any(name in ("fill_column", "enrich_column", "share_workspace") for name, _ in step.calls):
             return step.text, calls, slowest
         results = [{"type": "tool_result", "tool_use_id": u["id"], "content": json.dumps(RESULTS[u["name"]])}
                    for u in uses]
@@ -120,6 +121,9 @@ def verdict(case: dict) -> str | None:
             same_columns(cols, want["columns"]) if "columns" in want
             else all(any(c[:2] == w for c in cols) for w in want["has"]))
         return None if found else f"{payload['table_name']!r}: {cols}"
+    if kind == "call":  # a workspace or whole-table request: one call with these arguments
+        found = [a for n, a in calls if n == want["tool"]]
+        return None if found and all(found[-1].get(k) == v for k, v in want["args"].items()) else f"{calls}"
     if kind == "schema":
         got = schema_ops(last[1]) if last[0] == "propose_schema" else None
         return None if got is not None and same_columns(got, want["ops"]) else f"{names}: {got or text[:160]}"

@@ -18,7 +18,7 @@ Revises: 0010
 from alembic import op
 
 revision = "0012"
-down_revision = "0010"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
@@ -50,8 +50,12 @@ CREATE INDEX ix_change_sets_proposal ON change_sets (proposal_id) WHERE proposal
 
 ALTER TABLE change_sets ENABLE ROW LEVEL SECURITY;
 ALTER TABLE change_sets FORCE ROW LEVEL SECURITY;
-CREATE POLICY isolation ON change_sets USING (workspace_id IN (SELECT tc_my_workspaces()))
-  WITH CHECK (workspace_id IN (SELECT tc_my_workspaces()));
+-- like the tables of 0011: every member reads a workspace's history, owners and editors write it
+CREATE POLICY isolation ON change_sets FOR SELECT USING (workspace_id IN (SELECT tc_my_workspaces()));
+CREATE POLICY writers_insert ON change_sets FOR INSERT WITH CHECK (tc_can_write(workspace_id));
+CREATE POLICY writers_update ON change_sets FOR UPDATE USING (tc_can_write(workspace_id))
+  WITH CHECK (tc_can_write(workspace_id));
+CREATE POLICY writers_delete ON change_sets FOR DELETE USING (tc_can_write(workspace_id));
 CREATE POLICY system ON change_sets TO tablechat_system USING (true) WITH CHECK (true);
 GRANT SELECT, INSERT, UPDATE, DELETE ON change_sets TO {APP_ROLE};
 
