@@ -106,6 +106,35 @@ class RecordsCreated(BaseModel):
                                   "cells, one per AI column (follow one with `GET /jobs/{id}`)")
 
 
+MAX_BLOCK_CELLS = 10_000
+
+
+class CellEditItem(BaseModel):
+    """One cell of a block: its row, its column (id or name), the new value and the version it was based on."""
+
+    model_config = ConfigDict(extra="forbid")
+    record_id: int = Field(ge=1)
+    column: str = Field(min_length=1, max_length=200)
+    value: Any = None
+    version: int = Field(ge=0)
+
+
+class CellBlock(BaseModel):
+    """Cells to write as one change: all of them, or (409) none."""
+
+    model_config = ConfigDict(extra="forbid")
+    cells: list[CellEditItem] = Field(min_length=1, max_length=MAX_BLOCK_CELLS)
+
+
+class RecordIds(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    ids: list[int] = Field(min_length=1, max_length=MAX_BULK_ROWS)
+
+
+class RecordsDeleted(BaseModel):
+    deleted: int = Field(description="How many of the named rows were deleted (rows already gone are skipped)")
+
+
 class CellItem(CellPublic):
     record_id: int
 
@@ -114,3 +143,7 @@ class CellList(BaseModel):
     items: list[CellItem]
     limit: int
     offset: int
+
+
+class CellsWritten(BaseModel):
+    cells: list[CellItem] = Field(description="Each cell of the block as written, in the order sent")
