@@ -1,0 +1,51 @@
+// What a person set up in this view and keeps: the page, sort, search and filters for this browser tab
+// (sessionStorage: they survive the remounts Chainlit does on every props update), and which columns are
+// hidden and how wide they are, per account and table in this browser (localStorage).
+function readStored(storage, key, fallback) {
+  try {
+    const raw = storage.getItem(key);
+    return raw ? { ...fallback, ...JSON.parse(raw) } : fallback;
+  } catch (e) {
+    return fallback;
+  }
+}
+
+function writeStored(storage, key, value) {
+  try { storage.setItem(key, JSON.stringify(value)); } catch (e) { /* storage full or off: kept for this view only */ }
+}
+
+const EMPTY_VIEW = { page: 0, sort: null, q: "", filters: [] };
+
+function useView(tableId, initialPage) {
+  const key = `tablechat.view.${tableId}`;
+  const [view, setViewState] = useState(() => readStored(window.sessionStorage, key, { ...EMPTY_VIEW, page: initialPage || 0 }));
+  useEffect(() => { setViewState(readStored(window.sessionStorage, key, { ...EMPTY_VIEW, page: initialPage || 0 })); }, [tableId]);
+  function setView(change) {
+    setViewState((old) => {
+      const next = { ...old, ...(typeof change === "function" ? change(old) : change) };
+      writeStored(window.sessionStorage, key, next);
+      return next;
+    });
+  }
+  return [view, setView];
+}
+
+function useColumnPrefs(accountId, tableId) {
+  const key = `tablechat.columns.${accountId || "me"}.${tableId}`;
+  const empty = { hidden: [], widths: {} };
+  const [prefs, setPrefs] = useState(() => readStored(window.localStorage, key, empty));
+  useEffect(() => { setPrefs(readStored(window.localStorage, key, empty)); }, [key]);
+  function change(fn) {
+    setPrefs((old) => {
+      const next = fn(old);
+      writeStored(window.localStorage, key, next);
+      return next;
+    });
+  }
+  return {
+    prefs,
+    toggleHidden: (id) => change((old) => ({ ...old, hidden: old.hidden.includes(id) ? old.hidden.filter((x) => x !== id) : [...old.hidden, id] })),
+    setWidth: (id, w) => setPrefs((old) => ({ ...old, widths: { ...old.widths, [id]: w } })), // while dragging
+    keepWidth: (id, w) => change((old) => ({ ...old, widths: { ...old.widths, [id]: w } })),
+  };
+}
