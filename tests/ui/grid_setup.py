@@ -32,7 +32,9 @@ async def make_user(engine) -> dict[str, Any]:
     return {"name": name, "password": password, "id": account_id, "workspace_id": ws["id"]}
 
 
-async def make_table(engine, user: dict[str, Any], *, ai: bool = False, rows: list[dict] | None = None) -> Any:
+async def make_table(engine, user: dict[str, Any], *, ai: bool = False,
+                     rows: list[dict] | None = None) -> tuple[Any, list[int]]:
+    """A table of fruit (and an AI column when `ai`) and its row ids (rows are numbered across tables)."""
     columns = [ColumnCreate(name="Name", required=True), ColumnCreate(name="Points", type="number"),
                ColumnCreate(name="Ripe", type="boolean")]
     if ai:
@@ -40,8 +42,8 @@ async def make_table(engine, user: dict[str, Any], *, ai: bool = False, rows: li
     async with transaction(user["id"], engine=engine) as conn:
         table = await tables.create_table(conn, workspace_id=user["workspace_id"], name=f"Fruit {uuid.uuid4().hex[:4]}",
                                           columns=columns)
-        await records.add_records(conn, table, rows if rows is not None else FRUIT)
-    return table
+        added = await records.add_records(conn, table, rows if rows is not None else FRUIT)
+    return table, list(added.ids)
 
 
 async def set_cell_state(engine, record_id: int, column_id: Any, state: dict, value: Any = None) -> None:
@@ -65,3 +67,31 @@ async def open_grid(page: Any, base_url: str, user: dict[str, Any], table: Any) 
 
 def column_texts(live: Any, name: str) -> Any:
     return live.locator(f'tbody td[data-col="{name}"]')
+
+
+async def reopen_grid(page: Any) -> Any:
+    """After a reload: the live view, reopened from its message when the side view did not come back."""
+    live = page.locator("#side-view-content [data-testid=live-table]")
+    try:
+        await live.wait_for(state="visible", timeout=8_000)
+    except Exception:
+        await page.get_by_text("LiveTable", exact=False).last.click()
+        await live.wait_for(state="visible")
+    return live
+
+
+async def paste_text(live: Any, block: str) -> None:
+    """Paste `block` into the grid as a spreadsheet would put it on the clipboard."""
+    await live.get_by_test_id("grid").evaluate(
+        """(el, text) => { const dt = new DataTransfer(); dt.setData('text/plain', text);
+             el.dispatchEvent(new ClipboardEvent('paste', { clipboardData: dt, bubbles: true, cancelable: true })); }""",
+        block)
+
+
+async def stored(engine, table: Any) -> dict[int, dict[str, Any]]:
+    """Each row's values by column name, as the database holds them, by position (1 = the first row)."""
+    names = {str(c.id): c.name for c in table.columns}
+    async with transaction(None, engine=engine) as conn:
+        found = await conn.execute(text("SELECT id, data FROM records WHERE table_id = :t ORDER BY id"), {"t": table.id})
+        return {n: {names.get(k, k): v for k, v in r.data.items()}
+                for n, r in enumerate(found, start=1)}
