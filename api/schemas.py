@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -147,3 +147,12 @@ class CellList(BaseModel):
 
 class CellsWritten(BaseModel):
     cells: list[CellItem] = Field(description="Each cell of the block as written, in the order sent")
+
+
+class ColumnPrefs(BaseModel):
+    """How the caller lays out this table's grid: the columns they hide and the widths (px) they set."""
+
+    model_config = ConfigDict(extra="forbid")
+    hidden: list[str] = Field(default_factory=list, max_length=1000, description="Column ids (or names) hidden")
+    widths: dict[str, Annotated[int, Field(ge=40, le=2000)]] = Field(
+        default_factory=dict, max_length=1000, description="Column id (or name) → width in pixels")

@@ -59,7 +59,11 @@ async def open_grid(page: Any, base_url: str, user: dict[str, Any], table: Any) 
     """Sign in, list the tables, open this one; the live view once its rows are shown."""
     await login(page, base_url, user["name"], user["password"])
     await send_message(page, "/tables")
-    await page.get_by_role("button", name=f"Open {table.name}").click()
+    try:
+        await page.get_by_role("button", name=f"Open {table.name}").click()
+    except Exception:
+        await page.screenshot(path="tests/artifacts/open_grid_failed.png")
+        raise
     live = page.locator("#side-view-content [data-testid=live-table]")
     await expect(live.get_by_test_id("live-table-count")).to_contain_text("of ", timeout=30_000)
     return live

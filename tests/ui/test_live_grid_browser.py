@@ -7,7 +7,7 @@ from __future__ import annotations
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from browser import new_page, screenshot
+from browser import login, new_page, screenshot
 from grid_setup import column_texts, make_table, make_user, open_grid, paste_text, reopen_grid, set_cell_state, stored
 from playwright.async_api import expect
 from sqlalchemy import text
@@ -217,7 +217,7 @@ async def test_ai_cells_show_pins_filter_by_status_and_regenerate_one_cell(chrom
         await page.context.close()
 
 
-async def test_hidden_and_resized_columns_are_kept_for_the_account_and_table(chromium, app_server, engine):
+async def test_hidden_and_resized_columns_follow_the_person_to_another_browser(chromium, app_server, engine):
     user = await make_user(engine)
     table, ids = await make_table(engine, user)
     page = await new_page(chromium)
@@ -235,11 +235,22 @@ async def test_hidden_and_resized_columns_are_kept_for_the_account_and_table(chr
         await page.mouse.up()
         widened = (await live.locator('th[data-col="Name"]').bounding_box())["width"]
         assert widened > before + 60
+        # kept on the server: another browser (no storage of this one) signed in as the same person
+        other = await new_page(chromium)
+        try:
+            await login(other, app_server.url, user["name"], user["password"])
+            await other.get_by_text("/tables", exact=True).first.click()  # the chat that shows the table
+            live = await reopen_grid(other)
+            await expect(live.locator('th[data-col="Ripe"]')).to_have_count(0)
+            await expect(live.locator('th[data-col="Points"]')).to_have_count(1)
+            assert abs((await live.locator('th[data-col="Name"]').bounding_box())["width"] - widened) < 2
+            await live.get_by_test_id("columns-button").click()
+            await live.get_by_label("Show Ripe").check()
+            await expect(live.locator('th[data-col="Ripe"]')).to_have_count(1)
+        finally:
+            await other.context.close()
         await page.reload()
         live = await reopen_grid(page)
-        await expect(live.get_by_test_id("live-table-count")).to_contain_text("of 5")
-        await expect(live.locator('th[data-col="Ripe"]')).to_have_count(0)
-        await expect(live.locator('th[data-col="Points"]')).to_have_count(1)
-        assert abs((await live.locator('th[data-col="Name"]').bounding_box())["width"] - widened) < 2
+        await expect(live.locator('th[data-col="Ripe"]')).to_have_count(1)
     finally:
         await page.context.close()

@@ -1,6 +1,6 @@
 // What a person set up in this view and keeps: the page, sort, search and filters for this browser tab
 // (sessionStorage: they survive the remounts Chainlit does on every props update), and which columns are
-// hidden and how wide they are, per account and table in this browser (localStorage).
+// hidden and how wide they are, per account and table on the server (with a copy in localStorage).
 function readStored(storage, key, fallback) {
   try {
     const raw = storage.getItem(key);
@@ -30,22 +30,32 @@ function useView(tableId, initialPage) {
   return [view, setView];
 }
 
+// Hidden columns and widths are kept on the server per account and table (they follow the person to
+// another device); this browser keeps a copy to start from, and to use while the server is away.
 function useColumnPrefs(accountId, tableId) {
   const key = `tablechat.columns.${accountId || "me"}.${tableId}`;
   const empty = { hidden: [], widths: {} };
   const [prefs, setPrefs] = useState(() => readStored(window.localStorage, key, empty));
-  useEffect(() => { setPrefs(readStored(window.localStorage, key, empty)); }, [key]);
+  useEffect(() => {
+    setPrefs(readStored(window.localStorage, key, empty));
+    let gone = false;
+    api(`/tables/${tableId}/column-prefs`).then((kept) => {
+      if (gone) return;
+      setPrefs(kept);
+      writeStored(window.localStorage, key, kept);
+    }).catch(() => null); // the copy of this browser stays
+    return () => { gone = true; };
+  }, [key]);
   function change(fn) {
-    setPrefs((old) => {
-      const next = fn(old);
-      writeStored(window.localStorage, key, next);
-      return next;
-    });
+    const next = fn(prefs);
+    setPrefs(next);
+    writeStored(window.localStorage, key, next);
+    api(`/tables/${tableId}/column-prefs`, { method: "PUT", body: JSON.stringify(next) }).catch(() => null);
   }
   return {
     prefs,
     toggleHidden: (id) => change((old) => ({ ...old, hidden: old.hidden.includes(id) ? old.hidden.filter((x) => x !== id) : [...old.hidden, id] })),
     setWidth: (id, w) => setPrefs((old) => ({ ...old, widths: { ...old.widths, [id]: w } })), // while dragging
-    keepWidth: (id, w) => change((old) => ({ ...old, widths: { ...old.widths, [id]: w } })),
+    keepWidth: (id, w) => change((old) => ({ ...old, widths: { ...old.widths, [id]: Math.round(w) } })),
   };
 }
