@@ -1,5 +1,7 @@
 """The relational model. Row values live in one JSONB document per record, with per-cell state
-(version, compute status, error, pinned) in a second JSONB document beside it: see docs/storage.md."""
+(version, compute status, error, pinned) in a second JSONB document beside it: see docs/storage.md.
+Long because every table of the schema is declared here, in one place that autogenerate compares with
+the migrations."""
 
 from __future__ import annotations
 
