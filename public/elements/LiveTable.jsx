@@ -11,7 +11,8 @@ import {
 // the server cannot be reached), adds and deletes rows, and follows the change feed so edits from another
 // tab, user or the API appear within a second or two. Values render as text (React escapes them).
 // Chainlit wipes local state on every props update, so what must last is in browser storage. The parts
-// live in public/elements/live/ and are pasted below by `make elements`.
+// live in public/elements/live/ and are pasted below by `make elements`: this file is long only because of
+// those copies; its own code is the state the parts share and the layout.
 
 // ==== pasted from shared/look.jsx (edit public/elements/shared/look.jsx, then `make elements`) ====
 // Colours and value formatting of every tablechat element: one palette, one way to show a value.
@@ -379,6 +380,32 @@ function useColumnPrefs(accountId, tableId) {
     keepWidth: (id, w) => change((old) => ({ ...old, widths: { ...old.widths, [id]: Math.round(w) } })),
   };
 }
+
+// State that must outlive a remount within this tab: the active cell, the cell being edited with what is
+// typed so far, the row being added. Chainlit re-renders the element on props updates and when its own
+// connection drops, which would otherwise throw away an edit being typed.
+function useTabState(key, initial) {
+  const [value, setValue] = useState(() => {
+    try {
+      const raw = window.sessionStorage.getItem(key);
+      return raw ? JSON.parse(raw) : initial;
+    } catch (e) {
+      return initial;
+    }
+  });
+  function set(next) {
+    setValue(next);
+    keepTabState(key, next);
+  }
+  return [value, set];
+}
+
+function keepTabState(key, value) {
+  try {
+    if (value === null || value === undefined) window.sessionStorage.removeItem(key);
+    else window.sessionStorage.setItem(key, JSON.stringify(value));
+  } catch (e) { /* storage off: kept for this render only */ }
+}
 // ==== end of live/prefs.jsx ====
 
 // ==== pasted from live/cells.jsx (edit public/elements/live/cells.jsx, then `make elements`) ====
@@ -691,6 +718,102 @@ function useEdits({ tableId, setRows, setNotice }) {
 }
 // ==== end of live/edits.jsx ====
 
+// ==== pasted from live/actions.jsx (edit public/elements/live/actions.jsx, then `make elements`) ====
+// What the live view does to rows and AI cells: retry a column's failed cells (through the chat when it
+// answers), regenerate / recompute / unpin one AI cell, add a row, delete the selected rows. Each tells
+// the person what happened in the notice line and leaves what they typed in place when it fails.
+const RETRY_ACTION = "live_retry_failed";
+
+function useRowActions({ tableId, table, view, setView, total, pageSize, locked, busy, setBusy, setNotice, loadStatus, load,
+                         adding, setAdding, selected, setSelected, setConfirmDelete, setActive }) {
+  // Through the chat session when it answers (the conversation then follows the fill with its live
+  // progress message, as for any fill), else straight through the REST API.
+  async function retryFailed(col) {
+    if (locked || busy) return;
+    setBusy(col.id);
+    const cells = (n) => `${n} failed cell${n === 1 ? "" : "s"} of "${col.name}"`;
+    try {
+      let answer = null;
+      try {
+        if (typeof callAction === "function") {
+          const res = await callAction({ name: RETRY_ACTION, payload: { table_id: tableId, column_id: col.id } });
+          answer = res && res.response;
+        }
+      } catch (e) {
+        answer = null; // no chat session to take it (or no such action there): the REST call below
+      }
+      if (answer && answer.ok) {
+        setNotice(answer.total ? `Retrying ${cells(answer.total)}: progress in the chat.` : `No failed cells of "${col.name}" left to retry.`);
+      } else if (answer && answer.error) {
+        setNotice(answer.error);
+      } else {
+        const job = await api(`/tables/${tableId}/columns/${col.id}/fill`, { method: "POST", body: JSON.stringify({ scope: "failed" }) });
+        setNotice(`Retrying ${cells(job.total)}…`);
+      }
+    } catch (e) {
+      setNotice(e.message);
+    } finally {
+      setBusy(null);
+      loadStatus();
+    }
+  }
+
+  // one AI cell: regenerate, recompute when stale, unpin (a fill of that row, which also drops the pin)
+  async function fillCell(row, col, what) {
+    setBusy("cell");
+    try {
+      await api(`/tables/${tableId}/columns/${col.id}/fill`, { method: "POST", body: JSON.stringify({ scope: [row.id] }) });
+      const words = { regenerate: "Regenerating", recompute: "Recomputing", unpin: "Unpinned; filling" };
+      setNotice(`${words[what]} "${col.name}" of row ${row.id}…`);
+    } catch (e) {
+      setNotice(e.message);
+    } finally {
+      setBusy(null);
+      loadStatus();
+    }
+  }
+
+  async function addRow() {
+    const values = {};
+    for (const c of table.columns) {
+      const text = adding[c.id];
+      if (text !== undefined && text.trim() !== "") values[c.id] = parseInput(text, c.type);
+    }
+    setBusy("add");
+    try {
+      const made = await api(`/tables/${tableId}/records`, { method: "POST", body: JSON.stringify({ values }) });
+      setAdding(null);
+      setNotice(`Row ${made.id} added.`);
+      const lastPage = Math.floor(total / pageSize);
+      if (!view.sort && view.page !== lastPage) setView({ page: lastPage });
+      else await load();
+    } catch (e) {
+      setNotice(`The row was not added: ${e.message}`); // the new row keeps what was typed
+    } finally {
+      setBusy(null);
+    }
+  }
+
+  async function deleteRows() {
+    setBusy("delete");
+    try {
+      const done = await api(`/tables/${tableId}/records/delete`, { method: "POST", body: JSON.stringify({ ids: selected }) });
+      setNotice(`Deleted ${plural(done.deleted, "row")}.`);
+      setSelected([]);
+      setConfirmDelete(false);
+      setActive(null);
+      await load();
+    } catch (e) {
+      setNotice(`Nothing was deleted: ${e.message}`);
+    } finally {
+      setBusy(null);
+    }
+  }
+
+  return { retryFailed, fillCell, addRow, deleteRows };
+}
+// ==== end of live/actions.jsx ====
+
 // ==== pasted from live/grid.jsx (edit public/elements/live/grid.jsx, then `make elements`) ====
 // The grid itself: sortable, resizable headers, a row checkbox for selection, the active cell moved with
 // the keyboard (arrows, Tab / Shift+Tab, Enter or typing to edit, Esc, Delete to empty), a block pasted
@@ -739,7 +862,7 @@ function HeaderCell({ column, width, sort, onSort, onResize, onResized }) {
   );
 }
 
-function CellEditor({ initial, onDone }) {
+function CellEditor({ initial, onDone, onDraft }) {
   const finished = useRef(false);
   function finish(how, value) {
     if (finished.current) return;
@@ -755,6 +878,7 @@ function CellEditor({ initial, onDone }) {
         else if (e.key === "Tab") { e.preventDefault(); finish(e.shiftKey ? "left" : "right", e.currentTarget.value); }
         else if (e.key === "Escape") { e.preventDefault(); finish("cancel", null); }
       }}
+      onChange={(e) => onDraft(e.currentTarget.value)}
       onPaste={(e) => e.stopPropagation()}
       onBlur={(e) => finish("stay", e.currentTarget.value)} />
   );
@@ -884,7 +1008,7 @@ function Grid(p) {
                       outline: isActive ? `2px solid ${COLOR.busy}` : conflict ? `2px solid ${COLOR.bad}` : "none", outlineOffset: -2,
                     }}>
                     {isEditing ? (
-                      <CellEditor initial={editing.text} onDone={(how, value) => done(r, c, how, value)} />
+                      <CellEditor initial={editing.text} onDraft={p.onDraft} onDone={(how, value) => done(r, c, how, value)} />
                     ) : (
                       <CellView cell={cell} column={c} pending={pending} />
                     )}
@@ -987,7 +1111,6 @@ function DeleteConfirm({ count, busy, onConfirm, onCancel }) {
 }
 // ==== end of live/panels.jsx ====
 
-const RETRY_ACTION = "live_retry_failed";
 const RETRY_LOAD_MS = 3000;
 
 export default function LiveTable() {
@@ -1000,10 +1123,10 @@ export default function LiveTable() {
   const [error, setError] = useState(null);
   const [loading, setLoading] = useState(false);
   const [notice, setNotice] = useState(null);
-  const [editing, setEditing] = useState(null);
-  const [active, setActive] = useState(null);
+  const [editing, setEditing] = useTabState(`tablechat.editing.${tableId}`, null);
+  const [active, setActive] = useTabState(`tablechat.active.${tableId}`, null);
   const [selected, setSelected] = useState([]);
-  const [adding, setAdding] = useState(null);
+  const [adding, setAdding] = useTabState(`tablechat.adding.${tableId}`, null);
   const [busy, setBusy] = useState(null); // "add" | "delete" | "cell" | a column id being retried
   const [confirmDelete, setConfirmDelete] = useState(false);
   const [panel, setPanel] = useState(null); // "filters" | "columns"
@@ -1076,89 +1199,8 @@ export default function LiveTable() {
     setView({ ...change, page: 0 });
   }
 
-  // Through the chat session when it answers (the conversation then follows the fill with its live
-  // progress message, as for any fill), else straight through the REST API.
-  async function retryFailed(col) {
-    if (locked || busy) return;
-    setBusy(col.id);
-    const cells = (n) => `${n} failed cell${n === 1 ? "" : "s"} of "${col.name}"`;
-    try {
-      let answer = null;
-      try {
-        if (typeof callAction === "function") {
-          const res = await callAction({ name: RETRY_ACTION, payload: { table_id: tableId, column_id: col.id } });
-          answer = res && res.response;
-        }
-      } catch (e) {
-        answer = null; // no chat session to take it (or no such action there): the REST call below
-      }
-      if (answer && answer.ok) {
-        setNotice(answer.total ? `Retrying ${cells(answer.total)}: progress in the chat.` : `No failed cells of "${col.name}" left to retry.`);
-      } else if (answer && answer.error) {
-        setNotice(answer.error);
-      } else {
-        const job = await api(`/tables/${tableId}/columns/${col.id}/fill`, { method: "POST", body: JSON.stringify({ scope: "failed" }) });
-        setNotice(`Retrying ${cells(job.total)}…`);
-      }
-    } catch (e) {
-      setNotice(e.message);
-    } finally {
-      setBusy(null);
-      loadStatus();
-    }
-  }
-
-  // one AI cell: regenerate, recompute when stale, unpin (a fill of that row, which also drops the pin)
-  async function fillCell(row, col, what) {
-    setBusy("cell");
-    try {
-      await api(`/tables/${tableId}/columns/${col.id}/fill`, { method: "POST", body: JSON.stringify({ scope: [row.id] }) });
-      const words = { regenerate: "Regenerating", recompute: "Recomputing", unpin: "Unpinned; filling" };
-      setNotice(`${words[what]} "${col.name}" of row ${row.id}…`);
-    } catch (e) {
-      setNotice(e.message);
-    } finally {
-      setBusy(null);
-      loadStatus();
-    }
-  }
-
-  async function addRow() {
-    const values = {};
-    for (const c of table.columns) {
-      const text = adding[c.id];
-      if (text !== undefined && text.trim() !== "") values[c.id] = parseInput(text, c.type);
-    }
-    setBusy("add");
-    try {
-      const made = await api(`/tables/${tableId}/records`, { method: "POST", body: JSON.stringify({ values }) });
-      setAdding(null);
-      setNotice(`Row ${made.id} added.`);
-      const lastPage = Math.floor(total / pageSize);
-      if (!view.sort && view.page !== lastPage) setView({ page: lastPage });
-      else await load();
-    } catch (e) {
-      setNotice(`The row was not added: ${e.message}`); // the new row keeps what was typed
-    } finally {
-      setBusy(null);
-    }
-  }
-
-  async function deleteRows() {
-    setBusy("delete");
-    try {
-      const done = await api(`/tables/${tableId}/records/delete`, { method: "POST", body: JSON.stringify({ ids: selected }) });
-      setNotice(`Deleted ${plural(done.deleted, "row")}.`);
-      setSelected([]);
-      setConfirmDelete(false);
-      setActive(null);
-      await load();
-    } catch (e) {
-      setNotice(`Nothing was deleted: ${e.message}`);
-    } finally {
-      setBusy(null);
-    }
-  }
+  const rowActions = useRowActions({ tableId, table, view, setView, total, pageSize, locked, busy, setBusy, setNotice,
+    loadStatus, load, adding, setAdding, selected, setSelected, setConfirmDelete, setActive });
 
   const header = (
     <div className="flex items-center justify-between gap-2">
@@ -1245,7 +1287,7 @@ export default function LiveTable() {
       {panel === "filters" ? <FilterPanel table={table} filters={view.filters} setFilters={(filters) => setQuery({ filters })} /> : null}
       {panel === "columns" ? <ColumnsMenu columns={table.columns} hidden={columnPrefs.prefs.hidden} onToggle={columnPrefs.toggleHidden} /> : null}
       {confirmDelete && selected.length ? (
-        <DeleteConfirm count={selected.length} busy={busy === "delete"} onConfirm={deleteRows} onCancel={() => setConfirmDelete(false)} />
+        <DeleteConfirm count={selected.length} busy={busy === "delete"} onConfirm={rowActions.deleteRows} onCancel={() => setConfirmDelete(false)} />
       ) : null}
       {error ? (
         <div className="flex items-center gap-2 text-xs" data-testid="load-error">
@@ -1261,7 +1303,7 @@ export default function LiveTable() {
             <Button key={c.id} size="sm" variant="outline" data-testid="retry-failed" data-column={c.name}
               disabled={locked || busy !== null}
               title={locked ? "Apply or dismiss the proposal in the chat first" : `Fill the failed cells of "${c.name}" again`}
-              onClick={() => retryFailed(c)}>
+              onClick={() => rowActions.retryFailed(c)}>
               {busy === c.id ? <Loader2 size={12} className="mr-1 animate-spin" /> : <RotateCw size={12} className="mr-1" />}
               Retry {aiStatus[c.id].error} failed: {c.name}
             </Button>
@@ -1270,15 +1312,16 @@ export default function LiveTable() {
       ) : null}
       {activeRow && activeCol ? (
         <CellActions row={activeRow} column={activeCol} cell={activeRow.cells[activeCol.id] || { status: "idle" }} busy={busy === "cell"}
-          locked={locked} onFill={(what) => fillCell(activeRow, activeCol, what)} />
+          locked={locked} onFill={(what) => rowActions.fillCell(activeRow, activeCol, what)} />
       ) : null}
       <Grid columns={columns} rows={rows} widths={columnPrefs.prefs.widths} active={active} setActive={setActive}
         editing={editing} setEditing={setEditing} locked={locked} sort={view.sort}
         onSort={(id) => setQuery({ sort: nextSort(view.sort, id) })}
         onResize={columnPrefs.setWidth} onResized={columnPrefs.keepWidth}
         selected={selected} setSelected={setSelected} pendingOf={edits.pendingOf} valueOf={valueOf}
+        onDraft={(text) => editing && keepTabState(`tablechat.editing.${tableId}`, { ...editing, text })}
         onSave={edits.save} onPaste={(block, at) => edits.paste(block, at, rows, columns)}
-        adding={adding} setAdding={setAdding} addBusy={busy === "add"} onAddSave={addRow} />
+        adding={adding} setAdding={setAdding} addBusy={busy === "add"} onAddSave={rowActions.addRow} />
       <div className="flex items-center justify-between text-xs text-muted-foreground">
         <span data-testid="live-table-count">Rows {first}–{last} of {total}{narrowed ? " matching" : ""}</span>
         <span className="flex gap-1">

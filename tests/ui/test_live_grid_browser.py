@@ -96,6 +96,17 @@ async def test_keyboard_moves_edits_and_cancels(chromium, app_server, engine):
         assert rows[1]["Points"] == 3
         await expect(live.locator(f'tr[data-row-id="{ids[0]}"] td[data-col="Name"]')).to_have_text("blueberry")
         await expect(live.locator(f'tr[data-row-id="{ids[1]}"] td[data-col="Points"]')).to_have_text("42")
+
+        # a value the column cannot hold: refused with the reason, what was typed kept until discarded
+        await live.locator(f'tr[data-row-id="{ids[2]}"] td[data-col="Points"]').click()
+        await page.keyboard.type("lots")
+        await page.keyboard.press("Enter")
+        refused = live.get_by_test_id("refused")
+        await expect(refused).to_contain_text("was not saved")
+        await expect(refused).to_contain_text("You typed lots")
+        await refused.get_by_role("button", name="Discard").click()
+        await expect(refused).to_have_count(0)
+        await expect(live.locator(f'tr[data-row-id="{ids[2]}"] td[data-col="Points"]')).to_have_text("2.5")
     finally:
         await page.context.close()
 

@@ -118,3 +118,29 @@ async def test_keep_theirs_drops_my_edit_and_shows_the_current_value(chromium, a
         await expect(live.get_by_test_id("unsaved-count")).to_have_count(0)
     finally:
         await page.context.close()
+
+
+async def test_an_edit_being_typed_survives_the_view_being_redrawn(chromium, app_server, engine):
+    """Chainlit redraws the element (wiping its React state) on props updates and when its own connection
+    drops; a reload is the harshest redraw: the cell being edited comes back with what was typed."""
+    user = await make_user(engine)
+    table, ids = await make_table(engine, user)
+    page = await new_page(chromium)
+    try:
+        live = await open_grid(page, app_server.url, user, table)
+        await live.locator(f'tr[data-row-id="{ids[3]}"] td[data-col="Name"]').click()
+        await page.keyboard.press("Enter")
+        await live.get_by_test_id("cell-editor").fill("half-typed")
+        await page.reload()
+        live = await reopen_grid(page)
+        editor = live.get_by_test_id("cell-editor")
+        await expect(editor).to_have_value("half-typed")
+        await editor.press("Enter")
+        await expect(live.locator(f'tr[data-row-id="{ids[3]}"] td[data-col="Name"]')).to_have_text("half-typed")
+        await _until(lambda: _name_of(engine, table, 4, "half-typed"))
+    finally:
+        await page.context.close()
+
+
+async def _name_of(engine, table, position, want) -> bool:
+    return (await stored(engine, table))[position]["Name"] == want

@@ -45,7 +45,7 @@ function HeaderCell({ column, width, sort, onSort, onResize, onResized }) {
   );
 }
 
-function CellEditor({ initial, onDone }) {
+function CellEditor({ initial, onDone, onDraft }) {
   const finished = useRef(false);
   function finish(how, value) {
     if (finished.current) return;
@@ -61,6 +61,7 @@ function CellEditor({ initial, onDone }) {
         else if (e.key === "Tab") { e.preventDefault(); finish(e.shiftKey ? "left" : "right", e.currentTarget.value); }
         else if (e.key === "Escape") { e.preventDefault(); finish("cancel", null); }
       }}
+      onChange={(e) => onDraft(e.currentTarget.value)}
       onPaste={(e) => e.stopPropagation()}
       onBlur={(e) => finish("stay", e.currentTarget.value)} />
   );
@@ -190,7 +191,7 @@ function Grid(p) {
                       outline: isActive ? `2px solid ${COLOR.busy}` : conflict ? `2px solid ${COLOR.bad}` : "none", outlineOffset: -2,
                     }}>
                     {isEditing ? (
-                      <CellEditor initial={editing.text} onDone={(how, value) => done(r, c, how, value)} />
+                      <CellEditor initial={editing.text} onDraft={p.onDraft} onDone={(how, value) => done(r, c, how, value)} />
                     ) : (
                       <CellView cell={cell} column={c} pending={pending} />
                     )}

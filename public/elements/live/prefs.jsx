@@ -59,3 +59,29 @@ function useColumnPrefs(accountId, tableId) {
     keepWidth: (id, w) => change((old) => ({ ...old, widths: { ...old.widths, [id]: Math.round(w) } })),
   };
 }
+
+// State that must outlive a remount within this tab: the active cell, the cell being edited with what is
+// typed so far, the row being added. Chainlit re-renders the element on props updates and when its own
+// connection drops, which would otherwise throw away an edit being typed.
+function useTabState(key, initial) {
+  const [value, setValue] = useState(() => {
+    try {
+      const raw = window.sessionStorage.getItem(key);
+      return raw ? JSON.parse(raw) : initial;
+    } catch (e) {
+      return initial;
+    }
+  });
+  function set(next) {
+    setValue(next);
+    keepTabState(key, next);
+  }
+  return [value, set];
+}
+
+function keepTabState(key, value) {
+  try {
+    if (value === null || value === undefined) window.sessionStorage.removeItem(key);
+    else window.sessionStorage.setItem(key, JSON.stringify(value));
+  } catch (e) { /* storage off: kept for this render only */ }
+}
