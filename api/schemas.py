@@ -113,7 +113,7 @@ class CellEditItem(BaseModel):
     """One cell of a block: its row, its column (id or name), the new value and the version it was based on."""
 
     model_config = ConfigDict(extra="forbid")
-    record_id: int = Field(ge=1)
+    record_id: int = Field(ge=1, le=2**63 - 1)
     column: str = Field(min_length=1, max_length=200)
     value: Any = None
     version: int = Field(ge=0)
@@ -128,7 +128,7 @@ class CellBlock(BaseModel):
 
 class RecordIds(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    ids: list[int] = Field(min_length=1, max_length=MAX_BULK_ROWS)
+    ids: list[Annotated[int, Field(ge=1, le=2**63 - 1)]] = Field(min_length=1, max_length=MAX_BULK_ROWS)
 
 
 class RecordsDeleted(BaseModel):

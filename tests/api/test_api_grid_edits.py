@@ -77,3 +77,15 @@ async def test_selected_rows_are_deleted_in_one_call(client, user, table, make_u
     r = await client.post(f"/tables/{table['id']}/records/delete", json={"ids": [ids[1]]}, headers=other.headers)
     assert r.status_code == 404
     assert (await client.get(f"/tables/{table['id']}/records", headers=user.headers)).json()["total"] == 2
+
+
+async def test_a_block_with_a_nul_character_or_a_huge_row_id_is_refused_not_a_server_error(client, user, table):
+    (a,) = await _rows(client, user, table, 1)
+    r = await client.patch(f"/tables/{table['id']}/cells", json={"cells": [
+        {"record_id": a, "column": "Title", "value": "a\u0000b", "version": 0}]}, headers=user.headers)
+    assert r.status_code in (409, 422), r.text
+    r = await client.patch(f"/tables/{table['id']}/cells", json={"cells": [
+        {"record_id": 2**63, "column": "Title", "value": "x", "version": 0}]}, headers=user.headers)
+    assert r.status_code == 422
+    r = await client.post(f"/tables/{table['id']}/records/delete", json={"ids": [2**63]}, headers=user.headers)
+    assert r.status_code == 422
