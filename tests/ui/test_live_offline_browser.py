@@ -9,7 +9,7 @@ import asyncio
 
 import pytest
 from browser import new_page, screenshot
-from grid_setup import make_table, make_user, open_grid, reopen_grid, stored
+from grid_setup import make_table, make_user, open_grid, paste_text, reopen_grid, stored
 from playwright.async_api import expect
 
 from db import records
@@ -108,13 +108,23 @@ async def test_keep_theirs_drops_my_edit_and_shows_the_current_value(chromium, a
         await expect(live.get_by_test_id("offline-badge")).to_be_visible()
         async with transaction(user["id"], engine=engine) as conn:
             await records.update_cell(conn, table, ids[2], str(name.id), value="theirs", version=0)
+            await records.update_cell(conn, table, ids[4], str(name.id), value="while you were away", version=0)
+        # a block pasted while offline waits in the outbox like any edit
+        await live.locator(f'tr[data-row-id="{ids[0]}"] td[data-col="Points"]').click()
+        await paste_text(live, "31\n32")
+        await expect(live.get_by_test_id("live-notice")).to_contain_text("Pasted 2 cells: kept in this browser")
+        await expect(live.get_by_test_id("unsaved-count")).to_have_text("3 edits not saved yet")
         await page.context.set_offline(False)
+        # live updates resume by themselves: a change made elsewhere meanwhile appears
+        await expect(live.locator(f'tr[data-row-id="{ids[4]}"] td[data-col="Name"]')).to_have_text("while you were away",
+                                                                                                 timeout=30_000)
         conflict = live.get_by_test_id("conflict")
         await expect(conflict).to_contain_text("yours mine", timeout=30_000)
         await conflict.get_by_role("button", name="Keep theirs").click()
         await expect(conflict).to_have_count(0)
         await expect(live.locator(f'tr[data-row-id="{ids[2]}"] td[data-col="Name"]')).to_have_text("theirs")
-        assert (await stored(engine, table))[3]["Name"] == "theirs"
+        rows = await stored(engine, table)
+        assert (rows[3]["Name"], rows[1]["Points"], rows[2]["Points"]) == ("theirs", 31, 32)
         await expect(live.get_by_test_id("unsaved-count")).to_have_count(0)
     finally:
         await page.context.close()
