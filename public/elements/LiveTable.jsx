@@ -814,6 +814,97 @@ function useRowActions({ tableId, table, view, setView, total, pageSize, locked,
 }
 // ==== end of live/actions.jsx ====
 
+// ==== pasted from live/toolbar.jsx (edit public/elements/live/toolbar.jsx, then `make elements`) ====
+// The lines above the grid: the table's name with the offline / unsaved / paused badges, the toolbar
+// (search, filter and column panels, add and delete rows), a failed load with Retry, Retry failed cells.
+function TableHeader({ table, offline, waiting, locked }) {
+  return (
+    <div className="flex items-center justify-between gap-2">
+      <div>
+        <div className="font-semibold" data-testid="live-table-name">{table ? table.name : "Table"}</div>
+        {table && table.description ? <div className="text-xs text-muted-foreground">{table.description}</div> : null}
+      </div>
+      <span className="flex gap-1">
+        {offline ? (
+          <Badge variant="outline" data-testid="offline-badge" style={{ color: COLOR.bad, borderColor: COLOR.bad, gap: 4 }}
+            title="The server cannot be reached: edits are kept in this browser and sent when it answers">
+            <CloudOff size={12} /> offline
+          </Badge>
+        ) : null}
+        {waiting ? (
+          <Badge variant="outline" data-testid="unsaved-count" style={{ color: COLOR.warn }}>
+            {plural(waiting, "edit")} not saved yet
+          </Badge>
+        ) : null}
+        {locked ? (
+          <Badge variant="outline" title="Apply or dismiss the proposal in the chat to edit again" style={{ gap: 4 }}>
+            <Lock size={12} /> editing paused: proposal open
+          </Badge>
+        ) : null}
+      </span>
+    </div>
+  );
+}
+
+// A page load that failed: with nothing loaded yet, or over the rows last loaded (`stale`).
+function LoadError({ error, loading, onRetry, stale }) {
+  const trying = error.unreachable ? (stale ? ": showing what was last loaded, trying again…" : ": trying again…") : "";
+  return (
+    <div className={`flex items-center gap-2 ${stale ? "text-xs" : ""}`} data-testid="load-error">
+      <span style={{ color: COLOR.bad }}>{error.message}{trying}</span>
+      {error.query ? null : <Button size="sm" variant="outline" className="h-6" onClick={onRetry} disabled={loading}>Retry</Button>}
+    </div>
+  );
+}
+
+function Toolbar({ view, setQuery, panel, setPanel, hiddenCount, locked, adding, setAdding, selected, setConfirmDelete, loading }) {
+  return (
+    <div className="flex flex-wrap items-center gap-1">
+      <span className="flex items-center gap-1 border rounded px-1">
+        <Search size={12} style={MUTED} />
+        <input data-testid="grid-search" className="text-xs bg-background outline-none py-1" placeholder="Search…"
+          value={view.q} onChange={(e) => setQuery({ q: e.target.value })} style={{ width: 140 }} />
+      </span>
+      <Button size="sm" variant={panel === "filters" ? "secondary" : "outline"} onClick={() => setPanel(panel === "filters" ? null : "filters")}
+        data-testid="filter-button">
+        <Filter size={12} className="mr-1" /> Filter{view.filters.length ? ` (${view.filters.length})` : ""}
+      </Button>
+      <Button size="sm" variant={panel === "columns" ? "secondary" : "outline"} onClick={() => setPanel(panel === "columns" ? null : "columns")}
+        data-testid="columns-button">
+        <EyeOff size={12} className="mr-1" /> Columns{hiddenCount ? ` (${hiddenCount} hidden)` : ""}
+      </Button>
+      <Button size="sm" variant="outline" disabled={locked || adding !== null} onClick={() => setAdding({})} data-testid="add-row">
+        <Plus size={12} className="mr-1" /> Add row
+      </Button>
+      {selected.length ? (
+        <Button size="sm" variant="outline" disabled={locked} onClick={() => setConfirmDelete(true)} data-testid="delete-rows"
+          style={{ color: COLOR.bad }}>
+          <Trash2 size={12} className="mr-1" /> Delete {plural(selected.length, "row")}
+        </Button>
+      ) : null}
+      {loading ? <Loader2 size={12} className="animate-spin" style={MUTED} /> : null}
+    </div>
+  );
+}
+
+function FailedColumns({ columns, aiStatus, locked, busy, onRetry }) {
+  if (!columns.length) return null;
+  return (
+    <div className="flex flex-wrap gap-1">
+      {columns.map((c) => (
+        <Button key={c.id} size="sm" variant="outline" data-testid="retry-failed" data-column={c.name}
+          disabled={locked || busy !== null}
+          title={locked ? "Apply or dismiss the proposal in the chat first" : `Fill the failed cells of "${c.name}" again`}
+          onClick={() => onRetry(c)}>
+          {busy === c.id ? <Loader2 size={12} className="mr-1 animate-spin" /> : <RotateCw size={12} className="mr-1" />}
+          Retry {aiStatus[c.id].error} failed: {c.name}
+        </Button>
+      ))}
+    </div>
+  );
+}
+// ==== end of live/toolbar.jsx ====
+
 // ==== pasted from live/grid.jsx (edit public/elements/live/grid.jsx, then `make elements`) ====
 // The grid itself: sortable, resizable headers, a row checkbox for selection, the active cell moved with
 // the keyboard (arrows, Tab / Shift+Tab, Enter or typing to edit, Esc, Delete to empty), a block pasted
@@ -1202,43 +1293,13 @@ export default function LiveTable() {
   const rowActions = useRowActions({ tableId, table, view, setView, total, pageSize, locked, busy, setBusy, setNotice,
     loadStatus, load, adding, setAdding, selected, setSelected, setConfirmDelete, setActive });
 
-  const header = (
-    <div className="flex items-center justify-between gap-2">
-      <div>
-        <div className="font-semibold" data-testid="live-table-name">{table ? table.name : "Table"}</div>
-        {table && table.description ? <div className="text-xs text-muted-foreground">{table.description}</div> : null}
-      </div>
-      <span className="flex gap-1">
-        {edits.offline ? (
-          <Badge variant="outline" data-testid="offline-badge" style={{ color: COLOR.bad, borderColor: COLOR.bad }}
-            title="The server cannot be reached: edits are kept in this browser and sent when it answers">
-            <CloudOff size={12} className="mr-1" /> offline
-          </Badge>
-        ) : null}
-        {edits.entries.some((e) => e.state === "waiting") ? (
-          <Badge variant="outline" data-testid="unsaved-count" style={{ color: COLOR.warn }}>
-            {plural(edits.entries.filter((e) => e.state === "waiting").length, "edit")} not saved yet
-          </Badge>
-        ) : null}
-        {locked ? (
-          <Badge variant="outline" title="Apply or dismiss the proposal in the chat to edit again">
-            <Lock size={12} className="mr-1" /> editing paused: proposal open
-          </Badge>
-        ) : null}
-      </span>
-    </div>
-  );
+  const header = <TableHeader table={table} offline={edits.offline} waiting={edits.entries.filter((e) => e.state === "waiting").length} locked={locked} />;
 
   if (!table) {
     return (
       <div className="flex flex-col gap-2 p-3 text-sm" data-testid="live-table">
         {header}
-        {error ? (
-          <div className="flex items-center gap-2" data-testid="load-error">
-            <span style={{ color: COLOR.bad }}>{error.message}{error.unreachable ? ": trying again…" : ""}</span>
-            {error.unreachable || !error.query ? <Button size="sm" variant="outline" onClick={load} disabled={loading}>Retry</Button> : null}
-          </div>
-        ) : (
+        {error ? <LoadError error={error} loading={loading} onRetry={load} /> : (
           <span className="text-muted-foreground"><Loader2 size={14} className="animate-spin inline" /> Loading table…</span>
         )}
       </div>
@@ -1259,57 +1320,17 @@ export default function LiveTable() {
   return (
     <div className="flex flex-col gap-2 w-full" data-testid="live-table">
       {header}
-      <div className="flex flex-wrap items-center gap-1">
-        <span className="flex items-center gap-1 border rounded px-1">
-          <Search size={12} style={MUTED} />
-          <input data-testid="grid-search" className="text-xs bg-background outline-none py-1" placeholder="Search…"
-            value={view.q} onChange={(e) => setQuery({ q: e.target.value })} style={{ width: 140 }} />
-        </span>
-        <Button size="sm" variant={panel === "filters" ? "secondary" : "outline"} onClick={() => setPanel(panel === "filters" ? null : "filters")}
-          data-testid="filter-button">
-          <Filter size={12} className="mr-1" /> Filter{view.filters.length ? ` (${view.filters.length})` : ""}
-        </Button>
-        <Button size="sm" variant={panel === "columns" ? "secondary" : "outline"} onClick={() => setPanel(panel === "columns" ? null : "columns")}
-          data-testid="columns-button">
-          <EyeOff size={12} className="mr-1" /> Columns{columnPrefs.prefs.hidden.length ? ` (${columnPrefs.prefs.hidden.length} hidden)` : ""}
-        </Button>
-        <Button size="sm" variant="outline" disabled={locked || adding !== null} onClick={() => setAdding({})} data-testid="add-row">
-          <Plus size={12} className="mr-1" /> Add row
-        </Button>
-        {selected.length ? (
-          <Button size="sm" variant="outline" disabled={locked} onClick={() => setConfirmDelete(true)} data-testid="delete-rows"
-            style={{ color: COLOR.bad }}>
-            <Trash2 size={12} className="mr-1" /> Delete {plural(selected.length, "row")}
-          </Button>
-        ) : null}
-        {loading ? <Loader2 size={12} className="animate-spin" style={MUTED} /> : null}
-      </div>
+      <Toolbar view={view} setQuery={setQuery} panel={panel} setPanel={setPanel} hiddenCount={columnPrefs.prefs.hidden.length}
+        locked={locked} adding={adding} setAdding={setAdding} selected={selected} setConfirmDelete={setConfirmDelete} loading={loading} />
       {panel === "filters" ? <FilterPanel table={table} filters={view.filters} setFilters={(filters) => setQuery({ filters })} /> : null}
       {panel === "columns" ? <ColumnsMenu columns={table.columns} hidden={columnPrefs.prefs.hidden} onToggle={columnPrefs.toggleHidden} /> : null}
       {confirmDelete && selected.length ? (
         <DeleteConfirm count={selected.length} busy={busy === "delete"} onConfirm={rowActions.deleteRows} onCancel={() => setConfirmDelete(false)} />
       ) : null}
-      {error ? (
-        <div className="flex items-center gap-2 text-xs" data-testid="load-error">
-          <span style={{ color: COLOR.bad }}>{error.message}{error.unreachable ? ": showing what was last loaded, trying again…" : ""}</span>
-          {error.query ? null : <Button size="sm" variant="outline" className="h-6" onClick={load} disabled={loading}>Retry</Button>}
-        </div>
-      ) : null}
+      {error ? <LoadError error={error} loading={loading} onRetry={load} stale /> : null}
       {notice ? <div className="text-xs" data-testid="live-notice" style={{ color: COLOR.warn }}>{notice}</div> : null}
       <OutboxPanel entries={edits.entries} columnName={columnName} onKeepMine={edits.keepMine} onKeepTheirs={edits.keepTheirs} onDiscard={edits.discard} />
-      {failedColumns.length ? (
-        <div className="flex flex-wrap gap-1">
-          {failedColumns.map((c) => (
-            <Button key={c.id} size="sm" variant="outline" data-testid="retry-failed" data-column={c.name}
-              disabled={locked || busy !== null}
-              title={locked ? "Apply or dismiss the proposal in the chat first" : `Fill the failed cells of "${c.name}" again`}
-              onClick={() => rowActions.retryFailed(c)}>
-              {busy === c.id ? <Loader2 size={12} className="mr-1 animate-spin" /> : <RotateCw size={12} className="mr-1" />}
-              Retry {aiStatus[c.id].error} failed: {c.name}
-            </Button>
-          ))}
-        </div>
-      ) : null}
+      <FailedColumns columns={failedColumns} aiStatus={aiStatus} locked={locked} busy={busy} onRetry={rowActions.retryFailed} />
       {activeRow && activeCol ? (
         <CellActions row={activeRow} column={activeCol} cell={activeRow.cells[activeCol.id] || { status: "idle" }} busy={busy === "cell"}
           locked={locked} onFill={(what) => rowActions.fillCell(activeRow, activeCol, what)} />
