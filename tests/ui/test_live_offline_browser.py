@@ -154,3 +154,31 @@ async def test_an_edit_being_typed_survives_the_view_being_redrawn(chromium, app
 
 async def _name_of(engine, table, position, want) -> bool:
     return (await stored(engine, table))[position]["Name"] == want
+
+
+async def test_an_edit_made_while_the_server_is_stopped_is_saved_when_it_is_back(chromium, app_server, engine):
+    """The server itself stops for a moment (not the browser's network). Chainlit's own page then leaves
+    for its login page, which cannot load either; the edit, kept in IndexedDB, is saved once the server
+    answers and the chat is opened again."""
+    user = await make_user(engine)
+    table, ids = await make_table(engine, user)
+    page = await new_page(chromium)
+    try:
+        live = await open_grid(page, app_server.url, user, table)
+        await page.wait_for_url("**/thread/**")
+        thread_url = page.url
+        await live.locator(f'tr[data-row-id="{ids[1]}"] td[data-col="Name"]').click()
+        await page.keyboard.press("Enter")
+        await live.get_by_test_id("cell-editor").fill("typed while it was down")
+        await asyncio.get_running_loop().run_in_executor(None, app_server.stop)
+        await page.keyboard.press("Enter")
+        await asyncio.sleep(1)
+        assert (await stored(engine, table))[2]["Name"] == "Apple"
+        await asyncio.get_running_loop().run_in_executor(None, app_server.start)
+        await page.goto(thread_url)
+        live = await reopen_grid(page)
+        await expect(live.locator(f'tr[data-row-id="{ids[1]}"] td[data-col="Name"]')).to_have_text("typed while it was down")
+        await expect(live.get_by_test_id("unsaved-count")).to_have_count(0, timeout=30_000)
+        await _until(lambda: _name_of(engine, table, 2, "typed while it was down"))
+    finally:
+        await page.context.close()
