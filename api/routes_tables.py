@@ -10,8 +10,8 @@ from api.auth import CallerDep
 from api.common import ColumnKey, TableId, column_of, ensure_mine, errors, workspace_for
 from api.schemas import (
     ColumnList,
-    ColumnPrefs,
     ColumnPatch,
+    ColumnPrefs,
     Me,
     TableCreateIn,
     TableList,

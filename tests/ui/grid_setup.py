@@ -8,6 +8,7 @@ import uuid
 from typing import Any
 
 from browser import login, send_message
+from playwright.async_api import TimeoutError as PlaywrightTimeout
 from playwright.async_api import expect
 from sqlalchemy import text
 
@@ -59,11 +60,7 @@ async def open_grid(page: Any, base_url: str, user: dict[str, Any], table: Any) 
     """Sign in, list the tables, open this one; the live view once its rows are shown."""
     await login(page, base_url, user["name"], user["password"])
     await send_message(page, "/tables")
-    try:
-        await page.get_by_role("button", name=f"Open {table.name}").click()
-    except Exception:
-        await page.screenshot(path="tests/artifacts/open_grid_failed.png")
-        raise
+    await page.get_by_role("button", name=f"Open {table.name}").click()
     live = page.locator("#side-view-content [data-testid=live-table]")
     await expect(live.get_by_test_id("live-table-count")).to_contain_text("of ", timeout=30_000)
     return live
@@ -78,7 +75,7 @@ async def reopen_grid(page: Any) -> Any:
     live = page.locator("#side-view-content [data-testid=live-table]")
     try:
         await live.wait_for(state="visible", timeout=8_000)
-    except Exception:
+    except PlaywrightTimeout:
         await page.get_by_text("LiveTable", exact=False).last.click()
         await live.wait_for(state="visible")
     return live

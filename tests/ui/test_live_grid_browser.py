@@ -8,7 +8,16 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from browser import login, new_page, screenshot
-from grid_setup import column_texts, make_table, make_user, open_grid, paste_text, reopen_grid, set_cell_state, stored
+from grid_setup import (
+    column_texts,
+    make_table,
+    make_user,
+    open_grid,
+    paste_text,
+    reopen_grid,
+    set_cell_state,
+    stored,
+)
 from playwright.async_api import expect
 from sqlalchemy import text
 
@@ -24,7 +33,7 @@ def _names(live):
 
 async def test_sort_by_header_search_and_filter_run_on_the_server(chromium, app_server, engine):
     user = await make_user(engine)
-    table, ids = await make_table(engine, user)
+    table, _ids = await make_table(engine, user)
     page = await new_page(chromium)
     try:
         live = await open_grid(page, app_server.url, user, table)
@@ -191,7 +200,7 @@ async def test_ai_cells_show_pins_filter_by_status_and_regenerate_one_cell(chrom
     page = await new_page(chromium)
     try:
         live = await open_grid(page, app_server.url, user, table)
-        cell = lambda n: live.locator(f'tr[data-row-id="{ids[n - 1]}"] td[data-col="Blurb"]')  # noqa: E731
+        cell = lambda n: live.locator(f'tr[data-row-id="{ids[n - 1]}"] td[data-col="Blurb"]')
         await expect(cell(1).get_by_test_id("pinned")).to_be_visible()
         await expect(cell(4).get_by_test_id("pinned")).to_have_count(0)
         await expect(cell(2)).to_contain_text("failed")
@@ -230,7 +239,7 @@ async def test_ai_cells_show_pins_filter_by_status_and_regenerate_one_cell(chrom
 
 async def test_hidden_and_resized_columns_follow_the_person_to_another_browser(chromium, app_server, engine):
     user = await make_user(engine)
-    table, ids = await make_table(engine, user)
+    table, _ids = await make_table(engine, user)
     page = await new_page(chromium)
     try:
         live = await open_grid(page, app_server.url, user, table)
