@@ -44,6 +44,8 @@ async def test_offline_edits_survive_a_reload_and_a_conflict_is_shown_not_lost(c
     context = page.context
     try:
         live = await open_grid(page, app_server.url, user, table)
+        await page.wait_for_url("**/thread/**")
+        thread_url = page.url
         await context.set_offline(True)
         await _edit(page, live, ids[0], "Name", "written offline")
         await _edit(page, live, ids[1], "Points", "77")
@@ -60,10 +62,11 @@ async def test_offline_edits_survive_a_reload_and_a_conflict_is_shown_not_lost(c
         async with transaction(user["id"], engine=engine) as conn:
             await records.update_cell(conn, table, ids[1], str(points.id), value=12, version=0)
 
-        # the browser is online again but the API still does not answer: the page is reloaded then
+        # the browser is online again but the API still does not answer: the chat is opened again then
+        # (Chainlit itself may have left for its login page while offline, so not just a reload)
         await page.route("**/api/v1/**", lambda route: route.abort())
         await context.set_offline(False)
-        await page.reload()
+        await page.goto(thread_url)
         live = await reopen_grid(page)
         failed = live.get_by_test_id("load-error")
         await expect(failed).to_contain_text("The server cannot be reached")

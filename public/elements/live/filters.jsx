@@ -86,6 +86,12 @@ function FilterRow({ table, filter, onChange, onRemove }) {
           onChange={(e) => onChange({ ...filter, value: e.target.value })}>
           <option value="">…</option><option value="true">Yes</option><option value="false">No</option>
         </select>
+      ) : col.options && col.options.length && ["eq", "ne", "contains"].includes(filter.op) ? (
+        <select className={FIELD} aria-label="Filter value" value={filter.value || ""}
+          onChange={(e) => onChange({ ...filter, value: e.target.value })}>
+          <option value="">…</option>
+          {col.options.map((o) => <option key={o} value={o}>{o}</option>)}
+        </select>
       ) : (
         <input className={FIELD} aria-label="Filter value" placeholder="value" value={filter.value || ""}
           onChange={(e) => onChange({ ...filter, value: e.target.value })} />
