@@ -162,17 +162,18 @@ function request(req) {
   return new Promise((resolve, reject) => { req.onsuccess = () => resolve(req.result); req.onerror = () => reject(req.error); });
 }
 
-// The entries of one table, oldest first.
-function outboxList(tableId) {
+// The entries of one table made by one account, oldest first (another person signed in on this browser
+// later never sends them under their own name).
+function outboxList(tableId, accountId) {
   return outboxRun("readonly", (store) => request(store.index("table").getAll(tableId)))
-    .then((all) => (all || []).sort((a, b) => a.seq - b.seq));
+    .then((all) => (all || []).filter((e) => e.account_id === accountId).sort((a, b) => a.seq - b.seq));
 }
 
 // Keep an edit. A later edit of a cell still waiting replaces its value and keeps the version the first
 // one was based on (the server has not seen either); an edit of a cell in conflict is the person's answer
 // to it: their value, on top of the version now current.
 async function outboxKeep(edit) {
-  const all = await outboxList(edit.table_id);
+  const all = await outboxList(edit.table_id, edit.account_id);
   const same = all.find((e) => e.record_id === edit.record_id && e.column_id === edit.column_id);
   const entry = same
     ? { ...same, value: edit.value, text: edit.text, state: "waiting", message: null,
@@ -196,12 +197,12 @@ const REPLAY = (window.__tablechatReplay = window.__tablechatReplay || { busy: n
 // Send the waiting entries of a table in order. Calls `seen(entry, cell)` for each saved cell and
 // returns "done", "unreachable" when the server could not be reached, or "failed" when it answered with
 // an error of its own (either way the rest stays waiting, to be sent again later).
-async function outboxReplay(tableId, seen) {
+async function outboxReplay(tableId, accountId, seen) {
   while (REPLAY.busy) await REPLAY.busy.catch(() => null);
   let release;
   REPLAY.busy = new Promise((resolve) => { release = resolve; });
   try {
-    for (const entry of await outboxList(tableId)) {
+    for (const entry of await outboxList(tableId, accountId)) {
       if (entry.state !== "waiting") continue;
       try {
         const cell = await api(`/tables/${tableId}/records/${entry.record_id}/cells/${entry.column_id}`, {
@@ -582,11 +583,13 @@ function FilterPanel({ table, filters, setFilters }) {
 // Cell edits through the outbox (live/outbox.jsx): an edit is kept in the browser first, shown at once
 // (in italics until saved), then sent; a paste of a block goes as one change when the server answers.
 // `offline` follows whether the server could be reached at the last try.
-function useEdits({ tableId, setRows, setNotice }) {
+function useEdits({ tableId, accountId, setRows, setNotice }) {
   const [entries, setEntries] = useState([]);
   const [offline, setOfflineState] = useState(false);
   const offlineRef = useRef(false);
   const entriesRef = useRef([]);
+  const account = useRef(accountId); // read through the ref: the poll keeps the handlers of an older render
+  account.current = accountId;
 
   function setOffline(value) {
     offlineRef.current = value;
@@ -595,7 +598,7 @@ function useEdits({ tableId, setRows, setNotice }) {
 
   async function refresh() {
     try {
-      const all = await outboxList(tableId);
+      const all = account.current ? await outboxList(tableId, account.current) : [];
       entriesRef.current = all;
       setEntries(all);
     } catch (e) {
@@ -608,7 +611,8 @@ function useEdits({ tableId, setRows, setNotice }) {
   }
 
   async function flush() {
-    const result = await outboxReplay(tableId, (entry, cell) => putCell(entry.record_id, entry.column_id, cell));
+    if (!account.current) return;
+    const result = await outboxReplay(tableId, account.current, (entry, cell) => putCell(entry.record_id, entry.column_id, cell));
     setOffline(result === "unreachable");
     if (result === "failed") setNotice("The server could not save some edits just now; they are kept here and sent again.");
     await refresh();
@@ -616,8 +620,9 @@ function useEdits({ tableId, setRows, setNotice }) {
 
   useEffect(() => {
     setEntries([]);
+    entriesRef.current = [];
     refresh().then(() => { if (entriesRef.current.some((e) => e.state === "waiting")) flush(); });
-  }, [tableId]);
+  }, [tableId, accountId]);
 
   // after every answer of the server (or failure to answer): send what waits once it answers again
   function reach(ok) {
@@ -632,6 +637,7 @@ function useEdits({ tableId, setRows, setNotice }) {
   }
 
   async function keep(edit) {
+    if (!account.current) return false; // whose edit it is is not known yet: sent straight away instead
     try {
       await outboxKeep(edit);
       return true;
@@ -644,7 +650,7 @@ function useEdits({ tableId, setRows, setNotice }) {
     const cell = row.cells[col.id] || { value: null, version: 0 };
     const value = parseInput(text, col.type);
     if (!pendingOf(row.id, col.id) && sameValue(value, cell.value)) return;
-    const edit = { table_id: tableId, record_id: row.id, column_id: col.id, value, text, version: cell.version };
+    const edit = { table_id: tableId, account_id: account.current, record_id: row.id, column_id: col.id, value, text, version: cell.version };
     if (await keep(edit)) {
       await refresh();
       await flush();
@@ -695,10 +701,16 @@ function useEdits({ tableId, setRows, setNotice }) {
         setOffline(true);
       }
     }
+    let kept = 0;
     for (const c of cells) {
-      await keep({ table_id: tableId, record_id: c.row.id, column_id: c.col.id, value: c.value, text: c.text, version: c.version });
+      const edit = { table_id: tableId, account_id: account.current, record_id: c.row.id, column_id: c.col.id, value: c.value, text: c.text, version: c.version };
+      if (await keep(edit)) kept += 1;
     }
     await refresh();
+    if (kept < cells.length) {
+      setNotice(`The server cannot be reached and this browser could keep only ${kept} of ${plural(cells.length, "pasted cell")}: paste again once it answers.`);
+      return;
+    }
     setNotice(`Pasted ${plural(cells.length, "cell")}: kept in this browser until the server answers${left}.`);
     await flush();
   }
@@ -1214,9 +1226,13 @@ export default function LiveTable() {
   const tableId = props.table_id;
   const pageSize = props.page_size || 50;
   const locked = !!props.locked;
-  const [table, setTable] = useState(null);
-  const [rows, setRows] = useState([]);
-  const [total, setTotal] = useState(0);
+  // the page last loaded in this tab: a redraw while the server is away still shows the grid to edit
+  const pageKey = `tablechat.page.${tableId}`;
+  const lastPage = useRef(null);
+  if (lastPage.current === null) lastPage.current = readStored(window.sessionStorage, pageKey, { table: null, rows: [], total: 0, cursor: null });
+  const [table, setTable] = useState(lastPage.current.table);
+  const [rows, setRows] = useState(lastPage.current.rows);
+  const [total, setTotal] = useState(lastPage.current.total);
   const [error, setError] = useState(null);
   const [loading, setLoading] = useState(false);
   const [notice, setNotice] = useState(null);
@@ -1227,12 +1243,12 @@ export default function LiveTable() {
   const [busy, setBusy] = useState(null); // "add" | "delete" | "cell" | a column id being retried
   const [confirmDelete, setConfirmDelete] = useState(false);
   const [panel, setPanel] = useState(null); // "filters" | "columns"
-  const [me, setMe] = useState(null);
+  const [me, setMe] = useState(() => readStored(window.localStorage, "tablechat.me", { id: null }).id);
   const [view, setView] = useView(tableId, props.page);
-  const cursor = useRef(null);
+  const cursor = useRef(lastPage.current.cursor);
   const loads = useRef(0);
   const { aiStatus, loadStatus, statusChanged } = useAiStatus(tableId);
-  const edits = useEdits({ tableId, setRows, setNotice });
+  const edits = useEdits({ tableId, accountId: me, setRows, setNotice });
   const columnPrefs = useColumnPrefs(me, tableId);
   const queryKey = JSON.stringify([view.page, view.sort, view.q, view.filters]);
 
@@ -1246,8 +1262,10 @@ export default function LiveTable() {
       setTable(t);
       setRows(recs.items);
       setTotal(recs.total);
+      writeStored(window.sessionStorage, pageKey, { table: t, rows: recs.items, total: recs.total, cursor: recs.cursor });
       if (cursor.current === null || recs.cursor > cursor.current) cursor.current = recs.cursor;
       setError(null);
+      if (!me) whoAmI();
       edits.reach(true);
     } catch (e) {
       if (mine !== loads.current) return;
@@ -1259,9 +1277,13 @@ export default function LiveTable() {
     }
   }
 
-  useEffect(() => { api("/me").then((m) => setMe(m.id)).catch(() => null); }, []);
+  // who is signed in: the outbox keeps each edit under its author (the last one seen here while offline)
+  function whoAmI() {
+    api("/me").then((m) => { setMe(m.id); writeStored(window.localStorage, "tablechat.me", { id: m.id }); }).catch(() => null);
+  }
 
-  useEffect(() => { cursor.current = null; }, [tableId]);
+  useEffect(whoAmI, []);
+
 
   useEffect(() => {
     const timer = setTimeout(load, table ? SEARCH_DEBOUNCE_MS : 0);

@@ -54,6 +54,7 @@ async def test_offline_edits_survive_a_reload_and_a_conflict_is_shown_not_lost(c
         await expect(live.locator(f'tr[data-row-id="{ids[0]}"] [data-testid=unsaved]')).to_be_visible()
         await expect(live.locator(f'tr[data-row-id="{ids[1]}"] td[data-col="Points"]')).to_have_text("77")
         await expect(live).not_to_contain_text("Failed to fetch")
+        assert page.url == thread_url  # the chat page stays (public/offline.js), the grid with it
         await screenshot(page, "live_grid_offline")
         rows = await stored(engine, table)
         assert (rows[1]["Name"], rows[2]["Points"]) == ("banana", 10)  # nothing reached the server

@@ -1,11 +1,13 @@
 // Cell edits through the outbox (live/outbox.jsx): an edit is kept in the browser first, shown at once
 // (in italics until saved), then sent; a paste of a block goes as one change when the server answers.
 // `offline` follows whether the server could be reached at the last try.
-function useEdits({ tableId, setRows, setNotice }) {
+function useEdits({ tableId, accountId, setRows, setNotice }) {
   const [entries, setEntries] = useState([]);
   const [offline, setOfflineState] = useState(false);
   const offlineRef = useRef(false);
   const entriesRef = useRef([]);
+  const account = useRef(accountId); // read through the ref: the poll keeps the handlers of an older render
+  account.current = accountId;
 
   function setOffline(value) {
     offlineRef.current = value;
@@ -14,7 +16,7 @@ function useEdits({ tableId, setRows, setNotice }) {
 
   async function refresh() {
     try {
-      const all = await outboxList(tableId);
+      const all = account.current ? await outboxList(tableId, account.current) : [];
       entriesRef.current = all;
       setEntries(all);
     } catch (e) {
@@ -27,7 +29,8 @@ function useEdits({ tableId, setRows, setNotice }) {
   }
 
   async function flush() {
-    const result = await outboxReplay(tableId, (entry, cell) => putCell(entry.record_id, entry.column_id, cell));
+    if (!account.current) return;
+    const result = await outboxReplay(tableId, account.current, (entry, cell) => putCell(entry.record_id, entry.column_id, cell));
     setOffline(result === "unreachable");
     if (result === "failed") setNotice("The server could not save some edits just now; they are kept here and sent again.");
     await refresh();
@@ -35,8 +38,9 @@ function useEdits({ tableId, setRows, setNotice }) {
 
   useEffect(() => {
     setEntries([]);
+    entriesRef.current = [];
     refresh().then(() => { if (entriesRef.current.some((e) => e.state === "waiting")) flush(); });
-  }, [tableId]);
+  }, [tableId, accountId]);
 
   // after every answer of the server (or failure to answer): send what waits once it answers again
   function reach(ok) {
@@ -51,6 +55,7 @@ function useEdits({ tableId, setRows, setNotice }) {
   }
 
   async function keep(edit) {
+    if (!account.current) return false; // whose edit it is is not known yet: sent straight away instead
     try {
       await outboxKeep(edit);
       return true;
@@ -63,7 +68,7 @@ function useEdits({ tableId, setRows, setNotice }) {
     const cell = row.cells[col.id] || { value: null, version: 0 };
     const value = parseInput(text, col.type);
     if (!pendingOf(row.id, col.id) && sameValue(value, cell.value)) return;
-    const edit = { table_id: tableId, record_id: row.id, column_id: col.id, value, text, version: cell.version };
+    const edit = { table_id: tableId, account_id: account.current, record_id: row.id, column_id: col.id, value, text, version: cell.version };
     if (await keep(edit)) {
       await refresh();
       await flush();
@@ -114,10 +119,16 @@ function useEdits({ tableId, setRows, setNotice }) {
         setOffline(true);
       }
     }
+    let kept = 0;
     for (const c of cells) {
-      await keep({ table_id: tableId, record_id: c.row.id, column_id: c.col.id, value: c.value, text: c.text, version: c.version });
+      const edit = { table_id: tableId, account_id: account.current, record_id: c.row.id, column_id: c.col.id, value: c.value, text: c.text, version: c.version };
+      if (await keep(edit)) kept += 1;
     }
     await refresh();
+    if (kept < cells.length) {
+      setNotice(`The server cannot be reached and this browser could keep only ${kept} of ${plural(cells.length, "pasted cell")}: paste again once it answers.`);
+      return;
+    }
     setNotice(`Pasted ${plural(cells.length, "cell")}: kept in this browser until the server answers${left}.`);
     await flush();
   }

@@ -39,17 +39,18 @@ function request(req) {
   return new Promise((resolve, reject) => { req.onsuccess = () => resolve(req.result); req.onerror = () => reject(req.error); });
 }
 
-// The entries of one table, oldest first.
-function outboxList(tableId) {
+// The entries of one table made by one account, oldest first (another person signed in on this browser
+// later never sends them under their own name).
+function outboxList(tableId, accountId) {
   return outboxRun("readonly", (store) => request(store.index("table").getAll(tableId)))
-    .then((all) => (all || []).sort((a, b) => a.seq - b.seq));
+    .then((all) => (all || []).filter((e) => e.account_id === accountId).sort((a, b) => a.seq - b.seq));
 }
 
 // Keep an edit. A later edit of a cell still waiting replaces its value and keeps the version the first
 // one was based on (the server has not seen either); an edit of a cell in conflict is the person's answer
 // to it: their value, on top of the version now current.
 async function outboxKeep(edit) {
-  const all = await outboxList(edit.table_id);
+  const all = await outboxList(edit.table_id, edit.account_id);
   const same = all.find((e) => e.record_id === edit.record_id && e.column_id === edit.column_id);
   const entry = same
     ? { ...same, value: edit.value, text: edit.text, state: "waiting", message: null,
@@ -73,12 +74,12 @@ const REPLAY = (window.__tablechatReplay = window.__tablechatReplay || { busy: n
 // Send the waiting entries of a table in order. Calls `seen(entry, cell)` for each saved cell and
 // returns "done", "unreachable" when the server could not be reached, or "failed" when it answered with
 // an error of its own (either way the rest stays waiting, to be sent again later).
-async function outboxReplay(tableId, seen) {
+async function outboxReplay(tableId, accountId, seen) {
   while (REPLAY.busy) await REPLAY.busy.catch(() => null);
   let release;
   REPLAY.busy = new Promise((resolve) => { release = resolve; });
   try {
-    for (const entry of await outboxList(tableId)) {
+    for (const entry of await outboxList(tableId, accountId)) {
       if (entry.state !== "waiting") continue;
       try {
         const cell = await api(`/tables/${tableId}/records/${entry.record_id}/cells/${entry.column_id}`, {
