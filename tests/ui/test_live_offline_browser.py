@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from browser import new_page, screenshot
+from browser import login, new_page, screenshot
 from grid_setup import make_table, make_user, open_grid, paste_text, reopen_grid, stored
 from playwright.async_api import expect
 
@@ -184,5 +184,24 @@ async def test_an_edit_made_while_the_server_is_stopped_is_saved_when_it_is_back
         await expect(live.locator(f'tr[data-row-id="{ids[1]}"] td[data-col="Name"]')).to_have_text("typed while it was down")
         await expect(live.get_by_test_id("unsaved-count")).to_have_count(0, timeout=30_000)
         await _until(lambda: _name_of(engine, table, 2, "typed while it was down"))
+    finally:
+        await page.context.close()
+
+
+async def test_the_user_check_is_answered_from_the_tab_only_when_no_server_answers(chromium, app_server, engine):
+    """public/offline.js: a /user check that reaches no server gets the tab's last answer (so Chainlit does
+    not leave the page); any answer of the server, a 401 after signing out included, goes through."""
+    user = await make_user(engine)
+    page = await new_page(chromium)
+    try:
+        await login(page, app_server.url, user["name"], user["password"])
+        check = "() => fetch('/user', { credentials: 'include' }).then(async (r) => [r.status, await r.text()])"
+        status, body = await page.evaluate(check)
+        assert status == 200 and user["name"] in body
+        await page.route("**/user", lambda route: route.abort())
+        assert await page.evaluate(check) == [200, body]
+        await page.unroute("**/user")
+        await page.route("**/user", lambda route: route.fulfill(status=401, json={"detail": "Unauthorized"}))
+        assert (await page.evaluate(check))[0] == 401
     finally:
         await page.context.close()
