@@ -14,6 +14,7 @@ from api.jobs_routes import router as jobs_router
 from api.limits import BodyLimit
 from api.routes_events import router as events_router
 from api.routes_records import router as records_router
+from api.routes_tables import prefs_router
 from api.routes_tables import router as tables_router
 from api.routes_workspaces import router as workspaces_router
 from api.routes_workspaces import writes_allowed
@@ -50,6 +51,7 @@ def create_api(engine: AsyncEngine | None = None, *, login_cookie: LoginCookie |
     writers = [Depends(writes_allowed)]
     app.include_router(workspaces_router, responses=COMMON)
     app.include_router(tables_router, responses=COMMON, dependencies=writers)
+    app.include_router(prefs_router, responses=COMMON)
     app.include_router(records_router, responses=COMMON, dependencies=writers)
     app.include_router(events_router, responses=COMMON)
     app.include_router(io_router, responses=COMMON, dependencies=writers)

@@ -13,16 +13,19 @@ from api.common import ColumnKey, TableId, column_of, ensure_writer, errors, wor
 from api.schemas import (
     ColumnList,
     ColumnPatch,
+    ColumnPrefs,
     Me,
     TableCreateIn,
     TableList,
     TablePatch,
     WorkspacePublic,
 )
-from db import tables, workspaces
+from db import accounts, column_prefs, tables, workspaces
 from db.schemas import ColumnCreate, ColumnPublic, TablePublic
 
 router = APIRouter()
+# a person's own view of a table (hidden columns, widths): a viewer keeps one too, so no writer check
+prefs_router = APIRouter()
 
 
 @router.get("/me", response_model=Me, tags=["account"])
@@ -118,3 +121,21 @@ async def delete_column(caller: CallerDep, table_id: TableId, column_id: ColumnK
         table = await tables.get_table(conn, table_id)
         await tables.delete_column(conn, table.id, column_of(table, column_id).id)
     return Response(status_code=204)
+
+
+@prefs_router.get("/tables/{table_id}/column-prefs", response_model=ColumnPrefs, tags=["tables"])
+async def get_column_prefs(caller: CallerDep, table_id: TableId) -> ColumnPrefs:
+    """The columns the caller hides in this table's grid and the widths they set (their own, on every device)."""
+    async with caller.tx() as conn:
+        table = await tables.get_table(conn, table_id)
+        return ColumnPrefs(**await column_prefs.get_prefs(conn, caller.account_id, table))
+
+
+@prefs_router.put("/tables/{table_id}/column-prefs", response_model=ColumnPrefs, tags=["tables"], responses=errors(404))
+async def put_column_prefs(caller: CallerDep, table_id: TableId, body: ColumnPrefs) -> ColumnPrefs:
+    """Keep the caller's layout of this table's grid; columns are named by id or name (404 for an unknown one)."""
+    async with caller.tx() as conn:
+        table = await tables.get_table(conn, table_id)
+        hidden = sorted({str(column_of(table, c).id) for c in body.hidden})
+        widths = {str(column_of(table, c).id): w for c, w in body.widths.items()}
+        return ColumnPrefs(**await column_prefs.save_prefs(conn, caller.account_id, table, hidden=hidden, widths=widths))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -132,6 +132,35 @@ class RecordsCreated(BaseModel):
                                   "cells, one per AI column (follow one with `GET /jobs/{id}`)")
 
 
+MAX_BLOCK_CELLS = 10_000
+
+
+class CellEditItem(BaseModel):
+    """One cell of a block: its row, its column (id or name), the new value and the version it was based on."""
+
+    model_config = ConfigDict(extra="forbid")
+    record_id: int = Field(ge=1, le=2**63 - 1)
+    column: str = Field(min_length=1, max_length=200)
+    value: Any = None
+    version: int = Field(ge=0)
+
+
+class CellBlock(BaseModel):
+    """Cells to write as one change: all of them, or (409) none."""
+
+    model_config = ConfigDict(extra="forbid")
+    cells: list[CellEditItem] = Field(min_length=1, max_length=MAX_BLOCK_CELLS)
+
+
+class RecordIds(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    ids: list[Annotated[int, Field(ge=1, le=2**63 - 1)]] = Field(min_length=1, max_length=MAX_BULK_ROWS)
+
+
+class RecordsDeleted(BaseModel):
+    deleted: int = Field(description="How many of the named rows were deleted (rows already gone are skipped)")
+
+
 class CellItem(CellPublic):
     record_id: int
 
@@ -140,3 +169,16 @@ class CellList(BaseModel):
     items: list[CellItem]
     limit: int
     offset: int
+
+
+class CellsWritten(BaseModel):
+    cells: list[CellItem] = Field(description="Each cell of the block as written, in the order sent")
+
+
+class ColumnPrefs(BaseModel):
+    """How the caller lays out this table's grid: the columns they hide and the widths (px) they set."""
+
+    model_config = ConfigDict(extra="forbid")
+    hidden: list[str] = Field(default_factory=list, max_length=1000, description="Column ids (or names) hidden")
+    widths: dict[str, Annotated[int, Field(ge=40, le=2000)]] = Field(
+        default_factory=dict, max_length=1000, description="Column id (or name) → width in pixels")

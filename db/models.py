@@ -340,3 +340,17 @@ class AgentHistory(Base):
     account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
     history: Mapped[list[Any]] = mapped_column(JSONB)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class ColumnPrefs(Base):
+    """How one person lays out one table's grid: the columns they hide and the widths they dragged to.
+    Kept on the server so the layout follows them to another browser or device."""
+
+    __tablename__ = "column_prefs"
+    account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
+    table_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("data_tables.id", ondelete="CASCADE"), primary_key=True,
+                                                index=True)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    hidden: Mapped[list[Any]] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
+    widths: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -13,7 +13,7 @@
 const FEED_RETRY_MS = [1000, 2000, 5000, 10000, 30000];
 const FEED_HEADERS = { "X-Requested-With": "tablechat", Accept: "text/event-stream" };
 
-function followFeed(tableId, getCursor, onPage, onGone, pollMs) {
+function followFeed(tableId, getCursor, onPage, onGone, pollMs, onReach = () => {}) {
   const base = `/api/v1/tables/${tableId}`;
   let stopped = false;
   let pollTimer = null;
@@ -40,10 +40,11 @@ function followFeed(tableId, getCursor, onPage, onGone, pollMs) {
       const res = await fetch(`${base}/updates?cursor=${getCursor()}&limit=500`, {
         credentials: "same-origin", headers: { "X-Requested-With": "tablechat" },
       });
+      onReach(true);
       if (res.status === 404) { stop(); onGone(); return; }
       if (res.ok) await deliver(await res.json());
     } catch (e) {
-      // offline for now: the next poll or the stream catches up
+      onReach(false); // offline for now: the next poll or the stream catches up
     }
   }
 
@@ -79,6 +80,7 @@ function followFeed(tableId, getCursor, onPage, onGone, pollMs) {
       const res = await fetch(`${base}/events?cursor=${getCursor()}`, {
         credentials: "same-origin", headers: FEED_HEADERS, signal: controller.signal, cache: "no-store",
       });
+      onReach(true);
       if (res.status === 404) { stop(); onGone(); return; }
       if (!res.ok || !res.body) throw new Error(`events: ${res.status}`);
       const reader = res.body.getReader();
@@ -103,6 +105,7 @@ function followFeed(tableId, getCursor, onPage, onGone, pollMs) {
       }
     } catch (e) {
       // dropped, refused or aborted: poll meanwhile and try again below
+      if (!stopped && !(e && e.name === "AbortError")) onReach(false);
     }
     controller = null;
     if (stopped) return;
