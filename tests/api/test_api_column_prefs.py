@@ -18,10 +18,10 @@ async def test_prefs_are_kept_per_account_and_table(client, user, table, cols, m
     assert r.json() == want
     assert (await client.get(url, headers=user.headers)).json() == want
 
-    # a workspace member has a layout of their own
+    # a viewer of the workspace keeps a layout of their own (it is not a write to the table)
     other = await make_user(workspace=False)
     async with transaction(None, engine=engine) as conn:
-        await conn.execute(text("INSERT INTO memberships (workspace_id, account_id, role) VALUES (:w, :a, 'member')"),
+        await conn.execute(text("INSERT INTO memberships (workspace_id, account_id, role) VALUES (:w, :a, 'viewer')"),
                            {"w": user.workspace_id, "a": other.id})
     assert (await client.get(url, headers=other.headers)).json() == {"hidden": [], "widths": {}}
     await client.put(url, json={"hidden": ["Title"]}, headers=other.headers)
