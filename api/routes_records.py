@@ -22,7 +22,7 @@ from api.schemas import (
     RecordsCreated,
     RecordsDeleted,
 )
-from db import cell_batch, changes, records, tables
+from db import cell_batch, change_sets, changes, records, tables
 from db.record_query import BadQuery, Filter, Sort, parse_sort_names
 from db.records import MAX_PAGE
 from db.schemas import (
@@ -218,7 +218,9 @@ async def delete_many(caller: CallerDep, table_id: TableId, body: RecordIds) -> 
     """Delete the rows named in `ids` in one change (those already gone are skipped; 404 when none was left)."""
     async with caller.tx() as conn:
         table = await tables.get_table(conn, table_id)
-        return RecordsDeleted(deleted=await records.delete_records(conn, table.id, sorted(set(body.ids))))
+        deleted = await records.delete_records(conn, table.id, sorted(set(body.ids)))
+        change = await change_sets.current(conn)
+    return RecordsDeleted(deleted=deleted, change_id=str(change) if change else None)
 
 
 @router.patch("/tables/{table_id}/cells", response_model=CellsWritten, tags=["cells"], responses=errors(409))

@@ -159,6 +159,7 @@ class RecordIds(BaseModel):
 
 class RecordsDeleted(BaseModel):
     deleted: int = Field(description="How many of the named rows were deleted (rows already gone are skipped)")
+    change_id: str | None = Field(None, description="The change set of the deletion: `POST /changes/{id}/revert` brings the rows back")
 
 
 class CellItem(CellPublic):

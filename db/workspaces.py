@@ -47,6 +47,12 @@ async def role_of(conn: AsyncConnection, workspace_id: uuid.UUID) -> str | None:
     return (await conn.execute(text("SELECT tc_my_role(:w)"), {"w": workspace_id})).scalar()
 
 
+async def role_for_table(conn: AsyncConnection, table_id: uuid.UUID) -> str | None:
+    """The caller's role in the workspace of a table (their own transaction), None when they cannot see it."""
+    return (await conn.execute(text("SELECT tc_my_role(workspace_id) FROM data_tables WHERE id = :t"),
+                               {"t": table_id})).scalar()
+
+
 async def workspace_name(conn: AsyncConnection, workspace_id: uuid.UUID) -> str:
     row = await conn.execute(text("SELECT name FROM workspaces WHERE id = :w"), {"w": workspace_id})
     name = row.scalar_one_or_none()

@@ -40,7 +40,10 @@ async def open_live(table_id: Any, name: str) -> None:
     if table_id is None:
         return
     shown = live()
-    props = {"table_id": str(table_id), "locked": await has_pending_proposal(),
+    async with transaction(account_id()) as conn:
+        role = await workspaces.role_for_table(conn, as_uuid(table_id))
+    # a viewer's grid reads only (the API and PostgreSQL refuse their writes anyway): said up front
+    props = {"table_id": str(table_id), "locked": await has_pending_proposal(), "view_only": role == "viewer",
              "workspace": cl.user_session.get("workspace_name"), "workspace_id": cl.user_session.get("workspace_id")}
     if shown is not None and shown.props.get("table_id") == str(table_id):
         shown.props = {**shown.props, **props, "refresh": uuid.uuid4().hex[:8]}

@@ -863,7 +863,7 @@ function useEdits({ tableId, accountId, setRows, setNotice }) {
 const RETRY_ACTION = "live_retry_failed";
 
 function useRowActions({ tableId, table, view, setView, total, pageSize, locked, busy, setBusy, setNotice, loadStatus, load,
-                         adding, setAdding, selected, setSelected, setConfirmDelete, setActive }) {
+                         adding, setAdding, selected, setSelected, setConfirmDelete, setActive, setUndo }) {
   // Through the chat session when it answers (the conversation then follows the fill with its live
   // progress message, as for any fill), else straight through the REST API.
   async function retryFailed(col) {
@@ -936,7 +936,9 @@ function useRowActions({ tableId, table, view, setView, total, pageSize, locked,
     setBusy("delete");
     try {
       const done = await api(`/tables/${tableId}/records/delete`, { method: "POST", body: JSON.stringify({ ids: selected }) });
-      setNotice(`Deleted ${plural(done.deleted, "row")}.`);
+      const said = `Deleted ${plural(done.deleted, "row")}.`;
+      setNotice(said);
+      setUndo(done.change_id ? { changeId: done.change_id, count: done.deleted, notice: said } : null);
       setSelected([]);
       setConfirmDelete(false);
       setActive(null);
@@ -948,14 +950,29 @@ function useRowActions({ tableId, table, view, setView, total, pageSize, locked,
     }
   }
 
-  return { retryFailed, fillCell, addRow, deleteRows };
+  // the deletion is a change set of its own: reverting it brings the rows back under their ids
+  async function undoDelete(undo) {
+    setBusy("undo");
+    try {
+      await api(`/changes/${undo.changeId}/revert`, { method: "POST", body: "{}" });
+      setNotice(`Brought back ${plural(undo.count, "row")}.`);
+      setUndo(null);
+      await load();
+    } catch (e) {
+      setNotice(`The rows could not be brought back: ${e.message}`);
+    } finally {
+      setBusy(null);
+    }
+  }
+
+  return { retryFailed, fillCell, addRow, deleteRows, undoDelete };
 }
 // ==== end of live/actions.jsx ====
 
 // ==== pasted from live/toolbar.jsx (edit public/elements/live/toolbar.jsx, then `make elements`) ====
 // The lines above the grid: the table's name with the offline / unsaved / paused badges, the toolbar
 // (search, filter and column panels, add and delete rows), a failed load with Retry, Retry failed cells.
-function TableHeader({ table, workspace, offline, waiting, locked, children }) {
+function TableHeader({ table, workspace, offline, waiting, locked, viewOnly, children }) {
   return (
     <div className="flex items-center justify-between gap-2">
       <div>
@@ -978,7 +995,12 @@ function TableHeader({ table, workspace, offline, waiting, locked, children }) {
             {plural(waiting, "edit")} not saved yet
           </Badge>
         ) : null}
-        {locked ? (
+        {viewOnly ? (
+          <Badge variant="outline" data-testid="view-only" title="You are a viewer of this workspace: an owner can make you an editor"
+            style={{ gap: 4 }}>
+            <Lock size={12} /> view only
+          </Badge>
+        ) : locked ? (
           <Badge variant="outline" title="Apply or dismiss the proposal in the chat to edit again" style={{ gap: 4 }}>
             <Lock size={12} /> editing paused: proposal open
           </Badge>
@@ -1233,7 +1255,7 @@ function Grid(p) {
                 const conflict = pending && pending.state !== "waiting";
                 return (
                   <td key={c.id} className="px-2 py-1 align-top" data-col={c.name} data-active={isActive ? "true" : null}
-                    title={(locked ? "Editing is paused while a proposal is open" : "Enter, typing or a double-click edits") + " · right-click: history"}
+                    title={(locked ? p.lockedWhy || "Editing is paused while a proposal is open" : "Enter, typing or a double-click edits") + " · right-click: history"}
                     onClick={() => setActive({ r: i, c: j })}
                     onContextMenu={(e) => { if (!p.onHistory) return; e.preventDefault(); setActive({ r: i, c: j }); p.onHistory({ row: r.id, col: c }); }}
                     onDoubleClick={() => { setActive({ r: i, c: j }); if (!locked) setEditing({ row: r.id, col: c.id, text: show(p.valueOf(r, c)) }); }}
@@ -1337,7 +1359,7 @@ function ColumnsMenu({ columns, hidden, onToggle }) {
 function DeleteConfirm({ count, busy, onConfirm, onCancel }) {
   return (
     <div className="flex items-center gap-2 p-2 border rounded text-xs" data-testid="delete-confirm" style={{ borderColor: COLOR.bad }}>
-      <span>Delete {plural(count, "row")}? This cannot be undone from here.</span>
+      <span>Delete {plural(count, "row")}? You can undo it right after.</span>
       <Button size="sm" variant="destructive" className="h-6" disabled={busy} onClick={onConfirm}>Delete</Button>
       <Button size="sm" variant="outline" className="h-6" onClick={onCancel}>Cancel</Button>
     </div>
@@ -1436,7 +1458,8 @@ const RETRY_LOAD_MS = 3000;
 export default function LiveTable() {
   const tableId = props.table_id;
   const pageSize = props.page_size || 50;
-  const locked = !!props.locked;
+  const viewOnly = !!props.view_only; // a viewer of the workspace: the grid reads only
+  const locked = !!props.locked || viewOnly;
   // the page last loaded in this tab: a redraw while the server is away still shows the grid to edit
   const pageKey = `tablechat.page.${tableId}`;
   const lastPage = useRef(null);
@@ -1447,6 +1470,7 @@ export default function LiveTable() {
   const [error, setError] = useState(null);
   const [loading, setLoading] = useState(false);
   const [notice, setNotice] = useState(null);
+  const [undo, setUndo] = useState(null); // the rows just deleted here, while their notice shows: { changeId, count, notice }
   const [editing, setEditing] = useTabState(`tablechat.editing.${tableId}`, null);
   const [active, setActive] = useTabState(`tablechat.active.${tableId}`, null);
   const [selected, setSelected] = useState([]);
@@ -1531,11 +1555,11 @@ export default function LiveTable() {
   }
 
   const rowActions = useRowActions({ tableId, table, view, setView, total, pageSize, locked, busy, setBusy, setNotice,
-    loadStatus, load, adding, setAdding, selected, setSelected, setConfirmDelete, setActive });
+    loadStatus, load, adding, setAdding, selected, setSelected, setConfirmDelete, setActive, setUndo });
 
   const header = (
     <TableHeader table={table} workspace={props.workspace} offline={edits.offline}
-      waiting={edits.entries.filter((e) => e.state === "waiting").length} locked={locked}>
+      waiting={edits.entries.filter((e) => e.state === "waiting").length} locked={locked} viewOnly={viewOnly}>
       {table ? <Spend tableId={tableId} tick={total} /> : null}
     </TableHeader>
   );
@@ -1573,7 +1597,15 @@ export default function LiveTable() {
         <DeleteConfirm count={selected.length} busy={busy === "delete"} onConfirm={rowActions.deleteRows} onCancel={() => setConfirmDelete(false)} />
       ) : null}
       {error ? <LoadError error={error} loading={loading} onRetry={load} stale /> : null}
-      {notice ? <div className="text-xs" data-testid="live-notice" style={{ color: COLOR.warn }}>{notice}</div> : null}
+      {notice ? (
+        <div className="text-xs flex items-center gap-2" data-testid="live-notice" style={{ color: COLOR.warn }}>
+          <span>{notice}</span>
+          {undo && undo.notice === notice ? (
+            <Button size="sm" variant="outline" className="h-6" data-testid="undo-delete" disabled={busy === "undo"}
+              onClick={() => rowActions.undoDelete(undo)}>Undo</Button>
+          ) : null}
+        </div>
+      ) : null}
       <OutboxPanel entries={edits.entries} columnName={columnName} onKeepMine={edits.keepMine} onKeepTheirs={edits.keepTheirs} onDiscard={edits.discard} />
       <FailedColumns columns={failedColumns} aiStatus={aiStatus} locked={locked} busy={busy} onRetry={rowActions.retryFailed} />
       {activeRow && activeCol ? (
@@ -1588,7 +1620,7 @@ export default function LiveTable() {
         onDraft={(text) => editing && keepTabState(`tablechat.editing.${tableId}`, { ...editing, text })}
         onSave={edits.save} onPaste={(block, at) => edits.paste(block, at, rows, columns)}
         adding={adding} setAdding={setAdding} addBusy={busy === "add"} onAddSave={rowActions.addRow}
-        onHistory={setHistoryOf} />
+        onHistory={setHistoryOf} lockedWhy={viewOnly ? "View only: you are a viewer of this workspace" : null} />
       {historyOf ? <CellHistory tableId={tableId} target={historyOf} onClose={() => setHistoryOf(null)} /> : null}
       <div className="flex items-center justify-between text-xs text-muted-foreground">
         <span data-testid="live-table-count">Rows {first}–{last} of {total}{narrowed ? " matching" : ""}</span>

@@ -184,6 +184,15 @@ async def test_add_a_row_and_delete_selected_rows_after_confirming(chromium, app
         await confirm.get_by_role("button", name="Delete").click()
         await expect(_names(live)).to_have_text(["banana", "cherry", "elderberry", "fig"])
         assert [r["Name"] for r in (await stored(engine, table)).values()] == ["banana", "cherry", "elderberry", "fig"]
+
+        # the deletion is one change set: Undo brings both rows back under their ids
+        await expect(live.get_by_test_id("live-notice")).to_contain_text("Deleted 2 rows.")
+        await live.get_by_test_id("undo-delete").click()
+        await expect(live.get_by_test_id("live-notice")).to_contain_text("Brought back 2 rows.")
+        await expect(_names(live)).to_have_text(["banana", "Apple", "cherry", "date", "elderberry", "fig"])
+        # in id order: the rows came back under the ids they had
+        assert [r["Name"] for r in (await stored(engine, table)).values()] == [
+            "banana", "Apple", "cherry", "date", "elderberry", "fig"]
     finally:
         await page.context.close()
 
@@ -272,5 +281,24 @@ async def test_hidden_and_resized_columns_follow_the_person_to_another_browser(c
         await page.reload()
         live = await reopen_grid(page)
         await expect(live.locator('th[data-col="Ripe"]')).to_have_count(1)
+    finally:
+        await page.context.close()
+
+
+async def test_a_viewer_sees_the_grid_read_only(chromium, app_server, engine):
+    from db import workspaces
+
+    owner, viewer = await make_user(engine), await make_user(engine)
+    table, _ids = await make_table(engine, owner)
+    async with transaction(owner["id"], engine=engine) as conn:
+        await workspaces.share(conn, owner["workspace_id"], account_id=viewer["id"], by=owner["id"], role="viewer")
+    page = await new_page(chromium)
+    try:
+        live = await open_grid(page, app_server.url, viewer, table)
+        await expect(live.get_by_test_id("view-only")).to_be_visible()
+        await column_texts(live, "Name").first.dblclick()
+        await expect(live.get_by_test_id("cell-editor")).to_have_count(0)
+        await expect(live.get_by_test_id("add-row")).to_be_disabled()
+        await screenshot(page, "live_grid_view_only")
     finally:
         await page.context.close()

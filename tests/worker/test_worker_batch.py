@@ -94,5 +94,6 @@ async def test_a_row_edited_while_its_batch_runs_is_computed_from_its_new_input_
     others = [rid for rid in sheet.ids if rid not in (edited, *poisoned)]
     assert all(got[rid]["s"] == "completed" and got[rid]["value"] == want[rid] for rid in others)
     assert done["status"] == "completed" and done["failed"] == 1
-    # the refused request's rows were asked again one by one, in realtime calls
-    assert fake.stats()["calls"] >= 2 and fake.stats()["rows"][str(poisoned[0])] >= 3
+    # the refused request's rows were asked again in realtime calls (the poisoned row alone or first with
+    # others, then alone: how the claims fall decides), and only it failed
+    assert fake.stats()["calls"] >= 2 and fake.stats()["rows"][str(poisoned[0])] >= 2

@@ -4,7 +4,7 @@
 const RETRY_ACTION = "live_retry_failed";
 
 function useRowActions({ tableId, table, view, setView, total, pageSize, locked, busy, setBusy, setNotice, loadStatus, load,
-                         adding, setAdding, selected, setSelected, setConfirmDelete, setActive }) {
+                         adding, setAdding, selected, setSelected, setConfirmDelete, setActive, setUndo }) {
   // Through the chat session when it answers (the conversation then follows the fill with its live
   // progress message, as for any fill), else straight through the REST API.
   async function retryFailed(col) {
@@ -77,7 +77,9 @@ function useRowActions({ tableId, table, view, setView, total, pageSize, locked,
     setBusy("delete");
     try {
       const done = await api(`/tables/${tableId}/records/delete`, { method: "POST", body: JSON.stringify({ ids: selected }) });
-      setNotice(`Deleted ${plural(done.deleted, "row")}.`);
+      const said = `Deleted ${plural(done.deleted, "row")}.`;
+      setNotice(said);
+      setUndo(done.change_id ? { changeId: done.change_id, count: done.deleted, notice: said } : null);
       setSelected([]);
       setConfirmDelete(false);
       setActive(null);
@@ -89,5 +91,20 @@ function useRowActions({ tableId, table, view, setView, total, pageSize, locked,
     }
   }
 
-  return { retryFailed, fillCell, addRow, deleteRows };
+  // the deletion is a change set of its own: reverting it brings the rows back under their ids
+  async function undoDelete(undo) {
+    setBusy("undo");
+    try {
+      await api(`/changes/${undo.changeId}/revert`, { method: "POST", body: "{}" });
+      setNotice(`Brought back ${plural(undo.count, "row")}.`);
+      setUndo(null);
+      await load();
+    } catch (e) {
+      setNotice(`The rows could not be brought back: ${e.message}`);
+    } finally {
+      setBusy(null);
+    }
+  }
+
+  return { retryFailed, fillCell, addRow, deleteRows, undoDelete };
 }

@@ -183,7 +183,7 @@ function Grid(p) {
                 const conflict = pending && pending.state !== "waiting";
                 return (
                   <td key={c.id} className="px-2 py-1 align-top" data-col={c.name} data-active={isActive ? "true" : null}
-                    title={(locked ? "Editing is paused while a proposal is open" : "Enter, typing or a double-click edits") + " · right-click: history"}
+                    title={(locked ? p.lockedWhy || "Editing is paused while a proposal is open" : "Enter, typing or a double-click edits") + " · right-click: history"}
                     onClick={() => setActive({ r: i, c: j })}
                     onContextMenu={(e) => { if (!p.onHistory) return; e.preventDefault(); setActive({ r: i, c: j }); p.onHistory({ row: r.id, col: c }); }}
                     onDoubleClick={() => { setActive({ r: i, c: j }); if (!locked) setEditing({ row: r.id, col: c.id, text: show(p.valueOf(r, c)) }); }}

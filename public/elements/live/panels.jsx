@@ -72,7 +72,7 @@ function ColumnsMenu({ columns, hidden, onToggle }) {
 function DeleteConfirm({ count, busy, onConfirm, onCancel }) {
   return (
     <div className="flex items-center gap-2 p-2 border rounded text-xs" data-testid="delete-confirm" style={{ borderColor: COLOR.bad }}>
-      <span>Delete {plural(count, "row")}? This cannot be undone from here.</span>
+      <span>Delete {plural(count, "row")}? You can undo it right after.</span>
       <Button size="sm" variant="destructive" className="h-6" disabled={busy} onClick={onConfirm}>Delete</Button>
       <Button size="sm" variant="outline" className="h-6" onClick={onCancel}>Cancel</Button>
     </div>

@@ -1,6 +1,6 @@
 // The lines above the grid: the table's name with the offline / unsaved / paused badges, the toolbar
 // (search, filter and column panels, add and delete rows), a failed load with Retry, Retry failed cells.
-function TableHeader({ table, workspace, offline, waiting, locked, children }) {
+function TableHeader({ table, workspace, offline, waiting, locked, viewOnly, children }) {
   return (
     <div className="flex items-center justify-between gap-2">
       <div>
@@ -23,7 +23,12 @@ function TableHeader({ table, workspace, offline, waiting, locked, children }) {
             {plural(waiting, "edit")} not saved yet
           </Badge>
         ) : null}
-        {locked ? (
+        {viewOnly ? (
+          <Badge variant="outline" data-testid="view-only" title="You are a viewer of this workspace: an owner can make you an editor"
+            style={{ gap: 4 }}>
+            <Lock size={12} /> view only
+          </Badge>
+        ) : locked ? (
           <Badge variant="outline" title="Apply or dismiss the proposal in the chat to edit again" style={{ gap: 4 }}>
             <Lock size={12} /> editing paused: proposal open
           </Badge>
