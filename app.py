@@ -11,7 +11,16 @@ from chainlit.server import get_html_template, sio
 
 from api import security
 from core.settings import get_settings
-from ui import chat_history, job_progress, live_view, login_sessions, proposal_actions, session, turn, workspace_actions
+from ui import (
+    chat_history,
+    job_progress,
+    live_view,
+    login_sessions,
+    proposal_actions,
+    session,
+    turn,
+    workspace_actions,
+)
 from ui.login_cookie import LOGIN_COOKIE
 
 # Chainlit checks the secret right after importing this file, and signs every login cookie with it.

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
@@ -20,7 +19,7 @@ from api.schemas import (
     TablePatch,
     WorkspacePublic,
 )
-from db import accounts, column_prefs, tables, workspaces
+from db import column_prefs, tables, workspaces
 from db.schemas import ColumnCreate, ColumnPublic, TablePublic
 
 router = APIRouter()

@@ -10,7 +10,15 @@ from fastapi import APIRouter, Path, Request, Response
 
 from api.auth import CallerDep
 from api.common import errors
-from api.schemas import MemberIn, MemberList, MemberPublic, WorkspaceCreate, WorkspaceList, WorkspacePatch, WorkspacePublic
+from api.schemas import (
+    MemberIn,
+    MemberList,
+    MemberPublic,
+    WorkspaceCreate,
+    WorkspaceList,
+    WorkspacePatch,
+    WorkspacePublic,
+)
 from db import accounts, history, workspaces
 from db.errors import NotFound
 

@@ -12,8 +12,8 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
-    CheckConstraint,
     Boolean,
+    CheckConstraint,
     DateTime,
     Float,
     ForeignKey,

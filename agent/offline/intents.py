@@ -7,7 +7,6 @@ import re
 from agent.offline.column_requests import read_add, removals
 from agent.offline.columns import split_columns
 from agent.offline.create import read_create
-from agent.offline.workspace_steps import read_workspace_request
 from agent.offline.words import (
     Intent,
     clean,
@@ -16,6 +15,7 @@ from agent.offline.words import (
     type_word,
     value_of,
 )
+from agent.offline.workspace_steps import read_workspace_request
 
 _BATCH = re.compile(
     r"[\s,]+(?:(?:as|in|with|using|via|through|by|at)\s+)?(?:an?\s+|the\s+)?(?:message\s+)?"

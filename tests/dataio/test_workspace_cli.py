@@ -9,7 +9,7 @@ from db.engine import transaction
 async def test_share_then_import_and_export_by_workspace(database_url, engine, unique, tmp_path):
     async with transaction(None, engine=engine) as conn:
         ann = await accounts.create_account(conn, name=f"ann{unique}", password="secret-pw")
-        sam = await accounts.create_account(conn, name=f"sam{unique}", password="secret-pw")
+        await accounts.create_account(conn, name=f"sam{unique}", password="secret-pw")  # the one to share with
         home = await accounts.create_workspace(conn, owner_id=ann)
         team = await accounts.create_workspace(conn, owner_id=ann)
         await workspaces.touch(conn, ann, home["id"])  # the most recent is `home`

@@ -70,8 +70,8 @@ async def test_a_viewer_reads_but_postgres_refuses_every_write(engine, unique):
         "INSERT INTO data_tables (workspace_id, name) VALUES (:w, 'Sneaky')",
         "INSERT INTO columns (table_id, workspace_id, name, type, position) VALUES (:t, :w, 'X', 'text', 9)",
         "INSERT INTO jobs (workspace_id, table_id, column_id, scope) VALUES (:w, :t, :c, '\"all\"')",
-        "INSERT INTO cell_edits (workspace_id, table_id, record_id, column_id, old_value, new_value) "
-        "VALUES (:w, :t, 1, :c, '1', '2')",
+        ("INSERT INTO cell_edits (workspace_id, table_id, record_id, column_id, old_value, new_value) "
+         "VALUES (:w, :t, 1, :c, '1', '2')"),
         "INSERT INTO memberships (workspace_id, account_id, role) VALUES (:w, gen_random_uuid(), 'owner')",
         "SELECT tc_set_member(:w, gen_random_uuid(), 'owner')",
         "SELECT tc_remove_member(:w, :c)",

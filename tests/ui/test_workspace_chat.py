@@ -36,8 +36,8 @@ async def _until(check, timeout=10.0):
     raise AssertionError("never happened")
 
 
-async def test_a_new_chat_opens_the_most_recent_workspace_and_offers_switch_and_new(app, engine, unique):
-    acc, first = await _account(engine, unique, workspace=True)
+async def test_a_new_chat_opens_the_most_recent_workspace_and_offers_switch_and_new(app, engine, unique):  # noqa: F811
+    acc, _first = await _account(engine, unique, workspace=True)
     async with transaction(None, engine=engine) as conn:
         second = await workspaces.create(conn, owner_id=acc)
     await _make_table(engine, acc, second["id"], "Books")
@@ -52,7 +52,7 @@ async def test_a_new_chat_opens_the_most_recent_workspace_and_offers_switch_and_
     assert settings and settings[-1][0]["initial"] == second["name"]
 
 
-async def test_tables_lists_every_workspace_and_open_switches_the_chat(app, engine, unique):
+async def test_tables_lists_every_workspace_and_open_switches_the_chat(app, engine, unique):  # noqa: F811
     acc, first = await _account(engine, unique, workspace=True)
     books = await _make_table(engine, acc, first["id"], "Books")
     chat = Chat(acc, f"c{unique}")
@@ -89,7 +89,7 @@ async def _told(engine, chat):
     return text if "switched this chat" in text else None
 
 
-async def test_workspaces_switch_rename_and_new(app, engine, unique):
+async def test_workspaces_switch_rename_and_new(app, engine, unique):  # noqa: F811
     acc, first = await _account(engine, unique, workspace=True)
     async with transaction(None, engine=engine) as conn:
         second = await workspaces.create(conn, owner_id=acc)
@@ -104,7 +104,7 @@ async def test_workspaces_switch_rename_and_new(app, engine, unique):
     await app.on_switch_to(cl.Action(name="switch_to_workspace", payload={"workspace_id": str(first["id"])}))
     await chat.wait_for("new_message", f"This chat now works in workspace **{md_text(first['name'])}**")
     # a forged payload: not one of yours
-    other, theirs = await _account(engine, unique + "x", workspace=True)
+    _other, theirs = await _account(engine, unique + "x", workspace=True)
     await app.on_switch_to(cl.Action(name="switch_to_workspace", payload={"workspace_id": str(theirs["id"])}))
     await chat.wait_for("new_message", "That workspace is not one of yours.")
     assert cl.user_session.get("workspace_id") == str(first["id"])
@@ -123,7 +123,7 @@ async def test_workspaces_switch_rename_and_new(app, engine, unique):
     assert md_text(recent["name"]) in made and cl.user_session.get("workspace_id") == str(recent["id"])
 
 
-async def test_a_viewer_cannot_apply_a_proposal_and_is_told_why(app, engine, unique):
+async def test_a_viewer_cannot_apply_a_proposal_and_is_told_why(app, engine, unique):  # noqa: F811
     owner, ws = await _account(engine, unique, workspace=True)
     viewer, _ = await _account(engine, unique + "v", workspace=False)
     async with transaction(owner, engine=engine) as conn:
@@ -141,12 +141,12 @@ async def test_a_viewer_cannot_apply_a_proposal_and_is_told_why(app, engine, uni
         assert await tables.list_tables(conn, workspace_id=ws["id"]) == []
 
 
-async def _turn(app, chat, text):
+async def _turn(app, chat, text):  # noqa: F811
     await app.on_message(_message(text))
     return _elements(chat, "Proposal")
 
 
-async def test_delete_and_rename_a_table_and_the_workspace_through_proposals(app, engine, unique):
+async def test_delete_and_rename_a_table_and_the_workspace_through_proposals(app, engine, unique):  # noqa: F811
     acc, ws = await _account(engine, unique, workspace=True)
     books = await _make_table(engine, acc, ws["id"], "Books")
     async with transaction(acc, engine=engine) as conn:
@@ -188,7 +188,7 @@ async def test_delete_and_rename_a_table_and_the_workspace_through_proposals(app
     assert cl.user_session.get("workspace_name") == f"Shelf {unique}"
 
 
-async def test_sharing_from_the_chat_and_a_viewer_cannot_delete(app, engine, unique):
+async def test_sharing_from_the_chat_and_a_viewer_cannot_delete(app, engine, unique):  # noqa: F811
     owner, ws = await _account(engine, unique, workspace=True)
     sam, _ = await _account(engine, unique + "s", workspace=True)
     await _make_table(engine, owner, ws["id"], "Books")

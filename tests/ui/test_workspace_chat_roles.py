@@ -33,7 +33,7 @@ def _said(chat) -> str:
     return "\n".join(str(d.get("output", "")) for kind, d in chat.events if kind in ("new_message", "update_message"))
 
 
-async def test_every_chat_action_by_role(app, engine, unique):
+async def test_every_chat_action_by_role(app, engine, unique):  # noqa: F811
     owner, ws = await _account(engine, unique, workspace=True)
     people = {"owner": owner}
     for role in ("editor", "viewer", "outsider"):
