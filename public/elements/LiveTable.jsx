@@ -341,8 +341,8 @@ function followFeed(tableId, getCursor, onPage, onGone, pollMs, onReach = () => 
         }
       }
     } catch (e) {
-      // dropped, refused or aborted: poll meanwhile and try again below
-      if (!stopped && !(e && e.name === "AbortError")) onReach(false);
+      // dropped, refused or aborted: poll meanwhile and try again below (the poll tells whether the
+      // server answers: a stream refused on the way, by a proxy say, is not the server being away)
     }
     controller = null;
     if (stopped) return;

@@ -124,6 +124,8 @@ async def test_a_pasted_block_is_one_change_and_refused_whole_on_a_conflict(chro
     user = await make_user(engine)
     table, ids = await make_table(engine, user)
     page = await new_page(chromium)
+    # the view follows the polled feed (its event stream refused), so that the test can hold news back below
+    await page.route("**/api/v1/tables/*/events*", lambda route: route.abort())
     try:
         live = await open_grid(page, app_server.url, user, table)
         await live.locator(f'tr[data-row-id="{ids[1]}"] td[data-col="Name"]').click()
