@@ -68,9 +68,17 @@ async def test_selected_rows_are_deleted_in_one_call(client, user, table, make_u
     r = await client.post(f"/tables/{table['id']}/records/delete", json={"ids": [ids[0], ids[2], ids[2]]},
                           headers=user.headers)
     assert r.status_code == 200, r.text
-    assert r.json() == {"deleted": 2}
+    assert r.json()["deleted"] == 2
+    change_id = r.json()["change_id"]
     page = (await client.get(f"/tables/{table['id']}/records", headers=user.headers)).json()
     assert [i["id"] for i in page["items"]] == [ids[1], ids[3]]
+    # the deletion is one change set: reverting it brings both rows back under their ids (the grid's Undo)
+    r = await client.post(f"/changes/{change_id}/revert", json={}, headers=user.headers)
+    assert r.status_code == 200, r.text
+    page = (await client.get(f"/tables/{table['id']}/records", headers=user.headers)).json()
+    assert [i["id"] for i in page["items"]] == ids
+    r = await client.post(f"/tables/{table['id']}/records/delete", json={"ids": [ids[0], ids[2]]}, headers=user.headers)
+    assert r.status_code == 200 and r.json()["deleted"] == 2
     r = await client.post(f"/tables/{table['id']}/records/delete", json={"ids": [ids[0]]}, headers=user.headers)
     assert r.status_code == 404
     other = await make_user()
