@@ -20,6 +20,7 @@ from ui import (
     proposal_actions,
     session,
     turn,
+    workspace_actions,
 )
 from ui.login_cookie import LOGIN_COOKIE
 
@@ -66,6 +67,12 @@ on_apply = cl.action_callback("proposal_apply")(proposal_actions.on_apply)
 on_done = cl.action_callback("proposal_done")(proposal_actions.on_done)
 on_dismiss = cl.action_callback("proposal_dismiss")(proposal_actions.on_dismiss)
 on_page = cl.action_callback("proposal_page")(proposal_actions.on_page)
+on_revert = cl.action_callback("proposal_revert")(proposal_actions.on_revert)
+on_revert_change = cl.action_callback("revert_change")(proposal_actions.on_revert_change)
 on_stop_job = cl.action_callback("stop_job")(job_progress.on_stop_job)
 on_retry_failed = cl.action_callback("live_retry_failed")(job_progress.on_retry_failed)
 on_open_table = cl.action_callback("open_table")(live_view.on_open_table)
+on_switch_workspace = cl.action_callback("switch_workspace")(workspace_actions.on_switch_workspace)
+on_switch_to = cl.action_callback("switch_to_workspace")(workspace_actions.on_switch_to)
+on_new_workspace = cl.action_callback("new_workspace")(workspace_actions.on_new_workspace)
+on_rename_workspace = cl.action_callback("rename_workspace")(workspace_actions.on_rename_workspace)

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import Path
 
 from api.schemas import ErrorResponse
-from db import accounts
+from db import accounts, workspaces
 from db.errors import Forbidden, NotFound
 from db.schemas import ColumnPublic, TablePublic
 
@@ -50,16 +50,17 @@ def column_of(table: TablePublic, key: str) -> ColumnPublic:
 
 
 async def workspace_for(caller: Any, workspace_id: uuid.UUID | None) -> uuid.UUID:
-    """The workspace a new table goes to: the one named, else the caller's first (a new account's first
-    table also brings its first workspace)."""
+    """The workspace a new table goes to: the one named, else the caller's most recently used (a new
+    account's first table also brings its first workspace)."""
     if workspace_id is not None:
         return workspace_id
     async with caller.system_tx() as conn:
         return (await accounts.default_workspace(conn, caller.account_id))["id"]
 
 
-async def ensure_mine(conn: Any, caller: Any, workspace_id: uuid.UUID) -> None:
-    """Forbidden unless the caller belongs to the workspace (checked in the caller's transaction)."""
-    mine = {w["id"] for w in await accounts.workspaces_of(conn, caller.account_id)}
-    if workspace_id not in mine:
-        raise Forbidden("That workspace is not one of yours", workspace_id=str(workspace_id))
+async def ensure_writer(conn: Any, workspace_id: uuid.UUID) -> None:
+    """Forbidden unless the caller may add tables to the workspace (checked in the caller's transaction)."""
+    try:
+        await workspaces.require_writer(conn, workspace_id)
+    except NotFound:
+        raise Forbidden("That workspace is not one of yours", workspace_id=str(workspace_id)) from None

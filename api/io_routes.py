@@ -11,7 +11,7 @@ from fastapi import APIRouter, File, Form, Query, Response, UploadFile
 from pydantic import BaseModel, Field
 
 from api.auth import CallerDep
-from api.common import TableId, ensure_mine, errors, workspace_for
+from api.common import TableId, ensure_writer, errors, workspace_for
 from api.jobs_routes import read_jobs, tell_jobs
 from dataio.export import CSV_MIME, XLSX_MIME, export_csv, export_filename, export_xlsx
 from dataio.importer import default_name, import_into_table, import_new_table
@@ -60,7 +60,7 @@ async def import_table(
     file: Upload,
     name: Annotated[str | None, Form(max_length=200, description="Table name (default: from the file name)")] = None,
     description: Annotated[str, Form(max_length=10_000)] = "",
-    workspace_id: Annotated[uuid.UUID | None, Form(description="Default: the caller's first workspace")] = None,
+    workspace_id: Annotated[uuid.UUID | None, Form(description="Default: the caller's most recently used workspace")] = None,
 ) -> ImportedTable:
     """Create a table from a CSV or XLSX file: column types are inferred from the values and every row
     is imported, all in one transaction (a bad file leaves nothing behind)."""
@@ -68,7 +68,7 @@ async def import_table(
     plan = await asyncio.to_thread(plan_import, parsed)
     workspace_id = await workspace_for(caller, workspace_id)
     async with caller.tx() as conn:
-        await ensure_mine(conn, caller, workspace_id)
+        await ensure_writer(conn, workspace_id)
         result = await import_new_table(conn, workspace_id, parsed, (name or "").strip() or default_name(
             parsed.filename), description=description, plan=plan)
     return ImportedTable(**result.table.model_dump(), row_count=result.added, notes=result.notes)

@@ -29,6 +29,9 @@ class FillRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     scope: Literal["all", "empty", "failed", "stale"] | list[Annotated[int, Field(ge=1)]] = Field(
         default="all", examples=["all", [1, 2, 3]])
+    mode: Literal["now", "batch"] = Field(default="now", description=(
+        "now: realtime calls; batch: through the Message Batches API at half the price, usually within an "
+        "hour (at most 24 h)"))
 
 
 class FillStarted(BaseModel):
@@ -57,9 +60,9 @@ async def start_fill(caller: CallerDep, table_id: TableId, column_id: ColumnKey,
                      body: FillRequest | None = None) -> FillStarted:
     """Fill an AI column's cells in the background; `column_id` may be a name. Follow the job with
     `GET /jobs/{job_id}`."""
-    scope = (body or FillRequest()).scope
+    body = body or FillRequest()
     async with caller.tx() as conn:
-        job = await jobs.start_fill(conn, table_id, column_id, scope)
+        job = await jobs.start_fill(conn, table_id, column_id, body.scope, mode=body.mode)
     await jobs.tell(job)
     return FillStarted(job_id=job.id, status=job.status, total=job.total)
 

@@ -12,8 +12,17 @@ from pydantic import Field, TypeAdapter, ValidationError
 from api.auth import CallerDep
 from api.common import ColumnKey, RecordId, TableId, column_of, errors, parse_record_id
 from api.jobs_routes import FILL_HEADER, read_jobs, tell_jobs
-from api.schemas import CellItem, CellList, RecordsBulkCreate, RecordsCreated
-from db import changes, records, tables
+from api.schemas import (
+    CellBlock,
+    CellItem,
+    CellList,
+    CellsWritten,
+    RecordIds,
+    RecordsBulkCreate,
+    RecordsCreated,
+    RecordsDeleted,
+)
+from db import cell_batch, change_sets, changes, records, tables
 from db.record_query import BadQuery, Filter, Sort, parse_sort_names
 from db.records import MAX_PAGE
 from db.schemas import (
@@ -202,6 +211,30 @@ async def delete_record(caller: CallerDep, table_id: TableId, record_id: RecordI
         table = await tables.get_table(conn, table_id)
         await records.delete_records(conn, table.id, [rid])
     return Response(status_code=204)
+
+
+@router.post("/tables/{table_id}/records/delete", response_model=RecordsDeleted, responses=errors(404))
+async def delete_many(caller: CallerDep, table_id: TableId, body: RecordIds) -> RecordsDeleted:
+    """Delete the rows named in `ids` in one change (those already gone are skipped; 404 when none was left)."""
+    async with caller.tx() as conn:
+        table = await tables.get_table(conn, table_id)
+        deleted = await records.delete_records(conn, table.id, sorted(set(body.ids)))
+        change = await change_sets.current(conn)
+    return RecordsDeleted(deleted=deleted, change_id=str(change) if change else None)
+
+
+@router.patch("/tables/{table_id}/cells", response_model=CellsWritten, tags=["cells"], responses=errors(409))
+async def update_cells(caller: CallerDep, table_id: TableId, body: CellBlock) -> CellsWritten:
+    """Write a block of cells (a paste, replayed offline edits) as one change, each cell only if it is still
+    at the `version` it was based on. Any cell changed meanwhile, gone or invalid makes it a 409 that lists
+    every such cell in `error.details.cells` (with the `current` cell for a version conflict), and nothing
+    of the block is written."""
+    async with caller.tx() as conn:
+        table = await tables.get_table(conn, table_id)
+        edits = [cell_batch.CellEdit(record_id=c.record_id, column=column_of(table, c.column), value=c.value,
+                                     version=c.version) for c in body.cells]
+        written = await cell_batch.write_block(conn, table, edits, account_id=caller.account_id)
+    return CellsWritten(cells=[CellItem(record_id=e.record_id, **w.model_dump()) for e, w in zip(edits, written)])
 
 
 @router.patch("/tables/{table_id}/records/{record_id}/cells/{column_id}", response_model=CellPublic,

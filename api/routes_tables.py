@@ -3,57 +3,57 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Response
 
 from api.auth import CallerDep
-from api.common import ColumnKey, TableId, column_of, ensure_mine, errors, workspace_for
+from api.common import ColumnKey, TableId, column_of, ensure_writer, errors, workspace_for
 from api.schemas import (
     ColumnList,
     ColumnPatch,
+    ColumnPrefs,
     Me,
     TableCreateIn,
     TableList,
     TablePatch,
-    WorkspaceList,
     WorkspacePublic,
 )
-from db import accounts, tables
+from db import column_prefs, tables, workspaces
 from db.schemas import ColumnCreate, ColumnPublic, TablePublic
 
 router = APIRouter()
+# a person's own view of a table (hidden columns, widths): a viewer keeps one too, so no writer check
+prefs_router = APIRouter()
 
 
 @router.get("/me", response_model=Me, tags=["account"])
 async def me(caller: CallerDep) -> Me:
     """The caller's account and workspaces."""
     async with caller.tx() as conn:
-        found = await accounts.workspaces_of(conn, caller.account_id)
+        found = await workspaces.list_mine(conn, caller.account_id)
     return Me(id=caller.account_id, name=caller.name, workspaces=[WorkspacePublic(**w) for w in found])
 
 
-@router.get("/workspaces", response_model=WorkspaceList, tags=["account"])
-async def list_workspaces(caller: CallerDep) -> WorkspaceList:
-    """The workspaces the caller belongs to, oldest first."""
-    async with caller.tx() as conn:
-        found = await accounts.workspaces_of(conn, caller.account_id)
-    return WorkspaceList(items=[WorkspacePublic(**w) for w in found])
-
-
 @router.get("/tables", response_model=TableList, tags=["tables"])
-async def list_tables(caller: CallerDep, workspace_id: uuid.UUID | None = None) -> TableList:
-    """The caller's tables (optionally of one workspace), newest first, with row counts."""
+async def list_tables(
+    caller: CallerDep,
+    workspace: Annotated[uuid.UUID | None, Query(description="Only this workspace's tables")] = None,
+    workspace_id: Annotated[uuid.UUID | None, Query(description="The same as `workspace`")] = None,
+) -> TableList:
+    """The caller's tables (of every workspace they belong to, or of one), newest first, with row counts."""
     async with caller.tx() as conn:
-        return TableList(items=await tables.list_tables(conn, workspace_id=workspace_id))
+        return TableList(items=await tables.list_tables(conn, workspace_id=workspace or workspace_id))
 
 
 @router.post("/tables", status_code=201, response_model=TablePublic, tags=["tables"],
              responses=errors(403, 409))
 async def create_table(caller: CallerDep, body: TableCreateIn) -> TablePublic:
-    """A new table (with optional first columns) in one of the caller's workspaces."""
+    """A new table (with optional first columns) in one of the caller's workspaces (default: the most
+    recently used); viewers may not."""
     workspace_id = await workspace_for(caller, body.workspace_id)
     async with caller.tx() as conn:
-        await ensure_mine(conn, caller, workspace_id)
+        await ensure_writer(conn, workspace_id)
         return await tables.create_table(conn, workspace_id=workspace_id, name=body.name,
                                          description=body.description, columns=body.columns)
 
@@ -120,3 +120,21 @@ async def delete_column(caller: CallerDep, table_id: TableId, column_id: ColumnK
         table = await tables.get_table(conn, table_id)
         await tables.delete_column(conn, table.id, column_of(table, column_id).id)
     return Response(status_code=204)
+
+
+@prefs_router.get("/tables/{table_id}/column-prefs", response_model=ColumnPrefs, tags=["tables"])
+async def get_column_prefs(caller: CallerDep, table_id: TableId) -> ColumnPrefs:
+    """The columns the caller hides in this table's grid and the widths they set (their own, on every device)."""
+    async with caller.tx() as conn:
+        table = await tables.get_table(conn, table_id)
+        return ColumnPrefs(**await column_prefs.get_prefs(conn, caller.account_id, table))
+
+
+@prefs_router.put("/tables/{table_id}/column-prefs", response_model=ColumnPrefs, tags=["tables"], responses=errors(404))
+async def put_column_prefs(caller: CallerDep, table_id: TableId, body: ColumnPrefs) -> ColumnPrefs:
+    """Keep the caller's layout of this table's grid; columns are named by id or name (404 for an unknown one)."""
+    async with caller.tx() as conn:
+        table = await tables.get_table(conn, table_id)
+        hidden = sorted({str(column_of(table, c).id) for c in body.hidden})
+        widths = {str(column_of(table, c).id): w for c, w in body.widths.items()}
+        return ColumnPrefs(**await column_prefs.save_prefs(conn, caller.account_id, table, hidden=hidden, widths=widths))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -37,11 +37,37 @@ class ErrorResponse(BaseModel):
 class WorkspacePublic(BaseModel):
     id: uuid.UUID
     name: str
+    role: Literal["owner", "editor", "viewer"] = Field(description="The caller's role in it")
+    tables: int | None = Field(None, description="How many tables it holds")
     created_at: dt.datetime | None = None
 
 
 class WorkspaceList(BaseModel):
+    """The caller's workspaces, most recently used first."""
+
     items: list[WorkspacePublic]
+
+
+class WorkspaceCreate(BaseModel):
+    name: str | None = Field(None, min_length=1, max_length=100, description="Default: a fresh three-word name")
+
+
+class WorkspacePatch(BaseModel):
+    name: str = Field(min_length=1, max_length=100)
+
+
+class MemberIn(BaseModel):
+    user: str = Field(min_length=1, max_length=64, description="The user name to share with")
+    role: Literal["owner", "editor", "viewer"]
+
+
+class MemberPublic(BaseModel):
+    user: str
+    role: Literal["owner", "editor", "viewer"]
+
+
+class MemberList(BaseModel):
+    items: list[MemberPublic]
 
 
 class Me(BaseModel):
@@ -51,7 +77,7 @@ class Me(BaseModel):
 
 
 class TableCreateIn(TableCreate):
-    """A new table, in `workspace_id` (default: the caller's first workspace)."""
+    """A new table, in `workspace_id` (default: the caller's most recently used workspace)."""
 
     workspace_id: uuid.UUID | None = None
 
@@ -106,6 +132,36 @@ class RecordsCreated(BaseModel):
                                   "cells, one per AI column (follow one with `GET /jobs/{id}`)")
 
 
+MAX_BLOCK_CELLS = 10_000
+
+
+class CellEditItem(BaseModel):
+    """One cell of a block: its row, its column (id or name), the new value and the version it was based on."""
+
+    model_config = ConfigDict(extra="forbid")
+    record_id: int = Field(ge=1, le=2**63 - 1)
+    column: str = Field(min_length=1, max_length=200)
+    value: Any = None
+    version: int = Field(ge=0)
+
+
+class CellBlock(BaseModel):
+    """Cells to write as one change: all of them, or (409) none."""
+
+    model_config = ConfigDict(extra="forbid")
+    cells: list[CellEditItem] = Field(min_length=1, max_length=MAX_BLOCK_CELLS)
+
+
+class RecordIds(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    ids: list[Annotated[int, Field(ge=1, le=2**63 - 1)]] = Field(min_length=1, max_length=MAX_BULK_ROWS)
+
+
+class RecordsDeleted(BaseModel):
+    deleted: int = Field(description="How many of the named rows were deleted (rows already gone are skipped)")
+    change_id: str | None = Field(None, description="The change set of the deletion: `POST /changes/{id}/revert` brings the rows back")
+
+
 class CellItem(CellPublic):
     record_id: int
 
@@ -114,3 +170,16 @@ class CellList(BaseModel):
     items: list[CellItem]
     limit: int
     offset: int
+
+
+class CellsWritten(BaseModel):
+    cells: list[CellItem] = Field(description="Each cell of the block as written, in the order sent")
+
+
+class ColumnPrefs(BaseModel):
+    """How the caller lays out this table's grid: the columns they hide and the widths (px) they set."""
+
+    model_config = ConfigDict(extra="forbid")
+    hidden: list[str] = Field(default_factory=list, max_length=1000, description="Column ids (or names) hidden")
+    widths: dict[str, Annotated[int, Field(ge=40, le=2000)]] = Field(
+        default_factory=dict, max_length=1000, description="Column id (or name) → width in pixels")

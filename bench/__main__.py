@@ -69,7 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.list:
         for m in METRICS:
-            print(f"{m.key}  ({m.unit}, target {m.target or 'none'})\n    {m.about}")
+            target = f"{'ratio ' if m.on_ratio else ''}{m.target}" if m.target else "none"
+            print(f"{m.key}  ({m.unit}, target {target})\n    {m.about}")
         return 0
     selected = _select(args.only)
     scale = QUICK if args.quick else FULL

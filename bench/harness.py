@@ -57,20 +57,29 @@ class Metric:
     target: Target | None
     about: str
     run: Callable[[Bench], Awaitable[Result]]
+    on_ratio: bool = False  # the target bounds value / baseline, not the value
+
+    def met(self, result: Result) -> bool | None:
+        if self.target is None:
+            return None
+        if self.on_ratio:
+            return self.target.met(result.value / result.baseline) if result.baseline else False
+        return self.target.met(result.value)
 
 
 METRICS: list[Metric] = []
 
 
-def metric(key: str, *, unit: str, target: str | None) -> Callable[[Callable[[Bench], Awaitable[Result]]],
+def metric(key: str, *, unit: str, target: str | None, on_ratio: bool = False) -> Callable[[Callable[[Bench], Awaitable[Result]]],
                                                                  Callable[[Bench], Awaitable[Result]]]:
-    """Register `fn(bench) -> Result` as the metric `key` (its docstring says what it measures)."""
+    """Register `fn(bench) -> Result` as the metric `key` (its docstring says what it measures); with
+    `on_ratio` the target bounds the value against its baseline."""
 
     def register(fn: Callable[[Bench], Awaitable[Result]]) -> Callable[[Bench], Awaitable[Result]]:
         if any(m.key == key for m in METRICS):
             raise ValueError(f"metric {key} is registered twice")
         about = " ".join((fn.__doc__ or key).split())
-        METRICS.append(Metric(key, unit, Target.parse(target) if target else None, about, fn))
+        METRICS.append(Metric(key, unit, Target.parse(target) if target else None, about, fn, on_ratio))
         return fn
 
     return register

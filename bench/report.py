@@ -30,8 +30,8 @@ def entry(metric: Metric, result: Result, scale: Scale) -> dict[str, Any]:
         "unit": metric.unit,
         "baseline": _round(result.baseline),
         "ratio": _round(ratio),
-        "target": str(metric.target) if metric.target else None,
-        "met": metric.target.met(result.value) if metric.target else None,
+        "target": (f"ratio {metric.target}" if metric.on_ratio else str(metric.target)) if metric.target else None,
+        "met": metric.met(result),
         "note": result.note,
         **{k: _round(v) if isinstance(v, float) else v for k, v in result.extra.items()},
         "rows": scale.rows,
@@ -47,6 +47,12 @@ def _num(x: float | None, unit: str = "") -> str:
     return f"{x:.3g} {unit}".strip() if abs(x) < 1000 else f"{x:,.0f} {unit}".strip()
 
 
+def _target(e: dict[str, Any]) -> str:
+    if e["target"] is None:
+        return "—"
+    return f"{e['target']}×" if e["target"].startswith("ratio ") else f"{e['target']} {e['unit']}"
+
+
 def render(entries: dict[str, dict[str, Any]]) -> str:
     """A plain-text table, one line per metric."""
     lines = [HEADERS]
@@ -54,7 +60,7 @@ def render(entries: dict[str, dict[str, Any]]) -> str:
         met = {True: "yes", False: "NO", None: "—"}[e.get("met")]
         lines.append((key, _num(e["value"], e["unit"]), _num(e["baseline"], e["unit"]),
                       "—" if e["ratio"] is None else f"{e['ratio']:.2f}×",
-                      "—" if e["target"] is None else f"{e['target']} {e['unit']}", met, e.get("note", "")))
+                      _target(e), met, e.get("note", "")))
     widths = [max(len(row[i]) for row in lines) for i in range(len(HEADERS))]
     out = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in lines]
     out.insert(1, "  ".join("-" * w for w in widths))

@@ -20,6 +20,8 @@ def register(subparsers: Any) -> None:
     imp.add_argument("--key", metavar="COLUMN", help="with --into: update the rows whose value in COLUMN "
                      "matches the file's, adding the others")
     imp.add_argument("--user", help="the account that owns the table (default: the first account)")
+    imp.add_argument("--workspace", metavar="NAME", help="the user's workspace to put a new table in (default: "
+                                                         "their most recently used); with --into: where to find TABLE")
     imp.set_defaults(fn=cmd_import)
 
     exp = subparsers.add_parser("export", help="write a table as CSV or XLSX")
@@ -27,6 +29,7 @@ def register(subparsers: Any) -> None:
     exp.add_argument("--format", choices=("csv", "xlsx"), help="default: from -o's suffix, else csv")
     exp.add_argument("-o", "--output", help="file to write (default: standard output)")
     exp.add_argument("--user", help="whose table (default: the first account)")
+    exp.add_argument("--workspace", metavar="NAME", help="look for TABLE in this workspace of the user only")
     exp.set_defaults(fn=cmd_export)
 
 
@@ -59,12 +62,28 @@ def _progress(done: int, total: int) -> None:
         print(f"\rimporting: {done:,} of {total:,} rows", end=end, file=sys.stderr, flush=True)
 
 
-async def _find_table(conn: Any, account: dict[str, Any], ref: str) -> Any:
-    """One of the account's tables by id or name (run as the account); ServiceError when none or several."""
+async def _workspace(conn: Any, account: dict[str, Any], name: str | None) -> dict[str, Any] | None:
+    """The account's workspace named `name` (or with that id); None when no name is given."""
+    from db import workspaces
+    from db.errors import NotFound
+
+    if not name:
+        return None
+    mine = await workspaces.list_mine(conn, account["id"])
+    found = next((w for w in mine if w["name"] == name.strip() or str(w["id"]) == name.strip()), None)
+    if found is None:
+        raise NotFound(f"{account['name']} has no workspace {name!r}; theirs: " + ", ".join(w["name"] for w in mine))
+    return found
+
+
+async def _find_table(conn: Any, account: dict[str, Any], ref: str, workspace: str | None = None) -> Any:
+    """One of the account's tables by id or name (run as the account), in `workspace` when given;
+    ServiceError when none or several."""
     from db import tables
     from db.errors import Invalid, NotFound
 
-    mine = await tables.list_tables(conn)
+    where = await _workspace(conn, account, workspace)
+    mine = await tables.list_tables(conn, workspace_id=where["id"] if where else None)
     matches = [t for t in mine if str(t.id) == ref] or [
         t for t in mine if t.name.casefold() == ref.strip().casefold()]
     if not matches:
@@ -80,7 +99,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     from dataio.importer import import_new_table
     from dataio.infer import plan_import
     from dataio.read import read_table_file
-    from db import accounts
+    from db import accounts, workspaces
     from db.engine import act_as
     from db.errors import ServiceError
 
@@ -101,8 +120,10 @@ def cmd_import(args: argparse.Namespace) -> int:
 
     async def run(conn: Any) -> Any:
         account = await _account(conn, args.user)
-        workspace = await accounts.default_workspace(conn, account["id"])
+        workspace = await _workspace(conn, account, args.workspace) or await accounts.default_workspace(
+            conn, account["id"])
         await act_as(conn, account["id"])  # the rest runs under row-level security, as that user
+        await workspaces.require_writer(conn, workspace["id"])
         return await import_new_table(conn, workspace["id"], parsed, args.name, plan=plan, progress=_progress)
 
     result = _run_import(run)
@@ -136,7 +157,7 @@ def _import_into(args: argparse.Namespace, parsed: Any) -> int:
     async def run(conn: Any) -> Any:
         account = await _account(conn, args.user)
         await act_as(conn, account["id"])
-        found = await _find_table(conn, account, args.into)
+        found = await _find_table(conn, account, args.into, args.workspace)
         table = await tables.get_table(conn, found.id)
         return await import_into_table(conn, table, parsed, args.key, account_id=account["id"], progress=_progress)
 
@@ -165,7 +186,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     async def run(conn: Any) -> tuple[Any, bytes]:
         account = await _account(conn, args.user)
         await act_as(conn, account["id"])
-        found = await _find_table(conn, account, args.table)
+        found = await _find_table(conn, account, args.table, args.workspace)
         table = await tables.get_table(conn, found.id)
         body = await (export_xlsx(conn, table) if fmt == "xlsx" else export_csv(conn, table))
         return found, body

@@ -13,14 +13,14 @@ import time
 import urllib.request
 from typing import Any
 
-from cli import app_processes, io_commands, token_commands, worker_command
+from cli import app_processes, io_commands, token_commands, worker_command, workspace_commands
 from cli.common import run_db, services
 from core.settings import ROOT, get_settings
 
 DEFAULT_USER = "admin"
 DEFAULT_LOGIN_FILE = "default_login"
 # the commands that live in modules of their own: each adds itself to the parser's subcommands
-COMMANDS = (token_commands.register, io_commands.register, worker_command.register)
+COMMANDS = (token_commands.register, io_commands.register, worker_command.register, workspace_commands.register)
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
@@ -86,6 +86,21 @@ def cmd_migrate(_args: argparse.Namespace) -> int:
     finally:
         found.stop()
     print("database is up to date")
+    return 0
+
+
+def cmd_maintain(_args: argparse.Namespace) -> int:
+    """Build the sort indexes big tables are sorted by, drop orphaned ones (db/sort_indexes.py)."""
+    import asyncio
+
+    from db.sort_indexes import maintain
+
+    found = services()
+    try:
+        done = asyncio.run(maintain(found.owner_url))
+    finally:
+        found.stop()
+    print(f"sort indexes: {len(done['built'])} built, {len(done['dropped'])} dropped")
     return 0
 
 
@@ -262,6 +277,8 @@ def build_parser() -> argparse.ArgumentParser:
     password.set_defaults(fn=cmd_user_password)
 
     sub.add_parser("migrate", help="bring the database schema up to date").set_defaults(fn=cmd_migrate)
+    sub.add_parser("maintain", help="build the sort indexes of big tables sorted by a column (as the schema "
+                   "owner, CONCURRENTLY; run it now and then, e.g. from cron)").set_defaults(fn=cmd_maintain)
     for register in COMMANDS:
         register(sub)
     return parser

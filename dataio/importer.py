@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from dataio.columnar import copy_columns
 from dataio.infer import ImportPlan, plan_import
 from dataio.read import ParsedTable, unquote_formula
-from db import bulk, bulk_ops, tables
+from db import bulk, bulk_ops, change_sets, tables
 from db.coerce import coerce
 from db.errors import Invalid
 from db.schemas import ColumnPublic, TablePublic
@@ -95,9 +95,14 @@ async def import_new_table(
 ) -> ImportResult:
     """Create a table with the file's columns (types inferred) and every row of it."""
     plan = plan or plan_import(parsed)
+    opened = await change_sets.current(conn) is None
+    cs = await change_sets.ensure(conn, workspace_id=workspace_id, table_id=None, kind="import",
+                                  summary=f'Imported "{parsed.filename}" as a new table')
     table = await tables.create_table(conn, workspace_id=workspace_id, name=name or default_name(parsed.filename),
                                       description=description, columns=plan.column_creates())
     added, _ = await _insert(conn, table, plan.rows(), plan.row_count, progress, columnar=True)
+    if opened:
+        await change_sets.finish(conn, cs, table_id=table.id)
     return ImportResult(table=table, added=added, notes=plan.notes)
 
 
@@ -163,6 +168,18 @@ async def import_into_table(
     """
     columns = match_columns(table, parsed)
     docs = coerce_rows(table, parsed, columns)
+    opened = await change_sets.current(conn) is None
+    cs = await change_sets.ensure(conn, workspace_id=table.workspace_id, table_id=table.id, kind="import",
+                                  summary=f'Imported "{parsed.filename}" into "{table.name}"')
+    result = await _import_rows(conn, table, parsed, docs, columns, key_column, account_id, progress)
+    if opened:
+        await change_sets.finish(conn, cs)
+    return result
+
+
+async def _import_rows(conn: AsyncConnection, table: TablePublic, parsed: ParsedTable, docs: list[dict[str, Any]],
+                       columns: list[ColumnPublic], key_column: str | None, account_id: uuid.UUID | None,
+                       progress: Progress | None) -> ImportResult:
     required = [c for c in table.columns if c.required and c.ai is None]
     if key_column is None:
         _check_required(docs, required, range(len(docs)))

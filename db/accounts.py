@@ -16,9 +16,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from core.names import three_word_name
 from core.passwords import password_problem
-from db import sessions
+from db import sessions, workspaces
 from db.errors import Conflict, Invalid
 
 _hasher = PasswordHasher()
@@ -128,30 +127,16 @@ async def revoke_tokens(conn: AsyncConnection, account_id: uuid.UUID, ref: str) 
     return res.rowcount
 
 
-async def create_workspace(conn: AsyncConnection, *, owner_id: uuid.UUID) -> dict[str, Any]:
-    """A workspace with a fresh three-word name, owned by (and shared with) `owner_id`."""
-    for _ in range(20):
-        try:
-            async with conn.begin_nested():
-                row = await conn.execute(
-                    text("INSERT INTO workspaces (name, owner_id) VALUES (:n, :o) RETURNING id, name"),
-                    {"n": three_word_name(), "o": owner_id},
-                )
-                ws = dict(row.mappings().one())
-                await conn.execute(
-                    text("INSERT INTO memberships (workspace_id, account_id) VALUES (:w, :a)"),
-                    {"w": ws["id"], "a": owner_id},
-                )
-            return ws
-        except IntegrityError:
-            continue
-    raise Conflict("Could not find a free workspace name; try again")
+async def create_workspace(conn: AsyncConnection, *, owner_id: uuid.UUID, name: str | None = None) -> dict[str, Any]:
+    """A workspace with a fresh three-word name (or `name`), owned by `owner_id` (system transaction)."""
+    return await workspaces.create(conn, owner_id=owner_id, name=name)
 
 
 async def workspaces_of(conn: AsyncConnection, account_id: uuid.UUID) -> list[dict[str, Any]]:
+    """The account's workspaces, oldest first, with the account's role in each."""
     rows = await conn.execute(
         text(
-            "SELECT w.id, w.name, w.created_at FROM workspaces w JOIN memberships m "
+            "SELECT w.id, w.name, w.created_at, m.role FROM workspaces w JOIN memberships m "
             "ON m.workspace_id = w.id WHERE m.account_id = :a ORDER BY w.created_at"
         ),
         {"a": account_id},
@@ -160,6 +145,5 @@ async def workspaces_of(conn: AsyncConnection, account_id: uuid.UUID) -> list[di
 
 
 async def default_workspace(conn: AsyncConnection, account_id: uuid.UUID) -> dict[str, Any]:
-    """The account's first workspace, created when it has none (system transaction)."""
-    found = await workspaces_of(conn, account_id)
-    return found[0] if found else await create_workspace(conn, owner_id=account_id)
+    """The account's most recently used workspace, created when it has none (system transaction)."""
+    return await workspaces.most_recent(conn, account_id) or await create_workspace(conn, owner_id=account_id)

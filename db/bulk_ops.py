@@ -30,9 +30,10 @@ WITH u AS (
     data = (r.data || u.kept) - u.cleared,
     meta = r.meta || (SELECT jsonb_object_agg(k, coalesce(r.meta -> k, '{}'::jsonb)
                                || jsonb_build_object('v', coalesce((r.meta -> k ->> 'v')::int, 0) + 1)
-                               || CASE WHEN k = ANY(CAST(:ai AS text[]))
-                                       THEN '{"p": true, "s": "completed", "e": null}'::jsonb
-                                       ELSE '{}'::jsonb END)
+                               || CASE WHEN NOT k = ANY(CAST(:ai AS text[])) THEN '{}'::jsonb
+                                       WHEN :pin THEN '{"p": true, "s": "completed", "e": null}'::jsonb
+                                       ELSE jsonb_build_object('p', false, 'e', null, 's', CASE
+                                         WHEN u.v -> k = 'null'::jsonb THEN 'idle' ELSE 'completed' END) END)
                       FROM jsonb_object_keys(u.v) k),
     updated_at = now()
   FROM u, old WHERE r.id = u.id AND old.id = r.id
@@ -70,8 +71,11 @@ async def write_cells(
     *,
     account_id: uuid.UUID | None,
     source: str = "manual",
+    pin_ai: bool = True,
 ) -> set[int]:
-    """Set coerced values (row id → {column id: value}, None clears); returns the ids of the rows written."""
+    """Set coerced values (row id → {column id: value}, None clears); returns the ids of the rows written.
+    AI cells written are pinned, unless `pin_ai` is False (a revert: the value it brings back stays
+    the AI's, completed or, when empty, idle)."""
     ai = [str(c.id) for c in table.columns if c.ai is not None]
     rows = [
         {
@@ -95,6 +99,7 @@ async def write_cells(
                 "a": account_id,
                 "s": source,
                 "ai": ai,
+                "pin": pin_ai,
             },
         )
         written.update(res.scalars().all())

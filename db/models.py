@@ -1,5 +1,8 @@
 """The relational model. Row values live in one JSONB document per record, with per-cell state
-(version, compute status, error, pinned) in a second JSONB document beside it: see docs/storage.md."""
+(version, compute status, error, pinned) in a second JSONB document beside it: see docs/storage.md.
+
+Long because every table of the schema is declared here, in one place, for Alembic to compare with the
+migrations."""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    CheckConstraint,
     DateTime,
     Float,
     ForeignKey,
@@ -91,7 +95,14 @@ class Workspace(Base):
 
 
 class Membership(Base):
+    """Who may do what in a workspace: `owner` (its members, name, deletion), `editor` (data and schema),
+    `viewer` (reads). Row-level security enforces it too (migration 0011)."""
+
     __tablename__ = "memberships"
+    __table_args__ = (
+        CheckConstraint("role IN ('owner', 'editor', 'viewer')", name="role"),
+        Index("ix_memberships_account_recent", "account_id", text("last_used_at DESC")),
+    )
     workspace_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True
     )
@@ -99,6 +110,7 @@ class Membership(Base):
         ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True, index=True
     )
     role: Mapped[str] = mapped_column(String(20), server_default="owner")
+    last_used_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 class DataTable(Base):
@@ -166,6 +178,38 @@ class Change(Base):
     column_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     data: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     created_at: Mapped[datetime] = _created()
+    # the change set the write belonged to, and what it replaced: a cell's previous value (SQL NULL when
+    # only its state changed), a deleted row's {data, meta}, a column's or table's previous definition
+    change_set: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    prev: Mapped[Any | None] = mapped_column(JSONB)
+
+
+# a row's and its cells' versions in order (record ids are unique across tables)
+Index("ix_changes_record_history", Change.record_id, Change.seq, postgresql_where=text("record_id IS NOT NULL"))
+
+
+class ChangeSet(Base):
+    """One user-visible write: an applied proposal, a cell edit, a fill job (its id is the job's), an
+    import or a revert. Its feed rows carry its id (`changes.change_set`). No foreign key on the table,
+    so that the history of a deleted table stays readable."""
+
+    __tablename__ = "change_sets"
+    __table_args__ = (
+        Index("ix_change_sets_table", "table_id", text("created_at DESC")),
+        Index("ix_change_sets_proposal", "proposal_id", postgresql_where=text("proposal_id IS NOT NULL")),
+    )
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    table_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    kind: Mapped[str] = mapped_column(String(20))  # proposal | edit | fill | import | revert
+    actor: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+    summary: Mapped[str] = mapped_column(Text, server_default="")
+    counts: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+    proposal_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    reverts: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    reverted_by: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    base_seq: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    created_at: Mapped[datetime] = _created()
 
 
 class CellEdit(Base):
@@ -206,6 +250,8 @@ class AiRun(Base):
     success: Mapped[bool] = mapped_column(Boolean)
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = _created()
+    request: Mapped[str | None] = mapped_column(Text)  # the user message as sent (the rows and their inputs)
+    answer: Mapped[str | None] = mapped_column(Text)  # the model's raw answer
 
 
 class Proposal(Base):
@@ -293,4 +339,18 @@ class AgentHistory(Base):
     thread_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
     history: Mapped[list[Any]] = mapped_column(JSONB)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class ColumnPrefs(Base):
+    """How one person lays out one table's grid: the columns they hide and the widths they dragged to.
+    Kept on the server so the layout follows them to another browser or device."""
+
+    __tablename__ = "column_prefs"
+    account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
+    table_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("data_tables.id", ondelete="CASCADE"), primary_key=True,
+                                                index=True)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    hidden: Mapped[list[Any]] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
+    widths: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

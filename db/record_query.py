@@ -56,21 +56,27 @@ class BadQuery(Invalid):
         self.param, self.clause, self.problem = param, clause, problem
 
 
+def kind_of_type(type_: str) -> str:
+    """How values of a column type compare: text case-insensitively, ISO dates by their characters (which
+    is by date), numbers, booleans and JSON by jsonb's own ordering (numbers numerically, false < true)."""
+    return "text" if type_ in TEXT_LIKE else "date" if type_ == "date" else "jsonb"
+
+
 def sort_kind(col: ColumnPublic) -> str:
-    """How a column's values compare: text case-insensitively, ISO dates by their characters (which is
-    by date), numbers, booleans and JSON by jsonb's own ordering (numbers numerically, false < true)."""
-    return "text" if col.type in TEXT_LIKE else "date" if col.type == "date" else "jsonb"
+    return kind_of_type(col.type)
+
+
+# each kind's sort key; `{row}` is the table's alias and a dot (or nothing, in an index definition)
+KEY_SQL = {
+    "text": "lower({row}data ->> {key})",
+    "date": '(({row}data ->> {key}) COLLATE "C")',
+    "jsonb": "NULLIF({row}data -> {key}, 'null'::jsonb)",
+}
 
 
 def sort_key(col: ColumnPublic) -> str:
-    """The SQL of `sort_kind`: the same text as the expression of migration 0011's sort indexes."""
-    key = _literal(str(col.id))
-    kind = sort_kind(col)
-    if kind == "text":
-        return f"lower(r.data ->> {key})"
-    if kind == "date":
-        return f'((r.data ->> {key}) COLLATE "C")'
-    return f"NULLIF(r.data -> {key}, 'null'::jsonb)"
+    """The SQL of `sort_kind`: the same text as the expression of the sort indexes (db/sort_indexes.py)."""
+    return KEY_SQL[sort_kind(col)].format(row="r.", key=_literal(str(col.id)))
 
 
 def _literal(text: str) -> str:
@@ -90,6 +96,14 @@ class Query:
     order: list[str] = field(default_factory=list)
     params: dict[str, Any] = field(default_factory=dict)
     sorted_by: list[tuple[ColumnPublic, str]] = field(default_factory=list)
+
+    @property
+    def first_sort(self) -> tuple[ColumnPublic, str, bool] | None:
+        """(column, sort kind, descending) of the first sort key: what a sort index serves."""
+        if not self.sorted_by:
+            return None
+        col, direction = self.sorted_by[0]
+        return col, sort_kind(col), direction == "desc"
 
     def bind(self, value: Any) -> str:
         name = f"p{len(self.params)}"

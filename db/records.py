@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from db import ai_cells
+from db import ai_cells, change_sets, sort_indexes
 from db.coerce import coerce
 from db.errors import Conflict, Invalid, NotFound
 from db.record_query import Filter, Sort, build
@@ -89,13 +89,21 @@ class RowsAdded:
 
 async def add_records(
     conn: AsyncConnection, table: TablePublic, rows: Sequence[Mapping[str, Any]], *, coerced: bool = False,
-    thread_id: str | None = None,
+    thread_id: str | None = None, chunk: int | None = None,
+    inserted: Callable[[list[int]], Awaitable[None]] | None = None,
 ) -> RowsAdded:
     """Insert rows and queue their AI cells (one fill job per AI column, in this transaction): what every
-    way of adding rows uses. An AI cell given a value is pinned instead."""
+    way of adding rows uses. An AI cell given a value is pinned instead. With `chunk`, the rows go in that
+    many at a time, `inserted(ids)` told after each statement (still one job per AI column)."""
     data = _coerced_rows(table, rows, coerced)
     jobs = await ai_cells.open_new_row_jobs(conn, table, thread_id=thread_id) if data else {}
-    ids = await _insert(conn, table, data, jobs)
+    step = chunk or max(1, len(data))
+    ids: list[int] = []
+    for start in range(0, len(data), step):
+        part = await _insert(conn, table, data[start:start + step], jobs)
+        ids += part
+        if inserted is not None:
+            await inserted(part)
     given = {c: {rid for rid, d in zip(ids, data, strict=True) if c in d} for c in jobs}
     return RowsAdded(ids, await ai_cells.close_new_row_jobs(conn, jobs, ids, given))
 
@@ -127,6 +135,9 @@ async def _insert(conn: AsyncConnection, table: TablePublic, rows: Sequence[Mapp
     """One statement; the ids come back in the rows' order."""
     if not rows:
         return []
+    await change_sets.ensure(conn, workspace_id=table.workspace_id, table_id=table.id,
+                             summary=f"Added {len(rows)} row{'s' if len(rows) != 1 else ''}",
+                             counts={"rows_added": len(rows)})
     docs = [{"d": data, "m": _ai_meta(table.columns, data, jobs)} for data in rows]
     res = await conn.execute(
         text(
@@ -174,7 +185,11 @@ async def list_records(
         raise Invalid("offset must not be negative", offset=offset)
     query = build(table.columns, filters=filters, sort=sort, search=search)
     params: dict[str, Any] = {**query.params, "t": table.id, "lim": limit, "off": offset}
-    where = " AND ".join(["r.table_id = :t", *query.where])
+    # a sorted page names its table, so that the table's partial sort index (db/sort_indexes.py) matches
+    mine = f"r.table_id = '{uuid.UUID(str(table.id))}'::uuid" if query.first_sort else "r.table_id = :t"
+    where = " AND ".join([mine, *query.where])
+    if query.first_sort is not None and offset == 0:
+        await sort_indexes.note_sort(conn, table, *query.first_sort)
     # A filtered page counts its matches in the same scan (the filters' JSONB operators are not leakproof,
     # so under row-level security no index can serve them and every filtered read scans the table's rows);
     # an unfiltered count stays a separate index-only scan.
@@ -215,9 +230,15 @@ async def _write_cells(
     *, account_id: uuid.UUID | None, source: str, expect_version: tuple[str, int] | None = None,
 ) -> Mapping[str, Any]:
     """Write coerced values into one row, bump each cell's version, pin AI cells, audit old → new."""
+    names = {str(c.id): c.name for c in table.columns}
+    # the edit's change set is named (unless one is) in the statement that locks the row
+    ctes, named, params = change_sets.ensure_cte(
+        workspace_id=table.workspace_id, table_id=table.id, counts={"cells": len(values), "rows_updated": 1},
+        summary=f"Edited {', '.join(names.get(k, '?') for k in list(values)[:5])} of row {record_id}")
     row = await conn.execute(
-        text("SELECT data, meta FROM records WHERE id = :r AND table_id = :t FOR UPDATE"),
-        {"r": record_id, "t": table.id},
+        text(f"WITH {ctes} SELECT data, meta, {named} AS change_set FROM records "
+             "WHERE id = :r AND table_id = :t FOR UPDATE OF records"),
+        {"r": record_id, "t": table.id, **params},
     )
     current = row.mappings().first()
     if current is None:
@@ -297,6 +318,9 @@ async def list_cells(conn: AsyncConnection, table_id: Any, column_id: Any, *, li
 async def delete_records(conn: AsyncConnection, table_id: Any, record_ids: Sequence[int]) -> int:
     """Delete rows; NotFound when none of them exists."""
     tid = as_uuid(table_id, "table")
+    await change_sets.ensure(conn, workspace_id=None, table_id=tid,
+                             summary=f"Deleted {len(record_ids)} row{'s' if len(record_ids) != 1 else ''}",
+                             counts={"rows_deleted": len(record_ids)})
     res = await conn.execute(
         text("DELETE FROM records WHERE table_id = :t AND id = ANY(:ids)"), {"t": tid, "ids": list(record_ids)}
     )

@@ -111,6 +111,7 @@ class TableUpdate(BaseModel):
 
 class TableSummary(BaseModel):
     id: uuid.UUID
+    workspace_id: uuid.UUID | None = None
     name: str
     description: str
     row_count: int | None = None

@@ -13,6 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from db import change_sets
 from db.ai_cycles import column_cycle, describe
 from db.coerce import coerce, is_empty
 from db.errors import Conflict, Invalid, NotFound
@@ -34,7 +35,7 @@ async def list_tables(conn: AsyncConnection, *, workspace_id: uuid.UUID | None =
     """Tables visible to the caller (optionally one workspace), newest first, with row counts."""
     rows = await conn.execute(
         text(
-            "SELECT t.id, t.name, t.description, coalesce(c.n, 0) AS row_count "
+            "SELECT t.id, t.workspace_id, t.name, t.description, coalesce(c.n, 0) AS row_count "
             "FROM data_tables t LEFT JOIN table_row_counts c ON c.table_id = t.id "
             "WHERE (CAST(:w AS uuid) IS NULL OR t.workspace_id = :w) "
             "ORDER BY t.created_at DESC"
@@ -102,6 +103,7 @@ async def create_table(
 async def update_table(conn: AsyncConnection, table_id: Any, *, name: str | None = None,
                        description: str | None = None) -> TablePublic:
     table = await get_table(conn, table_id)
+    await change_sets.ensure(conn, workspace_id=table.workspace_id, table_id=table.id, summary="Renamed the table")
     await conn.execute(
         text(
             "UPDATE data_tables SET name = coalesce(:n, name), description = coalesce(:d, description), "
@@ -188,6 +190,8 @@ async def create_column(conn: AsyncConnection, table_id: Any, col: ColumnCreate)
         if count and col.ai is None:
             raise Invalid(f'Column "{col.name}" cannot be required: {count} existing rows have no value',
                           column=col.name)
+    await change_sets.ensure(conn, workspace_id=table.workspace_id, table_id=table.id,
+                             summary=f'Added column "{col.name}"', counts={"columns_added": 1})
     cid = await _insert_column(conn, table.id, table.workspace_id, col, len(table.columns))
     if col.position is not None and col.position < len(table.columns):
         order = [c.id for c in table.columns]
@@ -221,6 +225,8 @@ async def update_column(conn: AsyncConnection, table_id: Any, column_id: Any, ch
         new_ai = changes.ai if "ai" in patch else col.ai
         _check_cycle([(c.id, merged["name"], new_ai) if c.id == cid else (c.id, c.name, c.ai) for c in table.columns],
                      cid, col.name)
+    await change_sets.ensure(conn, workspace_id=table.workspace_id, table_id=table.id,
+                             summary=f'Changed column "{col.name}"', counts={"columns_changed": 1})
     if (merged["type"], merged["options"], merged["required"]) != (col.type, col.options, col.required):
         await _convert_values(conn, table.id, col, merged)
     ai = changes.ai.model_dump() if changes.ai is not None else (None if "ai" in patch else col.ai)
@@ -294,6 +300,9 @@ async def delete_column(conn: AsyncConnection, table_id: Any, column_id: Any) ->
                   next(x.name for x in table.columns if x.id == cid) in c.ai.get("depends_on", [])]
     if dependants:
         raise Conflict(f"Column is used by AI column(s) {', '.join(dependants)}", dependants=dependants)
+    await change_sets.ensure(conn, workspace_id=table.workspace_id, table_id=table.id,
+                             summary=f'Removed column "{next(c.name for c in table.columns if c.id == cid)}"',
+                             counts={"columns_removed": 1})
     await conn.execute(text("DELETE FROM columns WHERE id = :c"), {"c": cid})
     await _renumber(conn, table.id, [c.id for c in table.columns if c.id != cid])
 

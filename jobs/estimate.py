@@ -20,9 +20,12 @@ from db.schemas import ColumnPublic, TablePublic
 from db.tables import get_table
 from jobs.public import CostEstimate, Scope
 from worker import prompt
-from worker.llm import price
+from worker.llm import BATCH_DISCOUNT, price
 
 COST_SHOWN_FROM = 50  # fills larger than this show their estimated cost before they run
+BATCH_OFFERED_FROM = 1000  # fills larger than this are offered as a batch too (half the price, slower)
+# how long a realtime call takes, roughly: a second to start, then the answer at this many tokens a second
+CALL_START_S, OUTPUT_TOKENS_PER_S = 1.0, 100.0
 EST_OUTPUT_TOKENS_PER_CELL = {"long_text": 300, "text": 40, "json": 80, "multi_select": 12}
 EST_INPUT_TOKENS_PER_VALUE = 30
 
@@ -40,6 +43,14 @@ def usd(column: ColumnPublic, deps: Sequence[ColumnPublic], cells: int, model: s
     return round((input_tokens * inp + output_tokens * out) / 1e6, 4)
 
 
+def minutes(column: ColumnPublic, cells: int) -> float:
+    """Roughly how long a realtime fill of `cells` cells takes with every slot of the limiter busy."""
+    settings = get_settings()
+    per_call = settings.rows_per_call * EST_OUTPUT_TOKENS_PER_CELL.get(column.type, 8)
+    calls = -(-cells // settings.rows_per_call)
+    return max(1.0, round(calls / settings.max_concurrency * (CALL_START_S + per_call / OUTPUT_TOKENS_PER_S) / 60))
+
+
 async def estimate_cost(conn: AsyncConnection, table: Any, column_id: Any, scope: Scope = "all") -> CostEstimate:
     """What a fill of `scope` would roughly cost (cells edited by hand left out unless named). `table`
     is the table or its id."""
@@ -47,7 +58,9 @@ async def estimate_cost(conn: AsyncConnection, table: Any, column_id: Any, scope
     col = ai_cells.ai_column(table, column_id)
     cells = await ai_cells.count_in_scope(conn, table.id, col.id, scope)
     model = (col.ai or {}).get("model") or get_settings().cell_model
-    return CostEstimate(cells=cells, model=model, usd=usd(col, ai_cells.dependencies(table, col), cells, model))
+    cost = usd(col, ai_cells.dependencies(table, col), cells, model)
+    return CostEstimate(cells=cells, model=model, usd=cost, minutes=minutes(col, cells),
+                        batch_usd=round(cost * BATCH_DISCOUNT, 4) if cells > BATCH_OFFERED_FROM else None)
 
 
 def fill_estimates(preview: Any) -> list[dict[str, Any]]:

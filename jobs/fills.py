@@ -12,11 +12,11 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.settings import get_settings
-from db import ai_cells, previews
+from db import ai_cells, previews, workspaces
 from db.schemas import ColumnPublic, TablePublic
 from db.tables import get_table
 from jobs import progress
-from jobs.public import JobPublic, PreviewResult, Scope, public
+from jobs.public import FillMode, JobPublic, PreviewResult, Scope, public
 from worker.settings import get_worker_settings
 
 log = logging.getLogger(__name__)
@@ -28,16 +28,22 @@ def ai_column(table: TablePublic, column_id: Any) -> ColumnPublic:
 
 
 async def start_fill(conn: AsyncConnection, table: Any, column_id: Any, scope: Scope = "all", *,
-                     thread_id: str | None = None, reason: str = "fill") -> JobPublic:
+                     thread_id: str | None = None, reason: str = "fill", mode: FillMode = "now") -> JobPublic:
     """Queue an AI column's cells in `scope` (pinned cells only when the scope names their rows).
-    `table` is the table or its id."""
-    return public(await ai_cells.start_fill(conn, table, column_id, scope, thread_id=thread_id, reason=reason))
+    `table` is the table or its id. Only an owner or editor of its workspace may. `mode` "batch": through the
+    Message Batches API, at half the price, usually within an hour (at most 24 h)."""
+    await workspaces.require_table_writer(conn, table.id if isinstance(table, TablePublic) else table)
+    stored = ai_cells.batches.MODE if mode == "batch" else "write"
+    return public(await ai_cells.start_fill(conn, table, column_id, scope, thread_id=thread_id, reason=reason,
+                                            mode=stored))
 
 
 async def start_preview(conn: AsyncConnection, table: TablePublic, column: ColumnPublic, record_ids: list[int], *,
                         scope: Any = "all", thread_id: str | None = None) -> JobPublic:
     """Have the workers compute `column` (an AI column, or the definition of one) for `record_ids`
-    without writing any cell: the values become the job's results (`preview_results`)."""
+    without writing any cell: the values become the job's results (`preview_results`). Only an owner or
+    editor of its workspace may."""
+    await workspaces.require_writer(conn, table.workspace_id)
     return public(await previews.start_preview(conn, table, column, record_ids, scope=scope, thread_id=thread_id))
 
 
@@ -48,8 +54,12 @@ async def get_job(conn: AsyncConnection, job_id: Any) -> JobPublic:
 async def cancel(conn: AsyncConnection, job_id: Any) -> JobPublic:
     """Cancel a running job (a finished one is returned as it is)."""
     job = await ai_cells.get_job(conn, job_id)
+    await workspaces.require_writer(conn, job["workspace_id"])
     store = previews if job["mode"] == previews.MODE else ai_cells
-    return public(await store.cancel_job(conn, job_id))
+    ended = public(await store.cancel_job(conn, job_id))
+    if job["mode"] == ai_cells.batches.MODE:  # a worker cancels its Message Batches at once
+        await ai_cells.batches.send_polls(conn, str(job["id"]), list(await ai_cells.batches.open_batches(conn, str(job["id"]))))
+    return ended
 
 
 async def running_jobs(conn: AsyncConnection, thread_id: str) -> list[str]:

@@ -12,19 +12,21 @@ from db.ai_cells import ACTIVE
 from db.previews import Result as PreviewResult
 from jobs import progress
 
-__all__ = ["ACTIVE", "CostEstimate", "JobPublic", "PreviewResult", "Scope", "public"]
+__all__ = ["ACTIVE", "CostEstimate", "FillMode", "JobPublic", "PreviewResult", "Scope", "public"]
 
 Scope = Literal["all", "empty", "failed", "stale"] | list[int]
+FillMode = Literal["now", "batch"]  # realtime calls, or the Message Batches API at half the price
 
 
 class JobPublic(BaseModel):
-    """A fill job (`mode` write) or a preview (`mode` preview: values kept as the job's results, no cell
-    written): `queued` cells are still to do; `cost_usd` is what it spent so far."""
+    """A fill job (`mode` write; batch: through the Message Batches API) or a preview (`mode` preview:
+    values kept as the job's results, no cell written): `queued` cells are still to do; `cost_usd` is what
+    it spent so far."""
 
     id: uuid.UUID
     table_id: uuid.UUID
     column_id: uuid.UUID
-    mode: Literal["write", "preview"] = "write"
+    mode: Literal["write", "batch", "preview"] = "write"
     status: Literal["queued", "running", "completed", "cancelled", "stopped"]
     reason: str
     scope: Any
@@ -40,9 +42,21 @@ class JobPublic(BaseModel):
 
 
 class CostEstimate(BaseModel):
+    """What a fill would cost now, and (for a big one) what it would cost as a batch instead."""
+
     cells: int
     model: str
     usd: float
+    minutes: float | None = None  # roughly how long it takes now
+    batch_usd: float | None = None  # offered for fills of more than BATCH_OFFERED_FROM cells
+
+    def text(self) -> str:
+        """The estimate as the chat states it."""
+        now = f"about ${self.usd:.2f}" + (f", about {self.minutes:.0f} min" if self.minutes else "")
+        if self.batch_usd is None:
+            return f"{self.cells:,} cells with {self.model}: {now}"
+        return (f"{self.cells:,} cells with {self.model}: now {now}; or as a batch about ${self.batch_usd:.2f} "
+                "(half the price), usually done within an hour, at most 24 h")
 
 
 def public(job: dict[str, Any]) -> JobPublic:

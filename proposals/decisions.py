@@ -16,9 +16,12 @@ from db import tables as db_tables
 from db.errors import NotFound
 from proposals import outcome, store
 from proposals.apply import ApplyResult, apply
+from proposals.plan import OpResult
 from proposals.store import Status, StoredProposal
 
 Progress = Callable[[int, int], Awaitable[None]]
+# a data proposal's results as its chunks land: (those results, operations done, operations in all)
+Ticks = Callable[[list[dict[str, Any]], int, int], Awaitable[None]]
 
 
 class Decision(BaseModel):
@@ -36,6 +39,8 @@ class Decision(BaseModel):
     activate: bool = False  # the table becomes the chat's active one (a table just created)
     jobs: list[str] = []  # AI fills the decision started
     progress_line: str | None = None  # an import's last progress word
+    change_id: str | None = None  # the change set of what was applied (its Revert button undoes it)
+    change: dict[str, Any] | None = None  # an applied table_change: its payload (the chat follows it)
 
     @property
     def applied(self) -> bool:
@@ -66,17 +71,24 @@ async def _table_name(conn: AsyncConnection, result: ApplyResult, stored: Stored
 
 async def apply_choice(conn: AsyncConnection, stored: StoredProposal, account_id: uuid.UUID, *,
                        unselected: set[int], include_samples: bool = True,
-                       progress: Progress | None = None) -> Decision:
-    """Apply the operations the user left checked (an import: every row, reporting `progress`)."""
+                       progress: Progress | None = None, ticks: Ticks | None = None) -> Decision:
+    """Apply the operations the user left checked (an import: every row, reporting `progress`; data:
+    each chunk's results told to `ticks` as it lands)."""
     total = len(stored.proposal().operations)
     selected = [i for i in range(total) if i not in unselected]
-    result = await apply(conn, stored, selected, account_id, include_sample_rows=include_samples, progress=progress)
+
+    async def tick(batch: list[OpResult], done: int, of: int) -> None:
+        assert ticks is not None
+        await ticks([r.model_dump() for r in batch], done, of)
+
+    result = await apply(conn, stored, selected, account_id, include_sample_rows=include_samples, progress=progress,
+                         ticks=tick if ticks is not None else None)
     rows, filename = result.imported_rows, result.import_file or ""
     results = [r.model_dump() for r in result.results]
     decision = Decision(proposal_id=str(stored.id), kind=stored.kind, status=result.status,
                         already_decided=result.already_decided, table_id=result.table_id, results=results,
                         outcome=_outcome(stored.kind, result.status, results, result.message, result.sample_rows),
-                        jobs=result.jobs)
+                        jobs=result.jobs, change_id=result.change_id)
     if filename:
         decision.progress_line = outcome.import_line(result.status, result.message)
     if result.already_decided or not decision.applied:
@@ -90,6 +102,9 @@ async def apply_choice(conn: AsyncConnection, stored: StoredProposal, account_id
         decision.note, decision.activate = outcome.created_note(name, result.sample_rows), True
     elif stored.kind == "schema_update":
         decision.note = outcome.updated_note(name)
+    elif stored.kind == "table_change":
+        decision.note = outcome.table_change_note(result.message)
+        decision.change = stored.payload
     # a data proposal: the agent is told when the user has seen the results (`acknowledge`)
     return decision
 

@@ -50,7 +50,28 @@ def import_line(status: str, line: str) -> str:
     return shown if status == "applied" else f"Nothing was imported: {shown}"
 
 
+def table_change_summary(change: dict) -> str:
+    """What a table_change proposal proposes, as its preview says it."""
+    if change["action"] == "delete_table":
+        lost = f"{_n(change.get('rows', 0), 'row')} will be lost" if change.get("rows") else "it has no rows"
+        return f'Delete the table "{change["name"]}": {lost}'
+    what = "workspace" if change["action"] == "rename_workspace" else "table"
+    return f'Rename the {what} "{change["name"]}" to "{change.get("new_name")}"'
+
+
+def table_change_line(change: dict) -> str:
+    """The line of an applied table_change."""
+    if change["action"] == "delete_table":
+        return f'Deleted the table "{change["name"]}" and its {_n(change.get("rows", 0), "row")}'
+    what = "workspace" if change["action"] == "rename_workspace" else "table"
+    return f'Renamed the {what} "{change["name"]}" to "{change.get("new_name")}"'
+
+
 # the notes to the agent: in square brackets, as the system prompt describes them
+
+
+def table_change_note(line: str) -> str:
+    return f"[User accepted: {line}.]"
 
 
 def created_note(name: str, samples: int) -> str:
@@ -71,3 +92,10 @@ def data_note(applied: int, total: int) -> str:
     if applied == total:
         return "[User accepted the data proposal and applied all changes.]"
     return f"[User accepted the data proposal and applied {applied} of {total} changes.]"
+
+
+def revert_text(summary: str) -> str:
+    """The message above a revert preview: what it does, where to look, the controls, the buttons."""
+    return (f"Here is the revert ({summary}). In the preview, what comes back is green, what goes is red, and "
+            "changed cells are amber with “Was: …” showing their current value. Rows left unchecked keep their "
+            "current value. Click **Apply** to revert or **Dismiss** to keep everything as it is.")

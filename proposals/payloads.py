@@ -175,11 +175,38 @@ class DataProposal(_Frozen):
         return "" if v is None else v
 
 
-Proposal = SchemaProposal | DataProposal
+class TableChange(_Frozen):
+    """`propose_table_change`: delete a table, rename a table, or rename the chat's workspace (one
+    operation; the preview shows what is lost or what the new name is)."""
+
+    action: Literal["delete_table", "rename_table", "rename_workspace"]
+    table_id: str | None = Field(default=None, max_length=100)
+    new_name: str | None = Field(default=None, min_length=1, max_length=NAME_MAX)
+    reasoning: str = Field(default="", max_length=TEXT_MAX)
+
+    @field_validator("new_name")
+    @classmethod
+    def _new_name(cls, v: str | None) -> str | None:
+        return _clean(v)
+
+    @field_validator("reasoning", mode="before")
+    @classmethod
+    def _reasoning(cls, v: Any) -> Any:
+        return "" if v is None else v
+
+    @property
+    def operations(self) -> list[TableChange]:
+        """One operation: itself (what apply and the decisions count)."""
+        return [self]
 
 
-def kind_of(proposal: Proposal) -> Literal["schema_create", "schema_update", "data"]:
+Proposal = SchemaProposal | DataProposal | TableChange
+
+
+def kind_of(proposal: Proposal) -> Literal["schema_create", "schema_update", "data", "table_change"]:
     """The `proposals.kind` stored for a payload."""
+    if isinstance(proposal, TableChange):
+        return "table_change"
     if isinstance(proposal, DataProposal):
         return "data"
     return "schema_create" if proposal.mode == "create" else "schema_update"
@@ -191,5 +218,9 @@ def to_json(proposal: Proposal) -> dict[str, Any]:
 
 
 def from_json(kind: str, payload: dict[str, Any]) -> Proposal:
-    """The stored payload of a proposal of `kind` as a model again."""
+    """The stored payload of a proposal of `kind` as a model again (a revert's own part left out)."""
+    if kind == "table_change":
+        return TableChange.model_validate(payload)
+    if "revert" in payload:
+        payload = {k: v for k, v in payload.items() if k != "revert"}
     return DataProposal.model_validate(payload) if kind == "data" else SchemaProposal.model_validate(payload)

@@ -82,10 +82,12 @@ def data_refs(p: DataProposal, chosen: Sequence[int]) -> tuple[list[int], set[st
     return rows, keys
 
 
-def plan_data(p: DataProposal, table: TablePublic, chosen: Sequence[int], since: Since) -> DataPlan:
-    """Ops on rows deleted or edited since, on cells written since, or setting removed columns conflict."""
+def plan_data(p: DataProposal, table: TablePublic, chosen: Sequence[int], since: Since, *,
+              clear_ai: bool = False) -> DataPlan:
+    """Ops on rows deleted or edited since, on cells written since, or setting removed columns conflict.
+    `clear_ai`: an AI cell set to None is emptied (a revert), not left to the AI."""
     idx = ColumnIndex(table.columns)
-    coerce_values = Coercer(table.columns)
+    coerce_values = Coercer(table.columns, clear_ai=clear_ai)
     plan = DataPlan()
     for i in chosen:
         op = p.operations[i]

@@ -74,7 +74,7 @@ class PreviewRow(BaseModel):
 class Preview(BaseModel):
     """One page of a proposal as the user sees it."""
 
-    kind: Literal["schema_create", "schema_update", "data"]
+    kind: Literal["schema_create", "schema_update", "data", "table_change"]
     table_id: str | None = None
     table_name: str
     table_description: str = ""
@@ -94,6 +94,7 @@ class Preview(BaseModel):
     proposal_id: str | None = None
     status: str = "pending"
     results: list[dict[str, Any]] = Field(default_factory=list)
+    change: dict[str, Any] | None = None  # a table_change: action, name, new_name, rows, columns, workspace
 
 
 def show(value: Any) -> str:

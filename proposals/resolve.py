@@ -54,7 +54,9 @@ class Refs:
 class Coercer:
     """ColumnIndex.coerce_values with the per-column work done once (10,000 ops coerce many values)."""
 
-    def __init__(self, columns: Sequence[ColumnPublic]):
+    def __init__(self, columns: Sequence[ColumnPublic], *, clear_ai: bool = False):
+        # an AI cell set to None is left to the AI, unless `clear_ai` (a revert emptying what a fill wrote)
+        self.clear_ai = clear_ai
         self.idx = ColumnIndex(columns)
         self.by_key: dict[str, tuple[str, dict[str, Any], bool]] = {}
         for c in columns:
@@ -69,7 +71,7 @@ class Coercer:
             if entry is None:
                 entry = self.by_key[str(self.idx.get(key).id)]  # by name; Invalid when unknown
             cid, column, is_ai = entry
-            if is_ai and value is None:
+            if is_ai and value is None and not self.clear_ai:
                 continue
             out[cid] = coerce(column, value)
         if partial:

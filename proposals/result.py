@@ -26,3 +26,4 @@ class ApplyResult(BaseModel):
     jobs: list[str] = []  # AI fill jobs the apply started (their progress shows in the chat)
     imported_rows: int = 0  # a create-table proposal of an uploaded file: the rows it imported
     import_file: str | None = None  # … and the file's name
+    change_id: str | None = None  # the change set of what was written (None when nothing was)

@@ -10,8 +10,8 @@ from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from db.errors import NotFound
-from proposals import store
-from proposals.payloads import DataProposal, DeleteRow, Proposal, UpdateRow
+from proposals import store, table_change
+from proposals.payloads import DataProposal, DeleteRow, Proposal, TableChange, UpdateRow
 from proposals.preview import PAGE_SIZE, Preview, diff, page_ops, page_row_ids
 from proposals.shape import in_order, parse_all
 from proposals.snapshot import TableSnapshot, load_snapshot
@@ -25,7 +25,7 @@ class Proposed(BaseModel):
 
 
 def _needs_table(p: Proposal) -> bool:
-    return isinstance(p, DataProposal) or p.mode == "update"
+    return isinstance(p, DataProposal) or getattr(p, "mode", None) == "update"
 
 
 async def _snapshot_for(
@@ -115,8 +115,22 @@ async def render(
     # once decided, the table has moved on: a reloaded thread shows the preview its element kept, with
     # the status and results from here; NotFound when the table is gone
     p = stored.proposal()
+    if isinstance(p, TableChange):
+        return _with_state(await table_change.preview(conn, p, workspace_id=stored.workspace_id,
+                                                      table_id=stored.table_id), stored)
     snap = None
     if _needs_table(p):
         rows = page_row_ids(p, page, page_size) if isinstance(p, DataProposal) else []
         snap = await load_snapshot(conn, stored.table_id, row_ids=rows)
     return _with_state(diff(snap, p, page=page, page_size=page_size), stored)
+
+
+async def propose_table_change(conn: AsyncConnection, p: TableChange, *, workspace_id: uuid.UUID,
+                               account_id: uuid.UUID | None, thread_id: str | None,
+                               active_table_id: Any = None) -> Proposed:
+    """Check and store a deletion or rename and render its preview; ProposalInvalid says what to fix."""
+    table_id = await table_change.check(conn, p, workspace_id=workspace_id, active_table_id=active_table_id)
+    stored = await store.create(conn, workspace_id=workspace_id, proposal=p, thread_id=thread_id,
+                                table_id=table_id, account_id=account_id)
+    preview = await table_change.preview(conn, p, workspace_id=workspace_id, table_id=table_id)
+    return Proposed(stored=stored, preview=_with_state(preview, stored))

@@ -31,7 +31,7 @@ class StoredProposal(BaseModel):
     workspace_id: uuid.UUID
     thread_id: str | None
     table_id: uuid.UUID | None
-    kind: Literal["schema_create", "schema_update", "data"]
+    kind: Literal["schema_create", "schema_update", "data", "table_change"]
     payload: dict[str, Any]
     status: Status
     base_seq: int
@@ -54,6 +54,7 @@ async def create(
     table_id: uuid.UUID | None = None,
     account_id: uuid.UUID | None = None,
     base_seq: int | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> StoredProposal:
     """Store a pending proposal against the table's current version, superseding the thread's last one."""
     if base_seq is None:
@@ -80,7 +81,7 @@ async def create(
             "th": thread_id,
             "t": table_id,
             "k": kind_of(proposal),
-            "p": json.dumps(to_json(proposal)),
+            "p": json.dumps({**to_json(proposal), **(extra or {})}),
             "b": base_seq,
             "a": account_id,
         },

@@ -27,6 +27,10 @@ class FillColumn(BaseModel):
     table_id: str | None = Field(default=None, description="The table; the active table when left out")
     column_id: str = Field(description="The AI column's id (or its name)")
     scope: Scope = Field(default="all", description='"all", "empty", "failed", "stale" or a list of row ids')
+    mode: Literal["now", "batch"] | None = Field(default=None, description=(
+        '"now" (realtime) or "batch" (Message Batches API: half the price, usually within an hour, at most '
+        "24 h). Leave it out the first time: a big fill then starts nothing and returns both estimates for "
+        "the user to choose from."))
 
 
 def _table_ref(ctx: ToolContext, table_id: str | None) -> Any:
@@ -49,21 +53,35 @@ async def fill_column(ctx: ToolContext, args: FillColumn) -> ToolResult:
     hand are kept unless scope names their rows). scope: "all", "empty" (no value yet), "failed",
     "stale" (inputs changed) or a list of row ids. Live progress (done / failed / queued, cost, time
     left) and a final summary appear in the conversation by themselves: tell the user the fill started
-    and how many cells it covers; do not poll. To preview values before writing, use enrich_column."""
+    and how many cells it covers; do not poll. To preview values before writing, use enrich_column.
+    A big fill (over a thousand cells) called without `mode` starts nothing: it returns `choice_needed`
+    with the estimate of both ways (now: cost and minutes; batch: half the cost, usually within an hour,
+    at most 24 h). Show the user that estimate, ask which they want, and call again with `mode`."""
     ref = _table_ref(ctx, args.table_id)
     async with ctx.transaction() as conn:
         table = await _own_table(ctx, conn, ref)
         column = jobs.ai_column(table, args.column_id)
         estimate = await jobs.estimate_cost(conn, table, column.id, args.scope)
-        job = await jobs.start_fill(conn, table, column.id, args.scope, thread_id=ctx.thread_id)
+        if args.mode is None and estimate.batch_usd is not None:
+            return ToolResult({
+                "column": column.name, "cells": estimate.cells, "choice_needed": True,
+                "estimate": estimate.text(), "estimated_cost_usd": estimate.usd,
+                "estimated_batch_cost_usd": estimate.batch_usd, "estimated_minutes": estimate.minutes,
+                "note": 'Nothing started yet: ask the user whether to fill now or as a batch, then call '
+                        'fill_column again with mode "now" or "batch".'})
+        job = await jobs.start_fill(conn, table, column.id, args.scope, thread_id=ctx.thread_id,
+                                    mode=args.mode or "now")
     await jobs.tell(job)
     out: dict[str, Any] = {"job_id": str(job.id), "column": column.name, "cells_queued": job.total,
-                           "status": job.status}
+                           "status": job.status, "mode": args.mode or "now"}
     if job.total == 0:
         out["note"] = f'No cells of "{column.name}" match scope {args.scope!r}: nothing to fill.'
         return ToolResult(out)
     if job.total > COST_SHOWN_FROM:
-        out["estimated_cost_usd"] = estimate.usd
+        out["estimated_cost_usd"] = estimate.batch_usd if job.mode == "batch" else estimate.usd
+    if job.mode == "batch":
+        out["note"] = ("As a batch: half the price; results usually land within an hour (at most 24 h), "
+                       "and progress shows as they do.")
     out["cost_cap_usd"] = get_settings().max_job_cost_usd
     out["progress"] = "shown live in the conversation, with a summary at the end"
     await ctx.emit(JobEvent(job_id=job.id, table_id=table.id, column_id=column.id, column_name=column.name,
@@ -76,6 +94,8 @@ async def fill_column(ctx: ToolContext, args: FillColumn) -> ToolResult:
 # model text, so each goes through md_text.
 
 SHOW_FAILURES = 10
+BATCH_INTERVAL_S = 5.0  # a batch's results land all at once, within the hour
+BATCH_FOLLOW_S = 25 * 3600.0  # a Message Batch ends within 24 h
 
 
 def progress_line(job: jobs.JobPublic, column: str) -> str:
@@ -85,7 +105,9 @@ def progress_line(job: jobs.JobPublic, column: str) -> str:
     if job.eta_s is not None:
         parts.append(f"about {max(1, round(job.eta_s))} s left")
     lead = "Computing a sample of" if job.mode == "preview" else "Filling"
-    return f"{lead} **{md_text(column)}**: " + " · ".join(parts)
+    how = (" as a batch (half the price; results usually within an hour, at most 24 h)"
+           if job.mode == "batch" else "")
+    return f"{lead} **{md_text(column)}**{how}: " + " · ".join(parts)
 
 
 async def final_summary(conn: Any, job: jobs.JobPublic, column: str) -> str:
@@ -140,13 +162,16 @@ async def cancel_job(ctx: ToolContext, job_id: Any) -> jobs.JobPublic:
 async def follow_job(ctx: ToolContext, job_id: Any, column: str, show: Any, *, interval_s: float = 0.25,
                      timeout_s: float = 3600.0) -> jobs.JobPublic:
     """Call `show(text)` as a job moves (at most once per `interval_s`, only when the text changes), then
-    once with its final summary; the database is read each time, so nothing depends on missed events."""
+    once with its final summary; the database is read each time, so nothing depends on missed events.
+    A batch fill is followed for up to BATCH_FOLLOW_S, read every BATCH_INTERVAL_S at most."""
     shown = None
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout_s
     while True:
         async with ctx.transaction() as conn:
             job = await jobs.get_job(conn, job_id)
+            if job.mode == "batch" and interval_s < BATCH_INTERVAL_S:
+                interval_s, deadline = BATCH_INTERVAL_S, loop.time() + BATCH_FOLLOW_S
             done = job.status not in ("queued", "running")
             line = await final_summary(conn, job, column) if done else progress_line(job, column)
         if line != shown:

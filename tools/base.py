@@ -15,10 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from db.engine import transaction
 
-ProposalKind = Literal["create", "update", "data"]  # as the user meets it: a new table, column changes, rows
+# as the user meets it: a new table, column changes, rows, a table deleted, a table or workspace renamed
+ProposalKind = Literal["create", "update", "data", "delete", "rename"]
 # the buttons of each kind of proposal preview, which the agent's reply must name
 BUTTONS: dict[ProposalKind, tuple[str, str]] = {
-    "create": ("Create Table", "Dismiss"), "update": ("Apply", "Dismiss"), "data": ("Apply", "Dismiss")}
+    "create": ("Create Table", "Dismiss"), "update": ("Apply", "Dismiss"), "data": ("Apply", "Dismiss"),
+    "delete": ("Delete", "Dismiss"), "rename": ("Apply", "Dismiss")}
 STORED_KIND: dict[str, ProposalKind] = {"schema_create": "create", "schema_update": "update", "data": "data"}
 
 

@@ -7,7 +7,7 @@ import logging
 from typing import Any, Literal
 
 from proposals import service
-from proposals.payloads import DataProposal, SchemaProposal, to_json
+from proposals.payloads import DataProposal, SchemaProposal, TableChange, to_json
 from proposals.validate import ProposalInvalid
 from tools.base import BUTTONS, STORED_KIND, ProposalEvent, ToolContext, ToolError, ToolResult, error, tool
 
@@ -112,3 +112,37 @@ async def propose_data(ctx: ToolContext, args: DataProposal) -> ToolResult:
     **Apply** or **Dismiss**; never ask for permission. If the result is an error, nothing was shown: fix
     each listed problem and call again."""
     return await _propose(ctx, "data", to_json(args))
+
+
+@tool(TableChange)
+async def propose_table_change(ctx: ToolContext, args: TableChange) -> ToolResult:
+    """Propose deleting a table (action "delete_table"), renaming one ("rename_table", with new_name), or
+    renaming this chat's workspace ("rename_workspace", with new_name). table_id: the active table when
+    left out (use list_tables to find a table by name). The preview in the conversation shows the table's
+    name and, for a deletion, in red how many rows will be lost; nothing changes until the user clicks
+    **Delete** (a deletion) or **Apply** (a rename); **Dismiss** discards it. Write your message BEFORE this
+    call, in the same reply: say what you propose and which buttons to press; never ask for permission."""
+    workspace = await ctx.workspace()
+    if workspace is None:
+        raise ToolError("This conversation has no workspace yet, so nothing can be proposed.")
+    try:
+        async with ctx.transaction() as conn:
+            made = await service.propose_table_change(conn, args, workspace_id=workspace, account_id=ctx.account_id,
+                                                      thread_id=ctx.thread_id, active_table_id=ctx.active_table_id)
+    except ProposalInvalid as exc:
+        return error(exc.message)
+    stored, preview = made.stored, made.preview
+    try:
+        await ctx.emit(ProposalEvent(proposal_id=stored.id, kind=stored.kind, table_id=stored.table_id,
+                                     payload=stored.payload, preview=preview, superseded=tuple(stored.superseded)))
+    except Exception:
+        log.exception("showing proposal %s failed", stored.id)
+        return error(f"Proposal {stored.id} was saved but could not be shown to the user; tell them to reload.")
+    kind = "delete" if args.action == "delete_table" else "rename"
+    out: dict[str, Any] = {"proposal_id": str(stored.id), "status": "shown to the user", "summary": preview.summary,
+                           "buttons": " / ".join(BUTTONS[kind]),
+                           "next": "Wait for the user's decision: tell them what you proposed and which buttons "
+                                   "to press; do not ask for permission."}
+    if stored.superseded:
+        out["superseded"] = [str(p) for p in stored.superseded]
+    return ToolResult(out, ends_turn=True)

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from db.errors import ServiceError
 from proposals.validate import ACTIONS
-from tools import ai, analyze, enrich, export, imports, proposals, tables
+from tools import ai, analyze, enrich, export, history, imports, proposals, tables, workspaces
 from tools.base import ProposalKind, Tool, ToolContext, ToolError, ToolResult, error
 
 log = logging.getLogger(__name__)
@@ -44,6 +44,10 @@ def _enrich_kind(given: dict[str, Any]) -> ProposalKind:
     return "update" if given.get("new_column") else "data"  # a sample for a new column comes as a schema change
 
 
+def _change_kind(given: dict[str, Any]) -> ProposalKind:
+    return "delete" if given.get("action") == "delete_table" else "rename"
+
+
 _ALL: tuple[tuple[Tool, ToolFacts], ...] = (
     (tables.list_tables, ToolFacts("List tables")),
     (tables.get_table, ToolFacts("Look at the table")),
@@ -56,6 +60,9 @@ _ALL: tuple[tuple[Tool, ToolFacts], ...] = (
     (ai.fill_column, ToolFacts("Fill an AI column")),
     # its result ends the turn only when it shows a sample to apply
     (enrich.enrich_column, ToolFacts("Enrich a column", _enrich_kind)),
+    (history.revert_change, ToolFacts("Prepare a revert", lambda _given: "data", ends_turn=True)),
+    (proposals.propose_table_change, ToolFacts("Propose a deletion or a rename", _change_kind, ends_turn=True)),
+    (workspaces.share_workspace, ToolFacts("Share the workspace")),
 )
 TOOLS: dict[str, Tool] = {t.name: t for t, _ in _ALL}
 FACTS: dict[str, ToolFacts] = {t.name: f for t, f in _ALL}

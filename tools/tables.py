@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from db import records as rec
 from db import stats as db_stats
 from db import tables as tbl
+from db import workspaces
 from db.errors import NotFound
 from db.schemas import ColumnPublic, RecordPublic, TablePublic
 from db.stats import STATS_ROWS
@@ -94,10 +95,14 @@ class ListTablesInput(BaseModel):
 
 @tool(ListTablesInput)
 async def list_tables(ctx: ToolContext, _input: ListTablesInput) -> ToolResult:
-    """List the tables of this workspace: id, name, description, row count; the active table is marked.
-    Use the ids with get_table, query_rows and the propose tools."""
+    """List the tables of this chat's workspace: id, name, description, row count; the active table is
+    marked. Use the ids with get_table, query_rows and the propose tools. The user's other workspaces are
+    named (with their table counts) but their tables are out of reach until the user switches the chat
+    to one (the /tables or /workspaces command)."""
+    workspace = await ctx.workspace()
     async with ctx.transaction() as conn:
-        found = await tbl.list_tables(conn, workspace_id=await ctx.workspace())
+        found = await tbl.list_tables(conn, workspace_id=workspace)
+        mine = await workspaces.list_mine(conn, ctx.account_id) if workspace is not None else []
     shown = [
         {"id": str(t.id), "name": t.name, "description": short(t.description), "rows": t.row_count}
         | ({"active": True} if t.id == ctx.active_table_id else {})
@@ -108,6 +113,16 @@ async def list_tables(ctx: ToolContext, _input: ListTablesInput) -> ToolResult:
         out["more"] = len(found) - TABLES_SHOWN
     if not found:
         out["note"] = "No tables yet: propose one with propose_schema (mode create)."
+    here = next((w for w in mine if w["id"] == workspace), None)
+    if here is not None:
+        out["workspace"] = {"name": here["name"], "role": here["role"]}
+        if here["role"] == "viewer":
+            out["workspace"]["note"] = "The user can only view this workspace: proposals cannot be applied."
+    others = [{"name": w["name"], "tables": w["tables"], "role": w["role"]} for w in mine if w["id"] != workspace]
+    if others:
+        out["other_workspaces"] = others[:20]
+        out["other_note"] = ("These other workspaces of the user hold tables too; to work on one, the user "
+                             "switches this chat to it with /tables (Open) or /workspaces (Switch).")
     return ToolResult(out)
 
 

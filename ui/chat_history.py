@@ -20,7 +20,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from core.settings import get_settings
-from db import accounts
+from db import accounts, workspaces
 from db.engine import make_engine, transaction
 
 if TYPE_CHECKING:
@@ -221,27 +221,17 @@ class ChatHistory(SQLAlchemyDataLayer):
 async def workspace_for_chat(
     conn: AsyncConnection, account_id: uuid.UUID | str, *, prefer: uuid.UUID | str | None = None
 ) -> dict[str, Any]:
-    """The workspace a chat works in: `prefer` while the account belongs to it, else the account's
-    oldest workspace that no chat thread has claimed yet, else a new one (system transaction)."""
-    if prefer_id := _as_uuid(prefer):
-        row = await conn.execute(
-            text("SELECT w.id, w.name FROM workspaces w JOIN memberships m ON m.workspace_id = w.id "
-                 "WHERE w.id = :w AND m.account_id = :a"),
-            {"w": prefer_id, "a": account_id},
-        )
-        if found := row.mappings().first():
-            return dict(found)
-    # Reusing an unclaimed workspace means that chats opened and left without a message do not leave
-    # a trail of empty workspaces, and a new login's first chat uses the workspace made with it.
-    row = await conn.execute(
-        text("SELECT w.id, w.name FROM workspaces w WHERE w.owner_id = :a AND NOT EXISTS "
-             "(SELECT 1 FROM threads t WHERE t.metadata ->> 'workspace_id' = w.id::text) "
-             "ORDER BY w.created_at, w.id LIMIT 1"),
-        {"a": account_id},
-    )
-    if found := row.mappings().first():
-        return dict(found)
-    return await accounts.create_workspace(conn, owner_id=account_id)
+    """The workspace a chat works in: `prefer` while the account belongs to it (a resumed chat, a switch),
+    else the account's most recently used workspace, else a new one. It becomes the account's most recent
+    (system transaction). Returns id, name, role and tables (its table count)."""
+    account = _as_uuid(account_id)
+    mine = await workspaces.list_mine(conn, account) if account else []
+    prefer_id = _as_uuid(prefer)
+    found = next((w for w in mine if w["id"] == prefer_id), None) if prefer_id else None
+    if found is None:
+        found = mine[0] if mine else await accounts.create_workspace(conn, owner_id=account_id)
+    await workspaces.touch(conn, account_id, found["id"])
+    return {k: found[k] for k in ("id", "name", "role", "tables")}
 
 
 def _as_uuid(value: uuid.UUID | str | None) -> uuid.UUID | None:

@@ -96,11 +96,14 @@ def follow_job(job_id: Any, column: str, *, take_over: bool = False,
         except Exception:
             log.exception("following job %s failed", jid)
             return
-        try:  # the job is over: its Stop button goes
+        try:  # the job is over: its Stop button goes, a Revert button comes (its change set is the job)
             await msg.remove_actions()
-            msg.actions = []
+            undo = cl.Action(name="revert_change", label="Revert", icon="undo-2", payload={"change_id": jid},
+                             tooltip="Revert this fill: its cells go back to what they were (shown first, to apply)")
+            msg.actions = [undo]
+            await undo.send(for_id=msg.id)
         except Exception:
-            log.debug("the Stop button of job %s not removed", jid, exc_info=True)
+            log.debug("the buttons of job %s not changed", jid, exc_info=True)
 
     # the task inherits this session's context, so its updates reach this session's browser
     task = asyncio.create_task(run())
@@ -121,6 +124,8 @@ async def on_stop_job(action: cl.Action) -> dict[str, Any]:
         await jobs.tell(job)
     except NotFound:
         return {"ok": False, "error": "This fill was not found in your workspace."}
+    except ServiceError as exc:  # a viewer of the workspace: refused, the fill goes on
+        return {"ok": False, "error": exc.message}
     except Exception:
         log.exception("stopping job %s failed", job_id)
         return {"ok": False, "error": "Stopping failed unexpectedly; the fill goes on."}

@@ -9,11 +9,14 @@ import chainlit as cl
 
 from core.markdown import md_text
 from db import tables as db_tables
+from db import workspaces
 from db.engine import transaction
 from db.errors import NotFound
 from proposals import store
 from ui.common import account_id, as_uuid, author, thread_id
-from ui.workspace import save_to_thread, workspace
+from ui.workspace import attach_workspace, note_for_agent, save_to_thread, workspace
+
+MAX_LISTED = 50
 
 
 def live() -> cl.CustomElement | None:
@@ -37,7 +40,11 @@ async def open_live(table_id: Any, name: str) -> None:
     if table_id is None:
         return
     shown = live()
-    props = {"table_id": str(table_id), "locked": await has_pending_proposal()}
+    async with transaction(account_id()) as conn:
+        role = await workspaces.role_for_table(conn, as_uuid(table_id))
+    # a viewer's grid reads only (the API and PostgreSQL refuse their writes anyway): said up front
+    props = {"table_id": str(table_id), "locked": await has_pending_proposal(), "view_only": role == "viewer",
+             "workspace": cl.user_session.get("workspace_name"), "workspace_id": cl.user_session.get("workspace_id")}
     if shown is not None and shown.props.get("table_id") == str(table_id):
         shown.props = {**shown.props, **props, "refresh": uuid.uuid4().hex[:8]}
         await shown.update()
@@ -72,25 +79,48 @@ async def active_table_name() -> str | None:
 
 
 async def list_tables() -> None:
+    """/tables: the tables of every workspace of the user, grouped, this chat's workspace first; Open on a
+    table of another workspace switches the chat to it."""
     found_ws = await workspace(wait=5.0)
     if found_ws is None:
         await cl.Message(content="Your workspace is still being prepared; try again in a moment.",
                          author=author()).send()
         return
-    async with transaction(account_id()) as conn:
-        found = await db_tables.list_tables(conn, workspace_id=uuid.UUID(found_ws["workspace_id"]))
+    account = account_id()
+    async with transaction(account) as conn:
+        spaces = await workspaces.list_mine(conn, account)
+        found = await db_tables.list_tables(conn)
+    current = found_ws["workspace_id"]
+    spaces.sort(key=lambda w: str(w["id"]) != current)  # stable: the others stay most recent first
+    by_space: dict[str, list[Any]] = {}
+    for t in found:
+        by_space.setdefault(str(t.workspace_id), []).append(t)
     if not found:
-        await cl.Message(content="There are no tables in this workspace yet. Try “Create a table of Italian "
+        await cl.Message(content="There are no tables in your workspaces yet. Try “Create a table of Italian "
                                  "restaurants in Chicago”.", author=author()).send()
         return
-    lines = [f"- **{md_text(t.name)}** — {t.row_count} row{'s' if t.row_count != 1 else ''}" for t in found[:50]]
-    actions = [cl.Action(name="open_table", label=f"Open {t.name}", payload={"table_id": str(t.id)})
-               for t in found[:50]]
-    await cl.Message(content="Your tables:\n" + "\n".join(lines), author=author(), actions=actions).send()
+    lines, actions, shown = [], [], 0
+    for ws in spaces:
+        tables = by_space.get(str(ws["id"]), [])
+        here = " (this chat)" if str(ws["id"]) == current else ""
+        lines.append(f"\n**{md_text(ws['name'])}**{here} · {ws['role']}")
+        if not tables:
+            lines.append("- _no tables yet_")
+        for t in tables:
+            if shown >= MAX_LISTED:
+                break
+            shown += 1
+            lines.append(f"- **{md_text(t.name)}** — {t.row_count} row{'s' if t.row_count != 1 else ''}")
+            actions.append(cl.Action(name="open_table", label=f"Open {t.name}" + ("" if here else f" ({ws['name']})"),
+                                     payload={"table_id": str(t.id)}))
+    more = len(found) - shown
+    tail = f"\n\n…and {more} more." if more > 0 else ""
+    await cl.Message(content="Your tables:\n" + "\n".join(lines) + tail, author=author(), actions=actions).send()
 
 
 async def on_open_table(action: cl.Action) -> None:
-    """Make a table of this chat's workspace the active one and show it."""
+    """Make a table the active one and show it; a table of another of the user's workspaces switches the
+    chat to that workspace first (said in one line, and told to the agent)."""
     table_id = as_uuid((action.payload or {}).get("table_id"))
     found_ws = await workspace(wait=5.0)
     if table_id is None or found_ws is None:
@@ -99,10 +129,19 @@ async def on_open_table(action: cl.Action) -> None:
         async with transaction(account_id()) as conn:
             table = await db_tables.get_table(conn, table_id)
     except NotFound:
-        table = None
-    if table is None or str(table.workspace_id) != found_ws["workspace_id"]:
-        await cl.Message(content="That table is not in this chat's workspace.", author=author()).send()
+        await cl.Message(content="That table is not in any of your workspaces (it may have been deleted).",
+                         author=author()).send()
         return
+    if str(table.workspace_id) != found_ws["workspace_id"]:
+        switched = await attach_workspace(prefer=str(table.workspace_id))
+        if switched is None or switched["workspace_id"] != str(table.workspace_id):
+            await cl.Message(content="That table's workspace could not be opened; try again.", author=author()).send()
+            return
+        name = md_text(switched["workspace_name"])
+        await cl.Message(content=f"Switched this chat to workspace **{name}** to open **{md_text(table.name)}**.",
+                         author=author()).send()
+        note_for_agent(f"(The user switched this chat to workspace “{switched['workspace_name']}” and opened its "
+                       f"table “{table.name}” (id {table.id}); list_tables now shows that workspace.)")
     cl.user_session.set("active_table_id", str(table.id))
     await save_to_thread()
     await open_live(table.id, table.name)
@@ -110,6 +149,10 @@ async def on_open_table(action: cl.Action) -> None:
 
 async def commands() -> None:
     await cl.context.emitter.set_commands([
-        {"id": "tables", "icon": "table-2", "description": "List your tables and open one", "button": True,
-         "persistent": False},
+        {"id": "tables", "icon": "table-2", "description": "List the tables of all your workspaces and open one",
+         "button": True, "persistent": False},
+        {"id": "workspaces", "icon": "folders", "description": "Your workspaces: switch to one, rename one",
+         "button": True, "persistent": False},
+        {"id": "usage", "icon": "receipt", "description": "What the AI columns cost, today and in all",
+         "button": False, "persistent": False},
     ])

@@ -13,15 +13,17 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from db.engine import transaction
 from db.errors import NotFound, ServiceError
-from proposals import decisions, service, store
+from proposals import decisions, outcome, revert, service, store
 from proposals.decisions import Decision
 from proposals.store import StoredProposal
+from tools.base import ProposalEvent
 from ui.common import PROGRESS_EVERY_S, account_id, author, int_list, thread_id
 from ui.job_progress import follow_jobs
 from ui.live_view import lock_live, open_live
-from ui.proposal_view import elements, proposal_props
+from ui.proposal_view import elements, new_element, proposal_props, show_decided
 from ui.turn import tell_agent
 from ui.workspace import save_to_thread
+from ui.workspace_actions import after_table_change
 
 log = logging.getLogger("tablechat.app")
 
@@ -83,20 +85,29 @@ async def on_apply(action: cl.Action) -> dict[str, Any]:
         progress = cl.Message(content=f"Importing {rows:,} rows…", author=author())
         await progress.send()
         report = _reporter(progress)
+    ticks = _ticker(found, unselected=sorted(unselected), include_samples=include_samples) if found is not None else None
     try:
         element, decision = await _on_proposal(action, lambda conn, stored: decisions.apply_choice(
-            conn, stored, account_id(), unselected=unselected, include_samples=include_samples, progress=report),
-            failed="Applying failed unexpectedly; nothing was changed.")
+            conn, stored, account_id(), unselected=unselected, include_samples=include_samples, progress=report,
+            ticks=ticks), failed="Applying failed unexpectedly; nothing was changed.")
     except Refused as refused:
         if progress is not None:
             await progress.remove()
+        if found is not None and "progress" in found.props:  # rolled back: no row was applied after all
+            found.props = {k: v for k, v in found.props.items() if k not in ("phase", "progress", "results")}
         return refused.answer
     if progress is not None and decision.progress_line:
         progress.content = decision.progress_line
         await progress.update()
-    await _show(element, decision, unselected=sorted(unselected), include_samples=include_samples)
+    await _show(element, decision, unselected=sorted(unselected), include_samples=include_samples,
+                change_id=decision.change_id or element.props.get("change_id"))
     if decision.already_decided or not decision.applied:
         return {"ok": decision.applied, "status": decision.status}
+    if decision.change is not None:  # a table deleted or renamed, or the workspace renamed
+        await after_table_change(decision.change, decision.table_id)
+        if decision.note:
+            tell_agent(decision.note)
+        return {"ok": True, "status": decision.status}
     await follow_jobs(account_id(), decision.jobs)
     if decision.activate:
         cl.user_session.set("active_table_id", str(decision.table_id))
@@ -105,6 +116,27 @@ async def on_apply(action: cl.Action) -> dict[str, Any]:
     if decision.note:
         tell_agent(decision.note)
     return {"ok": True, "status": decision.status}
+
+
+def _ticker(element: cl.CustomElement, **choices: Any) -> decisions.Ticks:
+    """Rows of the shown page tick ✓/✗ and the bar counts "X of N" as a data proposal's chunks land: at
+    most four updates a second, carrying the results of the page's operations only (and the user's
+    `choices`, which the page holds only in its own copy of the props until now)."""
+    shown = {r.get("op") for r in element.props.get("rows") or [] if r.get("op") is not None}
+    results: dict[int, dict[str, Any]] = {}
+    last = [float("-inf")]
+
+    async def tick(batch: list[dict[str, Any]], done: int, total: int) -> None:
+        results.update((r["index"], r) for r in batch if r["index"] in shown)
+        now = asyncio.get_running_loop().time()
+        if done >= total or now - last[0] < PROGRESS_EVERY_S:
+            return  # the last chunk's results come with the outcome
+        last[0] = now
+        element.props = {**element.props, **choices, "phase": "applying", "results": list(results.values()),
+                         "progress": {"done": done, "total": total}}
+        await element.update()
+
+    return tick
 
 
 def _reporter(progress: cl.Message) -> Callable[[int, int], Awaitable[None]]:
@@ -167,3 +199,53 @@ async def on_page(action: cl.Action) -> dict[str, Any]:
     element.props = proposal_props(preview.model_dump(mode="json"), element_id=element.id, keep=keep)
     await element.update()
     return {"ok": True}
+
+
+async def on_revert(action: cl.Action) -> dict[str, Any]:
+    """Revert on an applied proposal: the revert comes as a new proposal below (what comes back green,
+    what goes red, changed cells amber), applied only with its own Apply."""
+    async def step(conn: AsyncConnection, stored: StoredProposal) -> Any:
+        return await revert.propose_revert_of_proposal(conn, stored, account_id=account_id(), thread_id=thread_id())
+
+    try:
+        element, (made, _plan, shown) = await _on_proposal(action, step, failed="Preparing the revert failed; "
+                                                           "nothing was changed.")
+    except Refused as refused:
+        return refused.answer
+    element.props = {**element.props, "revert_requested": True, "error": None}
+    await element.update()
+    await _show_revert(made, shown)
+    return {"ok": True}
+
+
+async def _show_revert(made: StoredProposal, shown: Any) -> None:
+    """A revert proposal as a new message below, with its preview; the one it superseded says so."""
+    event = ProposalEvent(proposal_id=made.id, kind=made.kind, table_id=made.table_id, payload=made.payload,
+                          preview=shown, superseded=tuple(made.superseded))
+    for old in made.superseded:
+        await show_decided(str(old), status="superseded")
+    await cl.Message(content=outcome.revert_text(shown.summary), author=author(),
+                     elements=[new_element(event)]).send()
+    await lock_live(True)
+
+
+async def on_revert_change(action: cl.Action) -> dict[str, Any]:
+    """Revert on a finished fill's progress message: the revert of its change set (the job's id) comes as
+    a proposal below. The payload is untrusted: a change outside this user's workspaces is not found."""
+    change_id = str((action.payload or {}).get("change_id", ""))
+    answer: dict[str, Any]
+    try:
+        async with transaction(account_id()) as conn:
+            made, plan = await revert.propose_revert(conn, change_id, account_id=account_id(), thread_id=thread_id())
+            shown = (await revert.preview(conn, plan)).model_copy(update={"proposal_id": str(made.id),
+                                                                          "status": made.status})
+    except ServiceError as exc:
+        answer = {"ok": False, "error": exc.message}
+    except Exception:
+        log.exception("revert of %s failed", change_id)
+        answer = {"ok": False, "error": "Preparing the revert failed unexpectedly; nothing was changed."}
+    else:
+        await _show_revert(made, shown)
+        return {"ok": True}
+    await cl.Message(content=f"_{answer['error']}_", author=author()).send()
+    return answer

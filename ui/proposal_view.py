@@ -60,6 +60,10 @@ def new_element(event: ProposalEvent) -> cl.CustomElement:
     element = cl.CustomElement(name="Proposal", props={}, display="inline")
     element.props = proposal_props(event.preview.model_dump(mode="json"), element_id=element.id)
     element.props["fill_estimates"] = jobs.fill_estimates(event.preview)
+    reverting = (event.payload or {}).get("revert")
+    if reverting:  # cells changed since the change start unchecked: they keep their current value
+        element.props["revert"] = {"summary": reverting.get("summary"), "conflicts": reverting.get("conflicts", [])}
+        element.props["unselected"] = [i for i in reverting.get("unselected", []) if isinstance(i, int)]
     imported = imports.import_of(account_id(), event.proposal_id)
     if imported:
         element.props |= {"import_rows": imported["rows"], "import_file": imported["filename"]}

@@ -19,7 +19,9 @@ from ui.common import account_id, as_uuid, author, the_model, thread_id
 from ui.job_progress import follow_job
 from ui.live_view import active_table_name, list_tables, lock_live
 from ui.proposal_view import new_element, show_decided
-from ui.workspace import save_to_thread, workspace_id
+from ui.usage import show_usage
+from ui.workspace import save_to_thread, take_agent_notes, workspace_id
+from ui.workspace_actions import list_workspaces, take_rename_reply
 
 log = logging.getLogger("tablechat.app")
 
@@ -121,8 +123,17 @@ class ChatSink:
 
 
 async def on_message(message: cl.Message) -> None:
-    if message.command == "tables" or message.content.strip().lower() == "/tables":
+    said = message.content.strip().lower()
+    if message.command == "tables" or said == "/tables":
         await list_tables()
+        return
+    if message.command == "usage" or said == "/usage":
+        await show_usage()
+        return
+    if message.command == "workspaces" or said == "/workspaces":
+        await list_workspaces()
+        return
+    if not message.elements and await take_rename_reply(message.content):
         return
     files = [e for e in message.elements or [] if getattr(e, "path", None)]
     notes = [note for f in files if (note := await _receive_upload(f)) is not None]
@@ -162,6 +173,7 @@ async def run_turn(text: str) -> None:
             emit=sink.on_event,
         )
         history = list(cl.user_session.get("history") or [])
+        text = "\n".join([*take_agent_notes(), text])  # e.g. the chat switched workspace since the last turn
         try:
             result = await loop.run_turn(the_model(), ctx, history, text, sink)
             history = result.history

@@ -22,25 +22,65 @@ from ui.common import author
 log = logging.getLogger("tablechat.app")
 
 
-def welcome_text(name: str | None, *, failed: bool = False) -> str:
+def describe(ws: dict[str, Any]) -> str:
+    """“**swift-blue-river** · 3 tables” (and the role when it is not the user's own)."""
+    count = int(ws.get("tables") or 0)
+    role = ws.get("role") or "owner"
+    shared = f" · you are its {role}" if role != "owner" else ""
+    return f"**{md_text(ws['name'])}** · {count} table{'s' if count != 1 else ''}{shared}"
+
+
+def welcome_text(ws: dict[str, Any] | None, *, failed: bool = False) -> str:
     intro = "Welcome to **tablechat**: describe the data you want to keep and we will build the table together."
     if get_settings().llm_kind == "offline":
         intro += ("\n\nNo Anthropic API key is set, so answers come from the built-in **offline model**, which "
                   "understands a fixed set of requests (say “help” to see them).")
     if failed:
         return f"{intro}\n\nYour workspace could not be prepared just now; it will be tried again with your next message."
-    if name is None:
+    if ws is None:
         return f"{intro}\n\nPreparing your workspace…"
-    return f"{intro}\n\nWorkspace: **{md_text(name)}**"
+    return (f"{intro}\n\nWorkspace: {describe(ws)}. Every workspace's tables: /tables · switch or rename "
+            "workspaces: /workspaces.")
 
 
-def attach_workspace(*, prefer: str | None = None) -> asyncio.Task:
-    task = asyncio.create_task(_settle_workspace(prefer))
+def workspace_actions() -> list[cl.Action]:
+    return [cl.Action(name="switch_workspace", label="Switch workspace", payload={}, icon="arrow-left-right"),
+            cl.Action(name="new_workspace", label="New workspace", payload={}, icon="plus")]
+
+
+def attach_workspace(*, prefer: str | None = None, announce: bool = False) -> asyncio.Task:
+    """Settle this chat's workspace in the background (`prefer` when the user belongs to it); with
+    `announce`, a line says the chat now works in it."""
+    task = asyncio.create_task(_settle_workspace(prefer, announce=announce))
     cl.user_session.set("workspace_task", task)
     return task
 
 
-async def _settle_workspace(prefer: str | None) -> dict[str, Any] | None:
+def note_for_agent(note: str) -> None:
+    """Something the agent is told with the user's next message (a switch of workspace, say)."""
+    notes = list(cl.user_session.get("agent_notes") or [])
+    cl.user_session.set("agent_notes", [*notes, note])
+
+
+def take_agent_notes() -> list[str]:
+    notes = list(cl.user_session.get("agent_notes") or [])
+    cl.user_session.set("agent_notes", [])
+    return notes
+
+
+async def show_name(ws: dict[str, Any]) -> None:
+    """The workspace's name stays in reach for the whole chat: the settings panel (gear in the composer)
+    and the live view's title (the welcome says it first)."""
+    await cl.ChatSettings([TextInput(id="workspace", label="Workspace", initial=ws["name"], disabled=True,
+                                     description="Every table of this chat lives in this workspace "
+                                                 f"(your role: {ws.get('role') or 'owner'}).")]).send()
+    shown = cl.user_session.get("live")  # the live view's title, when its table is of this workspace (renamed)
+    if shown is not None and shown.props.get("workspace_id") == str(ws["id"]) and shown.props.get("workspace") != ws["name"]:
+        shown.props = {**shown.props, "workspace": ws["name"]}
+        await shown.update()
+
+
+async def _settle_workspace(prefer: str | None, *, announce: bool = False) -> dict[str, Any] | None:
     """Find or create this chat's workspace (retried), then show its name and note it on the thread."""
     welcome: cl.Message | None = cl.user_session.get("welcome")
     user = cl.user_session.get("user")
@@ -53,19 +93,25 @@ async def _settle_workspace(prefer: str | None) -> dict[str, Any] | None:
             await welcome.update()
         return None
     previous = cl.user_session.get("workspace_id")
-    workspace = {"workspace_id": str(ws["id"]), "workspace_name": ws["name"]}
+    workspace = {"workspace_id": str(ws["id"]), "workspace_name": ws["name"], "workspace_role": ws["role"]}
     for key, value in workspace.items():
         cl.user_session.set(key, value)
-    # The settings panel (gear in the composer) keeps the name in reach once the greeting scrolls away.
-    await cl.ChatSettings([TextInput(id="workspace", label="Workspace", initial=ws["name"], disabled=True,
-                                     description="Every table of this chat lives in this workspace.")]).send()
+    await show_name(ws)
     if welcome is not None:
-        welcome.content = welcome_text(ws["name"])
+        welcome.content = welcome_text(ws)
+        welcome.actions = workspace_actions()
         await welcome.update()
+        cl.user_session.set("welcome", None)  # greeted once; later switches are said in a line of their own
+    elif announce and previous != workspace["workspace_id"]:
+        cl.user_session.set("active_table_id", None)
+        await cl.Message(content=f"This chat now works in workspace {describe(ws)}.", author=author()).send()
+        note_for_agent(f"(The user switched this chat to workspace “{ws['name']}”, where they are "
+                       f"{ws['role']}; its tables are now the ones list_tables shows.)")
     elif previous and previous != workspace["workspace_id"]:
         cl.user_session.set("active_table_id", None)
         await cl.Message(content=f"This chat's workspace is no longer yours; it now works in workspace "
                                  f"**{md_text(ws['name'])}**.", author=author()).send()
+        note_for_agent(f"(This chat now works in workspace “{ws['name']}”.)")
     await save_to_thread()
     return workspace
 

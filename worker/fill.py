@@ -91,8 +91,9 @@ class Filler:
 
     WHAT = "fill"  # what the job is called in its messages
 
-    def __init__(self, rt: Runtime, ctx: Context, claim: str):
+    def __init__(self, rt: Runtime, ctx: Context, claim: str, *, urgent: bool = True):
         self.rt, self.ctx, self.claim = rt, ctx, claim
+        self.urgent = urgent  # interactive work: its calls take the limiter's free slots first
         self.open: dict[int, Claimed] = {}  # claimed and not yet written
         self.stopped: str | None = None
 
@@ -133,7 +134,7 @@ class Filler:
         reply: CellReply | None = None
         error: CellModelError | None = None
         elapsed = 0.0
-        async with rt.limiter.slot(spend) as slot:
+        async with rt.limiter.slot(spend, urgent=self.urgent) as slot:
             # the job may have ended while this call waited for its slot
             status = rt.finished.get(ctx.job_id)
             if status == "cancelled":
@@ -241,11 +242,14 @@ class Filler:
             "cache_write_tokens": reply.cache_write_tokens if reply else 0,
             "latency_ms": round(elapsed * 1000, 1), "cost_usd": cost, "success": reply is not None and not error,
             "error": error,
+            # the provenance of the cells it wrote: the rows as sent (their input values), the raw answer
+            "request": req.user, "answer": reply.text if reply else None,
         }
 
 
-async def run_message(rt: Runtime, job_id: str, record_ids: Sequence[int]) -> int:
-    """Fill the job's queued cells among `record_ids`; returns how many cells this message claimed."""
+async def run_message(rt: Runtime, job_id: str, record_ids: Sequence[int], *, urgent: bool = True) -> int:
+    """Fill the job's queued cells among `record_ids`; returns how many cells this message claimed.
+    `urgent`: interactive work, whose calls go ahead of bulk ones for the limiter's slots."""
     ctx = await load_context(rt, job_id)
     if ctx is None:
         return 0
@@ -256,5 +260,5 @@ async def run_message(rt: Runtime, job_id: str, record_ids: Sequence[int]) -> in
         taken = await ai_cells.claim(conn, job_id=job_id, table_id=ctx.table.id, column_id=str(ctx.column.id),
                                      deps=ctx.dep_ids, record_ids=record_ids, claim_id=claim, worker=worker)
     if taken:
-        await Filler(rt, ctx, claim).run(taken)
+        await Filler(rt, ctx, claim, urgent=urgent).run(taken)
     return len(taken)

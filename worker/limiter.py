@@ -14,7 +14,8 @@ which runs a batch of them atomically in Redis and reads its clock. The operatio
 while a script call is on its way go together in the next one, so a busy process makes one round trip
 for several calls. When every slot is taken, the calls of a process wait in line locally: a call that
 ends hands its slot to the next in line in the same operation that releases it, and one poller per
-process watches for slots that other processes free.
+process watches for slots that other processes free. An urgent call (interactive work) waits ahead of
+the others in its process's line and does not queue behind them locally.
 
 Long because the Lua script and the Python side of its protocol must be read together to be trusted.
 """
@@ -22,6 +23,7 @@ Long because the Lua script and the Python side of its protocol must be read tog
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
@@ -136,6 +138,7 @@ class _Waiter:
     future: asyncio.Future
     over_since: float | None = field(default=None)
     asking: bool = False  # a request for it is on its way to Redis: nobody else may ask for it
+    urgent: bool = False  # interactive work: in line ahead of every call that is not
 
 
 @dataclass(eq=False)
@@ -238,17 +241,21 @@ class Limiter:
             log.warning("Redis unavailable (%s): LLM calls wait", exc)
             self._down = True
 
-    async def _wait(self, token: str, spend: Spend | None) -> bool:
-        """Take a slot named `token` (and reserve `spend`); False when the call would pass its job's cap."""
-        if not self._line:
+    async def _wait(self, token: str, spend: Spend | None, urgent: bool = False) -> bool:
+        """Take a slot named `token` (and reserve `spend`); False when the call would pass its job's cap.
+        An urgent call asks at once even when others wait, and waits in line ahead of them."""
+        if not self._line or urgent:
             try:
                 got = await self._run("take", take=(token, spend))
                 if got in ("go", "stop"):
                     return got == "go"
             except (RedisError, OSError) as exc:
                 self._redis_down(exc)
-        waiter = _Waiter(token, spend, asyncio.get_running_loop().create_future())
-        self._line.append(waiter)
+        waiter = _Waiter(token, spend, asyncio.get_running_loop().create_future(), urgent=urgent)
+        if urgent:
+            self._line.insert(next((i for i, w in enumerate(self._line) if not w.urgent), len(self._line)), waiter)
+        else:
+            self._line.append(waiter)
         if self._poller is None or self._poller.done():
             self._poller = asyncio.create_task(self._poll())
         try:
@@ -337,11 +344,12 @@ class Limiter:
             log.debug("releasing an LLM slot failed; it will expire", exc_info=True)
 
     @asynccontextmanager
-    async def slot(self, spend: Spend | None = None) -> AsyncIterator[Slot]:
-        """Hold one slot for the duration of an LLM call (or learn that the call must not be made)."""
-        async with self._local:
+    async def slot(self, spend: Spend | None = None, *, urgent: bool = False) -> AsyncIterator[Slot]:
+        """Hold one slot for the duration of an LLM call (or learn that the call must not be made).
+        `urgent` (interactive work) skips the local queue of calls that are not and waits ahead of them."""
+        async with contextlib.nullcontext() if urgent else self._local:
             held = Slot(f"{self.owner}:{int(time.time() * 1000)}:{uuid.uuid4().hex[:12]}")
-            if not await self._wait(held.token, spend):
+            if not await self._wait(held.token, spend, urgent):
                 held.refused = True
                 yield held
                 return

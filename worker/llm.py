@@ -15,6 +15,18 @@ PRICES = (  # USD per million tokens (input, output), longest prefix wins; unkno
     ("claude-3-haiku", 0.25, 1.25), ("offline", 0.0, 0.0),
 )
 CACHE_WRITE, CACHE_READ = 1.25, 0.10
+# The shortest prefix a model caches, in tokens; a cache breakpoint on a shorter one is ignored (the
+# call succeeds and bills every token at the full rate). Longest prefix wins; unknown models get the
+# largest minimum, so nothing is credited that the API might not give. Source: Anthropic's prompt
+# caching docs ("Minimum cacheable prompt length", as of Nov 2026): 4096 for Opus 4.5/4.6 and Haiku 4.5,
+# 2048 for Haiku 3/3.5 and Opus 4.7, 1024 for Sonnet 4/4.5, Sonnet 3.7 and Opus 4/4.1; Sonnet 4.6 is
+# listed at 1024 but reported to cache only from 2048 (anthropic-sdk-python issue 1194): 2048 here.
+MIN_CACHE_TOKENS = (
+    ("claude-opus-4-7", 2048), ("claude-opus-4-6", 4096), ("claude-opus-4-5", 4096), ("claude-opus-4", 1024),
+    ("claude-sonnet-4-6", 2048), ("claude-sonnet-4", 1024), ("claude-3-7-sonnet", 1024),
+    ("claude-haiku-4", 4096), ("claude-3-5-haiku", 2048), ("claude-3-haiku", 2048),
+)
+UNKNOWN_MIN_CACHE_TOKENS = 4096
 FATAL_TYPES = {"authentication_error", "permission_error", "billing_error", "not_found_error"}
 
 
@@ -65,10 +77,19 @@ def price(model: str) -> tuple[float, float]:
     return (best[1], best[2]) if best else (3.0, 15.0)
 
 
-def cost_usd(model: str, reply: CellReply) -> float:
-    """What a call cost: input, cache writes (1.25×), cache reads (0.1×) and output."""
+def min_cache_tokens(model: str) -> int:
+    """The shortest prompt prefix `model` caches (see MIN_CACHE_TOKENS)."""
+    best = max((m for m in MIN_CACHE_TOKENS if model.startswith(m[0])), key=lambda m: len(m[0]), default=None)
+    return best[1] if best else UNKNOWN_MIN_CACHE_TOKENS
+
+
+BATCH_DISCOUNT = 0.5  # the Message Batches API bills half the price of the same calls
+
+
+def cost_usd(model: str, reply: CellReply, *, batch: bool = False) -> float:
+    """What a call cost: input, cache writes (1.25×), cache reads (0.1×) and output; half of it in a batch."""
     inp, out = price(model)
-    return (reply.input_tokens * inp + reply.cache_write_tokens * inp * CACHE_WRITE
+    return (BATCH_DISCOUNT if batch else 1.0) * (reply.input_tokens * inp + reply.cache_write_tokens * inp * CACHE_WRITE
             + reply.cache_read_tokens * inp * CACHE_READ + reply.output_tokens * out) / 1e6
 
 
@@ -129,11 +150,7 @@ class AnthropicCellModel:
         import anthropic
 
         try:
-            raw = await self.client.messages.with_raw_response.create(
-                model=request.model, max_tokens=request.max_tokens,
-                system=[{"type": "text", "text": request.system, "cache_control": {"type": "ephemeral"}}],
-                messages=[{"role": "user", "content": request.user}],
-            )
+            raw = await self.client.messages.with_raw_response.create(**params(request))
             body = json.loads(raw.http_response.content)
             usage = body.get("usage") or {}
             return CellReply(
@@ -148,8 +165,71 @@ class AnthropicCellModel:
         except (ValueError, TypeError, AttributeError) as exc:  # not the JSON of a message
             raise CellModelError("Claude's answer could not be read", retryable=True) from exc
 
+    # -- Message Batches: the same requests, answered within 24 h at half the price
+
+    async def submit_batch(self, requests: list[tuple[str, CellRequest]]) -> str:
+        """Submit (custom id, request) pairs as one Message Batch; returns its id."""
+        import anthropic
+
+        try:
+            batch = await self.client.messages.batches.create(
+                requests=[{"custom_id": cid, "params": params(req)} for cid, req in requests])
+        except anthropic.AnthropicError as exc:
+            raise classify(exc) from exc
+        return batch.id
+
+    async def batch_ended(self, batch_id: str) -> bool:
+        import anthropic
+
+        try:
+            return (await self.client.messages.batches.retrieve(batch_id)).processing_status == "ended"
+        except anthropic.AnthropicError as exc:
+            raise classify(exc) from exc
+
+    async def batch_results(self, batch_id: str) -> dict[str, CellReply | CellModelError]:
+        """Each request's answer by custom id, or why it has none."""
+        import anthropic
+
+        out: dict[str, CellReply | CellModelError] = {}
+        try:
+            async for item in await self.client.messages.batches.results(batch_id):
+                out[item.custom_id] = _batch_result(item.result)
+        except anthropic.AnthropicError as exc:
+            raise classify(exc) from exc
+        return out
+
+    async def cancel_batch(self, batch_id: str) -> None:
+        import anthropic
+
+        try:
+            await self.client.messages.batches.cancel(batch_id)
+        except anthropic.AnthropicError as exc:
+            raise classify(exc) from exc
+
     async def close(self) -> None:
         await self.client.close()
+
+
+def params(request: CellRequest) -> dict[str, Any]:
+    """The Messages API parameters of a call (the system prompt marked as the cached prefix)."""
+    return {"model": request.model, "max_tokens": request.max_tokens,
+            "system": [{"type": "text", "text": request.system, "cache_control": {"type": "ephemeral"}}],
+            "messages": [{"role": "user", "content": request.user}]}
+
+
+def _batch_result(result: Any) -> CellReply | CellModelError:
+    if result.type == "succeeded":
+        m, u = result.message, result.message.usage
+        return CellReply(text="".join(getattr(b, "text", "") for b in m.content if b.type == "text"),
+                         input_tokens=u.input_tokens or 0, output_tokens=u.output_tokens or 0,
+                         cache_read_tokens=u.cache_read_input_tokens or 0,
+                         cache_write_tokens=u.cache_creation_input_tokens or 0, stop_reason=m.stop_reason)
+    if result.type == "errored":
+        err = result.error.error
+        if err.type == "invalid_request_error":
+            return CellModelError(f"Claude refused the request: {err.message}", isolate=True)
+        return CellModelError(f"Claude failed ({err.message or err.type})", retryable=True)
+    return CellModelError(f"The batch request was {result.type}", retryable=True)
 
 
 class OfflineCellModel:

@@ -56,7 +56,8 @@ def prefix(column: ColumnPublic, deps: Sequence[ColumnPublic]) -> Prefix:
         f"Input columns: {inputs}\n"
         "Instruction for every row (a {Name} placeholder stands for that row's value of column Name):\n"
         f"<instruction>\n{ai.get('prompt', '')}\n</instruction>\n\n"
-        'The rows come inside <rows> tags, one JSON object per line: {"row_id": ..., "values": {column: value}}.\n'
+        'The rows come inside <rows> tags as JSON arrays, one per line: the first line names the fields (row_id, '
+        "then the input columns), every other line is one row's values in that order.\n"
         "Answer with one JSON object and nothing else: one key per row_id you were given (as a string), "
         f"whose value is that row's cell: {TYPE_RULES[column.type]}. "
         "Use null when a row does not give enough to answer. Do not add keys, comments or code fences.\n"
@@ -66,7 +67,7 @@ def prefix(column: ColumnPublic, deps: Sequence[ColumnPublic]) -> Prefix:
                   column={"name": column.name, "type": column.type, "options": column.options})
 
 
-def row_line(row: dict[str, Any]) -> str:
+def row_line(row: Any) -> str:
     """A row as one line of JSON in which no value can close or open the <rows> block: `<` and `>` are
     written as the JSON escapes \\u003c and \\u003e (the same string to a JSON reader), and line breaks
     inside values are escaped by JSON already."""
@@ -75,9 +76,12 @@ def row_line(row: dict[str, Any]) -> str:
 
 
 def request(pre: Prefix, model: str, deps: Sequence[ColumnPublic], rows: Sequence[Any]) -> CellRequest:
-    """One call for `rows` (each with `.id` and `.inputs` keyed by column id)."""
+    """One call for `rows` (each with `.id` and `.inputs` keyed by column id): the text holds a header line
+    and one array per row; `rows` of the request holds the same rows as objects."""
     data = tuple({"row_id": str(r.id), "values": {d.name: r.inputs.get(str(d.id)) for d in deps}} for r in rows)
-    user = "<rows>\n" + "\n".join(row_line(row) for row in data) + "\n</rows>"
+    lines = [row_line(["row_id", *(d.name for d in deps)])]
+    lines += [row_line([r.id, *(r.inputs.get(str(d.id)) for d in deps)]) for r in rows]
+    user = "<rows>\n" + "\n".join(lines) + "\n</rows>"
     per_row = TOKENS_PER_ROW.get(str(pre.column["type"]), 64)
     return CellRequest(model=model, system=pre.system, user=user, column=pre.column, rows=data,
                        max_tokens=min(MAX_TOKENS, 32 + per_row * len(rows)))

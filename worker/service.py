@@ -22,7 +22,9 @@ from worker.sweeper import Sweeper
 log = logging.getLogger(__name__)
 
 POLL_S = 1.0
+BULK_POLL_S = 0.05  # while bulk messages wait for room in the broker, it is topped up this often
 FORGET_EVERY_S = 3600.0
+MAINTAIN_EVERY_S = 600.0  # sort indexes (db/sort_indexes.py), when the schema owner's URL is configured
 
 
 async def _wait(event: asyncio.Event, seconds: float) -> bool:
@@ -52,7 +54,7 @@ async def serve(stop: asyncio.Event, broker: Any | None = None, settings: Worker
                 continue
             log.info("leading: relaying the outbox and sweeping")
             try:
-                await _lead(leader, stop, Relay(engine, broker),
+                await _lead(leader, stop, Relay(engine, broker, window=settings.bulk_window),
                             Sweeper(engine, settings, _publisher(progress), redis), settings.sweep_interval_s)
             except Exception:
                 log.exception("leader loop failed; starting over")
@@ -77,17 +79,36 @@ async def _lead(leader: AdvisoryLock, stop: asyncio.Event, relay: Relay, sweeper
     conn = leader.connection
     await conn.add_listener("tc_outbox", lambda *_: wake.set())
     loop = asyncio.get_running_loop()
-    next_sweep = next_forget = loop.time()
-    while not stop.is_set() and leader.held:
-        wake.clear()
-        await relay.drain()
-        if loop.time() >= next_sweep:
-            await sweeper.sweep()
-            next_sweep = loop.time() + sweep_s
+    next_sweep = next_forget = next_maintain = loop.time()
+    owner_url = get_settings().database_owner_url
+    maintaining: asyncio.Task[Any] | None = None
+    try:
+        while not stop.is_set() and leader.held:
+            wake.clear()
+            if owner_url and loop.time() >= next_maintain and (maintaining is None or maintaining.done()):
+                # beside the relay, not in its way: an index built CONCURRENTLY may take a while
+                maintaining = asyncio.create_task(_maintain(owner_url))
+                next_maintain = loop.time() + MAINTAIN_EVERY_S
             await relay.drain()
-        if loop.time() >= next_forget:
-            await relay.forget_sent()
-            next_forget = loop.time() + FORGET_EVERY_S
-        if wake.is_set():
-            continue
-        await _wait(wake, min(POLL_S, max(0.05, next_sweep - loop.time())))
+            if loop.time() >= next_sweep:
+                await sweeper.sweep()
+                next_sweep = loop.time() + sweep_s
+                await relay.drain()
+            if loop.time() >= next_forget:
+                await relay.forget_sent()
+                next_forget = loop.time() + FORGET_EVERY_S
+            if wake.is_set():
+                continue
+            await _wait(wake, BULK_POLL_S if relay.bulk_waits else min(POLL_S, max(0.05, next_sweep - loop.time())))
+    finally:  # an index build cut short is dropped and tried again by the next round
+        if maintaining is not None and not maintaining.done():
+            maintaining.cancel()
+
+
+async def _maintain(owner_url: str) -> None:
+    from db.sort_indexes import maintain
+
+    try:
+        await maintain(owner_url)
+    except Exception:  # the next round tries again; the app works without the indexes, only slower
+        log.exception("building sort indexes failed")

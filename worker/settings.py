@@ -25,7 +25,14 @@ class WorkerSettings(BaseSettings):
     full_sweep_s: float = Field(default=30.0, gt=0, le=3600, alias="TABLECHAT_FULL_SWEEP_S")
     stall_s: float = Field(default=30.0, gt=0, le=3600, alias="TABLECHAT_STALL_S")
     lease_s: float = Field(default=900.0, gt=0, le=86400, alias="TABLECHAT_CLAIM_LEASE_S")
+    # bulk messages waiting in the broker at most: the relay tops the bulk queue up to this, in turns
+    # between workspaces (worker/outbox.py); small enough that a new workspace's fill is served soon
+    bulk_window: int = Field(default=8, ge=1, le=10_000, alias="TABLECHAT_BULK_WINDOW")
+    # how often a batch fill asks whether its Message Batch has ended
+    batch_poll_s: float = Field(default=30.0, gt=0, le=3600, alias="TABLECHAT_BATCH_POLL_S")
     progress_interval_s: float = Field(default=0.25, ge=0, le=60, alias="TABLECHAT_PROGRESS_INTERVAL_S")
+    # deleted rows and removed columns can be reverted for this long, then the purge removes them
+    history_keep_days: int = Field(default=30, ge=1, le=3650, alias="TABLECHAT_HISTORY_KEEP_DAYS")
 
 
 @lru_cache

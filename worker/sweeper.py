@@ -19,6 +19,7 @@ from db import ai_cells, previews
 from db.engine import transaction
 from worker.lease import live_keys
 from worker.limiter import free_slots_of_dead
+from worker.purge import PURGE_EVERY_S, purge_history
 from worker.settings import WorkerSettings
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,7 @@ class Sweeper:
         self.engine, self.settings, self.on_jobs, self.redis = engine, settings, on_jobs, redis
         self._seen: set[int] = set()
         self._last_full = 0.0
+        self._last_purge = time.monotonic() - PURGE_EVERY_S + 60  # the first purge a minute after start
 
     async def sweep(self) -> dict[str, int]:
         """One pass; returns how many cells were recovered from dead workers and re-sent."""
@@ -69,11 +71,18 @@ class Sweeper:
                     changed = await _store(job).release_ended(conn, job)
                 if changed:
                     await self.on_jobs(changed)
+        if full and time.monotonic() - self._last_purge >= PURGE_EVERY_S:
+            self._last_purge = time.monotonic()
+            try:
+                await purge_history(self.engine, self.settings.history_keep_days)
+            except Exception:  # the sweeper's own work must go on; the next purge tries again
+                log.exception("history purge failed")
         if stats["recovered"] or stats["resent"]:
             log.info("sweeper: %(recovered)d cell(s) of dead workers requeued, %(resent)d re-sent", stats)
         return stats
 
 
 def _store(job: dict[str, Any]) -> Any:
-    """Where a job keeps its rows: the table's cells (a fill) or its own results (a preview)."""
-    return previews if job.get("mode") == previews.MODE else ai_cells
+    """Where a job keeps its rows: the table's cells (a fill; a batch fill's claims last as long as its
+    Message Batches) or its own results (a preview)."""
+    return {previews.MODE: previews, ai_cells.batches.MODE: ai_cells.batches}.get(job.get("mode"), ai_cells)

@@ -25,7 +25,7 @@ class Step:
 
     @property
     def proposing(self) -> bool:
-        return any(name.startswith("propose_") for name, _ in self.calls)
+        return any(name.startswith("propose_") or name == "revert_change" for name, _ in self.calls)
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,15 @@ def _asked(content: Any) -> str:
     words = [b.get("text", "") for b in blocks if b.get("type") == "text"]
     if with_results:
         words = [w for w in words if not (w.strip().startswith("(") and w.strip().endswith(")"))]
-    return "\n".join(w for w in words if w.strip())
+    # the chat's notes before the user's words ("(The user switched this chat to workspace …)") neither
+    return "\n".join(_without_notes(w) for w in words if _without_notes(w).strip())
+
+
+def _without_notes(text: str) -> str:
+    lines = text.split("\n")
+    while len(lines) > 1 and lines[0].strip().startswith("(") and lines[0].strip().endswith(")"):
+        lines = lines[1:]
+    return "\n".join(lines)
 
 
 def read_conversation(messages: list[dict]) -> tuple[str, list[Done]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from agent.offline.revert_step import revert
 from agent.offline.row_steps import (
     accepted,
     add_rows,
@@ -14,6 +15,7 @@ from agent.offline.row_steps import (
     thanks,
 )
 from agent.offline.schema_steps import add_column_step, create, modify, on_table, remove_column, rename
+from agent.offline.workspace_steps import share_workspace, table_change
 
 HANDLERS = {
     "create": create,
@@ -30,4 +32,7 @@ HANDLERS = {
     "accepted": accepted,
     "dismissed": dismissed,
     "thanks": thanks,
+    "revert": revert,
+    "share_workspace": share_workspace,
+    "table_change": table_change,
 }

@@ -15,6 +15,22 @@ from agent.offline.words import (
     type_word,
     value_of,
 )
+from agent.offline.workspace_steps import read_workspace_request
+
+_BATCH = re.compile(
+    r"[\s,]+(?:(?:as|in|with|using|via|through|by|at)\s+)?(?:an?\s+|the\s+)?(?:message\s+)?"
+    r"(?:batch(?:es)?(?:\s+(?:api|mode|job))?|half[- ]price|cheaper way|cheap way)"
+    r"(?:\s*\(?(?:at\s+)?half(?:\s+the)?[- ]price\)?)?[.!]?$", re.IGNORECASE)
+_NOW = re.compile(r"[\s,]+(?:right\s+)?(?:now|at once|immediately|in real[- ]?time|realtime)[.!]?$", re.IGNORECASE)
+
+
+def fill_mode(text: str) -> tuple[str, str | None]:
+    """A fill request without its closing "as a batch" / "now", and which of the two it asked for."""
+    for mode, pattern in (("batch", _BATCH), ("now", _NOW)):
+        found = pattern.search(text)
+        if found:
+            return text[: found.start()], mode
+    return text, None
 
 
 def parse_intent(text: str) -> Intent:
@@ -38,6 +54,8 @@ def parse_intent(text: str) -> Intent:
     if re.fullmatch(r"(help|\?|what can you do|what else can you do|what do you understand|commands|"
                     r"what can i (?:do|ask|say)|how does this work|how do i start|what now|hello|hi)", low):
         return Intent("help", {"why": "asked"})
+    if (about := read_workspace_request(t)) is not None:  # before "rename X to Y" and "delete …" of columns
+        return about
 
     m = re.match(
         r"^(?:delete|remove|drop|get rid of|erase)\s+(?:all\s+)?(?:of\s+)?(?:the\s+)?"
@@ -167,12 +185,13 @@ def parse_intent(text: str) -> Intent:
     if m and (ctype := type_word(m.group(2))):
         return Intent("modify", {"name": clean(m.group(1)), "changes": {"type": ctype}})
 
+    fill_text, mode = fill_mode(t)
     m = re.match(
         r"^(fill|enrich|compute|generate|run|regenerate|refill|recompute|populate|rerun|retry)\s+"
         r"(?:in\s+)?(?:the\s+)?(?:ai\s+)?(?:column\s+)?(.+?)(?:\s+(?:ai\s+)?column)?"
         r"(?:\s+(?:for|on|in)\s+(all|empty|failed|stale|the empty|the failed|the stale|every)"
         r"(?:\s+(?:rows|cells))?)?$",
-        t,
+        fill_text,
         re.IGNORECASE,
     )
     if m:
@@ -187,9 +206,12 @@ def parse_intent(text: str) -> Intent:
                 "name": clean(m.group(2)),
                 "scope": "all" if scope == "every" else scope,
                 "enrich": verb == "enrich",
+                "mode": mode,
             },
         )
 
+    if (revert := read_revert(low)) is not None:
+        return Intent("revert", revert)
     if re.search(r"\b(list|show|which|what)\b.*\btables\b", low) or low in ("tables", "my tables"):
         return Intent("list_tables")
     if re.search(
@@ -199,3 +221,31 @@ def parse_intent(text: str) -> Intent:
     ):
         return Intent("describe")
     return Intent("help")
+
+
+REVERT_KINDS = (("import", "import"), ("upload", "import"), ("fill", "fill"), ("enrich", "fill"), ("ai", "fill"),
+                ("edit", "edit"), ("revert", "revert"), ("undo", "revert"), ("proposal", "proposal"))
+REVERT_WHEN = (("this morning", "this_morning"), ("this afternoon", "this_afternoon"), ("yesterday", "yesterday"),
+               ("today", "today"))
+
+
+def read_revert(low: str) -> dict[str, str] | None:
+    """"undo that", "undo the last change", "revert the import from this morning", "roll back the last fill":
+    the kind of change and when, as far as said."""
+    m = re.match(r"^(?:undo|revert|roll ?back|take back)\b\s*(.*)$", low)
+    if m is None:
+        return None
+    rest = m.group(1)
+    if rest and not re.match(r"^(?:that|this|it|the|my|your|last|latest|most|what|everything|change|the change)\b",
+                             rest):
+        return None
+    out: dict[str, str] = {}
+    for word, kind in REVERT_KINDS:
+        if re.search(rf"\b{word}s?\b", rest):
+            out["kind"] = kind
+            break
+    for words, when in REVERT_WHEN:
+        if words in rest:
+            out["when"] = when
+            break
+    return out

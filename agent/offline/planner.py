@@ -28,6 +28,9 @@ HELP = (
     "- several changes of one kind at once, separated by “;”, “and” or new lines, e.g. **add a column "
     "Priority (select) and remove column Notes**\n"
     "- **list tables**, **describe the table**\n"
+    "- **undo that**, **undo the last change**, **revert the import from this morning**\n"
+    "- **delete the Books table**, **rename the Books table to Library**, **rename this workspace to Reading**, "
+    "**share this workspace with sam as a viewer** (or editor)\n"
     "- upload a CSV or XLSX file to import it; **chart Rating by Neighborhood**, **average Rating by "
     "Neighborhood**, **export this table as xlsx**\n"
     "Changes always come as a preview in the conversation that you apply or dismiss."
@@ -39,7 +42,8 @@ def plan(request: ModelRequest) -> Step:
     ask, done = read_conversation(request.messages)
     tools = {t.get("name") for t in request.tools}
     last = done[-1] if done else None
-    if last and last.name.startswith("propose_") or (last and last.name in ("fill_column", "enrich_column")):
+    if last and last.name.startswith("propose_") or (last and last.name in ("fill_column", "enrich_column",
+                                                                            "revert_change")):
         return _after_proposal(last)
     if (data := plan_data(ask, done)) is not None:  # uploads, charts and aggregates, exports
         return Step(*data)
@@ -70,6 +74,9 @@ def _after_proposal(last: Done) -> Step:
         got = last.data() if isinstance(last.data(), dict) else {}
         why = got.get("error") or got.get("note") or error_text(last.text)
         return Step(f"There is nothing to review this time: {md_text(why, limit=None)} Your table is unchanged.")
+    if last.is_error and last.name == "revert_change":
+        return Step(f"There is nothing to revert: {md_text(error_text(last.text), limit=None)} Your table is "
+                    "unchanged.")
     if last.is_error:
         return Step(
             f"I couldn't make that change: {md_text(error_text(last.text), limit=None)}\n\nTell me what to adjust, "
@@ -81,10 +88,16 @@ def _after_proposal(last: Done) -> Step:
 
 
 def _fill_started(job: dict[str, Any]) -> str:
+    if job.get("choice_needed"):
+        name = md_text(job.get("column"))
+        return (f"Before I start: {md_text(job.get('estimate'), limit=None)}. Say “fill column {name} now” or "
+                f"“fill column {name} as a batch”.")
     if not job.get("cells_queued"):
         return job.get("note") or "There was nothing to fill."
     cost = job.get("estimated_cost_usd")
     est = f" (estimated cost ${cost:.4f})" if isinstance(cost, (int, float)) else ""
-    return (f"Started filling **{md_text(job.get('column'))}**: {job['cells_queued']} cells{est}. The progress message "
-            "below counts up as cells complete, and the live view shows each value as it arrives.")
+    batch = (" as a batch (half the price; results usually land within an hour, at most 24 h)"
+             if job.get("mode") == "batch" else "")
+    return (f"Started filling **{md_text(job.get('column'))}**{batch}: {job['cells_queued']} cells{est}. The progress "
+            "message below counts up as cells complete, and the live view shows each value as it arrives.")
 

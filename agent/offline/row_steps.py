@@ -159,6 +159,8 @@ def fill(intent: Intent, done: list[Done], tools: set) -> Step:
             f"column {md_text(target['name'])}” to have AI research values for it, or add an AI column with a prompt."
         )
     args: dict[str, Any] = {"table_id": table["id"], "column_id": target["id"], "scope": intent.args["scope"]}
+    if tool == "fill_column" and intent.args.get("mode"):
+        args["mode"] = intent.args["mode"]
     if tool == "enrich_column":
         args["sample"] = 5
         shown = md_text(target["name"])
@@ -169,8 +171,9 @@ def fill(intent: Intent, done: list[Done], tools: set) -> Step:
             f"ask me to {scale} for the rest.",
             [(tool, args)],
         )
+    how = "as a batch (half the price)" if args.get("mode") == "batch" else "now"
     return Step(
-        f"Filling “{md_text(target['name'])}” ({intent.args['scope']} cells) now; progress shows in the chat.",
+        f"Filling “{md_text(target['name'])}” ({intent.args['scope']} cells) {how}; progress shows in the chat.",
         [(tool, args)],
     )
 
@@ -181,12 +184,19 @@ def list_tables(intent: Intent, done: list[Done], tools: set) -> Step:
         return Step("", [("list_tables", {})])
     data = got.data() or {}
     found = data.get("tables", [])
+    others = data.get("other_workspaces") or []
+    elsewhere = ""
+    if others:
+        named = ", ".join(f"**{md_text(w['name'])}** ({w['tables']} table{'s' if w['tables'] != 1 else ''})"
+                          for w in others[:5])
+        elsewhere = f"\n\nYour other workspaces: {named}. To work on one of their tables, use /tables and Open it."
     if not found:
-        return Step("There are no tables yet. Ask me to “create a table of …” to start one.")
+        return Step("There are no tables yet in this workspace. Ask me to “create a table of …” to start one."
+                    + elsewhere)
     lines = [
         f"- **{md_text(t['name'])}** — {t['rows']} rows" + (" (active)" if t.get("active") else "") for t in found
     ]
-    return Step("Your tables:\n" + "\n".join(lines))
+    return Step("Your tables in this workspace:\n" + "\n".join(lines) + elsewhere)
 
 
 def describe(intent: Intent, done: list[Done], tools: set) -> Step:

@@ -4,8 +4,10 @@
 # isort: off
 from bench.metrics import data_layer  # noqa: F401
 from bench.metrics import grid  # noqa: F401
+from bench.metrics import push  # noqa: F401
 from bench.metrics import agent  # noqa: F401
 from bench.metrics import chat_scale  # noqa: F401
 from bench.metrics import dataio  # noqa: F401
 from bench.metrics import worker  # noqa: F401
+from bench.metrics import history  # noqa: F401
 # isort: on

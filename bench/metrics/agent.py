@@ -326,7 +326,7 @@ async def apply_10k(bench: Bench) -> Result:
     n = await sizes(bench)
     runs, bare = [], []
     for _ in range(n.apply_runs):
-        runs.append(await bench_apply_10k(bench.engine))
+        runs.append((await bench_apply_10k(bench.engine))[0])
         bare.append(await _bare_update_s(bench, ROWS))
     return Result(
         value=statistics.median(runs), baseline=statistics.median(bare),

@@ -12,6 +12,7 @@ from bench.client import ApiAccess, open_access
 from bench.context import Bench
 from bench.harness import Result, interleaved, metric, pct
 from bench.metrics.data_layer import Loaded, jsonb_table
+from db.sort_indexes import maintain
 
 SORTS = {"text": "Company,Name", "number": "-Amount"}
 # a number range and a text search together, as a grid's filter bar sends them
@@ -49,19 +50,26 @@ async def _check_sorted(access: ApiAccess, big: Loaded) -> dict[str, float]:
 @metric("sorted_page_100k_ms", unit="ms", target="<= 40")
 async def sorted_page(bench: Bench) -> Result:
     """Median time to get the first page (100 rows, with the total) of the 100,000-row table sorted by a
-    text column (`Company,Name`) and by a number column (`-Amount`) through the API; the value is the
-    slower of the two; baseline: the unsorted first page, timed in turns with them."""
+    text column (`Company,Name`) and by a number column (`-Amount`) through the API, once the maintenance
+    step has built the sort indexes those sorts asked for (db/sort_indexes.py); the value is the slower
+    of the two; baseline: the unsorted first page, timed in turns with them."""
     big = await jsonb_table(bench)
     s = bench.scale
     async with open_access(bench) as access:
-        first = await _check_sorted(access, big)
+        first = await _check_sorted(access, big)  # unindexed: these calls note the sorts
+        start = time.perf_counter()
+        built = await maintain(bench.url)  # as a scheduled `tablechat maintain` would, as the schema owner
+        first["maintain_s"] = time.perf_counter() - start
+        first["indexes_built"] = len(built["built"])
+        await _check_sorted(access, big)
         got = await interleaved({
             "text": lambda: access.first_page(big.table.id, sort=SORTS["text"]),
             "number": lambda: access.first_page(big.table.id, sort=SORTS["number"]),
             "plain": lambda: access.first_page(big.table.id),
         }, n=s.page_calls, warmup=s.warmup)
     text, number, plain = (statistics.median(got[k]) for k in ("text", "number", "plain"))
-    built = f"; first calls {first['first_call_text_ms']:.0f} / {first['first_call_number_ms']:.0f} ms"
+    built = (f"; unindexed first calls {first['first_call_text_ms']:.0f} / {first['first_call_number_ms']:.0f} ms, "
+             f"then `maintain` built {first['indexes_built']} indexes CONCURRENTLY in {first['maintain_s']:.1f} s")
     return Result(
         value=max(text, number), baseline=plain,
         note=f"by text {text:.1f} ms, by number {number:.1f} ms; p95 {pct(got['text'], 95):.1f} / "

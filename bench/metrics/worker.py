@@ -3,7 +3,7 @@ processes, the outbox, Redis, the official SDK) against the fake LLM server in i
 
 from __future__ import annotations
 
-from bench import fills
+from bench import batch_cost, fairness, fills
 from bench.context import FULL, Bench
 from bench.harness import Result, metric
 
@@ -37,3 +37,18 @@ async def tokens_per_cell_ratio(bench: Bench) -> Result:
     """Billed input tokens per cell of a fill (cache reads at 10 %) vs one call per cell (baseline 1: that
     loop itself)."""
     return _result(await fills.tokens_per_cell_ratio(bench.url, rows=500 if _full(bench) else 200), ratio=True)
+
+
+@metric("small_fill_during_bulk_s", unit="s", target="<= 1.5", on_ratio=True)
+async def small_fill_during_bulk_s(bench: Bench) -> Result:
+    """A 10-cell fill's time to done while a 100,000-cell fill runs (fake LLM at 200 ms + 5 ms per output
+    token), against the same fill with the workers idle (baseline); the target bounds their ratio."""
+    return _result(await fairness.small_fill_during_bulk(bench.url, bulk_cells=100_000 if _full(bench) else 10_000))
+
+
+@metric("batch_cost_ratio", unit="×", target="<= 0.5")
+async def batch_cost_ratio(bench: Bench) -> Result:
+    """Cost of a 1,000-cell fill through the Message Batches API against the same cells filled now (fake LLM;
+    baseline 1: the fill made now)."""
+    m = await batch_cost.batch_cost_ratio(bench.url, rows=1000 if _full(bench) else 300)
+    return Result(m.value, baseline=1.0, note=m.note, extra=m.extra)

@@ -186,14 +186,14 @@ async def write_results(
 _RUNS = text(
     "INSERT INTO ai_runs (workspace_id, table_id, column_id, job_id, record_ids, model, prompt_hash, "
     " input_hash, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, latency_ms, "
-    " cost_usd, success, error) "
+    " cost_usd, success, error, request, answer) "
     "SELECT x.workspace_id, x.table_id, x.column_id, x.job_id, x.record_ids, x.model, x.prompt_hash, "
     " x.input_hash, x.input_tokens, x.output_tokens, x.cache_read_tokens, x.cache_write_tokens, "
-    " x.latency_ms, x.cost_usd, x.success, x.error "
+    " x.latency_ms, x.cost_usd, x.success, x.error, x.request, x.answer "
     "FROM jsonb_to_recordset(CAST(:runs AS jsonb)) AS x(workspace_id uuid, table_id uuid, column_id uuid, "
     " job_id uuid, record_ids jsonb, model text, prompt_hash text, input_hash text, input_tokens int, "
     " output_tokens int, cache_read_tokens int, cache_write_tokens int, latency_ms float8, "
-    " cost_usd numeric, success boolean, error text)"
+    " cost_usd numeric, success boolean, error text, request text, answer text)"
 )
 
 

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from db.ai_cells import batches
 from db.ai_cells.columns import ai_column
 from db.ai_cells.job_rows import get_job
 from db.ai_cells.outbox import enqueue, outbox_rows
@@ -19,6 +20,7 @@ from db.schemas import TablePublic
 from db.tables import get_table
 
 SCOPES = ("all", "empty", "failed", "stale")
+BATCH_ROWS = 5000  # rows of a batch fill per Message Batch
 MAX_SCOPE_IDS = 100_000
 
 
@@ -76,19 +78,20 @@ SELECT coalesce(array_agg(id ORDER BY id), '{{}}') FROM upd
 
 async def start_fill(
     conn: AsyncConnection, table: Any, column_id: Any, scope: Any = "all", *, reason: str = "fill",
-    thread_id: str | None = None, include_pinned: bool | None = None,
+    thread_id: str | None = None, include_pinned: bool | None = None, mode: str = "write",
 ) -> dict[str, Any]:
     """Queue an AI column's cells in `scope` as one job: cells pending, job row and outbox messages in
     the caller's transaction. Cells edited by hand are left alone unless the scope names their rows;
-    cells already queued or computing stay with their job. Returns the job."""
+    cells already queued or computing stay with their job. `mode` "batch" sends them through the Message
+    Batches API (db/ai_cells/batches.py). Returns the job."""
     table = table if isinstance(table, TablePublic) else await get_table(conn, table)
     col = ai_column(table, column_id)
     cond, params, explicit = scope_sql(scope)
     row = await conn.execute(
-        text("INSERT INTO jobs (workspace_id, table_id, column_id, thread_id, scope, reason) "
-             "VALUES (:w, :t, :c, :th, CAST(:s AS jsonb), :r) RETURNING id"),
+        text("INSERT INTO jobs (workspace_id, table_id, column_id, thread_id, scope, reason, mode) "
+             "VALUES (:w, :t, :c, :th, CAST(:s AS jsonb), :r, :m) RETURNING id"),
         {"w": table.workspace_id, "t": table.id, "c": col.id, "th": thread_id,
-         "s": json.dumps(scope.stored() if isinstance(scope, NewRows) else scope), "r": reason},
+         "s": json.dumps(scope.stored() if isinstance(scope, NewRows) else scope), "r": reason, "m": mode},
     )
     job_id = str(row.scalar_one())
     ids = (await conn.execute(
@@ -96,7 +99,10 @@ async def start_fill(
         {"t": table.id, "c": str(col.id), "job": job_id,
          "pinned": explicit if include_pinned is None else include_pinned, **params},
     )).scalar_one()
-    await enqueue(conn, outbox_rows(job_id, ids))
+    if mode == batches.MODE:
+        await enqueue(conn, batches.submit_messages(job_id, ids, BATCH_ROWS), batches.SUBMIT)
+    else:
+        await enqueue(conn, outbox_rows(job_id, ids))
     await conn.execute(
         text("UPDATE jobs SET total = :n, status = CASE WHEN :n = 0 THEN 'completed' ELSE status END, "
              "finished_at = CASE WHEN :n = 0 THEN now() END WHERE id = :j"),

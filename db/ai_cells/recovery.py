@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from db.ai_cells.cell_state import MAX_ATTEMPTS, RESTORE, WORKING_KEYS, set_cells, strip, update_job_cells
 from db.ai_cells.job_rows import JOB_FIELDS, Delta, jsonable, settle
-from db.ai_cells.outbox import enqueue, outbox_rows
+from db.ai_cells.outbox import FILL, enqueue, outbox_rows
 
 
 def _dead_message(attempts: int) -> str:
@@ -51,9 +51,13 @@ async def recover_dead(conn: AsyncConnection, job: Mapping[str, Any], live_worke
     return len(cells), await settle(conn, {job["id"]: Delta(failed=failed)})
 
 
-async def requeue_stalled(conn: AsyncConnection, job: Mapping[str, Any]) -> tuple[int, list[dict[str, Any]]]:
-    """A job that made no progress for a while: send its queued cells again (their messages may have
-    been lost with a broker or a worker). With nothing left queued or computing, it completes; when its
+_UNSENT = text("SELECT EXISTS (SELECT 1 FROM outbox WHERE sent_at IS NULL AND payload ->> 'job' = :j)")
+
+
+async def requeue_stalled(conn: AsyncConnection, job: Mapping[str, Any], kind: str = FILL
+                          ) -> tuple[int, list[dict[str, Any]]]:
+    """A job that made no progress for a while: send its queued cells again as messages of `kind` (their
+    messages may have been lost with a broker or a worker). With nothing left queued or computing, it completes; when its
     column was deleted or lost its prompt, it is cancelled."""
     still_ai = (await conn.execute(text("SELECT ai IS NOT NULL FROM columns WHERE id = CAST(:c AS uuid)"),
                                    {"c": job["column_id"]})).scalar_one_or_none()
@@ -65,6 +69,10 @@ async def requeue_stalled(conn: AsyncConnection, job: Mapping[str, Any]) -> tupl
                  f"WHERE id = :j AND status IN ('queued', 'running') RETURNING {JOB_FIELDS}"),
             {"j": job["id"], "m": "The column was deleted or is no longer an AI column"})
         return 0, [jsonable(m) for m in ended.mappings()]
+    if (await conn.execute(_UNSENT, {"j": str(job["id"])})).scalar_one():
+        # its messages wait in the outbox (for their turn, or for the broker): they were not lost
+        await conn.execute(text("UPDATE jobs SET updated_at = now() WHERE id = :j"), {"j": job["id"]})
+        return 0, []
     res = await conn.execute(
         text("SELECT id, meta -> :c ->> 's' AS s, coalesce((meta -> :c ->> 'n')::float8, 0) AS nb "
              "FROM records WHERE table_id = :t AND meta -> :c ->> 'j' = :j"),
@@ -82,7 +90,7 @@ async def requeue_stalled(conn: AsyncConnection, job: Mapping[str, Any]) -> tupl
     for rid, status, nb in cells:
         if status == "pending":
             by_delay.setdefault(max(0, int((nb - now) * 1000)), []).append(rid)
-    await enqueue(conn, [m for delay, ids in by_delay.items() for m in outbox_rows(job["id"], ids, delay)])
+    await enqueue(conn, [m for delay, ids in by_delay.items() for m in outbox_rows(job["id"], ids, delay)], kind)
     await conn.execute(text("UPDATE jobs SET updated_at = now() WHERE id = :j"), {"j": job["id"]})
     return sum(len(v) for v in by_delay.values()), []
 

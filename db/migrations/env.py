@@ -16,9 +16,11 @@ def run() -> None:
             connection=connection,
             target_metadata=Base.metadata,
             compare_type=True,
-            # tables without a model (Chainlit's chat history) are managed by hand in their migration
+            # tables without a model (Chainlit's chat history, sort_demand) are managed by hand in their
+            # migration; the sort indexes are built by db/sort_indexes.py, not by a migration
             include_object=lambda obj, name, type_, reflected, compare_to: not (
                 type_ == "table" and reflected and compare_to is None
+                or type_ == "index" and reflected and str(name or "").startswith("ix_sort_")
             ),
         )
         with context.begin_transaction():

@@ -8,7 +8,7 @@ import { ChevronLeft, ChevronRight } from "lucide-react";
 // Each preview kind has its file in proposal/ (pasted below, see core/elements.py); they use the
 // helpers and imports of this file.
 // Long because it is the file Chainlit loads: its own ~90 lines, plus the shared parts and the three
-// preview kinds pasted in (each source under public/elements/ is under 180 lines).
+// preview kinds pasted in, and the deletion / rename one (each source under public/elements/ is under 180 lines).
 
 // ==== pasted from shared/look.jsx (edit public/elements/shared/look.jsx, then `make elements`) ====
 // Colours and value formatting of every tablechat element: one palette, one way to show a value.
@@ -134,8 +134,10 @@ function ErrorLine({ error }) {
   );
 }
 
-function Progress({ done }) {
-  return (
+// `count` of `total` (both optional) make it a bar that fills and says "X of N" while not done.
+function Progress({ done, count, total }) {
+  const counted = !done && total > 0 && count !== undefined && count !== null;
+  const bar = (
     <div
       className="w-full rounded overflow-hidden"
       style={{ height: 6, background: COLOR.track }}
@@ -143,15 +145,26 @@ function Progress({ done }) {
     >
       {done ? (
         <div style={{ width: "100%", height: "100%", background: COLOR.good }} />
+      ) : counted ? (
+        <div style={{ width: `${Math.min(100, (100 * count) / total)}%`, height: "100%", background: COLOR.busy }} />
       ) : (
         <div style={{ width: "40%", height: "100%", background: COLOR.busy, animation: "tcSlide 1s linear infinite" }} />
       )}
     </div>
   );
+  if (!counted) return bar;
+  return (
+    <div className="flex items-center gap-2 w-full">
+      {bar}
+      <span className="text-xs whitespace-nowrap" style={MUTED} data-testid="proposal-progress-count">
+        {count.toLocaleString()} of {total.toLocaleString()}
+      </span>
+    </div>
+  );
 }
 
 function StatusIcon({ result, applying }) {
-  if (applying) return <Loader2 size={14} className="animate-spin" style={MUTED} aria-label="applying" />;
+  if (applying && !result) return <Loader2 size={14} className="animate-spin" style={MUTED} aria-label="applying" />;
   if (!result) return null;
   return result.ok ? (
     <Check size={14} style={{ color: COLOR.good }} aria-label="applied" />
@@ -601,7 +614,9 @@ function DataPreview() {
             <Button size="sm" onClick={() => act("proposal_done")}>Done</Button>
           ) : null}
         </div>
-        {phase.applying || phase.decided ? <Progress done={phase.decided} /> : null}
+        {phase.applying || phase.decided ? (
+          <Progress done={phase.decided} count={(props.progress || {}).done} total={(props.progress || {}).total} />
+        ) : null}
         <Outcome fallback={(o) => o.message} />
         <ErrorLine error={props.error} />
         <ResearchLog />
@@ -639,8 +654,94 @@ function DataPreview() {
 }
 // ==== end of proposal/data.jsx ====
 
+// ==== pasted from proposal/revert.jsx (edit public/elements/proposal/revert.jsx, then `make elements`) ====
+// Reverting, pasted into Proposal.jsx (whose helpers and imports it uses): the Revert button of an
+// applied proposal, and what a revert preview says above its rows (what it undoes, and each cell changed
+// since, which keeps its current value while its row stays unchecked).
+
+function RevertButton() {
+  // a new table is undone by deleting it; a revert can be reverted like any change
+  if (props.status !== "applied" || !props.change_id || props.kind === "schema_create") return null;
+  return (
+    <div className="flex items-center gap-2">
+      <Button size="sm" variant="outline" data-testid="proposal-revert"
+        disabled={!!props.revert_requested}
+        onClick={() => act("proposal_revert", null)}>Revert</Button>
+      {props.revert_requested ? <span className="text-xs" style={MUTED}>The revert is shown below.</span> : null}
+    </div>
+  );
+}
+
+function RevertNote() {
+  const r = props.revert;
+  if (!r || props.status !== "pending") return null;
+  const conflicts = r.conflicts || [];
+  return (
+    <div className="text-xs flex flex-col gap-0.5" data-testid="revert-note">
+      <div style={MUTED}>Reverting: {r.summary || "a change"}</div>
+      {conflicts.length ? (
+        <div style={{ color: COLOR.warn }} data-testid="revert-conflicts">
+          {plural(conflicts.length, "cell")} changed since. Unchecked, each keeps its current value; check its row to restore.
+          <ul className="ml-4 list-disc">
+            {conflicts.slice(0, 10).map((c) => (
+              <li key={`${c.record_id}:${c.column_id}`}>
+                Row {c.record_id} · {c.column}: now “{show(c.current)}”, restore “{show(c.restore)}”
+              </li>
+            ))}
+          </ul>
+        </div>
+      ) : null}
+    </div>
+  );
+}
+// ==== end of proposal/revert.jsx ====
+
+// ==== pasted from proposal/table_change.jsx (edit public/elements/proposal/table_change.jsx, then `make elements`) ====
+// The preview of a deletion or a rename (a table, or the chat's workspace), pasted into Proposal.jsx
+// (whose helpers and imports it uses). A deletion is red and says what is lost; its button is Delete.
+
+function TableChangePreview() {
+  const phase = phaseOf(props);
+  const c = props.change || {};
+  const deleting = c.action === "delete_table";
+  const what = c.action === "rename_workspace" ? "workspace" : "table";
+  const tone = deleting ? COLOR.bad : COLOR.border;
+  return (
+    <div className="flex flex-col gap-2">
+      <div
+        className="flex items-center justify-between gap-2 flex-wrap rounded px-3 py-2"
+        style={{ background: deleting ? TINT.deleted : COLOR.panel, border: `1px solid ${tone}` }}
+        data-testid="table-change"
+        data-action={c.action}
+      >
+        <div className="text-sm flex flex-col gap-1">
+          <span className="font-semibold" style={deleting ? { color: COLOR.bad } : null}>
+            {deleting ? `Delete the table “${c.name}”` : `Rename the ${what} “${c.name}” to “${c.new_name}”`}
+          </span>
+          {deleting ? (
+            <span style={{ color: COLOR.bad }} data-testid="rows-lost">
+              {c.rows ? `${plural(c.rows, "row")} will be lost` : "It has no rows"}
+              {c.columns ? ` (${plural(c.columns, "column")})` : ""} · workspace {c.workspace}
+            </span>
+          ) : (
+            <span style={MUTED}>workspace {c.workspace}</span>
+          )}
+        </div>
+        {phase.pending ? (
+          <Actions phase={phase} label={deleting ? "Delete" : "Apply"} canApply={true} onDismiss={dismiss} onApply={apply} />
+        ) : null}
+      </div>
+      {phase.applying ? <Progress done={false} /> : null}
+      <ErrorLine error={props.error} />
+      <Outcome fallback={(o) => o.message} />
+    </div>
+  );
+}
+// ==== end of proposal/table_change.jsx ====
+
 export default function Proposal() {
-  const body = props.kind === "schema_create" ? <CreatePreview /> : props.kind === "schema_update" ? <SchemaPreview /> : <DataPreview />;
+  const body = props.kind === "schema_create" ? <CreatePreview /> : props.kind === "schema_update" ? <SchemaPreview />
+    : props.kind === "table_change" ? <TableChangePreview /> : <DataPreview />;
   return (
     <div
       className="w-full flex flex-col gap-1"
@@ -650,7 +751,9 @@ export default function Proposal() {
       style={{ opacity: FINAL[props.status] ? 0.7 : 1 }}
     >
       <style>{KEYFRAMES}</style>
+      <RevertNote />
       {body}
+      <RevertButton />
       {(props.fill_estimates || []).map((e) => (
         <div key={e.column} className="text-xs" style={MUTED} data-testid="fill-estimate">
           {props.status === "applied" ? "Filling" : "On Apply, AI fills"} “{e.column}”: {e.cells.toLocaleString()} cells,

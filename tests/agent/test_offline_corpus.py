@@ -16,7 +16,8 @@ from proposals.validate import parse, validate
 
 CORPUS = json.loads((Path(__file__).parent / "offline_corpus.json").read_text())["cases"]
 TOOLS = [{"name": n} for n in ("get_table", "query_rows", "list_tables", "propose_schema", "propose_data",
-                               "fill_column", "enrich_column", "analyze_table", "export_table")]
+                               "fill_column", "enrich_column", "analyze_table", "export_table",
+                               "propose_table_change", "share_workspace", "revert_change")]
 
 
 def _col(cid: str, name: str, ctype: str, **extra: Any) -> dict[str, Any]:
@@ -43,7 +44,7 @@ ROWS = [{"row_id": n, "Title": f"Bug {n}", "Status": "Open", "Priority": "P2", "
 RESULTS = {
     "get_table": BUGS,
     "query_rows": {"rows": ROWS, "total": 2, "next_offset": None},
-    "list_tables": {"tables": [{"name": "Bugs", "rows": 12, "active": True}]},
+    "list_tables": {"tables": [{"id": "t-bugs", "name": "Bugs", "rows": 12, "active": True}]},
     "analyze_table": {"columns": ["Status", "Points"], "rows": [["Open", 3]], "rows_analysed": 12, "shown": "table"},
     "export_table": {"file": "Bugs.xlsx", "rows": 12, "columns": 8},
     "fill_column": {"cells_queued": 12, "column": "Summary"},
@@ -65,7 +66,7 @@ def converse(ask: str) -> tuple[str, list[tuple[str, dict]], float]:
                 for i, (name, args) in enumerate(step.calls)]
         messages.append({"role": "assistant", "content": [{"type": "text", "text": step.text}, *uses]})
         calls += step.calls
-        if step.proposing or any(name in ("fill_column", "enrich_column") for name, _ in step.calls):
+        if step.proposing or any(name in ("fill_column", "enrich_column", "share_workspace") for name, _ in step.calls):
             return step.text, calls, slowest
         results = [{"type": "tool_result", "tool_use_id": u["id"], "content": json.dumps(RESULTS[u["name"]])}
                    for u in uses]
@@ -120,6 +121,9 @@ def verdict(case: dict) -> str | None:
             same_columns(cols, want["columns"]) if "columns" in want
             else all(any(c[:2] == w for c in cols) for w in want["has"]))
         return None if found else f"{payload['table_name']!r}: {cols}"
+    if kind == "call":  # a workspace or whole-table request: one call with these arguments
+        found = [a for n, a in calls if n == want["tool"]]
+        return None if found and all(found[-1].get(k) == v for k, v in want["args"].items()) else f"{calls}"
     if kind == "schema":
         got = schema_ops(last[1]) if last[0] == "propose_schema" else None
         return None if got is not None and same_columns(got, want["ops"]) else f"{names}: {got or text[:160]}"
@@ -139,13 +143,16 @@ def verdict(case: dict) -> str | None:
               and bool(deletes) == bool(want.get("delete") or want.get("delete_ids"))
               and deletes == want.get("delete_ids", deletes))
         return None if ok else f"ops {ops}"
+    if kind == "revert":
+        return None if last == ("revert_change", want["args"]) else f"called {calls}: {text[:120]}"
     expected_call = {"fill": "fill_column", "enrich": "enrich_column", "analyze": "analyze_table",
                      "export": "export_table", "list_tables": "list_tables", "describe": "get_table"}[kind]
     if expected_call not in names:
         return f"called {names}: {text[:120]}"
     args = dict(calls[names.index(expected_call)][1])
     if kind in ("fill", "enrich") and (NAMES.get(args["column_id"]) != want["column"]
-                                       or args["scope"] != want.get("scope", args["scope"])):
+                                       or args["scope"] != want.get("scope", args["scope"])
+                                       or args.get("mode") != want.get("mode", args.get("mode"))):
         return f"{expected_call} {args}"
     return None
 
@@ -173,3 +180,26 @@ def test_a_miss_is_counted():
             "expect": {"kind": "create", "table": "Books", "columns": [["Title", "text"], ["Author", "number"]]}}
     assert verdict(case) is not None
     assert verdict({"ask": "tell me a joke", "expect": {"kind": "create", "table": "Jokes", "has": []}})
+
+
+def _after_fill(result: dict) -> str:
+    """The offline model's words once fill_column answered `result`."""
+    messages = [{"role": "user", "content": [{"type": "text", "text": "fill column Summary"}]},
+                {"role": "assistant", "content": [{"type": "tool_use", "id": "u1", "name": "fill_column",
+                                                   "input": {"column_id": "c-summary", "scope": "empty"}}]},
+                {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "u1",
+                                              "content": json.dumps(result)}]}]
+    step = plan(ModelRequest("system", messages, TOOLS))
+    assert not step.calls
+    return step.text
+
+
+def test_a_big_fill_is_offered_now_or_as_a_batch_and_a_batch_fill_says_so():
+    text = _after_fill({"column": "Summary", "cells": 5000, "choice_needed": True,
+                        "estimate": "5,000 cells with claude-haiku-4-5: now about $1.20, about 2 min; or as a batch "
+                                    "about $0.60 (half the price), usually done within an hour, at most 24 h",
+                        "note": "Nothing started yet"}).replace("\\", "")  # as the markdown shows it
+    assert "$1.20" in text and "$0.60" in text and "24 h" in text
+    assert "fill column Summary now" in text and "fill column Summary as a batch" in text
+    started = _after_fill({"cells_queued": 5000, "column": "Summary", "mode": "batch", "estimated_cost_usd": 0.6})
+    assert "Started filling **Summary** as a batch" in started and "within an hour" in started

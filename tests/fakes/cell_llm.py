@@ -5,7 +5,13 @@ worker/prompt.py writes) and answers JSON keyed by row id with `expected(column,
 can check every cell against the row it came from. Latency, errors (429 with retry-after, 529, 500,
 hangs past the client's timeout, a refused row, a dead key, a spend limit) and malformed answers (not
 JSON, a row left out, a value the column type refuses) are configurable at run time; usage reports
-cache writes and reads for the system prompt, as the API does. Every request is counted per row.
+cache writes and reads for the system prompt, as the API does: only when the prompt is at least the
+model's minimum cacheable length (worker/llm.py), unless `min_cache_tokens` says otherwise. Every request is counted per row. The Message Batches endpoints
+(create, retrieve, cancel, results) answer a batch's requests the same way, `batch_latency_s` after it
+was created.
+
+Long because the fake is one server: the Messages and Message Batches endpoints share its answers,
+usage and counters, and its controls.
 
     with CellLLM() as fake:               # starts `python tests/fakes/cell_llm.py --port N`
         fake.configure(latency_s=0.2, per_output_token_s=0.005, overloaded_rate=0.1)
@@ -51,7 +57,10 @@ class Behaviour:
     poison: str | None = None  # a request containing this text gets 400 invalid_request_error
     fatal: str | None = None  # "auth" (401) or "spend" (429 with a spend-limit code) for every request
     max_inflight: int = 0  # more requests at once than this get a 429
-    min_cache_tokens: int = 0
+    # the shortest system prompt that is cached; None: the model's minimum, as on the real API
+    # (worker/llm.py MIN_CACHE_TOKENS); 0 caches any prefix
+    min_cache_tokens: int | None = None
+    batch_latency_s: float = 0.0  # a Message Batch ends this long after it was created
     seed: int = 0
 
 
@@ -95,8 +104,17 @@ def parse_request(body: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, 
     column = json.loads(match.group(1)) if match else {"type": "text"}
     content = body["messages"][-1]["content"]
     user = content if isinstance(content, str) else "".join(b.get("text", "") for b in content)
-    rows = [json.loads(line) for line in user.splitlines() if line.startswith("{")]
-    return column, rows, system_text
+    return column, _rows(user), system_text
+
+
+def _rows(user: str) -> list[dict[str, Any]]:
+    """The rows of a request: a header array then one array per row (worker/prompt.py), or one
+    {"row_id", "values"} object per line."""
+    lines = [json.loads(line) for line in user.splitlines() if line.startswith(("{", "["))]
+    if lines and isinstance(lines[0], list):
+        names = lines[0][1:]
+        return [{"row_id": line[0], "values": dict(zip(names, line[1:], strict=True))} for line in lines[1:]]
+    return lines
 
 
 class Fake:
@@ -113,6 +131,7 @@ class Fake:
         self.usage: Counter[str] = Counter()
         self.cached: set[str] = set()
         self.inflight = self.max_inflight = self.calls = 0
+        self.batches: dict[str, dict[str, Any]] = {}
 
     def configure(self, **changes: Any) -> None:
         known = {f.name for f in fields(Behaviour)}
@@ -124,7 +143,8 @@ class Fake:
             self.random = random.Random(changes["seed"])
 
     def stats(self) -> dict[str, Any]:
-        return {"calls": self.calls, "rows": dict(self.rows), "statuses": dict(self.statuses),
+        batches = {bid: {"requests": len(b["requests"]), "canceled": b["canceled"]} for bid, b in self.batches.items()}
+        return {"calls": self.calls, "rows": dict(self.rows), "statuses": dict(self.statuses), "batches": batches,
                 "usage": dict(self.usage), "max_inflight": self.max_inflight, "behaviour": asdict(self.behaviour)}
 
     def _error(self, status: int, kind: str, message: str, *, retry_after: float | None = None,
@@ -201,7 +221,12 @@ class Fake:
         prefix_tokens = tokens(system)
         rest = tokens(json.dumps(body.get("messages") or []))
         read = write = 0
-        if marked and prefix_tokens >= self.behaviour.min_cache_tokens:
+        least = self.behaviour.min_cache_tokens
+        if least is None:
+            from worker.llm import min_cache_tokens
+
+            least = min_cache_tokens(str(body.get("model") or ""))
+        if marked and prefix_tokens >= least:
             key = hashlib.sha256(f"{body.get('model')}\n{system}".encode()).hexdigest()
             if key in self.cached:
                 read = prefix_tokens
@@ -212,6 +237,78 @@ class Fake:
                  "cache_read_input_tokens": read, "cache_creation_input_tokens": write}
         self.usage.update(usage)
         return usage
+
+    # -- Message Batches: created at once, ended `batch_latency_s` later (or when cancelled), results
+    # computed as the Messages endpoint would answer each request, except for the injected faults
+
+    def _batch(self, bid: str, base: str) -> dict[str, Any]:
+        b = self.batches[bid]
+        ended = b["canceled"] or time.time() - b["created"] >= self.behaviour.batch_latency_s
+        if ended and b["results"] is None:
+            b["results"] = [self._batch_result(r, b["canceled"]) for r in b["requests"]]
+            b["ended"] = time.time()
+        counts = Counter(r["result"]["type"] for r in b["results"] or ())
+        stamp = lambda t: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t)) if t else None
+        return {"id": bid, "type": "message_batch", "processing_status": "ended" if ended else "in_progress",
+                "request_counts": {"processing": 0 if ended else len(b["requests"]),
+                                   **{k: counts.get(k, 0) for k in ("succeeded", "errored", "canceled", "expired")}},
+                "created_at": stamp(b["created"]), "expires_at": stamp(b["created"] + 86400),
+                "ended_at": stamp(b.get("ended")), "cancel_initiated_at": stamp(b.get("cancel_at")),
+                "archived_at": None, "results_url": f"{base}/v1/messages/batches/{bid}/results" if ended else None}
+
+    def _batch_result(self, request: dict[str, Any], canceled: bool) -> dict[str, Any]:
+        body, cid = request["params"], request["custom_id"]
+        if canceled:
+            return {"custom_id": cid, "result": {"type": "canceled"}}
+        column, rows, system = parse_request(body)
+        for row in rows:
+            self.rows[str(row["row_id"])] += 1
+        if self.behaviour.poison and self.behaviour.poison in json.dumps(body):
+            return {"custom_id": cid, "result": {"type": "errored", "error": {"type": "error", "error": {
+                "type": "invalid_request_error", "message": "prompt is too long"}}}}
+        text = json.dumps({str(r["row_id"]): expected(column, r.get("values") or {}) for r in rows}, ensure_ascii=False)
+        usage = self._usage(body, system, tokens(text))
+        return {"custom_id": cid, "result": {"type": "succeeded", "message": {
+            "id": f"msg_fake_batch_{cid}", "type": "message", "role": "assistant",
+            "model": body.get("model", "claude-fake"), "content": [{"type": "text", "text": text}],
+            "stop_reason": "end_turn", "stop_sequence": None, "usage": usage}}}
+
+    async def create_batch(self, request):
+        from aiohttp import web
+
+        body = await request.json()
+        bid = f"msgbatch_fake_{len(self.batches) + 1:04d}"
+        self.batches[bid] = {"requests": body["requests"], "created": time.time(), "canceled": False, "results": None}
+        return web.json_response(self._batch(bid, f"{request.scheme}://{request.host}"))
+
+    async def get_batch(self, request):
+        from aiohttp import web
+
+        bid = request.match_info["bid"]
+        if bid not in self.batches:
+            return self._error(404, "not_found_error", f"no batch {bid}")
+        return web.json_response(self._batch(bid, f"{request.scheme}://{request.host}"))
+
+    async def cancel_batch(self, request):
+        from aiohttp import web
+
+        bid = request.match_info["bid"]
+        if bid not in self.batches:
+            return self._error(404, "not_found_error", f"no batch {bid}")
+        b = self.batches[bid]
+        if b["results"] is None:
+            b["canceled"], b["cancel_at"] = True, time.time()
+        return web.json_response(self._batch(bid, f"{request.scheme}://{request.host}"))
+
+    async def batch_results(self, request):
+        from aiohttp import web
+
+        bid = request.match_info["bid"]
+        batch = self._batch(bid, "") if bid in self.batches else None
+        if batch is None or batch["processing_status"] != "ended":
+            return self._error(404, "not_found_error", "the batch has no results yet")
+        lines = "".join(json.dumps(r) + "\n" for r in self.batches[bid]["results"])
+        return web.Response(text=lines, content_type="application/binary")
 
     def app(self):
         from aiohttp import web
@@ -229,6 +326,10 @@ class Fake:
 
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_post("/v1/messages", self.messages)
+        app.router.add_post("/v1/messages/batches", self.create_batch)
+        app.router.add_get("/v1/messages/batches/{bid}", self.get_batch)
+        app.router.add_post("/v1/messages/batches/{bid}/cancel", self.cancel_batch)
+        app.router.add_get("/v1/messages/batches/{bid}/results", self.batch_results)
         app.router.add_post("/_fake/configure", configure)
         app.router.add_post("/_fake/reset", reset)
         app.router.add_get("/_fake/stats", stats)

@@ -544,7 +544,7 @@ async def test_a_deleted_table_makes_its_proposal_stale(engine, bugs):
 
 async def test_apply_10k_timing(engine):
     # the bench raises unless all 10,000 operations were applied; the time is printed, not asserted
-    seconds = await bench_apply_10k(engine)
+    seconds, _ = await bench_apply_10k(engine)
     print(f"\napply_10k_s = {seconds:.3f}")
 
 
@@ -584,3 +584,32 @@ async def test_a_proposal_closing_a_circle_of_ai_columns_is_refused_naming_it(en
             {"action": "add", "column": {"name": "A", "ai": {"prompt": "from {B}", "depends_on": []}}},
             {"action": "add", "column": {"name": "B", "ai": {"prompt": "from {a}", "depends_on": []}}}]})
     assert any("A → B → A" in p for p in err.value.problems)
+
+
+async def test_a_large_data_proposal_reports_its_results_chunk_by_chunk(engine, bugs):
+    """One conflict check, then the operations land in chunks: `ticks` hears each chunk's results, the
+    count of operations done grows to the total, and the rows added in chunks share one fill job."""
+    ids = bugs["ids"]
+    ops = [{"action": "add", "data": {"Name": f"new {n}"}} for n in range(2500)]
+    ops += [{"action": "update", "row_id": ids[0], "changes": {"Points": 99}},
+            {"action": "update", "row_id": ids[1], "changes": {"Points": 98}},
+            {"action": "delete", "row_id": ids[2]}]
+    made = await _propose(engine, bugs, "data", {"reasoning": "many", "operations": ops})
+    async with transaction(bugs["acc"], engine=engine) as conn:  # edited meanwhile: a conflict
+        t = await tables.get_table(conn, bugs["table"])
+        await records.update_record(conn, t, ids[1], {"Points": 5})
+    heard = []
+
+    async def ticks(batch, done, total):
+        heard.append(([r.index for r in batch], done, total))
+
+    result = await _apply(engine, bugs, made, ticks=ticks)
+    assert (result.status, result.applied, result.failed) == ("applied", 2502, 1)
+    assert heard[0] == ([2501], 1, 2503)  # the conflict is known before anything is written
+    assert len(heard) >= 4 and all(total == 2503 for *_, total in heard)
+    assert [done for _, done, _ in heard] == sorted({done for _, done, _ in heard}) and heard[-1][1] == 2503
+    assert sorted(i for batch, _, _ in heard for i in batch) == list(range(2503))
+    assert len(result.jobs) == 1  # one fill of the AI column for all the added rows
+    async with transaction(bugs["acc"], engine=engine) as conn:
+        queued = (await conn.execute(text("SELECT total FROM jobs WHERE id = :j"), {"j": result.jobs[0]})).scalar()
+    assert queued == 2500

@@ -338,3 +338,27 @@ async def test_the_offline_agent_enriches_through_the_offline_workers(ctx, event
     first = event.payload["research_log"][0]
     assert first["source"] == "offline" and "sample of 5 of 7 rows" in first["note"] and "$0.0000" in first["note"]
     assert after_enrich == before
+
+
+async def test_a_big_fill_offers_now_or_batch_and_starts_only_what_was_chosen(ctx, events, engine, sheet, pipeline,
+                                                                              fake):
+    s = await sheet(1200)
+    args = {"table_id": str(s.table.id), "column_id": "Out", "scope": "all"}
+    out = await run_tool(ctx, "fill_column", args)
+    assert not out.is_error and out.content["choice_needed"] is True, out.text()
+    assert out.content["estimated_batch_cost_usd"] == pytest.approx(out.content["estimated_cost_usd"] / 2, rel=1e-3)
+    assert "1,200 cells" in out.content["estimate"] and "batch" in out.content["estimate"]
+    assert "24 h" in out.content["estimate"] and "min" in out.content["estimate"]
+    assert not [e for e in events if isinstance(e, JobEvent)]  # nothing started
+    async with transaction(None, engine=engine) as conn:
+        assert (await conn.execute(text("SELECT count(*) FROM jobs WHERE table_id = :t"),
+                                   {"t": s.table.id})).scalar_one() == 0
+
+    out = await run_tool(ctx, "fill_column", {**args, "mode": "batch"})
+    assert not out.is_error and out.content["cells_queued"] == 1200 and out.content["mode"] == "batch", out.text()
+    done = await wait_job(engine, out.content["job_id"], timeout=120)
+    assert (done["status"], done["done"], done["mode"]) == ("completed", 1200, "batch")
+    assert fake.stats()["calls"] == 0 and fake.stats()["batches"]  # every cell through Message Batches
+
+    bad = await run_tool(ctx, "fill_column", {**args, "mode": "later"})
+    assert bad.is_error and "mode" in bad.text()

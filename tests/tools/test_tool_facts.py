@@ -16,12 +16,17 @@ def test_every_tool_has_its_facts_and_a_label_of_its_own():
 
 
 def test_the_proposing_tools_end_the_turn_and_name_a_kind_with_buttons():
-    assert {n for n, f in FACTS.items() if f.ends_turn} == {"propose_schema", "propose_data", "propose_import"}
+    assert {n for n, f in FACTS.items() if f.ends_turn} == {"propose_schema", "propose_data", "propose_import",
+                                                            "propose_table_change", "revert_change"}
     assert {n for n, f in FACTS.items() if f.proposes} == {"propose_schema", "propose_data", "propose_import",
-                                                           "enrich_column"}
+                                                           "enrich_column", "propose_table_change",
+                                                           "revert_change"}
     assert proposal_kind("propose_schema", {"mode": "create"}) == "create"
     assert proposal_kind("propose_schema", None) == "update"
     assert proposal_kind("propose_import", {"target": "new_table"}) == "create"
     assert proposal_kind("enrich_column", {"new_column": {"name": "Pitch"}}) == "update"
     assert proposal_kind("list_tables", {}) == "data"
-    assert set(BUTTONS) == {"create", "update", "data"}
+    assert proposal_kind("propose_table_change", {"action": "delete_table"}) == "delete"
+    assert proposal_kind("propose_table_change", {"action": "rename_table"}) == "rename"
+    assert set(BUTTONS) == {"create", "update", "data", "delete", "rename"}
+    assert BUTTONS["delete"] == ("Delete", "Dismiss")

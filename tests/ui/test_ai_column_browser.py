@@ -132,6 +132,16 @@ async def test_ai_column_through_the_chat_fills_with_live_progress(chromium, app
             await expect(row.locator('td[data-col="Summary"]')).to_contain_text(want)
         await row.locator('td[data-col="Summary"]').scroll_into_view_if_needed()
         await screenshot(page, "ai_column_filled")
+
+        # Revert on the finished fill: its values go, as a proposal applied with its own Apply
+        await progress.get_by_role("button", name="Revert").click()
+        undo = page.locator('[data-testid="proposal"][data-kind="data"]').last
+        await expect(undo.get_by_test_id("revert-note")).to_contain_text("AI fill of")
+        await undo.get_by_role("button", name="Apply 3 of 3").click()
+        await expect(undo.get_by_test_id("proposal-outcome")).to_contain_text("applied")
+        for name in names:
+            row = live.locator("tr", has=page.locator('td[data-col="Name"]', has_text=name))
+            await expect(row.locator('td[data-col="Summary"]')).to_have_text("")
     finally:
         await page.context.close()
 

@@ -243,7 +243,8 @@ async def test_apply_trusts_only_this_chats_proposals_and_applies_once(app, engi
     async with transaction(acc, engine=engine) as conn:
         columns = (await tables.get_table(conn, table.id)).columns
     assert final["status"] == "applied" and final["outcome"]["applied"] == len(columns) == 6  # op 5 unchecked; junk ignored
-    assert _elements(chat, "LiveTable")[-1]["props"] == {"table_id": str(table.id), "locked": False}
+    assert _elements(chat, "LiveTable")[-1]["props"] == {"table_id": str(table.id), "locked": False, "view_only": False,
+                                                        "workspace": ws["name"], "workspace_id": str(ws["id"])}
     await chat.wait_for("new_message", "is created and open beside the chat")
     for _ in range(50):  # the agent's turn is saved with the thread right after its reply
         history = await _history(engine, chat.session.thread_id)

@@ -147,20 +147,23 @@ async def _claim(engine, workspace_id, user_identifier="someone"):
         )
 
 
-async def test_workspace_for_chat_reuses_unclaimed_then_creates(engine, unique):
+async def test_workspace_for_chat_opens_the_most_recent_then_keeps_the_preferred(engine, unique):
+    from db import workspaces
     from ui.chat_history import workspace_for_chat
 
     async with transaction(None, engine=engine) as conn:
         acc = await accounts.create_account(conn, name=f"w{unique}", password="pw-12345678")
-        first = await workspace_for_chat(conn, acc)
+        first = await workspace_for_chat(conn, acc)  # a new login's first chat makes its first workspace
         again = await workspace_for_chat(conn, acc)
-    assert again["id"] == first["id"]  # a chat left without a message does not cost a workspace
+    assert again["id"] == first["id"] and first["role"] == "owner" and first["tables"] == 0
     await _claim(engine, first["id"])
     async with transaction(None, engine=engine) as conn:
-        second = await workspace_for_chat(conn, acc)
-        kept = await workspace_for_chat(conn, acc, prefer=first["id"])
+        second = await workspaces.create(conn, owner_id=acc)
+        newest = await workspace_for_chat(conn, acc)  # a new chat: the most recent one
+        kept = await workspace_for_chat(conn, acc, prefer=first["id"])  # a resumed chat keeps its own
+        then = await workspace_for_chat(conn, acc)  # ...and it became the most recent
         names = [w["name"] for w in await accounts.workspaces_of(conn, acc)]
-    assert second["id"] != first["id"] and kept["id"] == first["id"]
+    assert newest["id"] == second["id"] and kept["id"] == first["id"] and then["id"] == first["id"]
     assert names == [first["name"], second["name"]]
 
 

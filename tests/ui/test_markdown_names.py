@@ -84,7 +84,7 @@ async def test_workspace_greeting_shows_its_name_as_text(app, engine, unique):  
     from ui.workspace import welcome_text
 
     for name in HOSTILE:
-        assert_inert(welcome_text(name), name)
+        assert_inert(welcome_text({"name": name, "tables": 2, "role": "owner"}), name)
 
 
 def _job(status: str, *, done: int, failed: int, error: str | None = None, mode: str = "write"):

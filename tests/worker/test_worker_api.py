@@ -55,3 +55,18 @@ async def test_fill_errors_are_clear_and_jobs_are_private(engine, token_headers,
     assert (await client.post(f"/jobs/{job_id}/cancel", headers=stranger)).status_code == 404
     assert (await client.get("/jobs/not-a-job", headers=owner)).status_code == 404
     assert (await client.get(f"/jobs/{job_id}")).status_code == 401
+
+
+async def test_a_fill_can_run_as_a_batch_through_the_api(engine, token_headers, client, pipeline, fake):
+    headers = await token_headers()
+    table_id, _, first_job = await _table(client, headers, 12)
+    await wait_job(engine, first_job)
+    r = await client.post(f"/tables/{table_id}/columns/Pitch/fill", headers=headers, json={"mode": "later"})
+    assert r.status_code == 422 and r.json()["error"]["code"] == "invalid"
+    r = await client.post(f"/tables/{table_id}/columns/Pitch/fill", headers=headers,
+                          json={"scope": "all", "mode": "batch"})
+    assert r.status_code == 202, r.text
+    await wait_job(engine, r.json()["job_id"])
+    job = (await client.get(f"/jobs/{r.json()['job_id']}", headers=headers)).json()
+    assert (job["mode"], job["status"], job["done"]) == ("batch", "completed", 12)
+    assert fake.stats()["batches"]

@@ -7,11 +7,11 @@ import pytest
 
 from db.coerce import coerce
 from worker import prompt
-from worker.llm import AnthropicCellModel, CellModelError, CellRequest, OfflineCellModel
+from worker.llm import AnthropicCellModel, CellModelError, CellRequest, OfflineCellModel, min_cache_tokens
 
 
-def _request(column, rows):
-    return CellRequest(model="claude-haiku-4-5", system="Column to fill: " + json.dumps(column),
+def _request(column, rows, *, model="claude-haiku-4-5", padding=""):
+    return CellRequest(model=model, system="Column to fill: " + json.dumps(column) + padding,
                        user="<rows>\n" + "\n".join(json.dumps(r) for r in rows) + "\n</rows>",
                        max_tokens=200, column=column, rows=tuple(rows))
 
@@ -21,6 +21,7 @@ ROWS = [{"row_id": "1", "values": {"Description": "Acme makes anvils"}},
 
 
 async def test_a_reply_carries_text_and_usage_with_cache_tokens(fake):
+    fake.configure(min_cache_tokens=0)  # a model that caches any prefix
     model = AnthropicCellModel(api_key="test", base_url=fake.url, timeout=5)
     first = await model.complete(_request({"name": "Out", "type": "text"}, ROWS))
     second = await model.complete(_request({"name": "Out", "type": "text"}, ROWS))
@@ -28,6 +29,28 @@ async def test_a_reply_carries_text_and_usage_with_cache_tokens(fake):
     assert prompt.parse({"name": "Out", "type": "text"}, first.text, [1, 2])[2] == (True, "about Initech writes reports")
     assert first.cache_write_tokens > 0 and first.cache_read_tokens == 0
     assert second.cache_read_tokens == first.cache_write_tokens and second.output_tokens > 0
+
+
+def test_each_model_has_its_minimum_cacheable_length_and_unknown_ones_the_largest():
+    assert min_cache_tokens("claude-haiku-4-5") == 4096 and min_cache_tokens("claude-haiku-4-5-20251001") == 4096
+    assert min_cache_tokens("claude-sonnet-4-5") == 1024 and min_cache_tokens("claude-opus-4-1") == 1024
+    assert min_cache_tokens("claude-opus-4-6") == 4096 and min_cache_tokens("claude-3-5-haiku-latest") == 2048
+    assert min_cache_tokens("some-new-model") == 4096
+
+
+async def test_a_prefix_shorter_than_the_models_minimum_is_billed_in_full_as_on_the_api(fake):
+    model = AnthropicCellModel(api_key="test", base_url=fake.url, timeout=5)
+    column = {"name": "Out", "type": "text"}
+    short = [await model.complete(_request(column, ROWS, model="claude-sonnet-4-5")) for _ in range(2)]
+    # about 1,100 tokens of prefix: cached by Sonnet 4.5 (1,024), not by Haiku 4.5 (4,096)
+    pad = "\n" + "A rule the column follows. " * 160
+    sonnet = [await model.complete(_request(column, ROWS, model="claude-sonnet-4-5", padding=pad)) for _ in range(2)]
+    haiku = [await model.complete(_request(column, ROWS, model="claude-haiku-4-5", padding=pad)) for _ in range(2)]
+    await model.close()
+    assert all(r.cache_read_tokens == r.cache_write_tokens == 0 for r in short + haiku)
+    assert haiku[1].input_tokens == haiku[0].input_tokens > 1024
+    assert sonnet[0].cache_write_tokens > 1024 and sonnet[1].cache_read_tokens == sonnet[0].cache_write_tokens
+    assert sonnet[1].input_tokens < 100
 
 
 @pytest.mark.parametrize(("behaviour", "kind", "words"), [

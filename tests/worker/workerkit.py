@@ -24,7 +24,7 @@ os.environ.setdefault("TABLECHAT_REDIS_PREFIX", PREFIX)
 
 FAST = {"TABLECHAT_REDIS_PREFIX": PREFIX, "TABLECHAT_RETRY_BASE_S": 0.05, "TABLECHAT_RETRY_MAX_S": 2,
         "TABLECHAT_LLM_TIMEOUT_S": 2, "TABLECHAT_SWEEP_INTERVAL_S": 0.3, "TABLECHAT_FULL_SWEEP_S": 2,
-        "TABLECHAT_STALL_S": 3, "TABLECHAT_PROGRESS_INTERVAL_S": 0.1}
+        "TABLECHAT_STALL_S": 3, "TABLECHAT_PROGRESS_INTERVAL_S": 0.1, "TABLECHAT_BATCH_POLL_S": 0.2}
 
 
 def app_settings(services, cell_llm, **changes: Any):
@@ -59,10 +59,10 @@ class Pipeline:
 
     def start(self, *, threads: int = 4, offline: bool = False, **app_changes: Any) -> None:
         """Start; `offline` runs the built-in offline cell model, as `make run` does without a key."""
-        import dramatiq
         from anthropic import AsyncAnthropic
 
         from worker import runtime
+        from worker.consumers import FairWorker
         from worker.llm import AnthropicCellModel, OfflineCellModel
 
         app = app_settings(self.services, self.cell_llm, **({"TABLECHAT_LLM": "offline"} if offline else {}),
@@ -78,7 +78,7 @@ class Pipeline:
             return AnthropicCellModel(api_key="test", client=client)
 
         runtime.configure(model_factory=model, app=app, settings=ws)
-        self.worker = dramatiq.Worker(self.broker, queues={self.queue}, worker_threads=threads, worker_timeout=100)
+        self.worker = FairWorker(self.broker, worker_threads=threads, worker_timeout=100)
         self.worker.start()
         ready = threading.Event()
 

@@ -94,7 +94,9 @@ function DataPreview() {
             <Button size="sm" onClick={() => act("proposal_done")}>Done</Button>
           ) : null}
         </div>
-        {phase.applying || phase.decided ? <Progress done={phase.decided} /> : null}
+        {phase.applying || phase.decided ? (
+          <Progress done={phase.decided} count={(props.progress || {}).done} total={(props.progress || {}).total} />
+        ) : null}
         <Outcome fallback={(o) => o.message} />
         <ErrorLine error={props.error} />
         <ResearchLog />

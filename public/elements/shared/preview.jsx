@@ -68,8 +68,10 @@ function ErrorLine({ error }) {
   );
 }
 
-function Progress({ done }) {
-  return (
+// `count` of `total` (both optional) make it a bar that fills and says "X of N" while not done.
+function Progress({ done, count, total }) {
+  const counted = !done && total > 0 && count !== undefined && count !== null;
+  const bar = (
     <div
       className="w-full rounded overflow-hidden"
       style={{ height: 6, background: COLOR.track }}
@@ -77,15 +79,26 @@ function Progress({ done }) {
     >
       {done ? (
         <div style={{ width: "100%", height: "100%", background: COLOR.good }} />
+      ) : counted ? (
+        <div style={{ width: `${Math.min(100, (100 * count) / total)}%`, height: "100%", background: COLOR.busy }} />
       ) : (
         <div style={{ width: "40%", height: "100%", background: COLOR.busy, animation: "tcSlide 1s linear infinite" }} />
       )}
     </div>
   );
+  if (!counted) return bar;
+  return (
+    <div className="flex items-center gap-2 w-full">
+      {bar}
+      <span className="text-xs whitespace-nowrap" style={MUTED} data-testid="proposal-progress-count">
+        {count.toLocaleString()} of {total.toLocaleString()}
+      </span>
+    </div>
+  );
 }
 
 function StatusIcon({ result, applying }) {
-  if (applying) return <Loader2 size={14} className="animate-spin" style={MUTED} aria-label="applying" />;
+  if (applying && !result) return <Loader2 size={14} className="animate-spin" style={MUTED} aria-label="applying" />;
   if (!result) return null;
   return result.ok ? (
     <Check size={14} style={{ color: COLOR.good }} aria-label="applied" />

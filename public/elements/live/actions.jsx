@@ -1,0 +1,110 @@
+// What the live view does to rows and AI cells: retry a column's failed cells (through the chat when it
+// answers), regenerate / recompute / unpin one AI cell, add a row, delete the selected rows. Each tells
+// the person what happened in the notice line and leaves what they typed in place when it fails.
+const RETRY_ACTION = "live_retry_failed";
+
+function useRowActions({ tableId, table, view, setView, total, pageSize, locked, busy, setBusy, setNotice, loadStatus, load,
+                         adding, setAdding, selected, setSelected, setConfirmDelete, setActive, setUndo }) {
+  // Through the chat session when it answers (the conversation then follows the fill with its live
+  // progress message, as for any fill), else straight through the REST API.
+  async function retryFailed(col) {
+    if (locked || busy) return;
+    setBusy(col.id);
+    const cells = (n) => `${n} failed cell${n === 1 ? "" : "s"} of "${col.name}"`;
+    try {
+      let answer = null;
+      try {
+        if (typeof callAction === "function") {
+          const res = await callAction({ name: RETRY_ACTION, payload: { table_id: tableId, column_id: col.id } });
+          answer = res && res.response;
+        }
+      } catch (e) {
+        answer = null; // no chat session to take it (or no such action there): the REST call below
+      }
+      if (answer && answer.ok) {
+        setNotice(answer.total ? `Retrying ${cells(answer.total)}: progress in the chat.` : `No failed cells of "${col.name}" left to retry.`);
+      } else if (answer && answer.error) {
+        setNotice(answer.error);
+      } else {
+        const job = await api(`/tables/${tableId}/columns/${col.id}/fill`, { method: "POST", body: JSON.stringify({ scope: "failed" }) });
+        setNotice(`Retrying ${cells(job.total)}…`);
+      }
+    } catch (e) {
+      setNotice(e.message);
+    } finally {
+      setBusy(null);
+      loadStatus();
+    }
+  }
+
+  // one AI cell: regenerate, recompute when stale, unpin (a fill of that row, which also drops the pin)
+  async function fillCell(row, col, what) {
+    setBusy("cell");
+    try {
+      await api(`/tables/${tableId}/columns/${col.id}/fill`, { method: "POST", body: JSON.stringify({ scope: [row.id] }) });
+      const words = { regenerate: "Regenerating", recompute: "Recomputing", unpin: "Unpinned; filling" };
+      setNotice(`${words[what]} "${col.name}" of row ${row.id}…`);
+    } catch (e) {
+      setNotice(e.message);
+    } finally {
+      setBusy(null);
+      loadStatus();
+    }
+  }
+
+  async function addRow() {
+    const values = {};
+    for (const c of table.columns) {
+      const text = adding[c.id];
+      if (text !== undefined && text.trim() !== "") values[c.id] = parseInput(text, c.type);
+    }
+    setBusy("add");
+    try {
+      const made = await api(`/tables/${tableId}/records`, { method: "POST", body: JSON.stringify({ values }) });
+      setAdding(null);
+      setNotice(`Row ${made.id} added.`);
+      const lastPage = Math.floor(total / pageSize);
+      if (!view.sort && view.page !== lastPage) setView({ page: lastPage });
+      else await load();
+    } catch (e) {
+      setNotice(`The row was not added: ${e.message}`); // the new row keeps what was typed
+    } finally {
+      setBusy(null);
+    }
+  }
+
+  async function deleteRows() {
+    setBusy("delete");
+    try {
+      const done = await api(`/tables/${tableId}/records/delete`, { method: "POST", body: JSON.stringify({ ids: selected }) });
+      const said = `Deleted ${plural(done.deleted, "row")}.`;
+      setNotice(said);
+      setUndo(done.change_id ? { changeId: done.change_id, count: done.deleted, notice: said } : null);
+      setSelected([]);
+      setConfirmDelete(false);
+      setActive(null);
+      await load();
+    } catch (e) {
+      setNotice(`Nothing was deleted: ${e.message}`);
+    } finally {
+      setBusy(null);
+    }
+  }
+
+  // the deletion is a change set of its own: reverting it brings the rows back under their ids
+  async function undoDelete(undo) {
+    setBusy("undo");
+    try {
+      await api(`/changes/${undo.changeId}/revert`, { method: "POST", body: "{}" });
+      setNotice(`Brought back ${plural(undo.count, "row")}.`);
+      setUndo(null);
+      await load();
+    } catch (e) {
+      setNotice(`The rows could not be brought back: ${e.message}`);
+    } finally {
+      setBusy(null);
+    }
+  }
+
+  return { retryFailed, fillCell, addRow, deleteRows, undoDelete };
+}
