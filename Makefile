@@ -14,7 +14,7 @@ STAMP := $(VENV)/.synced
 run: install
 	$(VENV)/bin/tablechat run --port $(PORT)
 
-test: install browser balancer
+test: install browser
 	$(VENV)/bin/pytest
 
 EMBEDDED_TESTS ?= tests/core tests/worker tests/tools/test_tool_ai.py tests/ui tests/dataio/test_dataio_cli.py
@@ -35,20 +35,19 @@ $(STAMP): pyproject.toml uv.lock | $(UV)
 	$(PYTHON) -m venv .tools
 	.tools/bin/pip install --quiet uv
 
-# Debian's Chromium drives the browser tests (Playwright cannot download its own here).
+# Debian's packages the tests drive: Chromium for the browser tests (Playwright cannot download its own
+# here) and HAProxy, which balances `tablechat run --processes N`, the multi-process browser test and the
+# chat200 bench (deploy/haproxy.cfg). One step, so that `make install browser` leaves a machine ready
+# to run the whole suite without a network.
 browser:
-	@command -v chromium >/dev/null 2>&1 || { \
-	  echo "installing Debian's chromium for the browser tests"; \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
-	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; fi; }
+	@missing=""; command -v chromium >/dev/null 2>&1 || missing=" chromium"; \
+	{ command -v haproxy >/dev/null 2>&1 || test -x /usr/sbin/haproxy; } || missing="$$missing haproxy"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian's$$missing for the tests"; \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi; fi
 
-# Debian's HAProxy balances `tablechat run --processes N`, the multi-process browser test and the
-# chat200 bench over several app processes (deploy/haproxy.cfg).
-balancer:
-	@command -v haproxy >/dev/null 2>&1 || test -x /usr/sbin/haproxy || { \
-	  echo "installing Debian's haproxy for several app processes"; \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy; \
-	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy; fi; }
+balancer: browser
 
 # Chainlit cannot import a file into a custom element: each element carries a pasted copy of the
 # public/elements/shared/ files it names (core/elements.py; tests/core/test_elements.py checks them).
