@@ -215,13 +215,13 @@ class LoginThrottle:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                if status == 401:  # counted before the caller hears of it: the next try already meets it
+                    await self.throttle.failed(keys[0], self.client)
+                    await self.throttle.failed(keys[1], self.account)
             await send(message)
 
         await self.app(scope, replay, watch)
-        if status == 401:
-            await self.throttle.failed(keys[0], self.client)
-            await self.throttle.failed(keys[1], self.account)
-        elif 200 <= status < 300:
+        if 200 <= status < 300:
             await self.throttle.succeeded(keys[1])
 
 
