@@ -9,10 +9,11 @@ import {
 // The live view of the active table: a grid over the REST API (with the login cookie) that sorts, searches
 // and filters server-side, edits cells through an outbox kept in the browser (nothing typed is lost when
 // the server cannot be reached), adds and deletes rows, and follows the change feed so edits from another
-// tab, user or the API appear within a second or two. Values render as text (React escapes them).
+// tab, user or the API appear at once (pushed; polled only while the push is down: live/feed.jsx).
+// Values render as text (React escapes them).
 // Chainlit wipes local state on every props update, so what must last is in browser storage. The parts
-// live in public/elements/live/ and are pasted below by `make elements`: this file is long only because of
-// those copies; its own code is the state the parts share and the layout.
+// live in public/elements/live/ and are pasted below by `make elements`: long because of those copies
+// (Chainlit cannot import them); its own code is only the state the parts share and the layout.
 
 // ==== pasted from shared/look.jsx (edit public/elements/shared/look.jsx, then `make elements`) ====
 // Colours and value formatting of every tablechat element: one palette, one way to show a value.
