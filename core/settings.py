@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     # a long_text cell holds at most 1,000,000 characters (db.coerce.LONG_TEXT_MAX)
     import_max_field_chars: int = Field(default=1_000_000, ge=1, le=1_000_000, alias="TABLECHAT_IMPORT_MAX_FIELD_CHARS")
     import_max_unzipped_mb: int = Field(default=1000, ge=1, alias="TABLECHAT_IMPORT_MAX_UNZIPPED_MB")
+    # the operations of a data proposal applied at a time; the preview's rows tick and its bar counts
+    # "X of N" as each chunk lands
+    apply_chunk: int = Field(default=1000, ge=1, le=100_000, alias="TABLECHAT_APPLY_CHUNK")
     data_dir: Path = Field(default=ROOT / ".data", alias="TABLECHAT_DATA_DIR")
     port: int = Field(default=8000, alias="PORT")
     # PostgreSQL connections each process keeps at most: the app's queries, and (app processes) the chat

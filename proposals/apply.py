@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from core.settings import get_settings
 from dataio import uploads
 from dataio.importer import Progress
 from db import ai_cells, bulk_ops, change_sets, history, restore, workspaces
@@ -43,7 +44,6 @@ from proposals.store import Status, StoredProposal
 __all__ = ["ApplyResult", "apply"]
 
 SOURCE = "proposal"
-CHUNK = 1000  # data operations applied, and told to `ticks`, at a time
 Ticks = Callable[[list[OpResult], int, int], Awaitable[None]]
 GONE = "The table no longer exists"
 
@@ -205,7 +205,8 @@ async def _apply_data(
     jobs: list[str],
     ticks: Ticks | None = None,
 ) -> tuple[uuid.UUID | None, list[OpResult]]:
-    """The data operations after one conflict check, in chunks of CHUNK, `ticks` told as each lands."""
+    """The data operations after one conflict check, in chunks of TABLECHAT_APPLY_CHUNK, `ticks` told as
+    each lands."""
     table = await _table(conn, row.table_id)
     if table is None:
         return None, [failed(i, GONE, conflict=True) for i in chosen]
@@ -220,6 +221,7 @@ async def _apply_data(
     restores = [(i, back[str(i)]) for i, _ in plan.adds if str(i) in back]
     plan.adds = [(i, v) for i, v in plan.adds if str(i) not in back]
     reverting = "revert" in row.payload
+    chunk = get_settings().apply_chunk
     done = 0
 
     async def tell(batch: list[OpResult]) -> None:
@@ -232,15 +234,15 @@ async def _apply_data(
     await tell([results[i] for i in chosen if i in results])
     async with bulk_ops.without_jit(conn):
         deletes = list(plan.deletes.items())
-        for start in range(0, len(deletes), CHUNK):
-            part = dict(deletes[start:start + CHUNK])
+        for start in range(0, len(deletes), chunk):
+            part = dict(deletes[start:start + chunk])
             deleted = await bulk_ops.delete_rows(conn, table.id, list(part))
             for rid, i in part.items():
                 results[i] = ok(i, row_id=rid) if rid in deleted else failed(i, f"Row {rid} does not exist", row_id=rid)
             await tell([results[i] for i in part.values()])
         updates = list(plan.updates.items())
-        for start in range(0, len(updates), CHUNK):
-            part = dict(updates[start:start + CHUNK])
+        for start in range(0, len(updates), chunk):
+            part = dict(updates[start:start + chunk])
             written = await bulk_ops.write_cells(conn, table, {rid: v for rid, (_, v) in part.items()},
                                                  account_id=account_id,
                                                  source="revert" if reverting else SOURCE, pin_ai=not reverting)
@@ -258,7 +260,7 @@ async def _apply_data(
             await tell(batch)
 
         added = await db_records.add_records(conn, table, [v for _, v in plan.adds], coerced=True,
-                                             thread_id=row.thread_id, chunk=CHUNK, inserted=inserted)
+                                             thread_id=row.thread_id, chunk=chunk, inserted=inserted)
         jobs += added.jobs
         restored = await restore.restore_rows(conn, table, [(r["id"], r["prev"]) for _, r in restores])
     for i, r in restores:
