@@ -85,11 +85,11 @@ async def on_apply(action: cl.Action) -> dict[str, Any]:
         progress = cl.Message(content=f"Importing {rows:,} rows…", author=author())
         await progress.send()
         report = _reporter(progress)
-    ticks = _ticker(found, unselected=sorted(unselected), include_samples=include_samples) if found is not None else None
+    ticks = _Ticker(found, unselected=sorted(unselected), include_samples=include_samples) if found is not None else None
     try:
-        element, decision = await _on_proposal(action, lambda conn, stored: decisions.apply_choice(
+        element, decision = await _applying(action, ticks, lambda conn, stored: decisions.apply_choice(
             conn, stored, account_id(), unselected=unselected, include_samples=include_samples, progress=report,
-            ticks=ticks), failed="Applying failed unexpectedly; nothing was changed.")
+            ticks=ticks))
     except Refused as refused:
         if progress is not None:
             await progress.remove()
@@ -118,25 +118,69 @@ async def on_apply(action: cl.Action) -> dict[str, Any]:
     return {"ok": True, "status": decision.status}
 
 
-def _ticker(element: cl.CustomElement, **choices: Any) -> decisions.Ticks:
+async def _applying(action: cl.Action, ticks: _Ticker | None, step: Step[T]) -> tuple[cl.CustomElement, T]:
+    """Apply's step, the rows ticking as it goes; the ticks stop before its outcome is shown."""
+    try:
+        return await _on_proposal(action, step, failed="Applying failed unexpectedly; nothing was changed.")
+    finally:
+        if ticks is not None:
+            await ticks.stop()
+
+
+class _Ticker:
     """Rows of the shown page tick ✓/✗ and the bar counts "X of N" as a data proposal's chunks land: at
     most four updates a second, carrying the results of the page's operations only (and the user's
-    `choices`, which the page holds only in its own copy of the props until now)."""
-    shown = {r.get("op") for r in element.props.get("rows") or [] if r.get("op") is not None}
-    results: dict[int, dict[str, Any]] = {}
-    last = [float("-inf")]
+    `choices`, which the page holds only in its own copy of the props until now). A chunk landing sooner
+    after the last update is shown once the interval is up, so an apply waiting on its next chunk (rows
+    locked by someone else's edit, a slow statement) shows how far it got, not an older count."""
 
-    async def tick(batch: list[dict[str, Any]], done: int, total: int) -> None:
-        results.update((r["index"], r) for r in batch if r["index"] in shown)
-        now = asyncio.get_running_loop().time()
-        if done >= total or now - last[0] < PROGRESS_EVERY_S:
+    def __init__(self, element: cl.CustomElement, **choices: Any) -> None:
+        self.element, self.choices = element, choices
+        self.shown = {r.get("op") for r in element.props.get("rows") or [] if r.get("op") is not None}
+        self.results: dict[int, dict[str, Any]] = {}
+        self.progress: dict[str, int] | None = None
+        self.failed = 0
+        self.last = float("-inf")
+        self.later: asyncio.Task[None] | None = None
+        self.stopped = asyncio.Event()
+
+    async def __call__(self, batch: list[dict[str, Any]], done: int, total: int) -> None:
+        self.results.update((r["index"], r) for r in batch if r["index"] in self.shown)
+        self.failed += sum(not r["ok"] for r in batch)
+        if done >= total or self.stopped.is_set():
             return  # the last chunk's results come with the outcome
-        last[0] = now
-        element.props = {**element.props, **choices, "phase": "applying", "results": list(results.values()),
-                         "progress": {"done": done, "total": total}}
-        await element.update()
+        self.progress = {"done": done, "total": total, "failed": self.failed}
+        if self.later is not None:
+            return  # the update already due shows this chunk too
+        wait = self.last + PROGRESS_EVERY_S - asyncio.get_running_loop().time()
+        if wait <= 0:
+            await self._send()
+        else:
+            self.later = asyncio.create_task(self._send_after(wait))
 
-    return tick
+    async def _send(self) -> None:
+        self.last = asyncio.get_running_loop().time()
+        self.element.props = {**self.element.props, **self.choices, "phase": "applying",
+                              "results": list(self.results.values()), "progress": self.progress}
+        await self.element.update()
+
+    async def _send_after(self, wait: float) -> None:
+        try:
+            await asyncio.wait_for(self.stopped.wait(), wait)
+            return  # the apply ended first: its outcome shows every result
+        except TimeoutError:
+            pass
+        self.later = None
+        try:
+            await self._send()
+        except Exception:  # a count not shown loses nothing: the outcome follows
+            log.exception("progress of a proposal's apply could not be shown")
+
+    async def stop(self) -> None:
+        """No update after this one returns: what the apply decided is shown next, and last."""
+        self.stopped.set()
+        if self.later is not None:
+            await self.later
 
 
 def _reporter(progress: cl.Message) -> Callable[[int, int], Awaitable[None]]:
