@@ -28,41 +28,57 @@ function ResearchLog() {
   );
 }
 
+// A row not applied says why under it (the ✗ alone would leave the reason to a tooltip).
+function FailedLine({ result }) {
+  if (!result || result.ok) return null;
+  return (
+    <tr data-testid="row-failed">
+      <td />
+      <td colSpan={props.columns.length + 1} className="px-2 pb-1 text-xs" style={{ color: COLOR.bad }}>
+        Not applied: {result.error || "failed"}
+      </td>
+    </tr>
+  );
+}
+
 function DataRow({ r, phase }) {
   const proposed = r.op !== null && r.op !== undefined;
   const off = proposed && isUnchecked(r.op);
   return (
-    <Row
-      state={r.state}
-      off={off}
-      data-testid={proposed ? "proposed-row" : "context-row"}
-      data-state={r.state}
-      data-op={proposed ? r.op : undefined}
-    >
-      <td className={td}>
-        {proposed && phase.pending && !phase.applying ? (
-          <Checkbox
-            checked={!off}
-            aria-label={`Include change ${r.op + 1}`}
-            onCheckedChange={(v) => toggle([r.op], v === true)}
-          />
-        ) : proposed ? (
-          <StatusIcon result={phase.results[r.op]} applying={phase.applying && !off} />
-        ) : null}
-      </td>
-      <td className={td + " text-xs"} style={MUTED}>{r.id > 0 ? r.id : "new"}</td>
-      {props.columns.map((c) => {
-        const change = r.changes && r.changes[c.key];
-        return (
-          <Cell
-            key={c.key}
-            text={change && off ? change.was : r.cells[c.key]}
-            was={change && !off ? change.was : undefined}
-            title={change ? `Was: ${change.was || "(empty)"}` : undefined}
-          />
-        );
-      })}
-    </Row>
+    <>
+      <Row
+        state={r.state}
+        off={off}
+        data-testid={proposed ? "proposed-row" : "context-row"}
+        data-state={r.state}
+        data-op={proposed ? r.op : undefined}
+      >
+        <td className={td}>
+          {proposed && phase.pending && !phase.applying ? (
+            <Checkbox
+              checked={!off}
+              aria-label={`Include change ${r.op + 1}`}
+              onCheckedChange={(v) => toggle([r.op], v === true)}
+            />
+          ) : proposed ? (
+            <StatusIcon result={phase.results[r.op]} applying={phase.applying && !off} />
+          ) : null}
+        </td>
+        <td className={td + " text-xs"} style={MUTED}>{r.id > 0 ? r.id : "new"}</td>
+        {props.columns.map((c) => {
+          const change = r.changes && r.changes[c.key];
+          return (
+            <Cell
+              key={c.key}
+              text={change && off ? change.was : r.cells[c.key]}
+              was={change && !off ? change.was : undefined}
+              title={change ? `Was: ${change.was || "(empty)"}` : undefined}
+            />
+          );
+        })}
+      </Row>
+      {proposed ? <FailedLine result={phase.results[r.op]} /> : null}
+    </>
   );
 }
 
@@ -95,7 +111,8 @@ function DataPreview() {
           ) : null}
         </div>
         {phase.applying || phase.decided ? (
-          <Progress done={phase.decided} count={(props.progress || {}).done} total={(props.progress || {}).total} />
+          <Progress done={phase.decided} count={(props.progress || {}).done} total={(props.progress || {}).total}
+            failed={(props.progress || {}).failed} />
         ) : null}
         <Outcome fallback={(o) => o.message} />
         <ErrorLine error={props.error} />

@@ -68,8 +68,9 @@ function ErrorLine({ error }) {
   );
 }
 
-// `count` of `total` (both optional) make it a bar that fills and says "X of N" while not done.
-function Progress({ done, count, total }) {
+// `count` of `total` (both optional) make it a bar that fills and says "Applying… X of N" while not
+// done, with how many of those `failed` so far.
+function Progress({ done, count, total, failed }) {
   const counted = !done && total > 0 && count !== undefined && count !== null;
   const bar = (
     <div
@@ -90,8 +91,9 @@ function Progress({ done, count, total }) {
   return (
     <div className="flex items-center gap-2 w-full">
       {bar}
-      <span className="text-xs whitespace-nowrap" style={MUTED} data-testid="proposal-progress-count">
-        {count.toLocaleString()} of {total.toLocaleString()}
+      <span className="text-xs whitespace-nowrap" style={MUTED}>
+        Applying… <span data-testid="proposal-progress-count">{count.toLocaleString()} of {total.toLocaleString()}</span>
+        {failed ? <span style={{ color: COLOR.bad }} data-testid="proposal-progress-failed"> · {failed.toLocaleString()} failed</span> : null}
       </span>
     </div>
   );
