@@ -41,11 +41,16 @@ def elements() -> Elements:
     return found
 
 
+# what an element knows beside its preview (a revert's title and conflicts, an import, the change its
+# Apply made): another page of the preview keeps it
+BESIDE_PREVIEW = ("revert", "fill_estimates", "import_rows", "import_file", "change_id", "revert_requested")
+
+
 def proposal_props(preview: dict[str, Any], *, element_id: str, keep: dict[str, Any] | None = None,
                    outcome: dict[str, Any] | None = None) -> dict[str, Any]:
     """What the Proposal element renders: the preview, the user's choices, and the outcome once decided."""
     keep = keep or {}
-    props = dict(preview)
+    props = {k: keep[k] for k in BESIDE_PREVIEW if k in keep} | preview
     props["element_id"] = element_id
     props["unselected"] = [i for i in keep.get("unselected", []) if isinstance(i, int)]
     props["include_samples"] = bool(keep.get("include_samples", True))

@@ -136,7 +136,7 @@ async def test_ai_column_through_the_chat_fills_with_live_progress(chromium, app
         # Revert on the finished fill: its values go, as a proposal applied with its own Apply
         await progress.get_by_role("button", name="Revert").click()
         undo = page.locator('[data-testid="proposal"][data-kind="data"]').last
-        await expect(undo.get_by_test_id("revert-note")).to_contain_text("AI fill of")
+        await expect(undo.get_by_test_id("proposal-title")).to_contain_text("Revert: AI fill of")
         await undo.get_by_role("button", name="Apply 3 of 3").click()
         await expect(undo.get_by_test_id("proposal-outcome")).to_contain_text("applied")
         for name in names:

@@ -67,7 +67,10 @@ async def test_apply_then_revert_then_apply_the_revert(chromium, app_server, eng
 
         await data.get_by_test_id("proposal-revert").click()
         revert = page.locator('[data-testid="proposal"][data-kind="data"]').last
-        await expect(revert.get_by_test_id("revert-note")).to_contain_text("Reverting")
+        # titled as what it is, a revert of the change the proposal made (not "AI Proposed Changes")
+        title = revert.get_by_test_id("proposal-title")
+        await expect(title).to_have_text('Revert: 1 row updated in "Italian Restaurants in Chicago"')
+        await expect(revert.get_by_test_id("data-bar")).not_to_contain_text("AI Proposed Changes")
         updated = revert.locator('[data-testid="proposed-row"][data-state="updated"]')
         await expect(updated.locator('td[title="Was: 1"]')).to_contain_text(str(before["Monteverde"]))
         await expect(page.locator(".step").filter(has_text="Here is the revert")).to_contain_text("Dismiss")

@@ -97,7 +97,7 @@ function DataPreview() {
       >
         <div className="flex items-center justify-between gap-2 flex-wrap">
           <div className="text-sm">
-            <span className="font-semibold">AI Proposed Changes</span>
+            <span className="font-semibold" data-testid="proposal-title">{titleOf("AI Proposed Changes")}</span>
             <span style={MUTED}> · {countsLine()} · {props.table_name}</span>
           </div>
           {phase.pending ? (

@@ -1,6 +1,11 @@
 // Reverting, pasted into Proposal.jsx (whose helpers and imports it uses): the Revert button of an
-// applied proposal, and what a revert preview says above its rows (what it undoes, and each cell changed
-// since, which keeps its current value while its row stays unchecked).
+// applied proposal, the title of a revert preview (what it undoes), and what it says above its rows (each
+// cell changed since, which keeps its current value while its row stays unchecked).
+
+// "Revert: <the change set's summary>" for a revert's preview, else `title`
+function titleOf(title) {
+  return props.revert ? `Revert: ${props.revert.summary || "a change"}` : title;
+}
 
 function RevertButton() {
   // a new table is undone by deleting it; a revert can be reverted like any change
@@ -16,24 +21,18 @@ function RevertButton() {
 }
 
 function RevertNote() {
-  const r = props.revert;
-  if (!r || props.status !== "pending") return null;
-  const conflicts = r.conflicts || [];
+  const conflicts = (props.revert && props.revert.conflicts) || [];
+  if (!conflicts.length || props.status !== "pending") return null;
   return (
-    <div className="text-xs flex flex-col gap-0.5" data-testid="revert-note">
-      <div style={MUTED}>Reverting: {r.summary || "a change"}</div>
-      {conflicts.length ? (
-        <div style={{ color: COLOR.warn }} data-testid="revert-conflicts">
-          {plural(conflicts.length, "cell")} changed since. Unchecked, each keeps its current value; check its row to restore.
-          <ul className="ml-4 list-disc">
-            {conflicts.slice(0, 10).map((c) => (
-              <li key={`${c.record_id}:${c.column_id}`}>
-                Row {c.record_id} · {c.column}: now “{show(c.current)}”, restore “{show(c.restore)}”
-              </li>
-            ))}
-          </ul>
-        </div>
-      ) : null}
+    <div className="text-xs" style={{ color: COLOR.warn }} data-testid="revert-conflicts">
+      {plural(conflicts.length, "cell")} changed since. Unchecked, each keeps its current value; check its row to restore.
+      <ul className="ml-4 list-disc">
+        {conflicts.slice(0, 10).map((c) => (
+          <li key={`${c.record_id}:${c.column_id}`}>
+            Row {c.record_id} · {c.column}: now “{show(c.current)}”, restore “{show(c.restore)}”
+          </li>
+        ))}
+      </ul>
     </div>
   );
 }

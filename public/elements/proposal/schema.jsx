@@ -75,8 +75,10 @@ function SchemaPreview() {
         data-testid="schema-strip"
       >
         <div className="text-sm">
-          <span className="font-semibold">{phase.decided ? "Schema changes" : "Schema changes proposed"}</span>
-          <span style={MUTED}>: {props.summary}</span>
+          <span className="font-semibold" data-testid="proposal-title">
+            {titleOf(phase.decided ? "Schema changes" : "Schema changes proposed")}
+          </span>
+          <span style={MUTED}>{props.revert ? " · " : ": "}{props.summary}</span>
           <span style={MUTED}> · {props.renamed_from ? `${props.renamed_from} → ` : ""}{props.table_name}</span>
         </div>
         {phase.pending ? (
