@@ -113,7 +113,7 @@ async def test_a_large_data_proposal_ticks_row_by_row_and_counts_through_its_chu
         conflict = preview.locator(f'[data-testid="proposed-row"]:has(td:text-is("{edited}"))')
 
         # waiting at the 2nd chunk: the conflict and the 1st chunk are in, the rest still to come
-        await expect(count).to_have_text(f"{CHUNK + 1} of {ROWS}")
+        await expect(count).to_have_text(f"{CHUNK + 1} of {ROWS}", timeout=15_000)
         await expect(ticked).to_have_count(CHUNK)
         await expect(busy).to_have_count(ROWS - CHUNK - 1)
         why = f"Row {edited}: Stock changed after this proposal was made"
@@ -129,13 +129,13 @@ async def test_a_large_data_proposal_ticks_row_by_row_and_counts_through_its_chu
         await screenshot(page, "proposal_apply_progress")
 
         await _release(locks.pop(0))  # on to the 4th chunk, where it waits again
-        await expect(count).to_have_text(f"{3 * CHUNK + 1} of {ROWS}")
+        await expect(count).to_have_text(f"{3 * CHUNK + 1} of {ROWS}", timeout=15_000)
         await expect(ticked).to_have_count(3 * CHUNK)
         await expect(busy).to_have_count(ROWS - 3 * CHUNK - 1)
 
         await _release(locks.pop(0))
         outcome = preview.get_by_test_id("proposal-outcome")
-        await expect(outcome).to_contain_text(f"{ROWS - 1} of {ROWS}")
+        await expect(outcome).to_contain_text(f"{ROWS - 1} of {ROWS}", timeout=15_000)
         await expect(ticked).to_have_count(ROWS - 1)
         await expect(busy).to_have_count(0)
         await expect(failed).to_be_visible()
