@@ -68,25 +68,49 @@ def push_event(up: bool) -> Event:
 GONE = Event("gone", json.dumps({"message": "This table no longer exists (or is no longer yours)."}))
 
 
+OVERFLOW = Event("overflow", "{}")
+
+
 @dataclass(eq=False)
 class Subscriber:
+    """One open stream's mailbox: the hub appends events and wakes the stream, which sends everything
+    waiting in one write. Waking is one future per stream and batch of events (no queue, no task)."""
+
     account_id: uuid.UUID
     table_id: uuid.UUID
-    queue: asyncio.Queue[Event] = field(default_factory=asyncio.Queue)
+    pending: list[Event] = field(default_factory=list)
     overflowed: bool = False
     gone: bool = False  # its account can no longer read the table: it gets nothing more
+    _waiter: asyncio.Future[None] | None = None
 
     def put(self, event: Event) -> None:
         if self.overflowed:
             return
-        if self.queue.qsize() >= MAX_BACKLOG:
+        if len(self.pending) >= MAX_BACKLOG:
             # too slow to follow: drop what waits and let it reload from the table's cursor
             self.overflowed = True
-            while not self.queue.empty():
-                self.queue.get_nowait()
-            self.queue.put_nowait(Event("overflow", "{}"))
+            self.pending = [OVERFLOW]
+        else:
+            self.pending.append(event)
+        self.wake()
+
+    def wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    async def wait(self) -> None:
+        """Until something is pending, or `wake()` is called."""
+        if self.pending:
             return
-        self.queue.put_nowait(event)
+        self._waiter = asyncio.get_running_loop().create_future()
+        try:
+            await self._waiter
+        finally:
+            self._waiter = None
+
+    def take(self) -> list[Event]:
+        events, self.pending = self.pending, []
+        return events
 
 
 @dataclass(eq=False)
@@ -193,8 +217,8 @@ class FeedHub:
             except NotFound:
                 # this account lost the table (deleted, or no longer in its workspace): its streams end
                 for sub in [s for s in state.subscribers if s.account_id == account]:
+                    sub.put(GONE)
                     sub.gone = True
-                    sub.queue.put_nowait(GONE)
                 continue
             self.reads += 1
             events = [reset_event(latest)] if page.more else [change_event(c) for c in page.changes]

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
 import uuid
-from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials
-from sse_starlette import EventSourceResponse
 
 from api.auth import Caller, CallerDep, bearer, current_caller, engine_of
 from api.common import TableId
-from api.live_feed import GONE, PAGE, Event, FeedHub, change_event, reset_event
+from api.event_stream import EventStream
+from api.live_feed import PAGE, FeedHub, change_event, reset_event
 from db import changes, tables
 from db.errors import NotFound, ServiceError
 
@@ -65,11 +62,7 @@ async def _still_allowed(request: Request, caller: Caller, table_id: uuid.UUID) 
     return True
 
 
-def _sse(event: Event) -> bytes:
-    return event.wire
-
-
-@router.get("/tables/{table_id}/events", response_class=EventSourceResponse, description=EVENTS_DOC,
+@router.get("/tables/{table_id}/events", response_class=EventStream, description=EVENTS_DOC,
             responses={200: {"content": {"text/event-stream": {"schema": {"type": "string"}}},
                              "description": "Server-sent events"}})
 async def events(
@@ -78,7 +71,7 @@ async def events(
     table_id: TableId,
     cursor: Annotated[int, Query(ge=0, le=MAX_CURSOR, description="The last change you have (as for `/updates`)")] = 0,
     last_event_id: Annotated[str | None, Header(max_length=20, include_in_schema=False)] = None,
-) -> EventSourceResponse:
+) -> EventStream:
     if last_event_id and last_event_id.isdigit() and int(last_event_id) <= MAX_CURSOR:
         cursor = max(cursor, int(last_event_id))
     try:
@@ -98,43 +91,7 @@ async def events(
         raise
     hub.caught_up(sub, latest)
     first = [reset_event(latest)] if page.more else [change_event(c) for c in page.changes]
-
-    loop = asyncio.get_running_loop()
-
-    async def stream() -> AsyncIterator[bytes]:
-        sent = latest
-        getter: asyncio.Future[Event] | None = None
-        try:
-            for event in first:
-                yield _sse(event)
-            yield _sse(Event("ready", json.dumps({"cursor": latest, "push": hub.up})))
-            recheck_at = loop.time() + RECHECK_S
-            while True:
-                if getter is None:
-                    getter = asyncio.ensure_future(sub.queue.get())
-                # waiting without cancelling the get, which could lose an event taken at the deadline
-                await asyncio.wait({getter}, timeout=max(0.0, recheck_at - loop.time()))
-                if getter.done():
-                    event, getter = getter.result(), None
-                else:
-                    recheck_at = loop.time() + RECHECK_S
-                    if await _still_allowed(request, caller, key):
-                        continue
-                    event = GONE
-                if event.name in ("change", "reset"):
-                    assert event.seq is not None
-                    if event.seq <= sent:
-                        continue  # sent already (in the catch-up, or before a reset)
-                    sent = event.seq
-                elif event.name == "overflow":
-                    return  # too far behind: the client reconnects from its cursor
-                yield _sse(event)
-                if event.name == "gone":
-                    return
-        finally:
-            if getter is not None:
-                getter.cancel()
-            hub.unsubscribe(sub)
-
-    return EventSourceResponse(stream(), ping=PING_S, send_timeout=SEND_TIMEOUT_S,
-                               headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+    return EventStream(hub, sub, first, cursor=cursor, latest=latest,
+                       still_allowed=lambda: _still_allowed(request, caller, key),
+                       ping_s=PING_S, recheck_s=RECHECK_S, send_timeout_s=SEND_TIMEOUT_S,
+                       headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
