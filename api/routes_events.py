@@ -62,7 +62,7 @@ async def _still_allowed(request: Request, caller: Caller, table_id: uuid.UUID) 
     return True
 
 
-@router.get("/tables/{table_id}/events", response_class=EventStream, description=EVENTS_DOC,
+@router.get("/tables/{table_id}/events", response_class=EventStream, status_code=200, description=EVENTS_DOC,
             responses={200: {"content": {"text/event-stream": {"schema": {"type": "string"}}},
                              "description": "Server-sent events"}})
 async def events(
