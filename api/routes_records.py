@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Header, Query, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import Field, TypeAdapter, ValidationError
 
@@ -22,7 +22,8 @@ from api.schemas import (
     RecordsCreated,
     RecordsDeleted,
 )
-from db import cell_batch, change_sets, changes, records, tables
+from db import cell_batch, change_sets, changes, keyed_adds, records, tables
+from db.errors import Conflict, NotFound
 from db.record_query import BadQuery, Filter, Sort, parse_sort_names
 from db.records import MAX_PAGE
 from db.schemas import (
@@ -129,26 +130,56 @@ def _sort_param(raw: str | None) -> list[Sort]:
     return sorts
 
 
+IDEMPOTENCY_HELP = ("Any text (at most 200 characters) unique to this add, e.g. a UUID made by the client: sent "
+                    "again with the same key (its answer was lost, say), the call adds nothing and answers 200 "
+                    "with the rows the first one made (a row deleted since is a 409)")
+
+
 @router.post("/tables/{table_id}/records", status_code=201, response_model=RecordPublic | RecordsCreated,
              responses={201: {"headers": {FILL_HEADER: {
                  "description": "The fills queued for the new rows' AI cells (comma-separated job ids)",
-                 "schema": {"type": "string"}}}}})
-async def create_records(caller: CallerDep, table_id: TableId, body: RecordCreate | RecordsBulkCreate,
-                         response: Response) -> RecordPublic | RecordsCreated:
+                 "schema": {"type": "string"}}}},
+                 200: {"description": "Sent again under the same `Idempotency-Key`: the rows the first call made"}})
+async def create_records(
+    caller: CallerDep, table_id: TableId, body: RecordCreate | RecordsBulkCreate, response: Response,
+    idempotency_key: Annotated[str | None, Header(min_length=1, max_length=keyed_adds.MAX_KEY_CHARS,
+                                                  description=IDEMPOTENCY_HELP)] = None,
+) -> RecordPublic | RecordsCreated:
     """One row `{values: {column: value}}` → the record, or up to 10,000 `{rows: [{column: value}]}` in one
     statement → their ids. Columns are named by name or id. The new rows' AI cells are queued at once,
     one fill job per AI column (ids in `jobs` and in the `X-Fill-Job` header); an AI cell given a value
-    keeps it and is marked pinned."""
+    keeps it and is marked pinned. With an `Idempotency-Key` header the add happens once per key."""
     async with caller.tx() as conn:
         table = await tables.get_table(conn, table_id)
         rows = body.rows if isinstance(body, RecordsBulkCreate) else [body.values]
-        added = await records.add_records(conn, table, rows)
-        started = await read_jobs(conn, added.jobs)
-        made: RecordPublic | RecordsCreated = (
-            RecordsCreated(ids=added.ids, count=len(added.ids), jobs=[j.id for j in started])
-            if isinstance(body, RecordsBulkCreate) else await records.get_record(conn, table, added.ids[0]))
+        if idempotency_key is None:
+            added = await records.add_records(conn, table, rows)
+            ids, job_ids = added.ids, added.jobs
+        else:
+            keyed = await keyed_adds.add_records_once(conn, table, caller.account_id, idempotency_key, rows)
+            ids, job_ids = keyed.ids, keyed.jobs
+            if keyed.replayed:
+                response.status_code = 200
+        started = await read_jobs(conn, job_ids)
+        made: RecordPublic | RecordsCreated
+        if isinstance(body, RecordsBulkCreate):
+            made = RecordsCreated(ids=ids, count=len(ids), jobs=[j.id for j in started])
+        else:
+            made = await _added_record(conn, table, ids)
     await tell_jobs(response, started)
     return made
+
+
+async def _added_record(conn: Any, table: Any, ids: list[int]) -> RecordPublic:
+    """The one row an add made; a row added under an idempotency key and deleted since is a conflict (the
+    key does not add it a second time)."""
+    if not ids:
+        raise Conflict("This Idempotency-Key was used by a call that added no row of this table.")
+    try:
+        return await records.get_record(conn, table, ids[0])
+    except NotFound:
+        raise Conflict(f"Row {ids[0]} was added under this Idempotency-Key and has been deleted since; "
+                       "it is not added again.", record_id=ids[0]) from None
 
 
 class RecordPageCursor(RecordPage):
