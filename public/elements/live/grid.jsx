@@ -6,12 +6,6 @@ const DEFAULT_WIDTH = 160;
 const MIN_WIDTH = 60;
 const ROW_HEAD_WIDTH = 72;
 
-// A spreadsheet's clipboard text as rows of cells (tabs between cells, one line per row).
-function parseBlock(text) {
-  const lines = text.replace(/\r\n?/g, "\n").replace(/\n$/, "").split("\n");
-  return lines.map((line) => line.split("\t"));
-}
-
 function HeaderCell({ column, width, sort, onSort, onResize, onResized }) {
   const sorted = sort && sort.column === column.id ? sort.direction : null;
   function startResize(e) {
