@@ -128,6 +128,9 @@ function sameValue(a, b) {
 //   waiting   — not sent yet (or the server could not be reached)
 //   conflict  — someone changed the cell first (409): keep mine / keep theirs
 //   refused   — the server said no (the row is gone, the value does not fit): shown with its reason
+// A row added is an entry too (`kind: "add"`): shown at once under a temporary id ("new-…"), the cells typed
+// into it afterwards folded into its values; it is sent with an Idempotency-Key, so sending it again (the
+// answer lost, the page reloaded while it waited) never adds it twice.
 const OUTBOX_DB = "tablechat-outbox";
 const OUTBOX_STORE = "edits";
 
@@ -170,12 +173,57 @@ function outboxList(tableId, accountId) {
     .then((all) => (all || []).filter((e) => e.account_id === accountId).sort((a, b) => a.seq - b.seq));
 }
 
+const NEW_ROW = "new-";
+
+function isNewRow(id) {
+  return typeof id === "string" && id.startsWith(NEW_ROW);
+}
+
+// A random key (RFC 4122 version 4); crypto.randomUUID exists only on https and localhost pages.
+function newKey() {
+  if (crypto.randomUUID) return crypto.randomUUID();
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  b[6] = (b[6] & 0x0f) | 0x40;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  const hex = Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+// The rows this tab's replays created, by temporary id: an edit of the new row typed while its add was
+// being answered goes to the row the server made.
+const CREATED = (window.__tablechatCreated = window.__tablechatCreated || {});
+
+// Keep a new row: `values` by column id (empty cells left out), `texts` as typed. `key` is the add's
+// Idempotency-Key (the one of a direct attempt whose answer never came, so that it is not added twice).
+function outboxAddRow({ table_id, account_id, values, texts, key }) {
+  const entry = { kind: "add", table_id, account_id, key, temp_id: NEW_ROW + key, values, texts, state: "waiting", made: Date.now() };
+  return outboxRun("readwrite", (store) => request(store.put(entry))).then(() => entry);
+}
+
+function withCell(map, columnId, value) {
+  const out = { ...map };
+  if (value === null || value === undefined) delete out[columnId];
+  else out[columnId] = value;
+  return out;
+}
+
 // Keep an edit. A later edit of a cell still waiting replaces its value and keeps the version the first
 // one was based on (the server has not seen either); an edit of a cell in conflict is the person's answer
 // to it: their value, on top of the version now current.
 async function outboxKeep(edit) {
   const all = await outboxList(edit.table_id, edit.account_id);
-  const same = all.find((e) => e.record_id === edit.record_id && e.column_id === edit.column_id);
+  if (isNewRow(edit.record_id)) {
+    const add = all.find((e) => e.kind === "add" && e.temp_id === edit.record_id);
+    if (add) { // not sent yet (or refused): the cell goes into the add, which is waiting again
+      return outboxPut({ ...add, values: withCell(add.values, edit.column_id, edit.value),
+                         texts: withCell(add.texts, edit.column_id, edit.value === null ? null : edit.text), state: "waiting", message: null });
+    }
+    const made = CREATED[edit.record_id];
+    if (!made) return null; // the new row was dropped meanwhile
+    const cell = made.cells[edit.column_id] || { version: 0 };
+    return outboxKeep({ ...edit, record_id: made.id, version: cell.version });
+  }
+  const same = all.find((e) => e.kind !== "add" && e.record_id === edit.record_id && e.column_id === edit.column_id);
   const entry = same
     ? { ...same, value: edit.value, text: edit.text, state: "waiting", message: null,
         version: same.state === "conflict" && same.current ? same.current.version : same.version, current: null }
@@ -191,39 +239,84 @@ function outboxDrop(seq) {
   return outboxRun("readwrite", (store) => request(store.delete(seq)));
 }
 
+// A new row the server made: its entry leaves the outbox, and a cell typed into the row while the add was
+// on its way (folded into the entry after it was sent) becomes an edit of the made row — in one transaction,
+// so that nothing typed falls between the two.
+function outboxSettleAdd(sent, made) {
+  return outboxRun("readwrite", (store) => request(store.get(sent.seq)).then((now) => {
+    store.delete(sent.seq);
+    if (!now) return;
+    const columns = new Set([...Object.keys(now.values), ...Object.keys(sent.values)]);
+    for (const columnId of columns) {
+      const value = columnId in now.values ? now.values[columnId] : null;
+      if (sameValue(value, columnId in sent.values ? sent.values[columnId] : null)) continue;
+      const cell = made.cells[columnId] || { version: 0 };
+      store.put({ table_id: sent.table_id, account_id: sent.account_id, record_id: made.id, column_id: columnId, value,
+                  text: value === null ? "" : now.texts[columnId], version: cell.version, state: "waiting", made: Date.now() });
+    }
+  }));
+}
+
+function outboxRefuseAdd(seq, message) {
+  return outboxRun("readwrite", (store) => request(store.get(seq)).then((now) => {
+    if (now) store.put({ ...now, state: "refused", message });
+  }));
+}
+
+// Send one entry; throws what the API threw.
+async function outboxSend(tableId, entry) {
+  if (entry.kind === "add") {
+    const made = await api(`/tables/${tableId}/records`, {
+      method: "POST", headers: { ...HEADERS, "Idempotency-Key": entry.key }, body: JSON.stringify({ values: entry.values }) });
+    CREATED[entry.temp_id] = made;
+    await outboxSettleAdd(entry, made);
+    return made;
+  }
+  const cell = await api(`/tables/${tableId}/records/${entry.record_id}/cells/${entry.column_id}`, {
+    method: "PATCH",
+    body: JSON.stringify({ value: entry.value, version: entry.version }),
+  });
+  await outboxDrop(entry.seq);
+  return cell;
+}
+
 // One replay at a time per browser tab, even across the remounts Chainlit does on every props update:
 // two replays of the same entry would make the second one a false conflict.
 const REPLAY = (window.__tablechatReplay = window.__tablechatReplay || { busy: null });
 
-// Send the waiting entries of a table in order. Calls `seen(entry, cell)` for each saved cell and
-// returns "done", "unreachable" when the server could not be reached, or "failed" when it answered with
-// an error of its own (either way the rest stays waiting, to be sent again later).
+// Send the waiting entries of a table in order. Calls `seen(entry, cell)` for each saved cell (with the
+// record for a new row) and returns "done", "unreachable" when the server could not be reached, or
+// "failed" when it answered with an error of its own (either way the rest stays waiting, to be sent
+// again later).
 async function outboxReplay(tableId, accountId, seen) {
   while (REPLAY.busy) await REPLAY.busy.catch(() => null);
   let release;
   REPLAY.busy = new Promise((resolve) => { release = resolve; });
   try {
-    for (const entry of await outboxList(tableId, accountId)) {
-      if (entry.state !== "waiting") continue;
-      try {
-        const cell = await api(`/tables/${tableId}/records/${entry.record_id}/cells/${entry.column_id}`, {
-          method: "PATCH",
-          body: JSON.stringify({ value: entry.value, version: entry.version }),
-        });
-        await outboxDrop(entry.seq);
-        seen(entry, cell);
-      } catch (e) {
-        if (e.unreachable) return "unreachable";
-        const current = errorDetails(e).current;
-        if (e.status === 409 && current && sameValue(current.value, entry.value)) {
-          await outboxDrop(entry.seq); // already saved (an earlier replay whose answer was lost)
-          seen(entry, current);
-        } else if (e.status === 409) {
-          await outboxPut({ ...entry, state: "conflict", current: current || null, message: e.message });
-        } else if (e.status && e.status < 500) {
-          await outboxPut({ ...entry, state: "refused", message: e.message });
-        } else {
-          return "failed"; // a server error: try again later, keep everything
+    // in the order they were made; entries made meanwhile (an edit of a row just created) in a next pass
+    const tried = new Set();
+    for (;;) {
+      const todo = (await outboxList(tableId, accountId)).filter((e) => e.state === "waiting" && !tried.has(e.seq));
+      if (!todo.length) break;
+      for (const entry of todo) {
+        tried.add(entry.seq);
+        try {
+          seen(entry, await outboxSend(tableId, entry));
+        } catch (e) {
+          if (e.unreachable) return "unreachable";
+          const current = errorDetails(e).current;
+          if (entry.kind !== "add" && e.status === 409 && current && sameValue(current.value, entry.value)) {
+            await outboxDrop(entry.seq); // already saved (an earlier replay whose answer was lost)
+            seen(entry, current);
+          } else if (entry.kind !== "add" && e.status === 409) {
+            await outboxPut({ ...entry, state: "conflict", current: current || null, message: e.message });
+          } else if (e.status && e.status < 500 && entry.kind === "add") {
+            await outboxRefuseAdd(entry.seq, e.message); // what was typed into it meanwhile stays
+          } else if (e.status && e.status < 500) {
+            await outboxPut({ ...entry, state: "refused", message: e.message });
+          } else {
+            return "failed"; // a server error: try again later, keep everything
+          }
         }
       }
     }
@@ -703,11 +796,15 @@ function FilterPanel({ table, filters, setFilters }) {
 // ==== pasted from live/edits.jsx (edit public/elements/live/edits.jsx, then `make elements`) ====
 // Cell edits through the outbox (live/outbox.jsx): an edit is kept in the browser first, shown at once
 // (in italics until saved), then sent; a paste of a block goes as one change when the server answers.
-// `offline` follows whether the server could be reached at the last try.
+// A row added while the server cannot be reached is kept there too, shown below the page's rows
+// (`newRows`) until the server made it. `offline` follows whether the server could be reached at the
+// last try.
 function useEdits({ tableId, accountId, setRows, setNotice }) {
   const [entries, setEntries] = useState([]);
-  const [offline, setOfflineState] = useState(false);
-  const offlineRef = useRef(false);
+  // drawn again (Chainlit does so when its own connection drops) while the browser knows it is offline:
+  // say so at once rather than after the next request fails
+  const [offline, setOfflineState] = useState(() => navigator.onLine === false);
+  const offlineRef = useRef(navigator.onLine === false);
   const entriesRef = useRef([]);
   const account = useRef(accountId); // read through the ref: the poll keeps the handlers of an older render
   account.current = accountId;
@@ -731,9 +828,18 @@ function useEdits({ tableId, accountId, setRows, setNotice }) {
     setRows((old) => old.map((r) => (r.id === recordId ? { ...r, cells: { ...r.cells, [columnId]: cell } } : r)));
   }
 
+  // a new row the server made: it takes the place of its outbox entry at once (never shown twice)
+  function putAdded(entry, record) {
+    entriesRef.current = entriesRef.current.filter((e) => e.seq !== entry.seq);
+    setEntries(entriesRef.current);
+    setRows((old) => (old.some((r) => r.id === record.id) ? old : [...old, record]));
+    setNotice(`Row ${record.id} added.`);
+  }
+
   async function flush() {
     if (!account.current) return;
-    const result = await outboxReplay(tableId, account.current, (entry, cell) => putCell(entry.record_id, entry.column_id, cell));
+    const result = await outboxReplay(tableId, account.current,
+      (entry, got) => (entry.kind === "add" ? putAdded(entry, got) : putCell(entry.record_id, entry.column_id, got)));
     setOffline(result === "unreachable");
     if (result === "failed") setNotice("The server could not save some edits just now; they are kept here and sent again.");
     await refresh();
@@ -754,7 +860,37 @@ function useEdits({ tableId, accountId, setRows, setNotice }) {
   }
 
   function pendingOf(recordId, columnId) {
-    return entries.find((e) => e.record_id === recordId && e.column_id === columnId) || null;
+    if (isNewRow(recordId)) {
+      const add = entries.find((e) => e.temp_id === recordId);
+      return add && columnId in add.values ? { state: add.state, value: add.values[columnId], message: add.message } : null;
+    }
+    return entries.find((e) => e.kind !== "add" && e.record_id === recordId && e.column_id === columnId) || null;
+  }
+
+  // the rows added here and not made by the server yet, as rows of the grid (their cells at version 0)
+  const newRows = entries.filter((e) => e.kind === "add").map((e) => ({
+    id: e.temp_id, adding: e,
+    cells: Object.fromEntries(Object.entries(e.values).map(([c, value]) => [c, { value, version: 0, status: "idle" }])),
+  }));
+
+  // A row from the Add row form, kept in the outbox and sent from there: false when this browser cannot
+  // keep it (the caller says so and leaves the form as typed).
+  async function addRow(values, texts, key) {
+    if (!account.current) return false;
+    try {
+      await outboxAddRow({ table_id: tableId, account_id: account.current, values, texts, key });
+    } catch (e) {
+      return false;
+    }
+    await refresh();
+    flush();
+    return true;
+  }
+
+  // New rows not made yet, deleted: they just leave the outbox.
+  async function dropNewRows(tempIds) {
+    for (const e of entriesRef.current) if (e.kind === "add" && tempIds.includes(e.temp_id)) await outboxDrop(e.seq);
+    await refresh();
   }
 
   async function keep(edit) {
@@ -803,7 +939,7 @@ function useEdits({ tableId, accountId, setRows, setNotice }) {
     }));
     if (!cells.length) return;
     const left = outside ? ` (${plural(outside, "cell")} past the page or the shown columns left out)` : "";
-    const viaOutbox = offlineRef.current || cells.some((c) => pendingOf(c.row.id, c.col.id));
+    const viaOutbox = offlineRef.current || cells.some((c) => isNewRow(c.row.id) || pendingOf(c.row.id, c.col.id));
     if (!viaOutbox) {
       try {
         const written = await api(`/tables/${tableId}/cells`, { method: "PATCH", body: JSON.stringify({
@@ -853,18 +989,20 @@ function useEdits({ tableId, accountId, setRows, setNotice }) {
     await refresh();
   }
 
-  return { entries, offline, setOffline, reach, flush, pendingOf, save, paste, keepMine, keepTheirs, discard };
+  return { entries, newRows, offline, setOffline, reach, flush, pendingOf, save, paste, addRow, dropNewRows, keepMine,
+           keepTheirs, discard };
 }
 // ==== end of live/edits.jsx ====
 
 // ==== pasted from live/actions.jsx (edit public/elements/live/actions.jsx, then `make elements`) ====
 // What the live view does to rows and AI cells: retry a column's failed cells (through the chat when it
-// answers), regenerate / recompute / unpin one AI cell, add a row, delete the selected rows. Each tells
-// the person what happened in the notice line and leaves what they typed in place when it fails.
+// answers), regenerate / recompute / unpin one AI cell, add a row (kept in the browser's outbox when the
+// server cannot be reached), delete the selected rows. Each tells the person what happened in the notice
+// line and leaves what they typed in place when it fails.
 const RETRY_ACTION = "live_retry_failed";
 
 function useRowActions({ tableId, table, view, setView, total, pageSize, locked, busy, setBusy, setNotice, loadStatus, load,
-                         adding, setAdding, selected, setSelected, setConfirmDelete, setActive, setUndo }) {
+                         adding, setAdding, selected, setSelected, setConfirmDelete, setActive, setUndo, edits }) {
   // Through the chat session when it answers (the conversation then follows the fill with its live
   // progress message, as for any fill), else straight through the REST API.
   async function retryFailed(col) {
@@ -914,30 +1052,61 @@ function useRowActions({ tableId, table, view, setView, total, pageSize, locked,
 
   async function addRow() {
     const values = {};
+    const texts = {};
     for (const c of table.columns) {
       const text = adding[c.id];
-      if (text !== undefined && text.trim() !== "") values[c.id] = parseInput(text, c.type);
+      if (text !== undefined && text.trim() !== "") {
+        values[c.id] = parseInput(text, c.type);
+        texts[c.id] = text;
+      }
     }
+    const key = newKey(); // sent again under the same key, the add never makes a second row
     setBusy("add");
     try {
-      const made = await api(`/tables/${tableId}/records`, { method: "POST", body: JSON.stringify({ values }) });
-      setAdding(null);
-      setNotice(`Row ${made.id} added.`);
-      const lastPage = Math.floor(total / pageSize);
-      if (!view.sort && view.page !== lastPage) setView({ page: lastPage });
-      else await load();
-    } catch (e) {
-      setNotice(`The row was not added: ${e.message}`); // the new row keeps what was typed
+      if (!edits.offline) {
+        try {
+          const made = await api(`/tables/${tableId}/records`, {
+            method: "POST", headers: { ...HEADERS, "Idempotency-Key": key }, body: JSON.stringify({ values }) });
+          setAdding(null);
+          setNotice(`Row ${made.id} added.`);
+          const lastPage = Math.floor(total / pageSize);
+          if (!view.sort && view.page !== lastPage) setView({ page: lastPage });
+          else await load();
+          return;
+        } catch (e) {
+          if (!e.unreachable) {
+            setNotice(`The row was not added: ${e.message}`); // the new row keeps what was typed
+            return;
+          }
+        }
+      }
+      // no server: the row waits in this browser, shown in the grid, and is added when the server answers
+      if (await edits.addRow(values, texts, key)) {
+        setAdding(null);
+        setNotice("The new row is kept in this browser and added when the server answers.");
+      } else {
+        setNotice("The server cannot be reached and this browser cannot keep the row: save it again once the server answers.");
+      }
     } finally {
       setBusy(null);
     }
   }
 
   async function deleteRows() {
+    const unsaved = selected.filter(isNewRow); // not made by the server yet: they just leave the outbox
+    const saved = selected.filter((id) => !isNewRow(id));
+    if (unsaved.length) await edits.dropNewRows(unsaved);
+    if (!saved.length) {
+      setNotice(`Dropped ${plural(unsaved.length, "new row")} not saved yet.`);
+      setSelected([]);
+      setConfirmDelete(false);
+      setActive(null);
+      return;
+    }
     setBusy("delete");
     try {
-      const done = await api(`/tables/${tableId}/records/delete`, { method: "POST", body: JSON.stringify({ ids: selected }) });
-      const said = `Deleted ${plural(done.deleted, "row")}.`;
+      const done = await api(`/tables/${tableId}/records/delete`, { method: "POST", body: JSON.stringify({ ids: saved }) });
+      const said = `Deleted ${plural(done.deleted + unsaved.length, "row")}.`;
       setNotice(said);
       setUndo(done.change_id ? { changeId: done.change_id, count: done.deleted, notice: said } : null);
       setSelected([]);
@@ -945,7 +1114,7 @@ function useRowActions({ tableId, table, view, setView, total, pageSize, locked,
       setActive(null);
       await load();
     } catch (e) {
-      setNotice(`Nothing was deleted: ${e.message}`);
+      setNotice(`${unsaved.length ? `Dropped ${plural(unsaved.length, "new row")} not saved yet; the other rows were not deleted` : "Nothing was deleted"}: ${e.message}`);
     } finally {
       setBusy(null);
     }
@@ -1125,8 +1294,9 @@ function closingQuote(s, from) {
 // ==== pasted from live/grid.jsx (edit public/elements/live/grid.jsx, then `make elements`) ====
 // The grid itself: sortable, resizable headers, a row checkbox for selection, the active cell moved with
 // the keyboard (arrows, Tab / Shift+Tab, Enter or typing to edit, Esc, Delete to empty), a block pasted
-// from a spreadsheet at the active cell, and the row being added. It only draws and reports: the
-// element owns the rows, the outbox and every request.
+// from a spreadsheet at the active cell (live/clipboard.jsx), the row being added, and rows added but not
+// made by the server yet (kept in the outbox, marked "new"). It only draws and reports: the element owns
+// the rows, the outbox and every request.
 const DEFAULT_WIDTH = 160;
 const MIN_WIDTH = 60;
 const ROW_HEAD_WIDTH = 72;
@@ -1183,6 +1353,19 @@ function CellEditor({ initial, onDone, onDraft }) {
       onChange={(e) => onDraft(e.currentTarget.value)}
       onPaste={(e) => e.stopPropagation()}
       onBlur={(e) => finish("stay", e.currentTarget.value)} />
+  );
+}
+
+// The head of a row added here and not made by the server yet (or refused by it, with the reason).
+function NewRowMark({ entry }) {
+  const refused = entry.state !== "waiting";
+  return (
+    <span data-testid="new-row-mark" className="inline-flex items-center gap-1"
+      title={refused ? `Not added: ${entry.message}. Type into its cells to correct it, or discard it above.`
+        : "A new row, not saved yet: kept in this browser, added when the server answers"}
+      style={{ color: refused ? COLOR.bad : COLOR.warn, fontStyle: "italic" }}>
+      {refused ? <AlertTriangle size={11} /> : <CloudOff size={11} />} new
+    </span>
   );
 }
 
@@ -1285,13 +1468,14 @@ function Grid(p) {
         </thead>
         <tbody>
           {rows.map((r, i) => (
-            <tr key={r.id} className="border-t" data-row-id={r.id}
-              style={p.selected.includes(r.id) ? { background: TINT.removed } : null}>
-              <td className="px-2 py-1 text-xs text-muted-foreground">
+            <tr key={r.id} className="border-t" data-row-id={r.id} data-testid={r.adding ? "unsaved-row" : null}
+              style={p.selected.includes(r.id) ? { background: TINT.removed } : r.adding ? { background: TINT.added } : null}>
+              <td className="px-2 py-1 text-xs text-muted-foreground"
+                style={r.adding ? { boxShadow: `inset 3px 0 0 ${r.adding.state === "waiting" ? COLOR.warn : COLOR.bad}` } : null}>
                 <label className="flex items-center gap-1">
-                  <input type="checkbox" aria-label={`Select row ${r.id}`} checked={p.selected.includes(r.id)}
+                  <input type="checkbox" aria-label={r.adding ? "Select the new row" : `Select row ${r.id}`} checked={p.selected.includes(r.id)}
                     onChange={() => p.setSelected(p.selected.includes(r.id) ? p.selected.filter((x) => x !== r.id) : [...p.selected, r.id])} />
-                  {r.id}
+                  {r.adding ? <NewRowMark entry={r.adding} /> : r.id}
                 </label>
               </td>
               {columns.map((c, j) => {
@@ -1304,7 +1488,7 @@ function Grid(p) {
                   <td key={c.id} className="px-2 py-1 align-top" data-col={c.name} data-active={isActive ? "true" : null}
                     title={(locked ? p.lockedWhy || "Editing is paused while a proposal is open" : "Enter, typing or a double-click edits") + " · right-click: history"}
                     onClick={() => setActive({ r: i, c: j })}
-                    onContextMenu={(e) => { if (!p.onHistory) return; e.preventDefault(); setActive({ r: i, c: j }); p.onHistory({ row: r.id, col: c }); }}
+                    onContextMenu={(e) => { if (!p.onHistory || r.adding) return; e.preventDefault(); setActive({ r: i, c: j }); p.onHistory({ row: r.id, col: c }); }}
                     onDoubleClick={() => { setActive({ r: i, c: j }); if (!locked) setEditing({ row: r.id, col: c.id, text: show(p.valueOf(r, c)) }); }}
                     style={{
                       cursor: locked ? "default" : "cell", overflow: "hidden",
@@ -1343,7 +1527,9 @@ function OutboxPanel({ entries, columnName, onKeepMine, onKeepTheirs, onDiscard 
         <div key={e.seq} className="flex flex-wrap items-center gap-2" data-testid={e.state === "conflict" ? "conflict" : "refused"}
           data-row-id={e.record_id} data-col={columnName(e.column_id)}>
           <AlertTriangle size={12} style={{ color: COLOR.bad }} />
-          {e.state === "conflict" ? (
+          {e.kind === "add" ? (
+            <span>The new row was not added: {e.message}. Type into its cells to correct it, or discard it.</span>
+          ) : e.state === "conflict" ? (
             <span>
               "{columnName(e.column_id)}" of row {e.record_id} was changed by someone else: yours <b>{show(e.value) || "(empty)"}</b>,
               now <b>{show(e.current ? e.current.value : null) || "(empty)"}</b>.
@@ -1595,6 +1781,14 @@ export default function LiveTable() {
     cells: (changed) => setRows((old) => old.map((r) => (changed[r.id] ? { ...r, cells: { ...r.cells, ...changed[r.id] } } : r))),
   }, [tableId, queryKey]);
 
+  // a cell of a new row being edited when the server made the row: the editor moves to the made row
+  useEffect(() => {
+    const made = editing && isNewRow(editing.row) && CREATED[editing.row];
+    if (made && !edits.newRows.some((r) => r.id === editing.row)) {
+      setEditing({ ...readStored(window.sessionStorage, `tablechat.editing.${tableId}`, editing), row: made.id });
+    }
+  }, [edits.newRows.length, editing && editing.row]);
+
   function setQuery(change) {
     setActive(null);
     setSelected([]);
@@ -1602,7 +1796,7 @@ export default function LiveTable() {
   }
 
   const rowActions = useRowActions({ tableId, table, view, setView, total, pageSize, locked, busy, setBusy, setNotice,
-    loadStatus, load, adding, setAdding, selected, setSelected, setConfirmDelete, setActive, setUndo });
+    loadStatus, load, adding, setAdding, selected, setSelected, setConfirmDelete, setActive, setUndo, edits });
 
   const header = (
     <TableHeader table={table} workspace={props.workspace} offline={edits.offline}
@@ -1628,7 +1822,8 @@ export default function LiveTable() {
   const last = Math.min(total, (view.page + 1) * pageSize);
   const narrowed = (view.q && view.q.trim()) || serverFilters(table, view.filters).length > 0;
   const failedColumns = table.columns.filter((c) => c.ai && (aiStatus[c.id] || {}).error > 0);
-  const activeRow = active && rows[active.r];
+  const shownRows = edits.newRows.length ? [...rows, ...edits.newRows] : rows; // and the rows added here, not made yet
+  const activeRow = active && shownRows[active.r];
   const activeCol = active && columns[active.c];
   const valueOf = (r, c) => { const p = edits.pendingOf(r.id, c.id); return p ? p.value : (r.cells[c.id] || {}).value; };
   const columnName = (id) => (table.columns.find((c) => c.id === id) || { name: "a deleted column" }).name;
@@ -1655,17 +1850,17 @@ export default function LiveTable() {
       ) : null}
       <OutboxPanel entries={edits.entries} columnName={columnName} onKeepMine={edits.keepMine} onKeepTheirs={edits.keepTheirs} onDiscard={edits.discard} />
       <FailedColumns columns={failedColumns} aiStatus={aiStatus} locked={locked} busy={busy} onRetry={rowActions.retryFailed} />
-      {activeRow && activeCol ? (
+      {activeRow && activeCol && !activeRow.adding ? (
         <CellActions row={activeRow} column={activeCol} cell={activeRow.cells[activeCol.id] || { status: "idle" }} busy={busy === "cell"}
           locked={locked} onFill={(what) => rowActions.fillCell(activeRow, activeCol, what)} />
       ) : null}
-      <Grid columns={columns} rows={rows} widths={columnPrefs.prefs.widths} active={active} setActive={setActive}
+      <Grid columns={columns} rows={shownRows} widths={columnPrefs.prefs.widths} active={active} setActive={setActive}
         editing={editing} setEditing={setEditing} locked={locked} sort={view.sort}
         onSort={(id) => setQuery({ sort: nextSort(view.sort, id) })}
         onResize={columnPrefs.setWidth} onResized={columnPrefs.keepWidth}
         selected={selected} setSelected={setSelected} pendingOf={edits.pendingOf} valueOf={valueOf}
         onDraft={(text) => editing && keepTabState(`tablechat.editing.${tableId}`, { ...editing, text })}
-        onSave={edits.save} onPaste={(block, at) => edits.paste(block, at, rows, columns)}
+        onSave={edits.save} onPaste={(block, at) => edits.paste(block, at, shownRows, columns)}
         adding={adding} setAdding={setAdding} addBusy={busy === "add"} onAddSave={rowActions.addRow}
         onHistory={setHistoryOf} lockedWhy={viewOnly ? "View only: you are a viewer of this workspace" : null} />
       {historyOf ? <CellHistory tableId={tableId} target={historyOf} onClose={() => setHistoryOf(null)} /> : null}

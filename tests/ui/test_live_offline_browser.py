@@ -1,7 +1,8 @@
 """The live grid when the server cannot be reached: it says so, keeps every edit in the browser's
 IndexedDB across a reload, offers Retry on a failed page load and comes back by itself, then replays the
 edits in order with the versions they were based on; a cell changed elsewhere meanwhile is shown as a
-conflict (keep mine / keep theirs), never lost and never silently overwritten."""
+conflict (keep mine / keep theirs), never lost and never silently overwritten. A row added offline waits
+there too, with what is typed into it, and is added once however often it has to be sent."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import asyncio
 
 import pytest
 from browser import login, new_page, screenshot
-from grid_setup import make_table, make_user, open_grid, paste_text, reopen_grid, stored
+from grid_setup import column_texts, make_table, make_user, open_grid, paste_text, reopen_grid, stored
 from playwright.async_api import expect
 
 from db import records
@@ -94,6 +95,84 @@ async def test_offline_edits_survive_a_reload_and_a_conflict_is_shown_not_lost(c
         await expect(live.locator(f'tr[data-row-id="{ids[1]}"] td[data-col="Points"]')).to_have_text("77")
     finally:
         await context.close()
+
+
+async def _add_row(live, name: str) -> None:
+    await live.get_by_test_id("add-row").click()
+    form = live.get_by_test_id("new-row")
+    await form.get_by_label("New Name").fill(name)
+    await form.get_by_test_id("new-row-save").click()
+    await expect(live.get_by_test_id("live-notice")).to_contain_text("The new row is kept in this browser")
+    await expect(form).to_have_count(0)
+
+
+async def _edit_cell(page, cell, text: str) -> None:
+    await cell.click()
+    await expect(cell).to_have_attribute("data-active", "true")
+    await page.keyboard.press("Enter")
+    await cell.get_by_test_id("cell-editor").fill(text)
+    await page.keyboard.press("Enter")
+
+
+async def test_a_row_added_offline_is_kept_and_added_once_when_the_server_answers(chromium, app_server, engine):
+    user = await make_user(engine)
+    table, ids = await make_table(engine, user)
+    page = await new_page(chromium)
+    try:
+        live = await open_grid(page, app_server.url, user, table)
+        await page.wait_for_url("**/thread/**")
+        thread_url = page.url
+        await page.context.set_offline(True)
+        await _edit(page, live, ids[0], "Name", "banana split")
+        await _add_row(live, "fig")
+        new = live.get_by_test_id("unsaved-row")
+        await expect(new.locator('td[data-col="Name"]')).to_have_text("fig")
+        await _edit_cell(page, new.locator('td[data-col="Points"]'), "8")
+        await _edit_cell(page, new.locator('td[data-col="Ripe"]'), "yes")
+        # a second new row, deleted before it was ever sent: it just leaves the outbox
+        await _add_row(live, "gone")
+        await expect(new).to_have_count(2)
+        await live.get_by_label("Select the new row").last.check()
+        await live.get_by_test_id("delete-rows").click()
+        await live.get_by_test_id("delete-confirm").get_by_role("button", name="Delete").click()
+        await expect(live.get_by_test_id("live-notice")).to_contain_text("Dropped 1 new row not saved yet")
+        await expect(new).to_have_count(1)
+        await expect(new.locator('td[data-col="Ripe"]')).to_have_text("Yes")
+        await expect(live.get_by_test_id("unsaved-count")).to_have_text("2 edits not saved yet")
+        await screenshot(page, "live_grid_offline_new_row")
+        assert len(await stored(engine, table)) == 5
+
+        # opened again while the API does not answer: the new row comes back from the browser's storage
+        await page.route("**/api/v1/**", lambda route: route.abort())
+        await page.context.set_offline(False)
+        await page.goto(thread_url)
+        live = await reopen_grid(page)
+        new = live.get_by_test_id("unsaved-row")
+        await expect(new.locator('td[data-col="Points"]')).to_have_text("8")
+
+        # the API answers again, but the answer to the add is lost on its way back: sent again under its
+        # key, the row is not added a second time
+        lost = []
+
+        async def lose_the_answer(route):
+            if route.request.method == "POST" and not lost:
+                lost.append(await route.fetch())
+                await route.abort()
+            else:
+                await route.fallback()
+
+        await page.route("**/api/v1/tables/*/records", lose_the_answer)
+        await page.unroute("**/api/v1/**")
+        await expect(new).to_have_count(0, timeout=30_000)
+        await expect(live.get_by_test_id("unsaved-count")).to_have_count(0)
+        assert lost and lost[0].status == 201
+        await expect(column_texts(live, "Name")).to_have_text(["banana split", "Apple", "cherry", "date", "elderberry", "fig"])
+        rows = await stored(engine, table)
+        assert [(r["Name"], r.get("Points"), r.get("Ripe")) for r in rows.values()][::5] == [
+            ("banana split", 3, True), ("fig", 8, True)]
+        assert len(rows) == 6
+    finally:
+        await page.context.close()
 
 
 async def _points_of_second(engine, table, want) -> bool:

@@ -4,6 +4,9 @@
 //   waiting   — not sent yet (or the server could not be reached)
 //   conflict  — someone changed the cell first (409): keep mine / keep theirs
 //   refused   — the server said no (the row is gone, the value does not fit): shown with its reason
+// A row added is an entry too (`kind: "add"`): shown at once under a temporary id ("new-…"), the cells typed
+// into it afterwards folded into its values; it is sent with an Idempotency-Key, so sending it again (the
+// answer lost, the page reloaded while it waited) never adds it twice.
 const OUTBOX_DB = "tablechat-outbox";
 const OUTBOX_STORE = "edits";
 
@@ -46,12 +49,57 @@ function outboxList(tableId, accountId) {
     .then((all) => (all || []).filter((e) => e.account_id === accountId).sort((a, b) => a.seq - b.seq));
 }
 
+const NEW_ROW = "new-";
+
+function isNewRow(id) {
+  return typeof id === "string" && id.startsWith(NEW_ROW);
+}
+
+// A random key (RFC 4122 version 4); crypto.randomUUID exists only on https and localhost pages.
+function newKey() {
+  if (crypto.randomUUID) return crypto.randomUUID();
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  b[6] = (b[6] & 0x0f) | 0x40;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  const hex = Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+// The rows this tab's replays created, by temporary id: an edit of the new row typed while its add was
+// being answered goes to the row the server made.
+const CREATED = (window.__tablechatCreated = window.__tablechatCreated || {});
+
+// Keep a new row: `values` by column id (empty cells left out), `texts` as typed. `key` is the add's
+// Idempotency-Key (the one of a direct attempt whose answer never came, so that it is not added twice).
+function outboxAddRow({ table_id, account_id, values, texts, key }) {
+  const entry = { kind: "add", table_id, account_id, key, temp_id: NEW_ROW + key, values, texts, state: "waiting", made: Date.now() };
+  return outboxRun("readwrite", (store) => request(store.put(entry))).then(() => entry);
+}
+
+function withCell(map, columnId, value) {
+  const out = { ...map };
+  if (value === null || value === undefined) delete out[columnId];
+  else out[columnId] = value;
+  return out;
+}
+
 // Keep an edit. A later edit of a cell still waiting replaces its value and keeps the version the first
 // one was based on (the server has not seen either); an edit of a cell in conflict is the person's answer
 // to it: their value, on top of the version now current.
 async function outboxKeep(edit) {
   const all = await outboxList(edit.table_id, edit.account_id);
-  const same = all.find((e) => e.record_id === edit.record_id && e.column_id === edit.column_id);
+  if (isNewRow(edit.record_id)) {
+    const add = all.find((e) => e.kind === "add" && e.temp_id === edit.record_id);
+    if (add) { // not sent yet (or refused): the cell goes into the add, which is waiting again
+      return outboxPut({ ...add, values: withCell(add.values, edit.column_id, edit.value),
+                         texts: withCell(add.texts, edit.column_id, edit.value === null ? null : edit.text), state: "waiting", message: null });
+    }
+    const made = CREATED[edit.record_id];
+    if (!made) return null; // the new row was dropped meanwhile
+    const cell = made.cells[edit.column_id] || { version: 0 };
+    return outboxKeep({ ...edit, record_id: made.id, version: cell.version });
+  }
+  const same = all.find((e) => e.kind !== "add" && e.record_id === edit.record_id && e.column_id === edit.column_id);
   const entry = same
     ? { ...same, value: edit.value, text: edit.text, state: "waiting", message: null,
         version: same.state === "conflict" && same.current ? same.current.version : same.version, current: null }
@@ -67,39 +115,84 @@ function outboxDrop(seq) {
   return outboxRun("readwrite", (store) => request(store.delete(seq)));
 }
 
+// A new row the server made: its entry leaves the outbox, and a cell typed into the row while the add was
+// on its way (folded into the entry after it was sent) becomes an edit of the made row — in one transaction,
+// so that nothing typed falls between the two.
+function outboxSettleAdd(sent, made) {
+  return outboxRun("readwrite", (store) => request(store.get(sent.seq)).then((now) => {
+    store.delete(sent.seq);
+    if (!now) return;
+    const columns = new Set([...Object.keys(now.values), ...Object.keys(sent.values)]);
+    for (const columnId of columns) {
+      const value = columnId in now.values ? now.values[columnId] : null;
+      if (sameValue(value, columnId in sent.values ? sent.values[columnId] : null)) continue;
+      const cell = made.cells[columnId] || { version: 0 };
+      store.put({ table_id: sent.table_id, account_id: sent.account_id, record_id: made.id, column_id: columnId, value,
+                  text: value === null ? "" : now.texts[columnId], version: cell.version, state: "waiting", made: Date.now() });
+    }
+  }));
+}
+
+function outboxRefuseAdd(seq, message) {
+  return outboxRun("readwrite", (store) => request(store.get(seq)).then((now) => {
+    if (now) store.put({ ...now, state: "refused", message });
+  }));
+}
+
+// Send one entry; throws what the API threw.
+async function outboxSend(tableId, entry) {
+  if (entry.kind === "add") {
+    const made = await api(`/tables/${tableId}/records`, {
+      method: "POST", headers: { ...HEADERS, "Idempotency-Key": entry.key }, body: JSON.stringify({ values: entry.values }) });
+    CREATED[entry.temp_id] = made;
+    await outboxSettleAdd(entry, made);
+    return made;
+  }
+  const cell = await api(`/tables/${tableId}/records/${entry.record_id}/cells/${entry.column_id}`, {
+    method: "PATCH",
+    body: JSON.stringify({ value: entry.value, version: entry.version }),
+  });
+  await outboxDrop(entry.seq);
+  return cell;
+}
+
 // One replay at a time per browser tab, even across the remounts Chainlit does on every props update:
 // two replays of the same entry would make the second one a false conflict.
 const REPLAY = (window.__tablechatReplay = window.__tablechatReplay || { busy: null });
 
-// Send the waiting entries of a table in order. Calls `seen(entry, cell)` for each saved cell and
-// returns "done", "unreachable" when the server could not be reached, or "failed" when it answered with
-// an error of its own (either way the rest stays waiting, to be sent again later).
+// Send the waiting entries of a table in order. Calls `seen(entry, cell)` for each saved cell (with the
+// record for a new row) and returns "done", "unreachable" when the server could not be reached, or
+// "failed" when it answered with an error of its own (either way the rest stays waiting, to be sent
+// again later).
 async function outboxReplay(tableId, accountId, seen) {
   while (REPLAY.busy) await REPLAY.busy.catch(() => null);
   let release;
   REPLAY.busy = new Promise((resolve) => { release = resolve; });
   try {
-    for (const entry of await outboxList(tableId, accountId)) {
-      if (entry.state !== "waiting") continue;
-      try {
-        const cell = await api(`/tables/${tableId}/records/${entry.record_id}/cells/${entry.column_id}`, {
-          method: "PATCH",
-          body: JSON.stringify({ value: entry.value, version: entry.version }),
-        });
-        await outboxDrop(entry.seq);
-        seen(entry, cell);
-      } catch (e) {
-        if (e.unreachable) return "unreachable";
-        const current = errorDetails(e).current;
-        if (e.status === 409 && current && sameValue(current.value, entry.value)) {
-          await outboxDrop(entry.seq); // already saved (an earlier replay whose answer was lost)
-          seen(entry, current);
-        } else if (e.status === 409) {
-          await outboxPut({ ...entry, state: "conflict", current: current || null, message: e.message });
-        } else if (e.status && e.status < 500) {
-          await outboxPut({ ...entry, state: "refused", message: e.message });
-        } else {
-          return "failed"; // a server error: try again later, keep everything
+    // in the order they were made; entries made meanwhile (an edit of a row just created) in a next pass
+    const tried = new Set();
+    for (;;) {
+      const todo = (await outboxList(tableId, accountId)).filter((e) => e.state === "waiting" && !tried.has(e.seq));
+      if (!todo.length) break;
+      for (const entry of todo) {
+        tried.add(entry.seq);
+        try {
+          seen(entry, await outboxSend(tableId, entry));
+        } catch (e) {
+          if (e.unreachable) return "unreachable";
+          const current = errorDetails(e).current;
+          if (entry.kind !== "add" && e.status === 409 && current && sameValue(current.value, entry.value)) {
+            await outboxDrop(entry.seq); // already saved (an earlier replay whose answer was lost)
+            seen(entry, current);
+          } else if (entry.kind !== "add" && e.status === 409) {
+            await outboxPut({ ...entry, state: "conflict", current: current || null, message: e.message });
+          } else if (e.status && e.status < 500 && entry.kind === "add") {
+            await outboxRefuseAdd(entry.seq, e.message); // what was typed into it meanwhile stays
+          } else if (e.status && e.status < 500) {
+            await outboxPut({ ...entry, state: "refused", message: e.message });
+          } else {
+            return "failed"; // a server error: try again later, keep everything
+          }
         }
       }
     }
