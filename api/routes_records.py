@@ -139,7 +139,9 @@ IDEMPOTENCY_HELP = ("Any text (at most 200 characters) unique to this add, e.g. 
              responses={201: {"headers": {FILL_HEADER: {
                  "description": "The fills queued for the new rows' AI cells (comma-separated job ids)",
                  "schema": {"type": "string"}}}},
-                 200: {"description": "Sent again under the same `Idempotency-Key`: the rows the first call made"}})
+                 200: {"model": RecordPublic | RecordsCreated,
+                       "description": "Sent again under the same `Idempotency-Key`: the rows the first call made"},
+                 **errors(409)})
 async def create_records(
     caller: CallerDep, table_id: TableId, body: RecordCreate | RecordsBulkCreate, response: Response,
     idempotency_key: Annotated[str | None, Header(min_length=1, max_length=keyed_adds.MAX_KEY_CHARS,
