@@ -194,9 +194,10 @@ function newKey() {
 const CREATED = (window.__tablechatCreated = window.__tablechatCreated || {});
 
 // Keep a new row: `values` by column id (empty cells left out), `texts` as typed. `key` is the add's
-// Idempotency-Key (the one of a direct attempt whose answer never came, so that it is not added twice).
-function outboxAddRow({ table_id, account_id, values, texts, key }) {
-  const entry = { kind: "add", table_id, account_id, key, temp_id: NEW_ROW + key, values, texts, state: "waiting", made: Date.now() };
+// Idempotency-Key; `tried` when a direct attempt under it got no answer (it may have made the row).
+function outboxAddRow({ table_id, account_id, values, texts, key, tried }) {
+  const entry = { kind: "add", table_id, account_id, key, temp_id: NEW_ROW + key, values, texts, state: "waiting",
+                  attempts: tried ? 1 : 0, made: Date.now() };
   return outboxRun("readwrite", (store) => request(store.put(entry))).then(() => entry);
 }
 
@@ -239,18 +240,33 @@ function outboxDrop(seq) {
   return outboxRun("readwrite", (store) => request(store.delete(seq)));
 }
 
-// A new row the server made: its entry leaves the outbox, and a cell typed into the row while the add was
-// on its way (folded into the entry after it was sent) becomes an edit of the made row — in one transaction,
-// so that nothing typed falls between the two.
+// A new row about to be sent: counted as tried before it leaves (from then on it may exist on the server,
+// made from the values of whichever try reached it first); the values it goes with.
+function outboxTryAdd(seq) {
+  let sending = null;
+  return outboxRun("readwrite", (store) => request(store.get(seq)).then((now) => {
+    if (!now) return;
+    sending = { ...now, attempts: (now.attempts || 0) + 1 };
+    store.put(sending);
+  })).then(() => sending);
+}
+
+// A new row the server made: its entry leaves the outbox, and each cell whose value the made row may lack
+// becomes an edit of the made row — one typed while the add was on its way, and, when an earlier try may
+// be the one that made the row (the server then answers with that row), one that differs from the row —
+// in one transaction, so that nothing typed falls between the two.
 function outboxSettleAdd(sent, made) {
   return outboxRun("readwrite", (store) => request(store.get(sent.seq)).then((now) => {
     store.delete(sent.seq);
     if (!now) return;
+    const valueIn = (values, columnId) => (columnId in values ? values[columnId] : null);
     const columns = new Set([...Object.keys(now.values), ...Object.keys(sent.values)]);
     for (const columnId of columns) {
-      const value = columnId in now.values ? now.values[columnId] : null;
-      if (sameValue(value, columnId in sent.values ? sent.values[columnId] : null)) continue;
-      const cell = made.cells[columnId] || { version: 0 };
+      const value = valueIn(now.values, columnId);
+      const cell = made.cells[columnId] || { value: null, version: 0 };
+      const typedSince = !sameValue(value, valueIn(sent.values, columnId));
+      const madeEarlier = sent.attempts > 1 && columnId in now.values && !sameValue(value, cell.value);
+      if (!typedSince && !madeEarlier) continue;
       store.put({ table_id: sent.table_id, account_id: sent.account_id, record_id: made.id, column_id: columnId, value,
                   text: value === null ? "" : now.texts[columnId], version: cell.version, state: "waiting", made: Date.now() });
     }
@@ -266,10 +282,12 @@ function outboxRefuseAdd(seq, message) {
 // Send one entry; throws what the API threw.
 async function outboxSend(tableId, entry) {
   if (entry.kind === "add") {
+    const sending = await outboxTryAdd(entry.seq);
+    if (!sending) return null; // dropped meanwhile
     const made = await api(`/tables/${tableId}/records`, {
-      method: "POST", headers: { ...HEADERS, "Idempotency-Key": entry.key }, body: JSON.stringify({ values: entry.values }) });
-    CREATED[entry.temp_id] = made;
-    await outboxSettleAdd(entry, made);
+      method: "POST", headers: { ...HEADERS, "Idempotency-Key": sending.key }, body: JSON.stringify({ values: sending.values }) });
+    CREATED[sending.temp_id] = made;
+    await outboxSettleAdd(sending, made);
     return made;
   }
   const cell = await api(`/tables/${tableId}/records/${entry.record_id}/cells/${entry.column_id}`, {
@@ -301,7 +319,8 @@ async function outboxReplay(tableId, accountId, seen) {
       for (const entry of todo) {
         tried.add(entry.seq);
         try {
-          seen(entry, await outboxSend(tableId, entry));
+          const got = await outboxSend(tableId, entry);
+          if (got) seen(entry, got);
         } catch (e) {
           if (e.unreachable) return "unreachable";
           const current = errorDetails(e).current;
@@ -834,6 +853,7 @@ function useEdits({ tableId, accountId, setRows, setNotice }) {
     setEntries(entriesRef.current);
     setRows((old) => (old.some((r) => r.id === record.id) ? old : [...old, record]));
     setNotice(`Row ${record.id} added.`);
+    refresh(); // a cell typed while it was on its way now waits as an edit of the made row
   }
 
   async function flush() {
@@ -873,12 +893,13 @@ function useEdits({ tableId, accountId, setRows, setNotice }) {
     cells: Object.fromEntries(Object.entries(e.values).map(([c, value]) => [c, { value, version: 0, status: "idle" }])),
   }));
 
-  // A row from the Add row form, kept in the outbox and sent from there: false when this browser cannot
-  // keep it (the caller says so and leaves the form as typed).
-  async function addRow(values, texts, key) {
+  // A row from the Add row form, kept in the outbox and sent from there (`tried`: a direct attempt under
+  // `key` got no answer): false when this browser cannot keep it (the caller says so and leaves the form
+  // as typed).
+  async function addRow(values, texts, key, tried) {
     if (!account.current) return false;
     try {
-      await outboxAddRow({ table_id: tableId, account_id: account.current, values, texts, key });
+      await outboxAddRow({ table_id: tableId, account_id: account.current, values, texts, key, tried });
     } catch (e) {
       return false;
     }
@@ -1061,9 +1082,10 @@ function useRowActions({ tableId, table, view, setView, total, pageSize, locked,
       }
     }
     const key = newKey(); // sent again under the same key, the add never makes a second row
+    const tried = !edits.offline;
     setBusy("add");
     try {
-      if (!edits.offline) {
+      if (tried) {
         try {
           const made = await api(`/tables/${tableId}/records`, {
             method: "POST", headers: { ...HEADERS, "Idempotency-Key": key }, body: JSON.stringify({ values }) });
@@ -1081,7 +1103,7 @@ function useRowActions({ tableId, table, view, setView, total, pageSize, locked,
         }
       }
       // no server: the row waits in this browser, shown in the grid, and is added when the server answers
-      if (await edits.addRow(values, texts, key)) {
+      if (await edits.addRow(values, texts, key, tried)) {
         setAdding(null);
         setNotice("The new row is kept in this browser and added when the server answers.");
       } else {
@@ -1706,10 +1728,12 @@ export default function LiveTable() {
   const [undo, setUndo] = useState(null); // the rows just deleted here, while their notice shows: { changeId, count, notice }
   const [editing, setEditing] = useTabState(`tablechat.editing.${tableId}`, null);
   const [active, setActive] = useTabState(`tablechat.active.${tableId}`, null);
-  const [selected, setSelected] = useState([]);
+  // the ticked rows and the question before deleting them outlast a redraw (one every few seconds while
+  // Chainlit's own connection is down): a new row not saved yet can be deleted offline
+  const [selected, setSelected] = useTabState(`tablechat.selected.${tableId}`, []);
   const [adding, setAdding] = useTabState(`tablechat.adding.${tableId}`, null);
   const [busy, setBusy] = useState(null); // "add" | "delete" | "cell" | a column id being retried
-  const [confirmDelete, setConfirmDelete] = useState(false);
+  const [confirmDelete, setConfirmDelete] = useTabState(`tablechat.confirm-delete.${tableId}`, false);
   const [panel, setPanel] = useState(null); // "filters" | "columns"
   const [historyOf, setHistoryOf] = useState(null); // the cell whose history is open (right-click)
   const [me, setMe] = useState(() => readStored(window.localStorage, "tablechat.me", { id: null }).id);
@@ -1865,7 +1889,10 @@ export default function LiveTable() {
         onHistory={setHistoryOf} lockedWhy={viewOnly ? "View only: you are a viewer of this workspace" : null} />
       {historyOf ? <CellHistory tableId={tableId} target={historyOf} onClose={() => setHistoryOf(null)} /> : null}
       <div className="flex items-center justify-between text-xs text-muted-foreground">
-        <span data-testid="live-table-count">Rows {first}–{last} of {total}{narrowed ? " matching" : ""}</span>
+        <span data-testid="live-table-count">
+          Rows {first}–{last} of {total}{narrowed ? " matching" : ""}
+          {edits.newRows.length ? ` · ${plural(edits.newRows.length, "new row")} not saved yet` : ""}
+        </span>
         <span className="flex gap-1">
           <Button size="sm" variant="outline" disabled={view.page === 0} onClick={() => { setActive(null); setView({ page: view.page - 1 }); }}>Previous</Button>
           <Button size="sm" variant="outline" disabled={view.page + 1 >= pages} onClick={() => { setActive(null); setView({ page: view.page + 1 }); }}>Next</Button>

@@ -135,10 +135,10 @@ async def test_a_row_added_offline_is_kept_and_added_once_when_the_server_answer
         await live.get_by_label("Select the new row").last.check()
         await live.get_by_test_id("delete-rows").click()
         await live.get_by_test_id("delete-confirm").get_by_role("button", name="Delete").click()
-        await expect(live.get_by_test_id("live-notice")).to_contain_text("Dropped 1 new row not saved yet")
         await expect(new).to_have_count(1)
         await expect(new.locator('td[data-col="Ripe"]')).to_have_text("Yes")
         await expect(live.get_by_test_id("unsaved-count")).to_have_text("2 edits not saved yet")
+        await expect(live.get_by_test_id("live-table-count")).to_contain_text("1 new row not saved yet")
         await screenshot(page, "live_grid_offline_new_row")
         assert len(await stored(engine, table)) == 5
 
@@ -150,12 +150,15 @@ async def test_a_row_added_offline_is_kept_and_added_once_when_the_server_answer
         new = live.get_by_test_id("unsaved-row")
         await expect(new.locator('td[data-col="Points"]')).to_have_text("8")
 
-        # the API answers again, but the answer to the add is lost on its way back: sent again under its
-        # key, the row is not added a second time
-        lost = []
+        # the API answers again, but the answer to the add is lost on its way back, and a cell of the new
+        # row is changed while the add is on its way: sent again under its key, the row is not added a
+        # second time, and the cell changed meanwhile is written to the row the first try made
+        lost, sent, typed = [], asyncio.Event(), asyncio.Event()
 
         async def lose_the_answer(route):
             if route.request.method == "POST" and not lost:
+                sent.set()
+                await typed.wait()
                 lost.append(await route.fetch())
                 await route.abort()
             else:
@@ -163,16 +166,28 @@ async def test_a_row_added_offline_is_kept_and_added_once_when_the_server_answer
 
         await page.route("**/api/v1/tables/*/records", lose_the_answer)
         await page.unroute("**/api/v1/**")
+        await asyncio.wait_for(sent.wait(), 30)
+        await _edit_cell(page, new.locator('td[data-col="Points"]'), "9")
+        await expect(new.locator('td[data-col="Points"]')).to_have_text("9")
+        typed.set()
         await expect(new).to_have_count(0, timeout=30_000)
-        await expect(live.get_by_test_id("unsaved-count")).to_have_count(0)
+        await expect(live.get_by_test_id("unsaved-count")).to_have_count(0, timeout=30_000)
         assert lost and lost[0].status == 201
         await expect(column_texts(live, "Name")).to_have_text(["banana split", "Apple", "cherry", "date", "elderberry", "fig"])
-        rows = await stored(engine, table)
-        assert [(r["Name"], r.get("Points"), r.get("Ripe")) for r in rows.values()][::5] == [
-            ("banana split", 3, True), ("fig", 8, True)]
-        assert len(rows) == 6
+        fig = live.locator('tbody tr[data-row-id]').filter(has_text="fig")
+        await expect(fig.locator('td[data-col="Points"]')).to_have_text("9")
+        await expect(fig.get_by_test_id("unsaved")).to_have_count(0)
+        rows = await _until(lambda: _stored_if(engine, table, lambda r: r[6]["Points"] == 9))
+        assert [(r["Name"], r.get("Points"), r.get("Ripe")) for r in rows.values()] == [
+            ("banana split", 3, True), ("Apple", 10, False), ("cherry", 2.5, None), ("date", 7, True),
+            ("elderberry", 1, False), ("fig", 9, True)]
     finally:
         await page.context.close()
+
+
+async def _stored_if(engine, table, check):
+    rows = await stored(engine, table)
+    return rows if len(rows) >= 6 and check(rows) else None
 
 
 async def _points_of_second(engine, table, want) -> bool:

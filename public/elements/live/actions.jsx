@@ -64,9 +64,10 @@ function useRowActions({ tableId, table, view, setView, total, pageSize, locked,
       }
     }
     const key = newKey(); // sent again under the same key, the add never makes a second row
+    const tried = !edits.offline;
     setBusy("add");
     try {
-      if (!edits.offline) {
+      if (tried) {
         try {
           const made = await api(`/tables/${tableId}/records`, {
             method: "POST", headers: { ...HEADERS, "Idempotency-Key": key }, body: JSON.stringify({ values }) });
@@ -84,7 +85,7 @@ function useRowActions({ tableId, table, view, setView, total, pageSize, locked,
         }
       }
       // no server: the row waits in this browser, shown in the grid, and is added when the server answers
-      if (await edits.addRow(values, texts, key)) {
+      if (await edits.addRow(values, texts, key, tried)) {
         setAdding(null);
         setNotice("The new row is kept in this browser and added when the server answers.");
       } else {

@@ -38,6 +38,7 @@ function useEdits({ tableId, accountId, setRows, setNotice }) {
     setEntries(entriesRef.current);
     setRows((old) => (old.some((r) => r.id === record.id) ? old : [...old, record]));
     setNotice(`Row ${record.id} added.`);
+    refresh(); // a cell typed while it was on its way now waits as an edit of the made row
   }
 
   async function flush() {
@@ -77,12 +78,13 @@ function useEdits({ tableId, accountId, setRows, setNotice }) {
     cells: Object.fromEntries(Object.entries(e.values).map(([c, value]) => [c, { value, version: 0, status: "idle" }])),
   }));
 
-  // A row from the Add row form, kept in the outbox and sent from there: false when this browser cannot
-  // keep it (the caller says so and leaves the form as typed).
-  async function addRow(values, texts, key) {
+  // A row from the Add row form, kept in the outbox and sent from there (`tried`: a direct attempt under
+  // `key` got no answer): false when this browser cannot keep it (the caller says so and leaves the form
+  // as typed).
+  async function addRow(values, texts, key, tried) {
     if (!account.current) return false;
     try {
-      await outboxAddRow({ table_id: tableId, account_id: account.current, values, texts, key });
+      await outboxAddRow({ table_id: tableId, account_id: account.current, values, texts, key, tried });
     } catch (e) {
       return false;
     }

@@ -70,9 +70,10 @@ function newKey() {
 const CREATED = (window.__tablechatCreated = window.__tablechatCreated || {});
 
 // Keep a new row: `values` by column id (empty cells left out), `texts` as typed. `key` is the add's
-// Idempotency-Key (the one of a direct attempt whose answer never came, so that it is not added twice).
-function outboxAddRow({ table_id, account_id, values, texts, key }) {
-  const entry = { kind: "add", table_id, account_id, key, temp_id: NEW_ROW + key, values, texts, state: "waiting", made: Date.now() };
+// Idempotency-Key; `tried` when a direct attempt under it got no answer (it may have made the row).
+function outboxAddRow({ table_id, account_id, values, texts, key, tried }) {
+  const entry = { kind: "add", table_id, account_id, key, temp_id: NEW_ROW + key, values, texts, state: "waiting",
+                  attempts: tried ? 1 : 0, made: Date.now() };
   return outboxRun("readwrite", (store) => request(store.put(entry))).then(() => entry);
 }
 
@@ -115,18 +116,33 @@ function outboxDrop(seq) {
   return outboxRun("readwrite", (store) => request(store.delete(seq)));
 }
 
-// A new row the server made: its entry leaves the outbox, and a cell typed into the row while the add was
-// on its way (folded into the entry after it was sent) becomes an edit of the made row — in one transaction,
-// so that nothing typed falls between the two.
+// A new row about to be sent: counted as tried before it leaves (from then on it may exist on the server,
+// made from the values of whichever try reached it first); the values it goes with.
+function outboxTryAdd(seq) {
+  let sending = null;
+  return outboxRun("readwrite", (store) => request(store.get(seq)).then((now) => {
+    if (!now) return;
+    sending = { ...now, attempts: (now.attempts || 0) + 1 };
+    store.put(sending);
+  })).then(() => sending);
+}
+
+// A new row the server made: its entry leaves the outbox, and each cell whose value the made row may lack
+// becomes an edit of the made row — one typed while the add was on its way, and, when an earlier try may
+// be the one that made the row (the server then answers with that row), one that differs from the row —
+// in one transaction, so that nothing typed falls between the two.
 function outboxSettleAdd(sent, made) {
   return outboxRun("readwrite", (store) => request(store.get(sent.seq)).then((now) => {
     store.delete(sent.seq);
     if (!now) return;
+    const valueIn = (values, columnId) => (columnId in values ? values[columnId] : null);
     const columns = new Set([...Object.keys(now.values), ...Object.keys(sent.values)]);
     for (const columnId of columns) {
-      const value = columnId in now.values ? now.values[columnId] : null;
-      if (sameValue(value, columnId in sent.values ? sent.values[columnId] : null)) continue;
-      const cell = made.cells[columnId] || { version: 0 };
+      const value = valueIn(now.values, columnId);
+      const cell = made.cells[columnId] || { value: null, version: 0 };
+      const typedSince = !sameValue(value, valueIn(sent.values, columnId));
+      const madeEarlier = sent.attempts > 1 && columnId in now.values && !sameValue(value, cell.value);
+      if (!typedSince && !madeEarlier) continue;
       store.put({ table_id: sent.table_id, account_id: sent.account_id, record_id: made.id, column_id: columnId, value,
                   text: value === null ? "" : now.texts[columnId], version: cell.version, state: "waiting", made: Date.now() });
     }
@@ -142,10 +158,12 @@ function outboxRefuseAdd(seq, message) {
 // Send one entry; throws what the API threw.
 async function outboxSend(tableId, entry) {
   if (entry.kind === "add") {
+    const sending = await outboxTryAdd(entry.seq);
+    if (!sending) return null; // dropped meanwhile
     const made = await api(`/tables/${tableId}/records`, {
-      method: "POST", headers: { ...HEADERS, "Idempotency-Key": entry.key }, body: JSON.stringify({ values: entry.values }) });
-    CREATED[entry.temp_id] = made;
-    await outboxSettleAdd(entry, made);
+      method: "POST", headers: { ...HEADERS, "Idempotency-Key": sending.key }, body: JSON.stringify({ values: sending.values }) });
+    CREATED[sending.temp_id] = made;
+    await outboxSettleAdd(sending, made);
     return made;
   }
   const cell = await api(`/tables/${tableId}/records/${entry.record_id}/cells/${entry.column_id}`, {
@@ -177,7 +195,8 @@ async function outboxReplay(tableId, accountId, seen) {
       for (const entry of todo) {
         tried.add(entry.seq);
         try {
-          seen(entry, await outboxSend(tableId, entry));
+          const got = await outboxSend(tableId, entry);
+          if (got) seen(entry, got);
         } catch (e) {
           if (e.unreachable) return "unreachable";
           const current = errorDetails(e).current;
