@@ -863,6 +863,8 @@ function useEdits({ tableId, accountId, setRows, setNotice }) {
     setOffline(result === "unreachable");
     if (result === "failed") setNotice("The server could not save some edits just now; they are kept here and sent again.");
     await refresh();
+    // a new row refused: the bar above the grid says why ("kept until the server answers" no longer holds)
+    if (entriesRef.current.some((e) => e.kind === "add" && e.state === "refused")) setNotice(null);
   }
 
   useEffect(() => {

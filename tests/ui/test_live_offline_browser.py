@@ -7,6 +7,7 @@ there too, with what is typed into it, and is added once however often it has to
 from __future__ import annotations
 
 import asyncio
+import re
 
 import pytest
 from browser import login, new_page, screenshot
@@ -181,6 +182,34 @@ async def test_a_row_added_offline_is_kept_and_added_once_when_the_server_answer
         assert [(r["Name"], r.get("Points"), r.get("Ripe")) for r in rows.values()] == [
             ("banana split", 3, True), ("Apple", 10, False), ("cherry", 2.5, None), ("date", 7, True),
             ("elderberry", 1, False), ("fig", 9, True)]
+    finally:
+        await page.context.close()
+
+
+async def test_a_new_row_the_server_refuses_waits_to_be_corrected(chromium, app_server, engine):
+    user = await make_user(engine)
+    table, _ids = await make_table(engine, user)
+    page = await new_page(chromium)
+    try:
+        live = await open_grid(page, app_server.url, user, table)
+        await page.context.set_offline(True)
+        await live.get_by_test_id("add-row").click()
+        form = live.get_by_test_id("new-row")
+        await form.get_by_label("New Points").fill("4")
+        await form.get_by_test_id("new-row-save").click()
+        new = live.get_by_test_id("unsaved-row")
+        await expect(new.locator('td[data-col="Points"]')).to_have_text("4")
+        await page.context.set_offline(False)
+        refused = live.get_by_test_id("refused")
+        await expect(refused).to_contain_text('The new row was not added: Column "Name" is required', timeout=30_000)
+        await expect(new.get_by_test_id("new-row-mark")).to_have_attribute("title", re.compile("^Not added"))
+        await expect(live.get_by_test_id("live-notice")).to_have_count(0)
+        await screenshot(page, "live_grid_new_row_refused")
+        await _edit_cell(page, new.locator('td[data-col="Name"]'), "kiwi")
+        await expect(new).to_have_count(0, timeout=30_000)
+        await expect(refused).to_have_count(0)
+        rows = await _until(lambda: _stored_if(engine, table, lambda r: True))
+        assert (rows[6]["Name"], rows[6]["Points"]) == ("kiwi", 4)
     finally:
         await page.context.close()
 
