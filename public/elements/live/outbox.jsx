@@ -84,6 +84,17 @@ function withCell(map, columnId, value) {
   return out;
 }
 
+function outboxFoldIntoAdd(seq, edit) {
+  let folded = false;
+  return outboxRun("readwrite", (store) => request(store.get(seq)).then((now) => {
+    if (!now) return; // made (or dropped) meanwhile
+    const text = edit.value === null ? null : edit.text;
+    store.put({ ...now, values: withCell(now.values, edit.column_id, edit.value), texts: withCell(now.texts, edit.column_id, text),
+                state: "waiting", message: null });
+    folded = true;
+  })).then(() => folded);
+}
+
 // Keep an edit. A later edit of a cell still waiting replaces its value and keeps the version the first
 // one was based on (the server has not seen either); an edit of a cell in conflict is the person's answer
 // to it: their value, on top of the version now current.
@@ -91,10 +102,9 @@ async function outboxKeep(edit) {
   const all = await outboxList(edit.table_id, edit.account_id);
   if (isNewRow(edit.record_id)) {
     const add = all.find((e) => e.kind === "add" && e.temp_id === edit.record_id);
-    if (add) { // not sent yet (or refused): the cell goes into the add, which is waiting again
-      return outboxPut({ ...add, values: withCell(add.values, edit.column_id, edit.value),
-                         texts: withCell(add.texts, edit.column_id, edit.value === null ? null : edit.text), state: "waiting", message: null });
-    }
+    // not made yet (or refused): the cell goes into the add, which is waiting again — read and written in
+    // one transaction, so that a try of the add being counted meanwhile is not undone
+    if (add && await outboxFoldIntoAdd(add.seq, edit)) return add.seq;
     const made = CREATED[edit.record_id];
     if (!made) return null; // the new row was dropped meanwhile
     const cell = made.cells[edit.column_id] || { version: 0 };
@@ -149,9 +159,11 @@ function outboxSettleAdd(sent, made) {
   }));
 }
 
-function outboxRefuseAdd(seq, message) {
+// The server said no to a new row. Unless it says the row was made under its key (and deleted since), no
+// try made it (the server would have answered with that row): the count of tries starts again.
+function outboxRefuseAdd(seq, message, made) {
   return outboxRun("readwrite", (store) => request(store.get(seq)).then((now) => {
-    if (now) store.put({ ...now, state: "refused", message });
+    if (now) store.put({ ...now, state: "refused", message, attempts: made ? now.attempts : 0 });
   }));
 }
 
@@ -206,7 +218,7 @@ async function outboxReplay(tableId, accountId, seen) {
           } else if (entry.kind !== "add" && e.status === 409) {
             await outboxPut({ ...entry, state: "conflict", current: current || null, message: e.message });
           } else if (e.status && e.status < 500 && entry.kind === "add") {
-            await outboxRefuseAdd(entry.seq, e.message); // what was typed into it meanwhile stays
+            await outboxRefuseAdd(entry.seq, e.message, e.status === 409); // what was typed into it meanwhile stays
           } else if (e.status && e.status < 500) {
             await outboxPut({ ...entry, state: "refused", message: e.message });
           } else {
