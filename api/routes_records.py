@@ -158,7 +158,8 @@ async def create_records(
             added = await records.add_records(conn, table, rows)
             ids, job_ids = added.ids, added.jobs
         else:
-            keyed = await keyed_adds.add_records_once(conn, table, caller.account_id, idempotency_key, rows)
+            keyed = await keyed_adds.add_records_once(conn, table, rows, account_id=caller.account_id,
+                                                      key=idempotency_key)
             ids, job_ids = keyed.ids, keyed.jobs
             if keyed.replayed:
                 response.status_code = 200

@@ -38,11 +38,12 @@ class KeyedAdd:
 
 
 def change_set_of(table_id: uuid.UUID | str, account_id: uuid.UUID | str, key: str) -> uuid.UUID:
+    """The id of the change set an add under `key` by this account to this table gets."""
     return uuid.uuid5(_NAMESPACE, f"{table_id}/{account_id}/{key}")
 
 
-async def add_records_once(conn: AsyncConnection, table: TablePublic, account_id: uuid.UUID | str, key: str,
-                           rows: Sequence[Mapping[str, Any]]) -> KeyedAdd:
+async def add_records_once(conn: AsyncConnection, table: TablePublic, rows: Sequence[Mapping[str, Any]], *,
+                           account_id: uuid.UUID | str, key: str) -> KeyedAdd:
     """`records.add_records` unless a request with this key added rows to this table already: then the ids
     of the rows it made (some may have been deleted since), and nothing is written."""
     change_set_id = change_set_of(table.id, account_id, key)
