@@ -23,7 +23,6 @@ from api.schemas import (
     RecordsDeleted,
 )
 from db import cell_batch, change_sets, changes, keyed_adds, records, tables
-from db.errors import Conflict, NotFound
 from db.record_query import BadQuery, Filter, Sort, parse_sort_names
 from db.records import MAX_PAGE
 from db.schemas import (
@@ -130,9 +129,8 @@ def _sort_param(raw: str | None) -> list[Sort]:
     return sorts
 
 
-IDEMPOTENCY_HELP = ("Any text (at most 200 characters) unique to this add, e.g. a UUID made by the client: sent "
-                    "again with the same key (its answer was lost, say), the call adds nothing and answers 200 "
-                    "with the rows the first one made (a row deleted since is a 409)")
+IDEMPOTENCY_HELP = ("Text unique to this add (a UUID, say): sent again with it, the call adds nothing and answers "
+                    "200 with the rows the first one made (409 for a row deleted since)")
 
 
 @router.post("/tables/{table_id}/records", status_code=201, response_model=RecordPublic | RecordsCreated,
@@ -154,35 +152,15 @@ async def create_records(
     async with caller.tx() as conn:
         table = await tables.get_table(conn, table_id)
         rows = body.rows if isinstance(body, RecordsBulkCreate) else [body.values]
-        if idempotency_key is None:
-            added = await records.add_records(conn, table, rows)
-            ids, job_ids = added.ids, added.jobs
-        else:
-            keyed = await keyed_adds.add_records_once(conn, table, rows, account_id=caller.account_id,
-                                                      key=idempotency_key)
-            ids, job_ids = keyed.ids, keyed.jobs
-            if keyed.replayed:
-                response.status_code = 200
-        started = await read_jobs(conn, job_ids)
-        made: RecordPublic | RecordsCreated
-        if isinstance(body, RecordsBulkCreate):
-            made = RecordsCreated(ids=ids, count=len(ids), jobs=[j.id for j in started])
-        else:
-            made = await _added_record(conn, table, ids)
+        added = await keyed_adds.add_records_once(conn, table, rows, account_id=caller.account_id, key=idempotency_key)
+        if added.replayed:
+            response.status_code = 200
+        started = await read_jobs(conn, added.jobs)
+        made: RecordPublic | RecordsCreated = (
+            RecordsCreated(ids=added.ids, count=len(added.ids), jobs=[j.id for j in started])
+            if isinstance(body, RecordsBulkCreate) else await keyed_adds.the_row_made(conn, table, added))
     await tell_jobs(response, started)
     return made
-
-
-async def _added_record(conn: Any, table: Any, ids: list[int]) -> RecordPublic:
-    """The one row an add made; a row added under an idempotency key and deleted since is a conflict (the
-    key does not add it a second time)."""
-    if not ids:
-        raise Conflict("This Idempotency-Key was used by a call that added no row of this table.")
-    try:
-        return await records.get_record(conn, table, ids[0])
-    except NotFound:
-        raise Conflict(f"Row {ids[0]} was added under this Idempotency-Key and has been deleted since; "
-                       "it is not added again.", record_id=ids[0]) from None
 
 
 class RecordPageCursor(RecordPage):

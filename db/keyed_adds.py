@@ -17,7 +17,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from db import change_sets, records
-from db.schemas import TablePublic
+from db.errors import Conflict, NotFound
+from db.schemas import RecordPublic, TablePublic
 
 MAX_KEY_CHARS = 200
 _NAMESPACE = uuid.UUID("5b0d6c1e-3f0a-4c55-9a36-0c7d2f1e8a41")
@@ -43,9 +44,12 @@ def change_set_of(table_id: uuid.UUID | str, account_id: uuid.UUID | str, key: s
 
 
 async def add_records_once(conn: AsyncConnection, table: TablePublic, rows: Sequence[Mapping[str, Any]], *,
-                           account_id: uuid.UUID | str, key: str) -> KeyedAdd:
+                           account_id: uuid.UUID | str, key: str | None) -> KeyedAdd:
     """`records.add_records` unless a request with this key added rows to this table already: then the ids
-    of the rows it made (some may have been deleted since), and nothing is written."""
+    of the rows it made (some may have been deleted since), and nothing is written. No key: a plain add."""
+    if key is None:
+        added = await records.add_records(conn, table, rows)
+        return KeyedAdd(list(added.ids), list(added.jobs), False)
     change_set_id = change_set_of(table.id, account_id, key)
     await conn.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": str(change_set_id)})
     made = (await conn.execute(text("SELECT 1 FROM change_sets WHERE id = :id"), {"id": change_set_id})).first()
@@ -57,3 +61,13 @@ async def add_records_once(conn: AsyncConnection, table: TablePublic, rows: Sequ
                              summary=f"Added {n} row{'s' if n != 1 else ''}", counts={"rows_added": n})
     added = await records.add_records(conn, table, rows)
     return KeyedAdd(list(added.ids), list(added.jobs), False)
+
+
+async def the_row_made(conn: AsyncConnection, table: TablePublic, added: KeyedAdd) -> RecordPublic:
+    """The one row an add made; a row added under a key and deleted since is a conflict (not added again)."""
+    try:
+        return await records.get_record(conn, table, added.ids[0])
+    except (IndexError, NotFound):
+        gone = added.ids[0] if added.ids else None
+        raise Conflict(f"Row {gone} was added under this Idempotency-Key and has been deleted since; it is not "
+                       "added again.", record_id=gone) from None
