@@ -1095,7 +1095,7 @@ function useRowActions({ tableId, table, view, setView, total, pageSize, locked,
         texts[c.id] = text;
       }
     }
-    const key = newKey(); // sent again under the same key, the add never makes a second row
+    const key = adding.key || newKey(); // the form's: saved again under it, the add never makes a second row
     const tried = !edits.offline;
     setBusy("add");
     try {
@@ -1243,7 +1243,7 @@ function Toolbar({ view, setQuery, panel, setPanel, hiddenCount, locked, adding,
         data-testid="columns-button">
         <EyeOff size={12} className="mr-1" /> Columns{hiddenCount ? ` (${hiddenCount} hidden)` : ""}
       </Button>
-      <Button size="sm" variant="outline" disabled={locked || adding !== null} onClick={() => setAdding({})} data-testid="add-row">
+      <Button size="sm" variant="outline" disabled={locked || adding !== null} onClick={() => setAdding({ key: newKey() })} data-testid="add-row">
         <Plus size={12} className="mr-1" /> Add row
       </Button>
       {selected.length ? (
@@ -1818,6 +1818,12 @@ export default function LiveTable() {
     gone: () => setError({ message: "This table no longer exists." }),
     cells: (changed) => setRows((old) => old.map((r) => (changed[r.id] ? { ...r, cells: { ...r.cells, ...changed[r.id] } } : r))),
   }, [tableId, queryKey]);
+
+  // the form of a row kept in the outbox already (a redraw came between the two, reading the form back from
+  // the tab): closed, so that the row is not saved twice
+  useEffect(() => {
+    if (adding && adding.key && edits.entries.some((e) => e.key === adding.key)) setAdding(null);
+  }, [edits.entries, adding && adding.key]);
 
   // a cell of a new row being edited when the server made the row: the editor moves to the made row
   useEffect(() => {

@@ -63,7 +63,7 @@ function useRowActions({ tableId, table, view, setView, total, pageSize, locked,
         texts[c.id] = text;
       }
     }
-    const key = newKey(); // sent again under the same key, the add never makes a second row
+    const key = adding.key || newKey(); // the form's: saved again under it, the add never makes a second row
     const tried = !edits.offline;
     setBusy("add");
     try {
