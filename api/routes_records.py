@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Header, Query, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import Field, TypeAdapter, ValidationError
 
@@ -22,7 +22,7 @@ from api.schemas import (
     RecordsCreated,
     RecordsDeleted,
 )
-from db import cell_batch, change_sets, changes, records, tables
+from db import cell_batch, change_sets, changes, keyed_adds, records, tables
 from db.record_query import BadQuery, Filter, Sort, parse_sort_names
 from db.records import MAX_PAGE
 from db.schemas import (
@@ -129,24 +129,36 @@ def _sort_param(raw: str | None) -> list[Sort]:
     return sorts
 
 
+IDEMPOTENCY_HELP = ("Text unique to this add (a UUID, say): sent again with it, the call adds nothing and answers "
+                    "200 with the rows the first one made (409 for a row deleted since)")
+
+
 @router.post("/tables/{table_id}/records", status_code=201, response_model=RecordPublic | RecordsCreated,
              responses={201: {"headers": {FILL_HEADER: {
                  "description": "The fills queued for the new rows' AI cells (comma-separated job ids)",
-                 "schema": {"type": "string"}}}}})
-async def create_records(caller: CallerDep, table_id: TableId, body: RecordCreate | RecordsBulkCreate,
-                         response: Response) -> RecordPublic | RecordsCreated:
+                 "schema": {"type": "string"}}}},
+                 200: {"model": RecordPublic | RecordsCreated,
+                       "description": "Sent again under the same `Idempotency-Key`: the rows the first call made"},
+                 **errors(409)})
+async def create_records(
+    caller: CallerDep, table_id: TableId, body: RecordCreate | RecordsBulkCreate, response: Response,
+    idempotency_key: Annotated[str | None, Header(min_length=1, max_length=keyed_adds.MAX_KEY_CHARS,
+                                                  description=IDEMPOTENCY_HELP)] = None,
+) -> RecordPublic | RecordsCreated:
     """One row `{values: {column: value}}` → the record, or up to 10,000 `{rows: [{column: value}]}` in one
     statement → their ids. Columns are named by name or id. The new rows' AI cells are queued at once,
     one fill job per AI column (ids in `jobs` and in the `X-Fill-Job` header); an AI cell given a value
-    keeps it and is marked pinned."""
+    keeps it and is marked pinned. With an `Idempotency-Key` header the add happens once per key."""
     async with caller.tx() as conn:
         table = await tables.get_table(conn, table_id)
         rows = body.rows if isinstance(body, RecordsBulkCreate) else [body.values]
-        added = await records.add_records(conn, table, rows)
+        added = await keyed_adds.add_records_once(conn, table, rows, account_id=caller.account_id, key=idempotency_key)
+        if added.replayed:
+            response.status_code = 200
         started = await read_jobs(conn, added.jobs)
         made: RecordPublic | RecordsCreated = (
             RecordsCreated(ids=added.ids, count=len(added.ids), jobs=[j.id for j in started])
-            if isinstance(body, RecordsBulkCreate) else await records.get_record(conn, table, added.ids[0]))
+            if isinstance(body, RecordsBulkCreate) else await keyed_adds.the_row_made(conn, table, added))
     await tell_jobs(response, started)
     return made
 

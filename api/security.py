@@ -152,7 +152,7 @@ def _replace_cors(app: Starlette, origins: list[str]) -> None:
     app.user_middleware.insert(0, Middleware(
         CORSMiddleware, allow_origins=origins, allow_credentials=True,
         allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-        allow_headers=["Authorization", "Content-Type", "X-Requested-With"], expose_headers=["X-Fill-Job"]))
+        allow_headers=["Authorization", "Content-Type", "X-Requested-With", "Idempotency-Key"], expose_headers=["X-Fill-Job"]))
 
 
 def install(app: Starlette, *, socket_server: Any = None, index_html: bytes = b"") -> None:

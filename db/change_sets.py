@@ -85,12 +85,13 @@ async def begin(
 async def ensure(
     conn: AsyncConnection, *, workspace_id: uuid.UUID | str | None, table_id: uuid.UUID | str | None,
     kind: Kind = "edit", actor: Mapping[str, Any] | None = None, summary: str = "",
-    counts: Mapping[str, int] | None = None,
+    counts: Mapping[str, int] | None = None, change_set_id: uuid.UUID | str | None = None,
 ) -> uuid.UUID:
     """The transaction's change set: the one named already (a proposal's apply, an import), else a new one
-    with these `counts` (the one who named it counts its writes with `finish`)."""
+    (under `change_set_id` when given) with these `counts` (the one who named it counts its writes with
+    `finish`)."""
     return await _open(conn, False, workspace_id, table_id, kind, actor or {"kind": "user"}, summary, None,
-                       None, None, counts)
+                       None, change_set_id, counts)
 
 
 async def _open(conn: AsyncConnection, force: bool, workspace_id: Any, table_id: Any, kind: str,

@@ -128,6 +128,9 @@ function sameValue(a, b) {
 //   waiting   — not sent yet (or the server could not be reached)
 //   conflict  — someone changed the cell first (409): keep mine / keep theirs
 //   refused   — the server said no (the row is gone, the value does not fit): shown with its reason
+// A row added is an entry too (`kind: "add"`): shown at once under a temporary id ("new-…"), the cells typed
+// into it afterwards folded into its values; it is sent with an Idempotency-Key, so sending it again (the
+// answer lost, the page reloaded while it waited) never adds it twice.
 const OUTBOX_DB = "tablechat-outbox";
 const OUTBOX_STORE = "edits";
 
@@ -170,12 +173,68 @@ function outboxList(tableId, accountId) {
     .then((all) => (all || []).filter((e) => e.account_id === accountId).sort((a, b) => a.seq - b.seq));
 }
 
+const NEW_ROW = "new-";
+
+function isNewRow(id) {
+  return typeof id === "string" && id.startsWith(NEW_ROW);
+}
+
+// A random key (RFC 4122 version 4); crypto.randomUUID exists only on https and localhost pages.
+function newKey() {
+  if (crypto.randomUUID) return crypto.randomUUID();
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  b[6] = (b[6] & 0x0f) | 0x40;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  const hex = Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+// The rows this tab's replays created, by temporary id: an edit of the new row typed while its add was
+// being answered goes to the row the server made.
+const CREATED = (window.__tablechatCreated = window.__tablechatCreated || {});
+
+// Keep a new row: `values` by column id (empty cells left out), `texts` as typed. `key` is the add's
+// Idempotency-Key; `tried` when a direct attempt under it got no answer (it may have made the row).
+function outboxAddRow({ table_id, account_id, values, texts, key, tried }) {
+  const entry = { kind: "add", table_id, account_id, key, temp_id: NEW_ROW + key, values, texts, state: "waiting",
+                  attempts: tried ? 1 : 0, made: Date.now() };
+  return outboxRun("readwrite", (store) => request(store.put(entry))).then(() => entry);
+}
+
+function withCell(map, columnId, value) {
+  const out = { ...map };
+  if (value === null || value === undefined) delete out[columnId];
+  else out[columnId] = value;
+  return out;
+}
+
+function outboxFoldIntoAdd(seq, edit) {
+  let folded = false;
+  return outboxRun("readwrite", (store) => request(store.get(seq)).then((now) => {
+    if (!now) return; // made (or dropped) meanwhile
+    const text = edit.value === null ? null : edit.text;
+    store.put({ ...now, values: withCell(now.values, edit.column_id, edit.value), texts: withCell(now.texts, edit.column_id, text),
+                state: "waiting", message: null });
+    folded = true;
+  })).then(() => folded);
+}
+
 // Keep an edit. A later edit of a cell still waiting replaces its value and keeps the version the first
 // one was based on (the server has not seen either); an edit of a cell in conflict is the person's answer
 // to it: their value, on top of the version now current.
 async function outboxKeep(edit) {
   const all = await outboxList(edit.table_id, edit.account_id);
-  const same = all.find((e) => e.record_id === edit.record_id && e.column_id === edit.column_id);
+  if (isNewRow(edit.record_id)) {
+    const add = all.find((e) => e.kind === "add" && e.temp_id === edit.record_id);
+    // not made yet (or refused): the cell goes into the add, which is waiting again — read and written in
+    // one transaction, so that a try of the add being counted meanwhile is not undone
+    if (add && await outboxFoldIntoAdd(add.seq, edit)) return add.seq;
+    const made = CREATED[edit.record_id];
+    if (!made) return null; // the new row was dropped meanwhile
+    const cell = made.cells[edit.column_id] || { version: 0 };
+    return outboxKeep({ ...edit, record_id: made.id, version: cell.version });
+  }
+  const same = all.find((e) => e.kind !== "add" && e.record_id === edit.record_id && e.column_id === edit.column_id);
   const entry = same
     ? { ...same, value: edit.value, text: edit.text, state: "waiting", message: null,
         version: same.state === "conflict" && same.current ? same.current.version : same.version, current: null }
@@ -191,39 +250,104 @@ function outboxDrop(seq) {
   return outboxRun("readwrite", (store) => request(store.delete(seq)));
 }
 
+// A new row about to be sent: counted as tried before it leaves (from then on it may exist on the server,
+// made from the values of whichever try reached it first); the values it goes with.
+function outboxTryAdd(seq) {
+  let sending = null;
+  return outboxRun("readwrite", (store) => request(store.get(seq)).then((now) => {
+    if (!now) return;
+    sending = { ...now, attempts: (now.attempts || 0) + 1 };
+    store.put(sending);
+  })).then(() => sending);
+}
+
+// A new row the server made: its entry leaves the outbox, and each cell whose value the made row may lack
+// becomes an edit of the made row — one typed while the add was on its way, and, when an earlier try may
+// be the one that made the row (the server then answers with that row), one that differs from the row —
+// in one transaction, so that nothing typed falls between the two.
+function outboxSettleAdd(sent, made) {
+  return outboxRun("readwrite", (store) => request(store.get(sent.seq)).then((now) => {
+    store.delete(sent.seq);
+    if (!now) return;
+    const valueIn = (values, columnId) => (columnId in values ? values[columnId] : null);
+    const columns = new Set([...Object.keys(now.values), ...Object.keys(sent.values)]);
+    for (const columnId of columns) {
+      const value = valueIn(now.values, columnId);
+      const cell = made.cells[columnId] || { value: null, version: 0 };
+      const typedSince = !sameValue(value, valueIn(sent.values, columnId));
+      const madeEarlier = sent.attempts > 1 && columnId in now.values && !sameValue(value, cell.value);
+      if (!typedSince && !madeEarlier) continue;
+      store.put({ table_id: sent.table_id, account_id: sent.account_id, record_id: made.id, column_id: columnId, value,
+                  text: value === null ? "" : now.texts[columnId], version: cell.version, state: "waiting", made: Date.now() });
+    }
+  }));
+}
+
+// The server said no to a new row. Unless it says the row was made under its key (and deleted since), no
+// try made it (the server would have answered with that row): the count of tries starts again.
+function outboxRefuseAdd(seq, message, made) {
+  return outboxRun("readwrite", (store) => request(store.get(seq)).then((now) => {
+    if (now) store.put({ ...now, state: "refused", message, attempts: made ? now.attempts : 0 });
+  }));
+}
+
+// Send one entry; throws what the API threw.
+async function outboxSend(tableId, entry) {
+  if (entry.kind === "add") {
+    const sending = await outboxTryAdd(entry.seq);
+    if (!sending) return null; // dropped meanwhile
+    const made = await api(`/tables/${tableId}/records`, {
+      method: "POST", headers: { ...HEADERS, "Idempotency-Key": sending.key }, body: JSON.stringify({ values: sending.values }) });
+    CREATED[sending.temp_id] = made;
+    await outboxSettleAdd(sending, made);
+    return made;
+  }
+  const cell = await api(`/tables/${tableId}/records/${entry.record_id}/cells/${entry.column_id}`, {
+    method: "PATCH",
+    body: JSON.stringify({ value: entry.value, version: entry.version }),
+  });
+  await outboxDrop(entry.seq);
+  return cell;
+}
+
 // One replay at a time per browser tab, even across the remounts Chainlit does on every props update:
 // two replays of the same entry would make the second one a false conflict.
 const REPLAY = (window.__tablechatReplay = window.__tablechatReplay || { busy: null });
 
-// Send the waiting entries of a table in order. Calls `seen(entry, cell)` for each saved cell and
-// returns "done", "unreachable" when the server could not be reached, or "failed" when it answered with
-// an error of its own (either way the rest stays waiting, to be sent again later).
+// Send the waiting entries of a table in order. Calls `seen(entry, cell)` for each saved cell (with the
+// record for a new row) and returns "done", "unreachable" when the server could not be reached, or
+// "failed" when it answered with an error of its own (either way the rest stays waiting, to be sent
+// again later).
 async function outboxReplay(tableId, accountId, seen) {
   while (REPLAY.busy) await REPLAY.busy.catch(() => null);
   let release;
   REPLAY.busy = new Promise((resolve) => { release = resolve; });
   try {
-    for (const entry of await outboxList(tableId, accountId)) {
-      if (entry.state !== "waiting") continue;
-      try {
-        const cell = await api(`/tables/${tableId}/records/${entry.record_id}/cells/${entry.column_id}`, {
-          method: "PATCH",
-          body: JSON.stringify({ value: entry.value, version: entry.version }),
-        });
-        await outboxDrop(entry.seq);
-        seen(entry, cell);
-      } catch (e) {
-        if (e.unreachable) return "unreachable";
-        const current = errorDetails(e).current;
-        if (e.status === 409 && current && sameValue(current.value, entry.value)) {
-          await outboxDrop(entry.seq); // already saved (an earlier replay whose answer was lost)
-          seen(entry, current);
-        } else if (e.status === 409) {
-          await outboxPut({ ...entry, state: "conflict", current: current || null, message: e.message });
-        } else if (e.status && e.status < 500) {
-          await outboxPut({ ...entry, state: "refused", message: e.message });
-        } else {
-          return "failed"; // a server error: try again later, keep everything
+    // in the order they were made; entries made meanwhile (an edit of a row just created) in a next pass
+    const tried = new Set();
+    for (;;) {
+      const todo = (await outboxList(tableId, accountId)).filter((e) => e.state === "waiting" && !tried.has(e.seq));
+      if (!todo.length) break;
+      for (const entry of todo) {
+        tried.add(entry.seq);
+        try {
+          const got = await outboxSend(tableId, entry);
+          if (got) seen(entry, got);
+        } catch (e) {
+          if (e.unreachable) return "unreachable";
+          const current = errorDetails(e).current;
+          if (entry.kind !== "add" && e.status === 409 && current && sameValue(current.value, entry.value)) {
+            await outboxDrop(entry.seq); // already saved (an earlier replay whose answer was lost)
+            seen(entry, current);
+          } else if (entry.kind !== "add" && e.status === 409) {
+            await outboxPut({ ...entry, state: "conflict", current: current || null, message: e.message });
+          } else if (e.status && e.status < 500 && entry.kind === "add") {
+            await outboxRefuseAdd(entry.seq, e.message, e.status === 409); // what was typed into it meanwhile stays
+          } else if (e.status && e.status < 500) {
+            await outboxPut({ ...entry, state: "refused", message: e.message });
+          } else {
+            return "failed"; // a server error: try again later, keep everything
+          }
         }
       }
     }
@@ -703,11 +827,15 @@ function FilterPanel({ table, filters, setFilters }) {
 // ==== pasted from live/edits.jsx (edit public/elements/live/edits.jsx, then `make elements`) ====
 // Cell edits through the outbox (live/outbox.jsx): an edit is kept in the browser first, shown at once
 // (in italics until saved), then sent; a paste of a block goes as one change when the server answers.
-// `offline` follows whether the server could be reached at the last try.
+// A row added while the server cannot be reached is kept there too, shown below the page's rows
+// (`newRows`) until the server made it. `offline` follows whether the server could be reached at the
+// last try.
 function useEdits({ tableId, accountId, setRows, setNotice }) {
   const [entries, setEntries] = useState([]);
-  const [offline, setOfflineState] = useState(false);
-  const offlineRef = useRef(false);
+  // drawn again (Chainlit does so when its own connection drops) while the browser knows it is offline:
+  // say so at once rather than after the next request fails
+  const [offline, setOfflineState] = useState(() => navigator.onLine === false);
+  const offlineRef = useRef(navigator.onLine === false);
   const entriesRef = useRef([]);
   const account = useRef(accountId); // read through the ref: the poll keeps the handlers of an older render
   account.current = accountId;
@@ -731,12 +859,24 @@ function useEdits({ tableId, accountId, setRows, setNotice }) {
     setRows((old) => old.map((r) => (r.id === recordId ? { ...r, cells: { ...r.cells, [columnId]: cell } } : r)));
   }
 
+  // a new row the server made: it takes the place of its outbox entry at once (never shown twice)
+  function putAdded(entry, record) {
+    entriesRef.current = entriesRef.current.filter((e) => e.seq !== entry.seq);
+    setEntries(entriesRef.current);
+    setRows((old) => (old.some((r) => r.id === record.id) ? old : [...old, record]));
+    setNotice(`Row ${record.id} added.`);
+    refresh(); // a cell typed while it was on its way now waits as an edit of the made row
+  }
+
   async function flush() {
     if (!account.current) return;
-    const result = await outboxReplay(tableId, account.current, (entry, cell) => putCell(entry.record_id, entry.column_id, cell));
+    const result = await outboxReplay(tableId, account.current,
+      (entry, got) => (entry.kind === "add" ? putAdded(entry, got) : putCell(entry.record_id, entry.column_id, got)));
     setOffline(result === "unreachable");
     if (result === "failed") setNotice("The server could not save some edits just now; they are kept here and sent again.");
     await refresh();
+    // a new row refused: the bar above the grid says why ("kept until the server answers" no longer holds)
+    if (entriesRef.current.some((e) => e.kind === "add" && e.state === "refused")) setNotice(null);
   }
 
   useEffect(() => {
@@ -754,7 +894,38 @@ function useEdits({ tableId, accountId, setRows, setNotice }) {
   }
 
   function pendingOf(recordId, columnId) {
-    return entries.find((e) => e.record_id === recordId && e.column_id === columnId) || null;
+    if (isNewRow(recordId)) {
+      const add = entries.find((e) => e.temp_id === recordId);
+      return add && columnId in add.values ? { state: add.state, value: add.values[columnId], message: add.message } : null;
+    }
+    return entries.find((e) => e.kind !== "add" && e.record_id === recordId && e.column_id === columnId) || null;
+  }
+
+  // the rows added here and not made by the server yet, as rows of the grid (their cells at version 0)
+  const newRows = entries.filter((e) => e.kind === "add").map((e) => ({
+    id: e.temp_id, adding: e,
+    cells: Object.fromEntries(Object.entries(e.values).map(([c, value]) => [c, { value, version: 0, status: "idle" }])),
+  }));
+
+  // A row from the Add row form, kept in the outbox and sent from there (`tried`: a direct attempt under
+  // `key` got no answer): false when this browser cannot keep it (the caller says so and leaves the form
+  // as typed).
+  async function addRow(values, texts, key, tried) {
+    if (!account.current) return false;
+    try {
+      await outboxAddRow({ table_id: tableId, account_id: account.current, values, texts, key, tried });
+    } catch (e) {
+      return false;
+    }
+    await refresh();
+    flush();
+    return true;
+  }
+
+  // New rows not made yet, deleted: they just leave the outbox.
+  async function dropNewRows(tempIds) {
+    for (const e of entriesRef.current) if (e.kind === "add" && tempIds.includes(e.temp_id)) await outboxDrop(e.seq);
+    await refresh();
   }
 
   async function keep(edit) {
@@ -803,7 +974,7 @@ function useEdits({ tableId, accountId, setRows, setNotice }) {
     }));
     if (!cells.length) return;
     const left = outside ? ` (${plural(outside, "cell")} past the page or the shown columns left out)` : "";
-    const viaOutbox = offlineRef.current || cells.some((c) => pendingOf(c.row.id, c.col.id));
+    const viaOutbox = offlineRef.current || cells.some((c) => isNewRow(c.row.id) || pendingOf(c.row.id, c.col.id));
     if (!viaOutbox) {
       try {
         const written = await api(`/tables/${tableId}/cells`, { method: "PATCH", body: JSON.stringify({
@@ -853,18 +1024,20 @@ function useEdits({ tableId, accountId, setRows, setNotice }) {
     await refresh();
   }
 
-  return { entries, offline, setOffline, reach, flush, pendingOf, save, paste, keepMine, keepTheirs, discard };
+  return { entries, newRows, offline, setOffline, reach, flush, pendingOf, save, paste, addRow, dropNewRows, keepMine,
+           keepTheirs, discard };
 }
 // ==== end of live/edits.jsx ====
 
 // ==== pasted from live/actions.jsx (edit public/elements/live/actions.jsx, then `make elements`) ====
 // What the live view does to rows and AI cells: retry a column's failed cells (through the chat when it
-// answers), regenerate / recompute / unpin one AI cell, add a row, delete the selected rows. Each tells
-// the person what happened in the notice line and leaves what they typed in place when it fails.
+// answers), regenerate / recompute / unpin one AI cell, add a row (kept in the browser's outbox when the
+// server cannot be reached), delete the selected rows. Each tells the person what happened in the notice
+// line and leaves what they typed in place when it fails.
 const RETRY_ACTION = "live_retry_failed";
 
 function useRowActions({ tableId, table, view, setView, total, pageSize, locked, busy, setBusy, setNotice, loadStatus, load,
-                         adding, setAdding, selected, setSelected, setConfirmDelete, setActive, setUndo }) {
+                         adding, setAdding, selected, setSelected, setConfirmDelete, setActive, setUndo, edits }) {
   // Through the chat session when it answers (the conversation then follows the fill with its live
   // progress message, as for any fill), else straight through the REST API.
   async function retryFailed(col) {
@@ -914,30 +1087,62 @@ function useRowActions({ tableId, table, view, setView, total, pageSize, locked,
 
   async function addRow() {
     const values = {};
+    const texts = {};
     for (const c of table.columns) {
       const text = adding[c.id];
-      if (text !== undefined && text.trim() !== "") values[c.id] = parseInput(text, c.type);
+      if (text !== undefined && text.trim() !== "") {
+        values[c.id] = parseInput(text, c.type);
+        texts[c.id] = text;
+      }
     }
+    const key = adding.key || newKey(); // the form's: saved again under it, the add never makes a second row
+    const tried = !edits.offline;
     setBusy("add");
     try {
-      const made = await api(`/tables/${tableId}/records`, { method: "POST", body: JSON.stringify({ values }) });
-      setAdding(null);
-      setNotice(`Row ${made.id} added.`);
-      const lastPage = Math.floor(total / pageSize);
-      if (!view.sort && view.page !== lastPage) setView({ page: lastPage });
-      else await load();
-    } catch (e) {
-      setNotice(`The row was not added: ${e.message}`); // the new row keeps what was typed
+      if (tried) {
+        try {
+          const made = await api(`/tables/${tableId}/records`, {
+            method: "POST", headers: { ...HEADERS, "Idempotency-Key": key }, body: JSON.stringify({ values }) });
+          setAdding(null);
+          setNotice(`Row ${made.id} added.`);
+          const lastPage = Math.floor(total / pageSize);
+          if (!view.sort && view.page !== lastPage) setView({ page: lastPage });
+          else await load();
+          return;
+        } catch (e) {
+          if (!e.unreachable) {
+            setNotice(`The row was not added: ${e.message}`); // the new row keeps what was typed
+            return;
+          }
+        }
+      }
+      // no server: the row waits in this browser, shown in the grid, and is added when the server answers
+      if (await edits.addRow(values, texts, key, tried)) {
+        setAdding(null);
+        setNotice("The new row is kept in this browser and added when the server answers.");
+      } else {
+        setNotice("The server cannot be reached and this browser cannot keep the row: save it again once the server answers.");
+      }
     } finally {
       setBusy(null);
     }
   }
 
   async function deleteRows() {
+    const unsaved = selected.filter(isNewRow); // not made by the server yet: they just leave the outbox
+    const saved = selected.filter((id) => !isNewRow(id));
+    if (unsaved.length) await edits.dropNewRows(unsaved);
+    if (!saved.length) {
+      setNotice(`Dropped ${plural(unsaved.length, "new row")} not saved yet.`);
+      setSelected([]);
+      setConfirmDelete(false);
+      setActive(null);
+      return;
+    }
     setBusy("delete");
     try {
-      const done = await api(`/tables/${tableId}/records/delete`, { method: "POST", body: JSON.stringify({ ids: selected }) });
-      const said = `Deleted ${plural(done.deleted, "row")}.`;
+      const done = await api(`/tables/${tableId}/records/delete`, { method: "POST", body: JSON.stringify({ ids: saved }) });
+      const said = `Deleted ${plural(done.deleted + unsaved.length, "row")}.`;
       setNotice(said);
       setUndo(done.change_id ? { changeId: done.change_id, count: done.deleted, notice: said } : null);
       setSelected([]);
@@ -945,7 +1150,7 @@ function useRowActions({ tableId, table, view, setView, total, pageSize, locked,
       setActive(null);
       await load();
     } catch (e) {
-      setNotice(`Nothing was deleted: ${e.message}`);
+      setNotice(`${unsaved.length ? `Dropped ${plural(unsaved.length, "new row")} not saved yet; the other rows were not deleted` : "Nothing was deleted"}: ${e.message}`);
     } finally {
       setBusy(null);
     }
@@ -1038,7 +1243,7 @@ function Toolbar({ view, setQuery, panel, setPanel, hiddenCount, locked, adding,
         data-testid="columns-button">
         <EyeOff size={12} className="mr-1" /> Columns{hiddenCount ? ` (${hiddenCount} hidden)` : ""}
       </Button>
-      <Button size="sm" variant="outline" disabled={locked || adding !== null} onClick={() => setAdding({})} data-testid="add-row">
+      <Button size="sm" variant="outline" disabled={locked || adding !== null} onClick={() => setAdding({ key: newKey() })} data-testid="add-row">
         <Plus size={12} className="mr-1" /> Add row
       </Button>
       {selected.length ? (
@@ -1070,20 +1275,67 @@ function FailedColumns({ columns, aiStatus, locked, busy, onRetry }) {
 }
 // ==== end of live/toolbar.jsx ====
 
+// ==== pasted from live/clipboard.jsx (edit public/elements/live/clipboard.jsx, then `make elements`) ====
+// A spreadsheet's clipboard text (text/plain) as rows of cells. Excel, Google Sheets and LibreOffice
+// write tab-separated lines and put a cell holding a tab, a line break or a leading quote in double
+// quotes, a quote inside doubled (""). So: a cell that starts with a quote runs to the quote that is
+// followed by a tab, a line break or the end, "" in it read as one quote; a quote with no such end is an
+// ordinary character (the cell then ends at the next tab or line break), as the spreadsheets read it.
+// CRLF and CR count as line breaks; a last line break ends the block and adds no row. Plain JavaScript:
+// the tests run it in Chromium as it is.
+function parseBlock(text) {
+  const s = String(text).replace(/\r\n?/g, "\n");
+  const rows = [];
+  let row = [];
+  let i = 0;
+  for (;;) {
+    let cell = null;
+    if (s[i] === '"') {
+      const end = closingQuote(s, i + 1);
+      if (end >= 0) {
+        cell = s.slice(i + 1, end).replace(/""/g, '"');
+        i = end + 1;
+      }
+    }
+    if (cell === null) {
+      let j = i;
+      while (j < s.length && s[j] !== "\t" && s[j] !== "\n") j += 1;
+      cell = s.slice(i, j);
+      i = j;
+    }
+    row.push(cell);
+    if (i >= s.length) break;
+    if (s[i] === "\n") {
+      rows.push(row);
+      row = [];
+      if (i + 1 >= s.length) return rows; // the line break that ends the block
+    }
+    i += 1;
+  }
+  rows.push(row);
+  return rows;
+}
+
+// Where the quoted cell opened just before `from` ends: its closing quote's index, or -1 when it has none.
+function closingQuote(s, from) {
+  for (let k = from; k < s.length; k += 1) {
+    if (s[k] !== '"') continue;
+    if (s[k + 1] === '"') { k += 1; continue; }
+    if (k + 1 === s.length || s[k + 1] === "\t" || s[k + 1] === "\n") return k;
+  }
+  return -1;
+}
+// ==== end of live/clipboard.jsx ====
+
 // ==== pasted from live/grid.jsx (edit public/elements/live/grid.jsx, then `make elements`) ====
 // The grid itself: sortable, resizable headers, a row checkbox for selection, the active cell moved with
 // the keyboard (arrows, Tab / Shift+Tab, Enter or typing to edit, Esc, Delete to empty), a block pasted
-// from a spreadsheet at the active cell, and the row being added. It only draws and reports: the
-// element owns the rows, the outbox and every request.
+// from a spreadsheet at the active cell (live/clipboard.jsx), the row being added, and rows added but not
+// made by the server yet (kept in the outbox, marked "new"). It only draws and reports: the element owns
+// the rows, the outbox and every request.
 const DEFAULT_WIDTH = 160;
 const MIN_WIDTH = 60;
 const ROW_HEAD_WIDTH = 72;
-
-// A spreadsheet's clipboard text as rows of cells (tabs between cells, one line per row).
-function parseBlock(text) {
-  const lines = text.replace(/\r\n?/g, "\n").replace(/\n$/, "").split("\n");
-  return lines.map((line) => line.split("\t"));
-}
 
 function HeaderCell({ column, width, sort, onSort, onResize, onResized }) {
   const sorted = sort && sort.column === column.id ? sort.direction : null;
@@ -1137,6 +1389,19 @@ function CellEditor({ initial, onDone, onDraft }) {
       onChange={(e) => onDraft(e.currentTarget.value)}
       onPaste={(e) => e.stopPropagation()}
       onBlur={(e) => finish("stay", e.currentTarget.value)} />
+  );
+}
+
+// The head of a row added here and not made by the server yet (or refused by it, with the reason).
+function NewRowMark({ entry }) {
+  const refused = entry.state !== "waiting";
+  return (
+    <span data-testid="new-row-mark" className="inline-flex items-center gap-1"
+      title={refused ? `Not added: ${entry.message}. Type into its cells to correct it, or discard it above.`
+        : "A new row, not saved yet: kept in this browser, added when the server answers"}
+      style={{ color: refused ? COLOR.bad : COLOR.warn, fontStyle: "italic" }}>
+      {refused ? <AlertTriangle size={11} /> : <CloudOff size={11} />} new
+    </span>
   );
 }
 
@@ -1239,13 +1504,14 @@ function Grid(p) {
         </thead>
         <tbody>
           {rows.map((r, i) => (
-            <tr key={r.id} className="border-t" data-row-id={r.id}
-              style={p.selected.includes(r.id) ? { background: TINT.removed } : null}>
-              <td className="px-2 py-1 text-xs text-muted-foreground">
+            <tr key={r.id} className="border-t" data-row-id={r.id} data-testid={r.adding ? "unsaved-row" : null}
+              style={p.selected.includes(r.id) ? { background: TINT.removed } : r.adding ? { background: TINT.added } : null}>
+              <td className="px-2 py-1 text-xs text-muted-foreground"
+                style={r.adding ? { boxShadow: `inset 3px 0 0 ${r.adding.state === "waiting" ? COLOR.warn : COLOR.bad}` } : null}>
                 <label className="flex items-center gap-1">
-                  <input type="checkbox" aria-label={`Select row ${r.id}`} checked={p.selected.includes(r.id)}
+                  <input type="checkbox" aria-label={r.adding ? "Select the new row" : `Select row ${r.id}`} checked={p.selected.includes(r.id)}
                     onChange={() => p.setSelected(p.selected.includes(r.id) ? p.selected.filter((x) => x !== r.id) : [...p.selected, r.id])} />
-                  {r.id}
+                  {r.adding ? <NewRowMark entry={r.adding} /> : r.id}
                 </label>
               </td>
               {columns.map((c, j) => {
@@ -1258,7 +1524,7 @@ function Grid(p) {
                   <td key={c.id} className="px-2 py-1 align-top" data-col={c.name} data-active={isActive ? "true" : null}
                     title={(locked ? p.lockedWhy || "Editing is paused while a proposal is open" : "Enter, typing or a double-click edits") + " · right-click: history"}
                     onClick={() => setActive({ r: i, c: j })}
-                    onContextMenu={(e) => { if (!p.onHistory) return; e.preventDefault(); setActive({ r: i, c: j }); p.onHistory({ row: r.id, col: c }); }}
+                    onContextMenu={(e) => { if (!p.onHistory || r.adding) return; e.preventDefault(); setActive({ r: i, c: j }); p.onHistory({ row: r.id, col: c }); }}
                     onDoubleClick={() => { setActive({ r: i, c: j }); if (!locked) setEditing({ row: r.id, col: c.id, text: show(p.valueOf(r, c)) }); }}
                     style={{
                       cursor: locked ? "default" : "cell", overflow: "hidden",
@@ -1297,7 +1563,9 @@ function OutboxPanel({ entries, columnName, onKeepMine, onKeepTheirs, onDiscard 
         <div key={e.seq} className="flex flex-wrap items-center gap-2" data-testid={e.state === "conflict" ? "conflict" : "refused"}
           data-row-id={e.record_id} data-col={columnName(e.column_id)}>
           <AlertTriangle size={12} style={{ color: COLOR.bad }} />
-          {e.state === "conflict" ? (
+          {e.kind === "add" ? (
+            <span>The new row was not added: {e.message}. Type into its cells to correct it, or discard it.</span>
+          ) : e.state === "conflict" ? (
             <span>
               "{columnName(e.column_id)}" of row {e.record_id} was changed by someone else: yours <b>{show(e.value) || "(empty)"}</b>,
               now <b>{show(e.current ? e.current.value : null) || "(empty)"}</b>.
@@ -1474,10 +1742,12 @@ export default function LiveTable() {
   const [undo, setUndo] = useState(null); // the rows just deleted here, while their notice shows: { changeId, count, notice }
   const [editing, setEditing] = useTabState(`tablechat.editing.${tableId}`, null);
   const [active, setActive] = useTabState(`tablechat.active.${tableId}`, null);
-  const [selected, setSelected] = useState([]);
+  // the ticked rows and the question before deleting them outlast a redraw (one every few seconds while
+  // Chainlit's own connection is down): a new row not saved yet can be deleted offline
+  const [selected, setSelected] = useTabState(`tablechat.selected.${tableId}`, []);
   const [adding, setAdding] = useTabState(`tablechat.adding.${tableId}`, null);
   const [busy, setBusy] = useState(null); // "add" | "delete" | "cell" | a column id being retried
-  const [confirmDelete, setConfirmDelete] = useState(false);
+  const [confirmDelete, setConfirmDelete] = useTabState(`tablechat.confirm-delete.${tableId}`, false);
   const [panel, setPanel] = useState(null); // "filters" | "columns"
   const [historyOf, setHistoryOf] = useState(null); // the cell whose history is open (right-click)
   const [me, setMe] = useState(() => readStored(window.localStorage, "tablechat.me", { id: null }).id);
@@ -1549,6 +1819,20 @@ export default function LiveTable() {
     cells: (changed) => setRows((old) => old.map((r) => (changed[r.id] ? { ...r, cells: { ...r.cells, ...changed[r.id] } } : r))),
   }, [tableId, queryKey]);
 
+  // the form of a row kept in the outbox already (a redraw came between the two, reading the form back from
+  // the tab): closed, so that the row is not saved twice
+  useEffect(() => {
+    if (adding && adding.key && edits.entries.some((e) => e.key === adding.key)) setAdding(null);
+  }, [edits.entries, adding && adding.key]);
+
+  // a cell of a new row being edited when the server made the row: the editor moves to the made row
+  useEffect(() => {
+    const made = editing && isNewRow(editing.row) && CREATED[editing.row];
+    if (made && !edits.newRows.some((r) => r.id === editing.row)) {
+      setEditing({ ...readStored(window.sessionStorage, `tablechat.editing.${tableId}`, editing), row: made.id });
+    }
+  }, [edits.newRows.length, editing && editing.row]);
+
   function setQuery(change) {
     setActive(null);
     setSelected([]);
@@ -1556,7 +1840,7 @@ export default function LiveTable() {
   }
 
   const rowActions = useRowActions({ tableId, table, view, setView, total, pageSize, locked, busy, setBusy, setNotice,
-    loadStatus, load, adding, setAdding, selected, setSelected, setConfirmDelete, setActive, setUndo });
+    loadStatus, load, adding, setAdding, selected, setSelected, setConfirmDelete, setActive, setUndo, edits });
 
   const header = (
     <TableHeader table={table} workspace={props.workspace} offline={edits.offline}
@@ -1582,7 +1866,8 @@ export default function LiveTable() {
   const last = Math.min(total, (view.page + 1) * pageSize);
   const narrowed = (view.q && view.q.trim()) || serverFilters(table, view.filters).length > 0;
   const failedColumns = table.columns.filter((c) => c.ai && (aiStatus[c.id] || {}).error > 0);
-  const activeRow = active && rows[active.r];
+  const shownRows = edits.newRows.length ? [...rows, ...edits.newRows] : rows; // and the rows added here, not made yet
+  const activeRow = active && shownRows[active.r];
   const activeCol = active && columns[active.c];
   const valueOf = (r, c) => { const p = edits.pendingOf(r.id, c.id); return p ? p.value : (r.cells[c.id] || {}).value; };
   const columnName = (id) => (table.columns.find((c) => c.id === id) || { name: "a deleted column" }).name;
@@ -1609,22 +1894,25 @@ export default function LiveTable() {
       ) : null}
       <OutboxPanel entries={edits.entries} columnName={columnName} onKeepMine={edits.keepMine} onKeepTheirs={edits.keepTheirs} onDiscard={edits.discard} />
       <FailedColumns columns={failedColumns} aiStatus={aiStatus} locked={locked} busy={busy} onRetry={rowActions.retryFailed} />
-      {activeRow && activeCol ? (
+      {activeRow && activeCol && !activeRow.adding ? (
         <CellActions row={activeRow} column={activeCol} cell={activeRow.cells[activeCol.id] || { status: "idle" }} busy={busy === "cell"}
           locked={locked} onFill={(what) => rowActions.fillCell(activeRow, activeCol, what)} />
       ) : null}
-      <Grid columns={columns} rows={rows} widths={columnPrefs.prefs.widths} active={active} setActive={setActive}
+      <Grid columns={columns} rows={shownRows} widths={columnPrefs.prefs.widths} active={active} setActive={setActive}
         editing={editing} setEditing={setEditing} locked={locked} sort={view.sort}
         onSort={(id) => setQuery({ sort: nextSort(view.sort, id) })}
         onResize={columnPrefs.setWidth} onResized={columnPrefs.keepWidth}
         selected={selected} setSelected={setSelected} pendingOf={edits.pendingOf} valueOf={valueOf}
         onDraft={(text) => editing && keepTabState(`tablechat.editing.${tableId}`, { ...editing, text })}
-        onSave={edits.save} onPaste={(block, at) => edits.paste(block, at, rows, columns)}
+        onSave={edits.save} onPaste={(block, at) => edits.paste(block, at, shownRows, columns)}
         adding={adding} setAdding={setAdding} addBusy={busy === "add"} onAddSave={rowActions.addRow}
         onHistory={setHistoryOf} lockedWhy={viewOnly ? "View only: you are a viewer of this workspace" : null} />
       {historyOf ? <CellHistory tableId={tableId} target={historyOf} onClose={() => setHistoryOf(null)} /> : null}
       <div className="flex items-center justify-between text-xs text-muted-foreground">
-        <span data-testid="live-table-count">Rows {first}–{last} of {total}{narrowed ? " matching" : ""}</span>
+        <span data-testid="live-table-count">
+          Rows {first}–{last} of {total}{narrowed ? " matching" : ""}
+          {edits.newRows.length ? ` · ${plural(edits.newRows.length, "new row")} not saved yet` : ""}
+        </span>
         <span className="flex gap-1">
           <Button size="sm" variant="outline" disabled={view.page === 0} onClick={() => { setActive(null); setView({ page: view.page - 1 }); }}>Previous</Button>
           <Button size="sm" variant="outline" disabled={view.page + 1 >= pages} onClick={() => { setActive(null); setView({ page: view.page + 1 }); }}>Next</Button>

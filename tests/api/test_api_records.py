@@ -237,3 +237,49 @@ async def test_change_feed_in_order_from_a_cursor(client, user, table, cols):
     assert [(c["kind"], c["op"]) for c in last["changes"]] == [("column", "insert")]
     r = await client.get(f"/tables/{tid}/updates", params={"cursor": -1}, headers=user.headers)
     assert r.status_code == 422
+
+
+async def test_an_add_sent_again_under_its_idempotency_key_adds_nothing(client, user, make_user, table, cols):
+    tid = table["id"]
+    keyed = {**user.headers, "Idempotency-Key": "add-1f3c"}
+    first = await client.post(f"/tables/{tid}/records", json={"values": {"Title": "once"}}, headers=keyed)
+    assert first.status_code == 201, first.text
+    again = await client.post(f"/tables/{tid}/records", json={"values": {"Title": "once"}}, headers=keyed)
+    assert again.status_code == 200 and again.json() == first.json()
+    # two at the same time: the second waits for the first and finds its row
+    both = await asyncio.gather(*(client.post(f"/tables/{tid}/records", json={"values": {"Title": "racing"}},
+                                              headers={**user.headers, "Idempotency-Key": "add-race"})
+                                  for _ in range(2)))
+    assert sorted(r.status_code for r in both) == [200, 201] and both[0].json()["id"] == both[1].json()["id"]
+    # the bulk form too, the ids in order
+    bulk = {**user.headers, "Idempotency-Key": "bulk-9"}
+    rows = {"rows": [{"Title": "b1"}, {"Title": "b2"}]}
+    made = (await client.post(f"/tables/{tid}/records", json=rows, headers=bulk)).json()
+    assert (await client.post(f"/tables/{tid}/records", json=rows, headers=bulk)).json()["ids"] == made["ids"]
+    page = (await client.get(f"/tables/{tid}/records", headers=user.headers)).json()
+    assert sorted(it["cells"][cols["Title"]]["value"] for it in page["items"]) == ["b1", "b2", "once", "racing"]
+
+    # a refused add used no key: the same key adds the row once it is right
+    r = await client.post(f"/tables/{tid}/records", json={"values": {"Points": 1}},
+                          headers={**user.headers, "Idempotency-Key": "fix-me"})
+    assert r.status_code == 422
+    r = await client.post(f"/tables/{tid}/records", json={"values": {"Title": "fixed"}},
+                          headers={**user.headers, "Idempotency-Key": "fix-me"})
+    assert r.status_code == 201
+    # a key is the caller's own: another account's add with it is an add of its own
+    other = await make_user()
+    shared = await client.post(f"/workspaces/{table['workspace_id']}/members",
+                               json={"user": other.name, "role": "editor"}, headers=user.headers)
+    assert shared.status_code == 201, shared.text
+    theirs = await client.post(f"/tables/{tid}/records", json={"values": {"Title": "theirs"}},
+                               headers={**other.headers, "Idempotency-Key": "add-1f3c"})
+    assert theirs.status_code == 201 and theirs.json()["id"] != first.json()["id"]
+    # a row added under a key and deleted since is not added again
+    gone = first.json()["id"]
+    assert (await client.delete(f"/tables/{tid}/records/{gone}", headers=user.headers)).status_code == 204
+    r = await client.post(f"/tables/{tid}/records", json={"values": {"Title": "once"}}, headers=keyed)
+    assert r.status_code == 409 and r.json()["error"]["details"]["record_id"] == gone
+    assert (await client.get(f"/tables/{tid}/records", headers=user.headers)).json()["total"] == 5
+    r = await client.post(f"/tables/{tid}/records", json={"values": {"Title": "x"}},
+                          headers={**user.headers, "Idempotency-Key": "k" * 201})
+    assert r.status_code == 422

@@ -1,9 +1,11 @@
 """The live table's grid in Chromium: sort by a header click, search, filter by value and by AI status
 over the whole table, hidden and resized columns kept, keyboard editing, a pasted block as one change,
-adding a row and deleting selected rows after a confirmation, and the per-cell AI actions."""
+adding a row and deleting selected rows after a confirmation, and the per-cell AI actions; and how a
+spreadsheet's clipboard text is read into cells (live/clipboard.jsx, run in Chromium as it is)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -25,6 +27,36 @@ from db import records
 from db.engine import transaction
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+
+CLIPBOARD_JSX = Path(__file__).resolve().parents[2] / "public" / "elements" / "live" / "clipboard.jsx"
+
+# text/plain as Excel, Google Sheets and LibreOffice put it on the clipboard → the cells
+CLIPBOARD = [
+    ("a\tb\nc\td\n", [["a", "b"], ["c", "d"]]),
+    ("a\tb\r\nc\td\r\n", [["a", "b"], ["c", "d"]]),
+    ("a\rb", [["a"], ["b"]]),
+    ("one", [["one"]]),
+    ("a\t\tc", [["a", "", "c"]]),
+    ("a\n\nb\n", [["a"], [""], ["b"]]),
+    ('"two\r\nlines"\tx\r\ny\t"z"\r\n', [["two\nlines", "x"], ["y", "z"]]),
+    ('"say ""hi"""\t"a\ttab"', [['say "hi"', "a\ttab"]]),
+    ('""\t""""', [["", '"']]),
+    ('5" screen\t"open', [['5" screen', '"open']]),  # lone quotes are characters
+    ('"unclosed\nnext\tcell', [['"unclosed'], ["next", "cell"]]),
+    ('"a"b"\tc', [['a"b', "c"]]),
+    ('"ends with a break\n"\n', [["ends with a break\n"]]),
+]
+
+
+async def test_clipboard_text_is_read_as_spreadsheets_write_it(chromium):
+    page = await new_page(chromium)
+    try:
+        got = await page.evaluate(f"(texts) => {{ {CLIPBOARD_JSX.read_text()}\n return texts.map(parseBlock); }}",
+                                  [text for text, _ in CLIPBOARD])
+    finally:
+        await page.context.close()
+    assert got == [cells for _, cells in CLIPBOARD]
 
 
 def _names(live):
@@ -148,6 +180,27 @@ async def test_a_pasted_block_is_one_change_and_refused_whole_on_a_conflict(chro
         rows = await stored(engine, table)
         assert (rows[4]["Name"], rows[5]["Name"]) == ("date", "changed elsewhere")
         await expect(live.locator(f'tr[data-row-id="{ids[4]}"] td[data-col="Name"]')).to_have_text("changed elsewhere")
+    finally:
+        await page.context.close()
+
+
+async def test_a_block_with_quoted_cells_pastes_as_its_values(chromium, app_server, engine):
+    user = await make_user(engine)
+    table, ids = await make_table(engine, user)
+    page = await new_page(chromium)
+    try:
+        live = await open_grid(page, app_server.url, user, table)
+        await live.locator(f'tr[data-row-id="{ids[0]}"] td[data-col="Name"]').click()
+        await paste_text(live, '"two\r\nlines"\t4\r\n"the ""ripe"" one"\t5\r\n')
+        await expect(live.get_by_test_id("live-notice")).to_contain_text("Pasted 4 cells as one change")
+        rows = await _wait_stored(engine, table, lambda r: r[2]["Points"] == 5)
+        assert [(rows[n]["Name"], rows[n]["Points"]) for n in (1, 2, 3)] == [
+            ("two\nlines", 4), ('the "ripe" one', 5), ("cherry", 2.5)]
+        async with transaction(None, engine=engine) as conn:
+            sets = (await conn.execute(text("SELECT count(DISTINCT change_set) FROM changes WHERE table_id = :t "
+                                            "AND kind = 'cell'"), {"t": table.id})).scalar_one()
+        assert sets == 1
+        await expect(live.locator(f'tr[data-row-id="{ids[1]}"] td[data-col="Name"]')).to_have_text('the "ripe" one')
     finally:
         await page.context.close()
 

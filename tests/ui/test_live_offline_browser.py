@@ -1,15 +1,17 @@
 """The live grid when the server cannot be reached: it says so, keeps every edit in the browser's
 IndexedDB across a reload, offers Retry on a failed page load and comes back by itself, then replays the
 edits in order with the versions they were based on; a cell changed elsewhere meanwhile is shown as a
-conflict (keep mine / keep theirs), never lost and never silently overwritten."""
+conflict (keep mine / keep theirs), never lost and never silently overwritten. A row added offline waits
+there too, with what is typed into it, and is added once however often it has to be sent."""
 
 from __future__ import annotations
 
 import asyncio
+import re
 
 import pytest
 from browser import login, new_page, screenshot
-from grid_setup import make_table, make_user, open_grid, paste_text, reopen_grid, stored
+from grid_setup import column_texts, make_table, make_user, open_grid, paste_text, reopen_grid, stored
 from playwright.async_api import expect
 
 from db import records
@@ -94,6 +96,129 @@ async def test_offline_edits_survive_a_reload_and_a_conflict_is_shown_not_lost(c
         await expect(live.locator(f'tr[data-row-id="{ids[1]}"] td[data-col="Points"]')).to_have_text("77")
     finally:
         await context.close()
+
+
+async def _add_row(live, name: str) -> None:
+    await live.get_by_test_id("add-row").click()
+    form = live.get_by_test_id("new-row")
+    await form.get_by_label("New Name").fill(name)
+    await form.get_by_test_id("new-row-save").click()
+    await expect(live.get_by_test_id("unsaved-row").filter(has_text=name)).to_have_count(1)
+    await expect(form).to_have_count(0)
+
+
+async def _edit_cell(page, cell, text: str) -> None:
+    """Edit by double-click and keys sent to the editor itself: while Chainlit's connection is down it
+    redraws the element every few seconds, and the grid loses the keyboard focus (the editor, restored
+    with what was typed, takes it back)."""
+    await cell.dblclick()
+    editor = cell.get_by_test_id("cell-editor")
+    await editor.fill(text)
+    await editor.press("Enter")
+
+
+async def test_a_row_added_offline_is_kept_and_added_once_when_the_server_answers(chromium, app_server, engine):
+    user = await make_user(engine)
+    table, ids = await make_table(engine, user)
+    page = await new_page(chromium)
+    try:
+        live = await open_grid(page, app_server.url, user, table)
+        await page.wait_for_url("**/thread/**")
+        thread_url = page.url
+        await page.context.set_offline(True)
+        await _edit(page, live, ids[0], "Name", "banana split")
+        await _add_row(live, "fig")
+        new = live.get_by_test_id("unsaved-row")
+        await expect(new.locator('td[data-col="Name"]')).to_have_text("fig")
+        await _edit_cell(page, new.locator('td[data-col="Points"]'), "8")
+        await _edit_cell(page, new.locator('td[data-col="Ripe"]'), "yes")
+        # a second new row, deleted before it was ever sent: it just leaves the outbox
+        await _add_row(live, "gone")
+        await expect(new).to_have_count(2)
+        await live.get_by_label("Select the new row").last.check()
+        await live.get_by_test_id("delete-rows").click()
+        await live.get_by_test_id("delete-confirm").get_by_role("button", name="Delete").click()
+        await expect(new).to_have_count(1)
+        await expect(new.locator('td[data-col="Ripe"]')).to_have_text("Yes")
+        await expect(live.get_by_test_id("unsaved-count")).to_have_text("2 edits not saved yet")
+        await expect(live.get_by_test_id("live-table-count")).to_contain_text("1 new row not saved yet")
+        await screenshot(page, "live_grid_offline_new_row")
+        assert len(await stored(engine, table)) == 5
+
+        # opened again while the API does not answer: the new row comes back from the browser's storage
+        await page.route("**/api/v1/**", lambda route: route.abort())
+        await page.context.set_offline(False)
+        await page.goto(thread_url)
+        live = await reopen_grid(page)
+        new = live.get_by_test_id("unsaved-row")
+        await expect(new.locator('td[data-col="Points"]')).to_have_text("8")
+
+        # the API answers again, but the answer to the add is lost on its way back, and a cell of the new
+        # row is changed while the add is on its way: sent again under its key, the row is not added a
+        # second time, and the cell changed meanwhile is written to the row the first try made
+        lost, sent, typed = [], asyncio.Event(), asyncio.Event()
+
+        async def lose_the_answer(route):
+            if route.request.method == "POST" and not lost:
+                sent.set()
+                await typed.wait()
+                lost.append(await route.fetch())
+                await route.abort()
+            else:
+                await route.fallback()
+
+        await page.route("**/api/v1/tables/*/records", lose_the_answer)
+        await page.unroute("**/api/v1/**")
+        await asyncio.wait_for(sent.wait(), 30)
+        await _edit_cell(page, new.locator('td[data-col="Points"]'), "9")
+        await expect(new.locator('td[data-col="Points"]')).to_have_text("9")
+        typed.set()
+        await expect(new).to_have_count(0, timeout=30_000)
+        await expect(live.get_by_test_id("unsaved-count")).to_have_count(0, timeout=30_000)
+        assert lost and lost[0].status == 201
+        await expect(column_texts(live, "Name")).to_have_text(["banana split", "Apple", "cherry", "date", "elderberry", "fig"])
+        fig = live.locator('tbody tr[data-row-id]').filter(has_text="fig")
+        await expect(fig.locator('td[data-col="Points"]')).to_have_text("9")
+        await expect(fig.get_by_test_id("unsaved")).to_have_count(0)
+        rows = await _until(lambda: _stored_if(engine, table, lambda r: r[6]["Points"] == 9))
+        assert [(r["Name"], r.get("Points"), r.get("Ripe")) for r in rows.values()] == [
+            ("banana split", 3, True), ("Apple", 10, False), ("cherry", 2.5, None), ("date", 7, True),
+            ("elderberry", 1, False), ("fig", 9, True)]
+    finally:
+        await page.context.close()
+
+
+async def test_a_new_row_the_server_refuses_waits_to_be_corrected(chromium, app_server, engine):
+    user = await make_user(engine)
+    table, _ids = await make_table(engine, user)
+    page = await new_page(chromium)
+    try:
+        live = await open_grid(page, app_server.url, user, table)
+        await page.context.set_offline(True)
+        await live.get_by_test_id("add-row").click()
+        form = live.get_by_test_id("new-row")
+        await form.get_by_label("New Points").fill("4")
+        await form.get_by_test_id("new-row-save").click()
+        new = live.get_by_test_id("unsaved-row")
+        await expect(new.locator('td[data-col="Points"]')).to_have_text("4")
+        await page.context.set_offline(False)
+        refused = live.get_by_test_id("refused")
+        await expect(refused).to_contain_text('The new row was not added: Column "Name" is required', timeout=30_000)
+        await expect(new.get_by_test_id("new-row-mark")).to_have_attribute("title", re.compile("^Not added"))
+        await expect(live.get_by_test_id("live-notice")).to_have_count(0)
+        await screenshot(page, "live_grid_new_row_refused")
+        await _edit_cell(page, new.locator('td[data-col="Name"]'), "kiwi")
+        await expect(new).to_have_count(0, timeout=30_000)
+        await expect(refused).to_have_count(0)
+        rows = await _until(lambda: _stored_if(engine, table, lambda r: True))
+        assert (rows[6]["Name"], rows[6]["Points"]) == ("kiwi", 4)
+    finally:
+        await page.context.close()
+
+
+async def _stored_if(engine, table, check):
+    rows = await stored(engine, table)
+    return rows if len(rows) >= 6 and check(rows) else None
 
 
 async def _points_of_second(engine, table, want) -> bool:

@@ -1,10 +1,14 @@
 // Cell edits through the outbox (live/outbox.jsx): an edit is kept in the browser first, shown at once
 // (in italics until saved), then sent; a paste of a block goes as one change when the server answers.
-// `offline` follows whether the server could be reached at the last try.
+// A row added while the server cannot be reached is kept there too, shown below the page's rows
+// (`newRows`) until the server made it. `offline` follows whether the server could be reached at the
+// last try.
 function useEdits({ tableId, accountId, setRows, setNotice }) {
   const [entries, setEntries] = useState([]);
-  const [offline, setOfflineState] = useState(false);
-  const offlineRef = useRef(false);
+  // drawn again (Chainlit does so when its own connection drops) while the browser knows it is offline:
+  // say so at once rather than after the next request fails
+  const [offline, setOfflineState] = useState(() => navigator.onLine === false);
+  const offlineRef = useRef(navigator.onLine === false);
   const entriesRef = useRef([]);
   const account = useRef(accountId); // read through the ref: the poll keeps the handlers of an older render
   account.current = accountId;
@@ -28,12 +32,24 @@ function useEdits({ tableId, accountId, setRows, setNotice }) {
     setRows((old) => old.map((r) => (r.id === recordId ? { ...r, cells: { ...r.cells, [columnId]: cell } } : r)));
   }
 
+  // a new row the server made: it takes the place of its outbox entry at once (never shown twice)
+  function putAdded(entry, record) {
+    entriesRef.current = entriesRef.current.filter((e) => e.seq !== entry.seq);
+    setEntries(entriesRef.current);
+    setRows((old) => (old.some((r) => r.id === record.id) ? old : [...old, record]));
+    setNotice(`Row ${record.id} added.`);
+    refresh(); // a cell typed while it was on its way now waits as an edit of the made row
+  }
+
   async function flush() {
     if (!account.current) return;
-    const result = await outboxReplay(tableId, account.current, (entry, cell) => putCell(entry.record_id, entry.column_id, cell));
+    const result = await outboxReplay(tableId, account.current,
+      (entry, got) => (entry.kind === "add" ? putAdded(entry, got) : putCell(entry.record_id, entry.column_id, got)));
     setOffline(result === "unreachable");
     if (result === "failed") setNotice("The server could not save some edits just now; they are kept here and sent again.");
     await refresh();
+    // a new row refused: the bar above the grid says why ("kept until the server answers" no longer holds)
+    if (entriesRef.current.some((e) => e.kind === "add" && e.state === "refused")) setNotice(null);
   }
 
   useEffect(() => {
@@ -51,7 +67,38 @@ function useEdits({ tableId, accountId, setRows, setNotice }) {
   }
 
   function pendingOf(recordId, columnId) {
-    return entries.find((e) => e.record_id === recordId && e.column_id === columnId) || null;
+    if (isNewRow(recordId)) {
+      const add = entries.find((e) => e.temp_id === recordId);
+      return add && columnId in add.values ? { state: add.state, value: add.values[columnId], message: add.message } : null;
+    }
+    return entries.find((e) => e.kind !== "add" && e.record_id === recordId && e.column_id === columnId) || null;
+  }
+
+  // the rows added here and not made by the server yet, as rows of the grid (their cells at version 0)
+  const newRows = entries.filter((e) => e.kind === "add").map((e) => ({
+    id: e.temp_id, adding: e,
+    cells: Object.fromEntries(Object.entries(e.values).map(([c, value]) => [c, { value, version: 0, status: "idle" }])),
+  }));
+
+  // A row from the Add row form, kept in the outbox and sent from there (`tried`: a direct attempt under
+  // `key` got no answer): false when this browser cannot keep it (the caller says so and leaves the form
+  // as typed).
+  async function addRow(values, texts, key, tried) {
+    if (!account.current) return false;
+    try {
+      await outboxAddRow({ table_id: tableId, account_id: account.current, values, texts, key, tried });
+    } catch (e) {
+      return false;
+    }
+    await refresh();
+    flush();
+    return true;
+  }
+
+  // New rows not made yet, deleted: they just leave the outbox.
+  async function dropNewRows(tempIds) {
+    for (const e of entriesRef.current) if (e.kind === "add" && tempIds.includes(e.temp_id)) await outboxDrop(e.seq);
+    await refresh();
   }
 
   async function keep(edit) {
@@ -100,7 +147,7 @@ function useEdits({ tableId, accountId, setRows, setNotice }) {
     }));
     if (!cells.length) return;
     const left = outside ? ` (${plural(outside, "cell")} past the page or the shown columns left out)` : "";
-    const viaOutbox = offlineRef.current || cells.some((c) => pendingOf(c.row.id, c.col.id));
+    const viaOutbox = offlineRef.current || cells.some((c) => isNewRow(c.row.id) || pendingOf(c.row.id, c.col.id));
     if (!viaOutbox) {
       try {
         const written = await api(`/tables/${tableId}/cells`, { method: "PATCH", body: JSON.stringify({
@@ -150,5 +197,6 @@ function useEdits({ tableId, accountId, setRows, setNotice }) {
     await refresh();
   }
 
-  return { entries, offline, setOffline, reach, flush, pendingOf, save, paste, keepMine, keepTheirs, discard };
+  return { entries, newRows, offline, setOffline, reach, flush, pendingOf, save, paste, addRow, dropNewRows, keepMine,
+           keepTheirs, discard };
 }

@@ -1,16 +1,11 @@
 // The grid itself: sortable, resizable headers, a row checkbox for selection, the active cell moved with
 // the keyboard (arrows, Tab / Shift+Tab, Enter or typing to edit, Esc, Delete to empty), a block pasted
-// from a spreadsheet at the active cell, and the row being added. It only draws and reports: the
-// element owns the rows, the outbox and every request.
+// from a spreadsheet at the active cell (live/clipboard.jsx), the row being added, and rows added but not
+// made by the server yet (kept in the outbox, marked "new"). It only draws and reports: the element owns
+// the rows, the outbox and every request.
 const DEFAULT_WIDTH = 160;
 const MIN_WIDTH = 60;
 const ROW_HEAD_WIDTH = 72;
-
-// A spreadsheet's clipboard text as rows of cells (tabs between cells, one line per row).
-function parseBlock(text) {
-  const lines = text.replace(/\r\n?/g, "\n").replace(/\n$/, "").split("\n");
-  return lines.map((line) => line.split("\t"));
-}
 
 function HeaderCell({ column, width, sort, onSort, onResize, onResized }) {
   const sorted = sort && sort.column === column.id ? sort.direction : null;
@@ -64,6 +59,19 @@ function CellEditor({ initial, onDone, onDraft }) {
       onChange={(e) => onDraft(e.currentTarget.value)}
       onPaste={(e) => e.stopPropagation()}
       onBlur={(e) => finish("stay", e.currentTarget.value)} />
+  );
+}
+
+// The head of a row added here and not made by the server yet (or refused by it, with the reason).
+function NewRowMark({ entry }) {
+  const refused = entry.state !== "waiting";
+  return (
+    <span data-testid="new-row-mark" className="inline-flex items-center gap-1"
+      title={refused ? `Not added: ${entry.message}. Type into its cells to correct it, or discard it above.`
+        : "A new row, not saved yet: kept in this browser, added when the server answers"}
+      style={{ color: refused ? COLOR.bad : COLOR.warn, fontStyle: "italic" }}>
+      {refused ? <AlertTriangle size={11} /> : <CloudOff size={11} />} new
+    </span>
   );
 }
 
@@ -166,13 +174,14 @@ function Grid(p) {
         </thead>
         <tbody>
           {rows.map((r, i) => (
-            <tr key={r.id} className="border-t" data-row-id={r.id}
-              style={p.selected.includes(r.id) ? { background: TINT.removed } : null}>
-              <td className="px-2 py-1 text-xs text-muted-foreground">
+            <tr key={r.id} className="border-t" data-row-id={r.id} data-testid={r.adding ? "unsaved-row" : null}
+              style={p.selected.includes(r.id) ? { background: TINT.removed } : r.adding ? { background: TINT.added } : null}>
+              <td className="px-2 py-1 text-xs text-muted-foreground"
+                style={r.adding ? { boxShadow: `inset 3px 0 0 ${r.adding.state === "waiting" ? COLOR.warn : COLOR.bad}` } : null}>
                 <label className="flex items-center gap-1">
-                  <input type="checkbox" aria-label={`Select row ${r.id}`} checked={p.selected.includes(r.id)}
+                  <input type="checkbox" aria-label={r.adding ? "Select the new row" : `Select row ${r.id}`} checked={p.selected.includes(r.id)}
                     onChange={() => p.setSelected(p.selected.includes(r.id) ? p.selected.filter((x) => x !== r.id) : [...p.selected, r.id])} />
-                  {r.id}
+                  {r.adding ? <NewRowMark entry={r.adding} /> : r.id}
                 </label>
               </td>
               {columns.map((c, j) => {
@@ -185,7 +194,7 @@ function Grid(p) {
                   <td key={c.id} className="px-2 py-1 align-top" data-col={c.name} data-active={isActive ? "true" : null}
                     title={(locked ? p.lockedWhy || "Editing is paused while a proposal is open" : "Enter, typing or a double-click edits") + " · right-click: history"}
                     onClick={() => setActive({ r: i, c: j })}
-                    onContextMenu={(e) => { if (!p.onHistory) return; e.preventDefault(); setActive({ r: i, c: j }); p.onHistory({ row: r.id, col: c }); }}
+                    onContextMenu={(e) => { if (!p.onHistory || r.adding) return; e.preventDefault(); setActive({ r: i, c: j }); p.onHistory({ row: r.id, col: c }); }}
                     onDoubleClick={() => { setActive({ r: i, c: j }); if (!locked) setEditing({ row: r.id, col: c.id, text: show(p.valueOf(r, c)) }); }}
                     style={{
                       cursor: locked ? "default" : "cell", overflow: "hidden",

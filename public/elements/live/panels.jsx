@@ -9,7 +9,9 @@ function OutboxPanel({ entries, columnName, onKeepMine, onKeepTheirs, onDiscard 
         <div key={e.seq} className="flex flex-wrap items-center gap-2" data-testid={e.state === "conflict" ? "conflict" : "refused"}
           data-row-id={e.record_id} data-col={columnName(e.column_id)}>
           <AlertTriangle size={12} style={{ color: COLOR.bad }} />
-          {e.state === "conflict" ? (
+          {e.kind === "add" ? (
+            <span>The new row was not added: {e.message}. Type into its cells to correct it, or discard it.</span>
+          ) : e.state === "conflict" ? (
             <span>
               "{columnName(e.column_id)}" of row {e.record_id} was changed by someone else: yours <b>{show(e.value) || "(empty)"}</b>,
               now <b>{show(e.current ? e.current.value : null) || "(empty)"}</b>.

@@ -65,7 +65,7 @@ function Toolbar({ view, setQuery, panel, setPanel, hiddenCount, locked, adding,
         data-testid="columns-button">
         <EyeOff size={12} className="mr-1" /> Columns{hiddenCount ? ` (${hiddenCount} hidden)` : ""}
       </Button>
-      <Button size="sm" variant="outline" disabled={locked || adding !== null} onClick={() => setAdding({})} data-testid="add-row">
+      <Button size="sm" variant="outline" disabled={locked || adding !== null} onClick={() => setAdding({ key: newKey() })} data-testid="add-row">
         <Plus size={12} className="mr-1" /> Add row
       </Button>
       {selected.length ? (
