@@ -115,8 +115,8 @@ def app_env(services: Any, **extra: str) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def shared_app_server(services):
     """One app process for every module that takes the default environment: a start costs seconds (Chainlit's
-    import, the app's warm-up), and these modules share nothing in it but the database, where each makes
-    accounts of its own."""
+    import, the app's warm-up). Each module signs in with accounts of its own; a module that needs the app
+    started with other settings makes an `AppServer` of its own."""
     server = AppServer(app_env(services))
     yield server
     server.stop()
