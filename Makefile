@@ -9,7 +9,7 @@ UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 VENV := .venv
 STAMP := $(VENV)/.synced
 
-.PHONY: run test test-embedded bench install browser balancer lint clean elements
+.PHONY: run test test-embedded test-rest bench install browser balancer lint clean elements
 
 run: install
 	$(VENV)/bin/tablechat run --port $(PORT)
@@ -17,10 +17,21 @@ run: install
 test: install browser
 	$(VENV)/bin/pytest
 
-EMBEDDED_TESTS ?= tests/core tests/worker tests/tools/test_tool_ai.py tests/ui tests/dataio/test_dataio_cli.py
+# Every way the product reaches PostgreSQL and Redis, on the embedded servers (Unix sockets, their own
+# roles): the fill pipeline and `tablechat worker` (Dramatiq, outbox LISTEN, progress streams), the chat in
+# a browser with its history and a restart, the fill followed from the chat, the live view's pushed event
+# stream (its LISTEN connection), the login throttle's Redis, the Chainlit handlers, and the CLI.
+EMBEDDED_TESTS ?= tests/core tests/worker tests/tools/test_tool_ai.py tests/dataio/test_dataio_cli.py \
+	tests/ui/test_chat_app.py tests/ui/test_ai_progress_app.py tests/ui/test_chat_browser.py \
+	tests/ui/test_ai_column_browser.py tests/ui/test_live_push_browser.py tests/ui/test_web_login_throttle.py
 
 test-embedded: install browser
 	TABLECHAT_EMBEDDED=1 $(VENV)/bin/pytest $(EMBEDDED_TESTS)
+
+# What .ci/run runs before test-embedded: every other module, on the local servers. Together the two run
+# each module of `make test` once, the ones above on the embedded servers.
+test-rest: install browser
+	$(VENV)/bin/pytest $(addprefix --ignore=,$(EMBEDDED_TESTS))
 
 bench: install balancer
 	$(VENV)/bin/python -m bench

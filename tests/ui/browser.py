@@ -1,7 +1,9 @@
 """Browser-test helpers: the real app as a subprocess on a free port, headless Chromium, login, chat.
 
-Fixtures (made available to tests/ui by its conftest): `app_server` (one server per test module, with
-`restart()`), `chromium` (one browser per run) and `page` (a fresh context and tab per test).
+Fixtures (made available to tests/ui by its conftest): `app_server` (the app with the default
+environment, one process for the run, handed to each test module running, with `restart()`; a module that
+needs other settings defines its own), `chromium` (one browser per run) and `page` (a fresh context and tab
+per test).
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ class AppServer:
     env: dict[str, str]
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen | None = None
+    log_start: int = 0  # where `log()` begins in the file: a server shared by modules shows each its own part
 
     @property
     def url(self) -> str:
@@ -87,8 +90,17 @@ class AppServer:
         self.stop()
         self.start()
 
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
     def log(self) -> str:
-        return self.log_path.read_text() if self.log_path.exists() else ""
+        if not self.log_path.exists():
+            return ""
+        return self.log_path.read_bytes()[self.log_start:].decode("utf-8", "replace")
+
+    def log_from_here(self) -> None:
+        """`log()` shows only what the server writes from now on."""
+        self.log_start = self.log_path.stat().st_size if self.log_path.exists() else 0
 
 
 def app_env(services: Any, **extra: str) -> dict[str, str]:
@@ -100,12 +112,26 @@ def app_env(services: Any, **extra: str) -> dict[str, str]:
     return env
 
 
-@pytest.fixture(scope="module")
-def app_server(services):
+@pytest.fixture(scope="session")
+def shared_app_server(services):
+    """One app process for every module that takes the default environment: a start costs seconds (Chainlit's
+    import, the app's warm-up). Each module signs in with accounts of its own; a module that needs the app
+    started with other settings makes an `AppServer` of its own."""
     server = AppServer(app_env(services))
-    server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="module")
+def app_server(shared_app_server):
+    """The shared app, running when the module starts (started again if an earlier module left it stopped
+    or it died); `log()` shows only what it wrote during this module."""
+    server = shared_app_server
+    if not server.running():
+        server.stop()
+        server.start()
+    server.log_from_here()
+    yield server
 
 
 @pytest.fixture(scope="session")
