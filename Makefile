@@ -1,7 +1,9 @@
 # tablechat — `make run` serves the app, `make test` runs every test, `make bench` measures.
 # Both install what they need first, on a fresh machine too.
-# `make test-embedded` runs the modules that start the pipeline, the UI and the CLI on the embedded
-# PostgreSQL and Redis (what a machine without local servers gets), even where local servers answer.
+# `make test` runs each test module once, in two parts: `make test-embedded` runs the modules that carry
+# the pipeline, the UI and the CLI on the embedded PostgreSQL and Redis (what a machine without local
+# servers gets), even where local servers answer; `make test-rest` runs the others on whichever servers
+# answer. `.venv/bin/pytest` alone runs everything on whichever servers answer.
 
 PORT ?= 8000
 PYTHON ?= python3
@@ -14,8 +16,7 @@ STAMP := $(VENV)/.synced
 run: install
 	$(VENV)/bin/tablechat run --port $(PORT)
 
-test: install browser
-	$(VENV)/bin/pytest
+test: test-rest test-embedded
 
 # Every way the product reaches PostgreSQL and Redis, on the embedded servers (Unix sockets, their own
 # roles): the fill pipeline and `tablechat worker` (Dramatiq, outbox LISTEN, progress streams), the chat in
@@ -28,8 +29,7 @@ EMBEDDED_TESTS ?= tests/core tests/worker tests/tools/test_tool_ai.py tests/data
 test-embedded: install browser
 	TABLECHAT_EMBEDDED=1 $(VENV)/bin/pytest $(EMBEDDED_TESTS)
 
-# What .ci/run runs before test-embedded: every other module, on the local servers. Together the two run
-# each module of `make test` once, the ones above on the embedded servers.
+# Every other module, on the local servers where they answer. With test-embedded, each module runs once.
 test-rest: install browser
 	$(VENV)/bin/pytest $(addprefix --ignore=,$(EMBEDDED_TESTS))
 

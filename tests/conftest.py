@@ -94,6 +94,33 @@ async def engine(database_url):
     await dispose_engines()
 
 
+async def _cancel_active_jobs(url: str) -> None:
+    import jobs
+    from db.ai_cells import active_jobs
+    from db.engine import make_engine, transaction
+
+    engine = make_engine(url, pool_size=1)
+    try:
+        async with transaction(None, engine=engine) as conn:
+            for job in await active_jobs(conn):
+                await jobs.cancel(conn, job["id"])
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def cancel_leftover_jobs(services):
+    """Call before starting workers: cancels the fills that earlier modules left running or queued when
+    their workers stopped. Workers sweep the whole run's database, so they would take those up first
+    (bulk work reaches the broker only as workers claim it) and a module's own fill would wait behind them."""
+    import asyncio
+
+    def cancel() -> None:
+        asyncio.run(_cancel_active_jobs(services.database_url))
+
+    return cancel
+
+
 @pytest.fixture
 def unique() -> str:
     """A short unique suffix for names in a shared database."""

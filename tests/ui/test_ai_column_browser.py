@@ -43,8 +43,9 @@ def app_server(services):
 
 
 @pytest.fixture(scope="module")
-def worker(services, fake_claude):
+def worker(services, fake_claude, cancel_leftover_jobs):
     """`tablechat worker`, one cell per call and one call at a time, so a fill of a few rows takes seconds."""
+    cancel_leftover_jobs()
     env = app_env(services, TABLECHAT_REDIS_PREFIX=PREFIX, TABLECHAT_LLM="anthropic", ANTHROPIC_API_KEY="test",
                   ANTHROPIC_BASE_URL=fake_claude.url, TABLECHAT_ROWS_PER_CALL="1", TABLECHAT_CALLS_PER_MESSAGE="1",
                   TABLECHAT_MAX_CONCURRENCY="1")

@@ -62,8 +62,9 @@ async def front(apps):
 
 
 @pytest.fixture(scope="module")
-def workers(services, fake_claude):
+def workers(services, fake_claude, cancel_leftover_jobs):
     """Two `tablechat worker` groups (as on two other hosts: only the database, Redis and the model)."""
+    cancel_leftover_jobs()
     env = app_env(services, TABLECHAT_REDIS_PREFIX=PREFIX, TABLECHAT_LLM="anthropic", ANTHROPIC_API_KEY="test",
                   ANTHROPIC_BASE_URL=fake_claude.url, TABLECHAT_ROWS_PER_CALL="1", TABLECHAT_CALLS_PER_MESSAGE="1",
                   TABLECHAT_MAX_CONCURRENCY="1")
