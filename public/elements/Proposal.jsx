@@ -286,6 +286,15 @@ function payload(extra) {
   };
 }
 
+// A call cut off because the page is going away (a reload, a closed tab) is not a failure to show: its
+// outcome reaches the element from the server, and saving "could not be reached" now would overwrite it.
+if (typeof window !== "undefined" && !window.__tablechatLeaving) {
+  window.__tablechatLeaving = { now: false };
+  window.addEventListener("pagehide", () => { window.__tablechatLeaving.now = true; });
+  window.addEventListener("beforeunload", () => { window.__tablechatLeaving.now = true; });
+  window.addEventListener("pageshow", () => { window.__tablechatLeaving.now = false; });
+}
+
 async function act(name, extra, busy) {
   const before = props;
   if (busy) updateElement({ ...before, phase: busy, error: null });
@@ -297,6 +306,7 @@ async function act(name, extra, busy) {
       else if (busy && answer && !answer.status) updateElement({ ...before, phase: null });
     }
   } catch (e) {
+    if (window.__tablechatLeaving && window.__tablechatLeaving.now) return;
     updateElement({ ...before, phase: null, error: "The server could not be reached; nothing was changed. Try again." });
   }
 }
