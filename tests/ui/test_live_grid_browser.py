@@ -5,6 +5,7 @@ spreadsheet's clipboard text is read into cells (live/clipboard.jsx, run in Chro
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -301,6 +302,20 @@ async def test_ai_cells_show_pins_filter_by_status_and_regenerate_one_cell(chrom
         await page.context.close()
 
 
+async def _width_becomes(header, width: float, timeout_s: float = 10) -> None:
+    """Waits for `header` to be `width` px wide (within 2): the layout is saved a moment after the drag ends,
+    and the page loads it with its own request."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while True:
+        seen = (await header.bounding_box())["width"]
+        if abs(seen - width) < 2:
+            return
+        if loop.time() > deadline:
+            raise AssertionError(f"the column is {seen} px wide, not {width}")
+        await asyncio.sleep(0.1)
+
+
 async def test_hidden_and_resized_columns_follow_the_person_to_another_browser(chromium, app_server, engine):
     user = await make_user(engine)
     table, _ids = await make_table(engine, user)
@@ -327,7 +342,7 @@ async def test_hidden_and_resized_columns_follow_the_person_to_another_browser(c
             live = await reopen_grid(other)
             await expect(live.locator('th[data-col="Ripe"]')).to_have_count(0)
             await expect(live.locator('th[data-col="Points"]')).to_have_count(1)
-            assert abs((await live.locator('th[data-col="Name"]').bounding_box())["width"] - widened) < 2
+            await _width_becomes(live.locator('th[data-col="Name"]'), widened)
             await live.get_by_test_id("columns-button").click()
             await live.get_by_label("Show Ripe").check()
             await expect(live.locator('th[data-col="Ripe"]')).to_have_count(1)
