@@ -1180,34 +1180,35 @@ function useRowActions({ tableId, table, view, setView, total, pageSize, locked,
 // (search, filter and column panels, add and delete rows), a failed load with Retry, Retry failed cells.
 function TableHeader({ table, workspace, offline, waiting, locked, viewOnly, children }) {
   return (
-    <div className="flex items-center justify-between gap-2">
-      <div>
+    <div className="flex justify-between gap-2" style={{ alignItems: "flex-start" }}>
+      <div style={{ minWidth: 0 }}>
         {workspace ? (
           <div className="text-xs text-muted-foreground" data-testid="live-table-workspace">Workspace {workspace}</div>
         ) : null}
         <div className="font-semibold" data-testid="live-table-name">{table ? table.name : "Table"}</div>
         {table && table.description ? <div className="text-xs text-muted-foreground">{table.description}</div> : null}
       </div>
-      <span className="flex gap-1 items-center">
+      {/* badges keep their words on one line and wrap as a whole, right-aligned, in a narrow panel */}
+      <span className="flex gap-1 items-center" style={{ flexWrap: "wrap", justifyContent: "flex-end", flexShrink: 0, maxWidth: "60%" }}>
         {children}
         {offline ? (
-          <Badge variant="outline" data-testid="offline-badge" style={{ color: COLOR.bad, borderColor: COLOR.bad, gap: 4 }}
+          <Badge variant="outline" data-testid="offline-badge" style={{ color: COLOR.bad, borderColor: COLOR.bad, gap: 4, whiteSpace: "nowrap" }}
             title="The server cannot be reached: edits are kept in this browser and sent when it answers">
             <CloudOff size={12} /> offline
           </Badge>
         ) : null}
         {waiting ? (
-          <Badge variant="outline" data-testid="unsaved-count" style={{ color: COLOR.warn }}>
+          <Badge variant="outline" data-testid="unsaved-count" style={{ color: COLOR.warn, whiteSpace: "nowrap" }}>
             {plural(waiting, "edit")} not saved yet
           </Badge>
         ) : null}
         {viewOnly ? (
           <Badge variant="outline" data-testid="view-only" title="You are a viewer of this workspace: an owner can make you an editor"
-            style={{ gap: 4 }}>
+            style={{ gap: 4, whiteSpace: "nowrap" }}>
             <Lock size={12} /> view only
           </Badge>
         ) : locked ? (
-          <Badge variant="outline" title="Apply or dismiss the proposal in the chat to edit again" style={{ gap: 4 }}>
+          <Badge variant="outline" title="Apply or dismiss the proposal in the chat to edit again" style={{ gap: 4, whiteSpace: "nowrap" }}>
             <Lock size={12} /> editing paused: proposal open
           </Badge>
         ) : null}
