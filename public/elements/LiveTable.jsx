@@ -1812,6 +1812,15 @@ export default function LiveTable() {
     return () => window.removeEventListener("online", back);
   }, [tableId, queryKey]);
 
+  // while an edit or a new row could not reach the server, ask it again every few seconds rather than
+  // wait for the browser's "online" event: a browser may never send it (one that sees no network but
+  // loopback counts itself offline all along), and a server that was down comes back without one
+  useEffect(() => {
+    if (!edits.offline) return undefined;
+    const timer = setInterval(load, RETRY_LOAD_MS);
+    return () => clearInterval(timer);
+  }, [edits.offline, tableId, queryKey]);
+
   usePoll(tableId, cursor, {
     reach: edits.reach,
     statusChanged,
